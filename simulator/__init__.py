@@ -1,0 +1,1 @@
+"""Stage 2: skeletal motion -> wrist IMU (specific force + angular rate in the sensor frame)."""

@@ -1,0 +1,1 @@
+"""imu2safety.training."""
