@@ -1,0 +1,318 @@
+"""NTU RGB+D 60/120 ``.skeleton`` files (Kinect v2, 25 joints, 30 fps) -> skeleton clips.
+
+File layout (text, one value group per line): the frame count; per frame the body count; per body
+a line of 10 values (bodyID clippedEdges handLeftConfidence handLeftState handRightConfidence
+handRightState isRestricted leanX leanY trackingState), the joint count (25), and 25 lines of 12
+values (x y z depthX depthY colorX colorY orientationW orientationX orientationY orientationZ
+trackingState). x y z are metres in Kinect camera space (x to the sensor's left, y up, z into the
+scene); the world frame is (z, x, y).
+
+Body choice (Kinect re-detects people and ghosts, so one file holds several body ids): the
+candidates are the body ids present in at least half as many frames as the longest-tracked one;
+the main actor is the candidate with the largest motion (summed positional variance of its
+tracked joints), ties to more frames, then to the first seen. Its clip id is the file stem.
+For the mutual actions A050-A060 and A106-A120 the next candidate is emitted too, as
+``<stem>_b2`` (option ``second_body``). A clip spans its body's first to last frame; frames in
+between where the body is absent, and joints with trackingState 0 (not tracked) or a depth <= 0,
+are invalid (NaN). Inferred joints (trackingState 1) stay valid; their share is in ``extra``.
+A person whose body id changes mid-recording is not stitched: only the chosen id's frames count.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ..simulator.joints import JOINT_SETS
+from ..simulator.motion import Motion
+from .labels import lookup
+from .records import Clip, Item, Skip
+from .sources import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
+from .splits import NTU_PROTOCOLS, ntu_split
+
+NAME = "ntu"
+LICENSE = (
+    "NTU RGB+D Release Agreement: non-commercial academic research only, access granted by the "
+    "ROSE Lab (Nanyang Technological University); the original data may not be redistributed."
+)
+CITATION = (
+    "Shahroudy, Liu, Ng, Wang. NTU RGB+D: A Large Scale Dataset for 3D Human Activity Analysis. "
+    "CVPR 2016. Liu, Shahroudy, Perez, Wang, Duan, Kot. NTU RGB+D 120: A Large-Scale Benchmark "
+    "for 3D Human Activity Understanding. IEEE TPAMI 2020."
+)
+
+FPS = 30.0
+NUM_JOINTS = 25
+JOINT_NAMES = JOINT_SETS["ntu"]
+#: Two-person actions (NTU-60 A050-A060, NTU-120 A106-A120).
+MUTUAL_ACTIONS = frozenset(range(50, 61)) | frozenset(range(106, 121))
+FILE_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
+MISSING_REASON = "listed as missing/incomplete by NTU"
+
+
+@dataclass(frozen=True)
+class Options:
+    """protocol: split protocol of ``splits.ntu_split`` ("xsub", "xview", "xset").
+    missing_list: text file of sample names to skip (NTU's missing-skeleton list), one per line.
+    second_body: for mutual actions also emit the second actor as ``<stem>_b2``.
+    """
+
+    protocol: str = "xsub"
+    missing_list: str | Path | None = None
+    second_body: bool = True
+
+    def __post_init__(self) -> None:
+        if self.protocol not in NTU_PROTOCOLS:
+            raise ValueError(f"unknown NTU protocol {self.protocol!r}; choose one of {NTU_PROTOCOLS}")
+
+
+class NtuFormatError(ValueError):
+    """A ``.skeleton`` file that does not follow the format (the message says where)."""
+
+
+@dataclass
+class Skeleton:
+    """Every body record of one file, in file order (R records).
+
+    num_frames: frames in the file, including frames without a body.
+    frame: (R,) int64 frame index of each record.
+    body_id: (R,) str Kinect body tracking id.
+    xyz: (R, 25, 3) float64 camera-space positions, metres.
+    state: (R, 25) int8 joint trackingState (0 not tracked, 1 inferred, 2 tracked).
+    """
+
+    num_frames: int
+    frame: np.ndarray
+    body_id: np.ndarray
+    xyz: np.ndarray
+    state: np.ndarray
+
+
+def list_inputs(input_dir: Path, **options) -> list[Path]:
+    """Every ``*.skeleton`` file under ``input_dir``, sorted by relative path."""
+    parse_options(Options, NAME, options)
+    return sorted_files(input_dir, "*.skeleton")
+
+
+def read(path: Path, **options) -> Iterator[Item]:
+    """Clips of one ``.skeleton`` file (main actor, and second actor of mutual actions)."""
+    opts = parse_options(Options, NAME, options)
+    path = Path(path)
+    stem = path.name.split(".", 1)[0]
+    match = FILE_RE.fullmatch(stem)
+    if match is None:
+        yield Skip(str(path), f"file name {path.name!r} does not match SsssCcccPpppRrrrAaaa")
+        return
+    if opts.missing_list is not None and stem in _missing_names(str(opts.missing_list)):
+        yield Skip(str(path), MISSING_REASON)
+        return
+    setup, camera, performer, replication, action = (int(g) for g in match.groups())
+    label = f"A{action:03d}"
+    if lookup(NAME, label) is None:
+        yield Skip(str(path), f"unmapped label {label!r}")
+        return
+    try:
+        skeleton = parse_skeleton(path.read_bytes().decode("latin-1"))
+    except OSError as err:
+        yield Skip(str(path), f"cannot read file: {err}")
+        return
+    except NtuFormatError as err:
+        yield Skip(str(path), str(err))
+        return
+
+    bodies = rank_bodies(skeleton)
+    if not bodies:
+        yield Skip(str(path), "no body in any frame")
+        return
+    mutual = opts.second_body and action in MUTUAL_ACTIONS
+    base = {
+        "setup": setup, "camera": camera, "performer": performer, "replication": replication,
+        "protocol": opts.protocol, "frames_in_file": skeleton.num_frames,
+        "bodies_in_file": int(np.unique(skeleton.body_id).size),
+    }
+    if mutual and len(bodies) < 2:
+        base["second_body"] = "not emitted: only one body tracked in enough frames"
+    split = ntu_split(performer, camera, setup, opts.protocol)
+    clips: list[Clip] = []
+    for index, body_id in enumerate(bodies[:2] if mutual else bodies[:1], start=1):
+        motion, extra = body_motion(skeleton, body_id)
+        problem = motion_problem(motion)
+        if problem is not None and index == 1:
+            yield Skip(str(path), problem)
+            return
+        if problem is not None:
+            base["second_body"] = f"not emitted: {problem}"
+            continue
+        clips.append(Clip(
+            id=stem if index == 1 else f"{stem}_b{index}", source=NAME,
+            subject=f"P{performer:03d}", source_label=label, split=split, motion=motion,
+            extra={**base, "body": index, **extra},
+        ))
+    for clip in clips:
+        if "second_body" in base:
+            clip.extra["second_body"] = base["second_body"]
+        yield clip
+
+
+def parse_skeleton(text: str) -> Skeleton:
+    """Parse the text of a ``.skeleton`` file; NtuFormatError says what is wrong and where."""
+    lines = text.split("\n")
+    n = len(lines)
+    while n and not lines[n - 1].strip():
+        n -= 1
+    if n == 0:
+        raise NtuFormatError("empty file")
+    num_frames = _count(lines[0], 0, "frame count")
+    frames: list[int] = []
+    ids: list[str] = []
+    starts: list[int] = []
+    i = 1
+    for f in range(num_frames):
+        if i >= n:
+            raise NtuFormatError(f"truncated: file ends before frame {f + 1} of {num_frames}")
+        num_bodies = _count(lines[i], i, "body count")
+        i += 1
+        for _ in range(num_bodies):
+            if i + 1 >= n:
+                raise NtuFormatError(f"truncated: file ends inside frame {f + 1} of {num_frames}")
+            info = lines[i].split()
+            if len(info) != 10:
+                raise NtuFormatError(f"line {i + 1}: body line has {len(info)} values, expected 10")
+            num_joints = _count(lines[i + 1], i + 1, "joint count")
+            if num_joints != NUM_JOINTS:
+                raise NtuFormatError(f"line {i + 2}: {num_joints} joints, expected {NUM_JOINTS}")
+            if i + 2 + NUM_JOINTS > n:
+                raise NtuFormatError(f"truncated: file ends inside frame {f + 1} of {num_frames}")
+            frames.append(f)
+            ids.append(info[0])
+            starts.append(i + 2)
+            i += 2 + NUM_JOINTS
+    if i < n:
+        raise NtuFormatError(
+            f"{n - i} unexpected line(s) after the {num_frames} frames the header announces"
+        )
+    values = _joint_values(lines, starts)
+    r = len(starts)
+    return Skeleton(
+        num_frames=num_frames,
+        frame=np.asarray(frames, dtype=np.int64),
+        body_id=np.asarray(ids, dtype=str),
+        xyz=values[:, :3].reshape(r, NUM_JOINTS, 3),
+        state=values[:, 3].reshape(r, NUM_JOINTS).astype(np.int8),
+    )
+
+
+def rank_bodies(skeleton: Skeleton) -> list[str]:
+    """Candidate body ids, main actor first (see the module docstring for the rule)."""
+    if skeleton.body_id.size == 0:
+        return []
+    ids, first, inverse, counts = np.unique(
+        skeleton.body_id, return_index=True, return_inverse=True, return_counts=True
+    )
+    tracked = (skeleton.state > 0) & (skeleton.xyz[..., 2] > 0)
+    motion = np.array([_motion_energy(skeleton.xyz[inverse == k], tracked[inverse == k])
+                       for k in range(ids.size)])
+    keep = np.flatnonzero(2 * counts >= counts.max())
+    order = sorted(keep, key=lambda k: (-motion[k], -counts[k], first[k]))
+    return [str(ids[k]) for k in order]
+
+
+def body_motion(skeleton: Skeleton, body_id: str) -> tuple[Motion, dict]:
+    """Motion of one body id over its first..last frame (world frame), and its provenance."""
+    rows = np.flatnonzero(skeleton.body_id == body_id)
+    frame = skeleton.frame[rows]
+    first, last = int(frame.min()), int(frame.max())
+    num = last - first + 1
+    xyz = np.full((num, NUM_JOINTS, 3), np.nan)
+    state = np.zeros((num, NUM_JOINTS), dtype=np.int8)
+    xyz[frame - first] = skeleton.xyz[rows]
+    state[frame - first] = skeleton.state[rows]
+    valid = (state > 0) & (xyz[..., 2] > 0)
+    xyz[~valid] = np.nan
+    motion = Motion(
+        camera_to_world(xyz, KINECT_TO_WORLD), JOINT_NAMES,
+        np.arange(first, last + 1, dtype=np.float64) / FPS, valid,
+    )
+    extra = {
+        "body_id": body_id,
+        "first_frame": first,
+        "inferred_joint_fraction": round(float((skeleton.state[rows] == 1).mean()), 4),
+        "fps": FPS,
+    }
+    return motion, extra
+
+
+def _count(line: str, index: int, what: str) -> int:
+    try:
+        value = int(line)
+    except ValueError:
+        raise NtuFormatError(f"line {index + 1}: {what} {line.strip()!r} is not an integer") from None
+    if value < 0:
+        raise NtuFormatError(f"line {index + 1}: negative {what} {value}")
+    return value
+
+
+_JOINT_COLUMNS = [f"f{k}" for k in (0, 1, 2, 11)]
+_READ = pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False)
+_PARSE = pacsv.ParseOptions(delimiter=" ", quote_char=False)
+_CONVERT = pacsv.ConvertOptions(
+    include_columns=_JOINT_COLUMNS, column_types={c: pa.float64() for c in _JOINT_COLUMNS}
+)
+
+
+def _joint_values(lines: list[str], starts: list[int]) -> np.ndarray:
+    """(R*25, 4) x y z trackingState of the joint blocks starting at ``starts``."""
+    rows = len(starts) * NUM_JOINTS
+    if rows == 0:
+        return np.zeros((0, 4))
+    text = "\n".join(itertools.chain.from_iterable(lines[s:s + NUM_JOINTS] for s in starts))
+    try:  # fast path: single-space separated lines, parsed in C
+        table = pacsv.read_csv(io.BytesIO(text.encode("latin-1")), _READ, _PARSE, _CONVERT)
+        if table.num_rows == rows:
+            return np.column_stack([table[c].to_numpy() for c in _JOINT_COLUMNS])
+    except (pa.ArrowInvalid, ValueError):
+        pass
+    out = np.empty((rows, 4))
+    for k, index in enumerate(s + j for s in starts for j in range(NUM_JOINTS)):
+        tokens = lines[index].split()
+        if len(tokens) != 12:
+            raise NtuFormatError(
+                f"line {index + 1}: joint line has {len(tokens)} values, expected 12 "
+                "(truncated or malformed)"
+            )
+        try:
+            out[k] = [float(tokens[c]) for c in (0, 1, 2, 11)]
+        except ValueError:
+            raise NtuFormatError(f"line {index + 1}: non-numeric joint value") from None
+    return out
+
+
+def _motion_energy(xyz: np.ndarray, tracked: np.ndarray) -> float:
+    """Summed variance over frames of every tracked joint coordinate, m^2."""
+    w = tracked[..., None].astype(np.float64)
+    n = w.sum(axis=0)
+    x = np.where(tracked[..., None], xyz, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (w * x).sum(axis=0) / n
+        var = (w * (x - mean) ** 2).sum(axis=0) / n
+    return float(np.nansum(np.where(n > 0, var, 0.0)))
+
+
+@functools.lru_cache(maxsize=8)
+def _missing_names(path: str) -> frozenset[str]:
+    """Sample names of NTU's missing/incomplete-skeleton list (``.skeleton`` suffix optional)."""
+    names = set()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        token = line.split("#", 1)[0].strip()
+        if token:
+            names.add(token.split()[0].removesuffix(".skeleton"))
+    return frozenset(names)

@@ -1,0 +1,327 @@
+"""Resumable, byte-deterministic writer of one config of the Parquet dataset.
+
+Inputs are processed in a deterministic order and grouped into **chunks** of ``chunk_inputs``
+consecutive inputs. A chunk is committed atomically: each split's shard is written to a temp file
+in its final folder, fsynced and renamed to ``data/{config}/{split}-{chunk:05d}.parquet``; only then
+is the chunk recorded in ``meta/progress_{config}.json`` (itself replaced atomically). A killed
+build, run again, asks ``completed_chunks()`` and skips them; shards and temp files of chunks that
+were never recorded are deleted when the writer opens, so no clip is duplicated or lost.
+
+Timings are kept out of the folder on purpose: every file in it is a function of the inputs and
+options, so two identical builds are byte-identical (the progress file included).
+
+Example::
+
+    w = DatasetWriter(out, "utd-mhad", chunk_inputs=64)
+    for chunk, names in w.pending(all_inputs):
+        w.write_chunk(chunk, {name: process(name) for name in names})   # rows (with "split") / Skips
+    w.finalize(build_options=opts, source_checksums=sums, simulator_version=SIM_VERSION)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .. import __version__
+from .labels import HAZARD_NAMES
+from .layout import (
+    CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH, TMP_SUFFIX, ConfigInfo,
+    DatasetInfo, check_config_name, check_version, data_path, dumps_json, fsync_dir, load_info,
+    parse_shard_name, save_info, shard_paths, write_bytes_atomic,
+)
+from .records import SPLITS, Skip
+from .schema import FEATURES, to_arrow_table
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Target bytes of IMU data per Parquet row group (bounds reader memory per batch).
+ROW_GROUP_BYTES = 32 * 1024 * 1024
+#: Columns with few distinct values, dictionary-encoded.
+_DICTIONARY_COLUMNS = ["source", "subject", "source_label", "activity", "placement", "device",
+                       "simulator_version", "options"]
+
+
+@dataclass
+class ChunkRecord:
+    """What one committed chunk holds.
+
+    inputs: [input name, rows written from it] in input order.
+    rows: split -> rows written.
+    class_counts: split -> hazard -> rows.
+    skips: {"input": input name, "item": what was skipped, "reason": why}, in input order.
+    """
+
+    chunk: int
+    inputs: list[list] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    skips: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inputs": self.inputs, "rows": self.rows, "class_counts": self.class_counts,
+                "skips": self.skips}
+
+
+def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW_GROUP_BYTES) -> None:
+    """Write ``table`` to ``path`` with fixed options (byte-stable): temp file, fsync, rename."""
+    imu_bytes = 24 * int(pc.sum(pc.list_value_length(table["imu"].combine_chunks().storage)).as_py() or 0)
+    per_row = max(1, imu_bytes // max(1, table.num_rows))
+    rows_per_group = max(1, min(table.num_rows, row_group_bytes // per_row))
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    with open(tmp, "wb") as f:
+        pq.write_table(
+            table, f, row_group_size=rows_per_group, compression="zstd", compression_level=3,
+            use_dictionary=_DICTIONARY_COLUMNS, write_statistics=True, version="2.6",
+            data_page_version="1.0",
+        )
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class DatasetWriter:
+    """Writes one config into ``output_dir``; see the module docstring for the protocol.
+
+    output_dir: dataset folder (may already hold other configs).
+    config: config name, e.g. "utd-mhad".
+    chunk_inputs: inputs per chunk (>= 1); bounds the rows, hence bytes, of each shard. A resumed
+        build must use the same value.
+    source: the rows' ``source`` (a key of ``labels.SOURCE_LABELS``); defaults to ``config``.
+    """
+
+    def __init__(self, output_dir: str | Path, config: str, chunk_inputs: int,
+                 source: str | None = None, row_group_bytes: int = ROW_GROUP_BYTES) -> None:
+        self.output_dir = Path(output_dir)
+        self.config = check_config_name(config)
+        if isinstance(chunk_inputs, bool) or not isinstance(chunk_inputs, int) or chunk_inputs < 1:
+            raise ValueError(f"chunk_inputs must be an int >= 1, got {chunk_inputs!r}")
+        self.chunk_inputs = chunk_inputs
+        self.source = source or config
+        self.row_group_bytes = row_group_bytes
+        self.data_dir = self.output_dir / DATA_DIR.format(config=config)
+        self.progress_path = self.output_dir / PROGRESS_PATH.format(config=config)
+        if (self.output_dir / INFO_PATH).is_file():
+            load_info(self.output_dir)  # refuse to add to a dataset of another format version
+        self._chunks = self._load_progress()
+        self._remove_uncommitted()
+
+    # ---------------------------------------------------------------- progress
+
+    def _load_progress(self) -> dict[int, ChunkRecord]:
+        if not self.progress_path.is_file():
+            return {}
+        d = json.loads(self.progress_path.read_text(encoding="utf-8"))
+        check_version(d["codebase_version"])
+        if d["chunk_inputs"] != self.chunk_inputs or d["source"] != self.source:
+            raise ValueError(
+                f"{self.progress_path} was written with chunk_inputs={d['chunk_inputs']}, "
+                f"source={d['source']!r}; resume with the same values, or delete {self.data_dir} and "
+                f"{self.progress_path} to rebuild config {self.config!r} from scratch"
+            )
+        return {int(k): ChunkRecord(int(k), **v) for k, v in d["chunks"].items()}
+
+    def _save_progress(self) -> None:
+        d = {
+            "codebase_version": CODEBASE_VERSION, "config": self.config, "source": self.source,
+            "chunk_inputs": self.chunk_inputs,
+            "chunks": {f"{k:05d}": self._chunks[k].to_dict() for k in sorted(self._chunks)},
+        }
+        write_bytes_atomic(self.progress_path, dumps_json(d))
+
+    def _remove_uncommitted(self) -> None:
+        """Delete temp files and shards of chunks that were never recorded (a killed build)."""
+        removed = []
+        if self.data_dir.is_dir():
+            for p in sorted(self.data_dir.iterdir()):
+                parsed = parse_shard_name(p.name)
+                if p.name.endswith(TMP_SUFFIX) or (parsed is not None and parsed[1] not in self._chunks):
+                    p.unlink()
+                    removed.append(p.name)
+        own = [PROGRESS_PATH, REPORT_PATH, INFO_PATH, CARD_PATH]
+        own += [FIGURE_PATH.replace("{hazard}", h) for h in HAZARD_NAMES]
+        for template in own:
+            p = self.output_dir / (template.format(config=self.config) + TMP_SUFFIX)
+            if p.is_file():
+                p.unlink()
+                removed.append(p.name)
+        if removed:
+            logger.info("config %s: removed %d unfinished file(s) of a previous run: %s",
+                        self.config, len(removed), ", ".join(removed))
+
+    def completed_chunks(self) -> set[int]:
+        """Indices of committed chunks."""
+        return set(self._chunks)
+
+    def pending(self, inputs: Sequence[T]) -> Iterator[tuple[int, Sequence[T]]]:
+        """(chunk index, its inputs) for every chunk of ``inputs`` not yet committed."""
+        for start in range(0, len(inputs), self.chunk_inputs):
+            chunk = start // self.chunk_inputs
+            if chunk not in self._chunks:
+                yield chunk, inputs[start:start + self.chunk_inputs]
+
+    # ---------------------------------------------------------------- writing
+
+    def write_chunk(self, chunk: int, results: Mapping[str, Sequence[Mapping[str, Any] | Skip]]) -> ChunkRecord:
+        """Commit chunk ``chunk``.
+
+        results: input name -> what it yielded, in input order: rows (schema columns plus
+            ``"split"``, ``imu`` (N, 6) float32) and/or ``Skip``s. Every input yields at least one.
+        Raises ValueError on a committed chunk, too many inputs, or a bad row (nothing is committed).
+        """
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 0:
+            raise ValueError(f"chunk must be an int >= 0, got {chunk!r}")
+        if chunk in self._chunks:
+            raise ValueError(f"chunk {chunk} of config {self.config!r} is already committed; "
+                             "skip the chunks in completed_chunks()")
+        if not 1 <= len(results) <= self.chunk_inputs:
+            raise ValueError(f"a chunk holds 1..{self.chunk_inputs} inputs, got {len(results)}")
+        record = ChunkRecord(chunk)
+        by_split: dict[str, list[dict]] = {}
+        for name, items in results.items():
+            if not items:
+                raise ValueError(f"input {name!r} yielded neither a row nor a skip; "
+                                 "report why it was not written with a Skip")
+            n_rows = 0
+            for item in items:
+                if isinstance(item, Skip):
+                    record.skips.append({"input": name, "item": item.input, "reason": item.reason})
+                    continue
+                row = dict(item)
+                split = row.pop("split", None)
+                if split not in SPLITS:
+                    raise ValueError(f"row {row.get('id')!r} of input {name!r}: split must be one of "
+                                     f"{SPLITS}, got {split!r}")
+                if row.get("source") != self.source:
+                    raise ValueError(f"row {row.get('id')!r} of input {name!r} has source "
+                                     f"{row.get('source')!r}; config {self.config!r} holds {self.source!r}")
+                by_split.setdefault(split, []).append(row)
+                n_rows += 1
+            record.inputs.append([name, n_rows])
+        tables = {split: to_arrow_table(rows) for split, rows in by_split.items()}  # validates all first
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for split in SPLITS:  # shards of an earlier, unrecorded attempt at this chunk
+            (self.output_dir / data_path(self.config, split, chunk)).unlink(missing_ok=True)
+        for split in SPLITS:
+            if split not in tables:
+                continue
+            table = tables[split]
+            write_parquet_atomic(table, self.output_dir / data_path(self.config, split, chunk),
+                                 self.row_group_bytes)
+            record.rows[split] = table.num_rows
+            hazards = Counter(table["hazard"].to_pylist())
+            record.class_counts[split] = {HAZARD_NAMES[h]: n for h, n in sorted(hazards.items())}
+        fsync_dir(self.data_dir)
+        self._chunks[chunk] = record
+        self._save_progress()
+        return record
+
+    # ---------------------------------------------------------------- finishing
+
+    def _check_consistency(self) -> None:
+        seen: dict[str, int] = {}
+        for k in sorted(self._chunks):
+            for name, _ in self._chunks[k].inputs:
+                if name in seen:
+                    raise ValueError(f"input {name!r} is in chunks {seen[name]} and {k}: the input order "
+                                     "changed between runs; rebuild the config from scratch")
+                seen[name] = k
+        ids: Counter = Counter()
+        for split in SPLITS:
+            expected = {k: r.rows[split] for k, r in self._chunks.items() if split in r.rows}
+            paths = shard_paths(self.output_dir, self.config, split)
+            found = {parse_shard_name(p.name)[1]: p for p in paths}
+            if set(found) != set(expected):
+                raise ValueError(f"config {self.config!r} split {split}: shards of chunks {sorted(found)} "
+                                 f"on disk, progress records {sorted(expected)}; rebuild the config")
+            for k, p in found.items():
+                n = pq.read_metadata(p).num_rows
+                if n != expected[k]:
+                    raise ValueError(f"{p} holds {n} rows, progress says {expected[k]}; rebuild the config")
+                ids.update(pq.read_table(p, columns=["id"])["id"].to_pylist())
+        dup = sorted(i for i, n in ids.items() if n > 1)
+        if dup:
+            raise ValueError(f"config {self.config!r}: clip ids written more than once: {dup[:10]}")
+
+    def report(self) -> dict[str, Any]:
+        """The build report: inputs = inputs_written + inputs_skipped, every skip with its reason."""
+        chunks = [self._chunks[k] for k in sorted(self._chunks)]
+        inputs = [pair for c in chunks for pair in c.inputs]
+        rows = {s: sum(c.rows.get(s, 0) for c in chunks) for s in SPLITS}
+        class_counts = {}
+        for s in SPLITS:
+            counts: Counter = Counter()
+            for c in chunks:
+                counts.update(c.class_counts.get(s, {}))
+            if counts:
+                class_counts[s] = {h: counts[h] for h in HAZARD_NAMES if counts[h]}
+        skips = [s for c in chunks for s in c.skips]
+        written = sum(1 for _, n in inputs if n > 0)
+        return {
+            "codebase_version": CODEBASE_VERSION, "config": self.config, "source": self.source,
+            "chunk_inputs": self.chunk_inputs, "chunks": len(chunks),
+            "inputs": len(inputs), "inputs_written": written, "inputs_skipped": len(inputs) - written,
+            "rows": {s: n for s, n in rows.items() if n}, "class_counts": class_counts,
+            "skip_reasons": dict(Counter(s["reason"] for s in skips)), "skips": skips,
+        }
+
+    def finalize(self, build_options: Mapping[str, Any] | None = None,
+                 source_checksums: Mapping[str, str] | None = None, simulator_version: str = "",
+                 license: str = "", citation: str = "", repo_id: str | None = None) -> DatasetInfo:
+        """Write ``meta/report_{config}.json``, add the config to ``meta/info.json``, draw the
+        example figures and write ``README.md`` (all configs of the folder).
+
+        license / citation: the source's licence note and citation, shown in the card.
+        repo_id: "org/name" for the card's loading example (a placeholder when None).
+        """
+        from .card import write_card, write_figures  # matplotlib only when finishing
+
+        if not self._chunks:
+            raise ValueError(f"config {self.config!r}: no chunk is committed; nothing to finalize")
+        self._check_consistency()
+        report = self.report()
+        write_bytes_atomic(self.output_dir / REPORT_PATH.format(config=self.config), dumps_json(report))
+
+        info_file = self.output_dir / INFO_PATH
+        info = load_info(self.output_dir) if info_file.is_file() else DatasetInfo()
+        info.codebase_version = CODEBASE_VERSION
+        info.created_by = f"imu2safety {__version__}"
+        info.configs[self.config] = ConfigInfo(
+            source=self.source,
+            build_options=dict(build_options or {}),
+            source_checksums=dict(sorted((source_checksums or {}).items())),
+            split_counts=report["rows"],
+            class_counts=report["class_counts"],
+            simulator_version=simulator_version,
+            license=license,
+            citation=citation,
+        )
+        save_info(self.output_dir, info)
+        write_figures(self.output_dir, self.config)
+        write_card(self.output_dir, info, repo_id=repo_id)
+        logger.info("config %s: %d inputs, %d written, %d skipped; rows %s", self.config,
+                    report["inputs"], report["inputs_written"], report["inputs_skipped"], report["rows"])
+        return info
+
+
+def read_split(dataset_dir: str | Path, config: str, split: str,
+               columns: Sequence[str] | None = None) -> pa.Table:
+    """All rows of one split of one config, in dataset order (an empty table when absent)."""
+    paths = shard_paths(dataset_dir, config, split)
+    if not paths:
+        schema = FEATURES.arrow_schema
+        fields = [schema.field(c) for c in (columns or schema.names)]
+        return pa.schema(fields, metadata=schema.metadata).empty_table()
+    return pa.concat_tables([pq.read_table(p, columns=columns) for p in paths])

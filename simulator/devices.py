@@ -1,0 +1,297 @@
+"""Device (sensor) models: what a real MEMS accelerometer and gyroscope do to the ideal signals.
+
+``apply_device`` turns ideal specific force and angular rate (sensor frame, SI, uniformly sampled)
+into what a smartwatch / phone IMU would report. The stages, in order:
+
+1. sampling jitter: the ideal signal is read at jittered instants (linear interpolation);
+2. anti-alias low-pass: the on-chip digital filter, a causal 2nd-order Butterworth whose -3 dB
+   cutoff is ``lowpass_fraction`` x output data rate (it delays the signal, as the chip does);
+3. axis misalignment (cross-axis coupling) and scale-factor error, fixed per recording;
+4. bias: turn-on bias (fixed per recording) + bias instability (flicker noise, approximated by a
+   sum of first-order Gauss-Markov processes with log-spaced correlation times, started in their
+   stationary state) + bias random walk (rate random walk);
+5. white noise with standard deviation ``noise_density * sqrt(sample_rate_hz)`` per sample, so
+   that the Allan deviation at tau = 1 s equals the noise density;
+6. saturation: clip to +-full-scale range;
+7. ADC quantisation: round to the LSB, ``LSB = 2 * range / 2**bits`` (symmetric, so +-range is a
+   whole number of LSBs and a saturated sample reads exactly +-range).
+
+Datasheet "typ." figures given as +-x are used as 1 sigma. Random draws come only from the ``rng``
+given, in a fixed order, so the same seed gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy import signal
+
+from .motion import G
+
+_DEG = math.pi / 180.0
+_UG = 1e-6 * G  # one micro-g in m/s^2
+_MG = 1e-3 * G
+
+#: Correlation times (s) of the Gauss-Markov processes whose sum approximates flicker noise.
+#: Two per decade keeps the ripple of the Allan floor below a few percent between ~1 s and ~3000 s.
+FLICKER_TAUS_S: np.ndarray = np.logspace(-0.5, 4.0, 10)
+_FLICKER_RATIO = float(FLICKER_TAUS_S[1] / FLICKER_TAUS_S[0])
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """Error figures of one 6-axis IMU (all 1 sigma unless stated; 0 disables a stage).
+
+    accel_noise_density: m/s^2/sqrt(Hz), white noise (velocity random walk coefficient).
+    gyro_noise_density: rad/s/sqrt(Hz), white noise (angle random walk coefficient).
+    accel_bias_instability / gyro_bias_instability: m/s^2 / rad/s, flicker floor B of the Allan
+        deviation (the floor reads 0.664 * B).
+    accel_bias_random_walk / gyro_bias_random_walk: m/s^3/sqrt(Hz) / rad/s^2/sqrt(Hz), rate random
+        walk K (Allan deviation K * sqrt(tau / 3)).
+    accel_turn_on_bias / gyro_turn_on_bias: m/s^2 / rad/s, constant offset drawn per recording.
+    accel_scale_error / gyro_scale_error: fraction, per-axis gain error drawn per recording.
+    accel_misalignment / gyro_misalignment: rad, each off-diagonal coupling term drawn per recording.
+    accel_range_ms2 / gyro_range_rads: full scale, m/s^2 / rad/s; inf = no saturation.
+    accel_adc_bits / gyro_adc_bits: ADC word length over the full range; 0 = no quantisation.
+    sampling_jitter_s: s, deviation of each sample instant from the nominal grid.
+    lowpass_fraction: -3 dB cutoff of the on-chip low-pass as a fraction of the output data rate,
+        in (0, 0.5); 0 = no filter.
+    """
+
+    name: str
+    accel_noise_density: float = 0.0
+    gyro_noise_density: float = 0.0
+    accel_bias_instability: float = 0.0
+    gyro_bias_instability: float = 0.0
+    accel_bias_random_walk: float = 0.0
+    gyro_bias_random_walk: float = 0.0
+    accel_turn_on_bias: float = 0.0
+    gyro_turn_on_bias: float = 0.0
+    accel_scale_error: float = 0.0
+    gyro_scale_error: float = 0.0
+    accel_misalignment: float = 0.0
+    gyro_misalignment: float = 0.0
+    accel_range_ms2: float = math.inf
+    gyro_range_rads: float = math.inf
+    accel_adc_bits: int = 0
+    gyro_adc_bits: int = 0
+    sampling_jitter_s: float = 0.0
+    lowpass_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "name":
+                continue
+            if f.name.endswith("_bits"):
+                if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                    raise ValueError(f"{f.name} must be an int, got {value!r}")
+                if value != 0 and not 2 <= value <= 32:
+                    raise ValueError(f"{f.name} must be 0 (off) or 2..32, got {value}")
+            elif f.name.endswith(("_range_ms2", "_range_rads")):
+                if not value > 0:  # also rejects NaN; inf allowed
+                    raise ValueError(f"{f.name} must be positive (inf = no saturation), got {value}")
+            elif not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{f.name} must be finite and >= 0, got {value}")
+        if self.lowpass_fraction != 0 and not self.lowpass_fraction < 0.5:
+            raise ValueError(
+                f"lowpass_fraction must be 0 (off) or below 0.5 (Nyquist), got {self.lowpass_fraction}"
+            )
+        for sensor in ("accel", "gyro"):
+            if getattr(self, f"{sensor}_adc_bits") and not math.isfinite(self._range(sensor)):
+                raise ValueError(f"{sensor}_adc_bits needs a finite {sensor} range")
+
+    def _range(self, sensor: str) -> float:
+        return self.accel_range_ms2 if sensor == "accel" else self.gyro_range_rads
+
+    @property
+    def accel_lsb(self) -> float:
+        """Accelerometer LSB, m/s^2 (0 when not quantised)."""
+        return 2.0 * self.accel_range_ms2 / 2**self.accel_adc_bits if self.accel_adc_bits else 0.0
+
+    @property
+    def gyro_lsb(self) -> float:
+        """Gyroscope LSB, rad/s (0 when not quantised)."""
+        return 2.0 * self.gyro_range_rads / 2**self.gyro_adc_bits if self.gyro_adc_bits else 0.0
+
+    @property
+    def is_ideal(self) -> bool:
+        """True when every stage is off (``apply_device`` returns the inputs unchanged)."""
+        return self == DeviceProfile(name=self.name)
+
+
+# Bosch Sensortec BMI160, data sheet BST-BMI160-DS000-07 (rev 0.8, Feb 2015), Table 1
+# "Electrical parameter specification" unless stated. 16-bit accelerometer and gyroscope.
+_BMI160 = DeviceProfile(
+    name="bmi160",
+    accel_noise_density=180 * _UG,           # Table 1: output noise density 180 ug/sqrt(Hz) (normal mode)
+    gyro_noise_density=0.007 * _DEG,         # Table 1: output noise density 0.007 deg/s/sqrt(Hz)
+    accel_bias_instability=80 * _UG,         # ASSUMED (no datasheet figure): 80 ug, consumer MEMS
+    gyro_bias_instability=8.0 * _DEG / 3600,  # ASSUMED (no datasheet figure): 8 deg/h, consumer MEMS
+    # ASSUMED (no datasheet figure): rate random walk meeting the bias-instability floor at
+    # tau ~ 3000 s (K = 0.664 B sqrt(3 / 3000)), the shape of consumer-MEMS Allan plots.
+    accel_bias_random_walk=0.021 * 80 * _UG,
+    gyro_bias_random_walk=0.021 * 8.0 * _DEG / 3600,
+    accel_turn_on_bias=40 * _MG,             # Table 1: zero-g offset +-40 mg typ.
+    gyro_turn_on_bias=3.0 * _DEG,            # Table 1: zero-rate offset +-3 deg/s typ.
+    accel_scale_error=0.01,                  # Table 1: sensitivity tolerance +-1 % typ.
+    gyro_scale_error=0.01,                   # Table 1: sensitivity tolerance +-1 % typ.
+    accel_misalignment=0.01,                 # Table 1: cross-axis sensitivity +-1 % typ.
+    gyro_misalignment=0.01,                  # Table 1: cross-axis sensitivity +-1 % typ.
+    accel_range_ms2=16 * G,                  # Table 1: +-2/4/8/16 g; +-16 g chosen (fall impacts)
+    gyro_range_rads=2000 * _DEG,             # Table 1: +-125 ... +-2000 deg/s; +-2000 chosen
+    accel_adc_bits=16,                       # Table 1 / key features: 16-bit
+    gyro_adc_bits=16,
+    sampling_jitter_s=50e-6,                 # ASSUMED: FIFO samples are clocked on chip; 50 us
+    lowpass_fraction=0.405,                  # Sec. 2.4.1.1: normal filter mode, 40.5 Hz at ODR 100 Hz
+)
+
+# TDK InvenSense ICM-42688-P, data sheet DS-000347 (rev 1.x): Table 1 "Gyroscope
+# specifications", Table 2 "Accelerometer specifications". 16-bit output registers.
+_ICM42688P = DeviceProfile(
+    name="icm42688p",
+    accel_noise_density=70 * _UG,            # Table 2: noise spectral density 70 ug/sqrt(Hz) (LN mode)
+    gyro_noise_density=0.0028 * _DEG,        # Table 1: rate noise spectral density 0.0028 dps/sqrt(Hz)
+    accel_bias_instability=40 * _UG,         # ASSUMED (no datasheet figure): 40 ug
+    gyro_bias_instability=3.0 * _DEG / 3600,  # ASSUMED (no datasheet figure): 3 deg/h
+    accel_bias_random_walk=0.021 * 40 * _UG,  # ASSUMED, as for the BMI160 (floor meets RRW ~3000 s)
+    gyro_bias_random_walk=0.021 * 3.0 * _DEG / 3600,
+    accel_turn_on_bias=20 * _MG,             # Table 2: zero-g level +-20 mg (board level)
+    gyro_turn_on_bias=0.5 * _DEG,            # Table 1: initial ZRO tolerance +-0.5 dps (board level)
+    accel_scale_error=0.005,                 # Table 2: sensitivity initial tolerance +-0.5 %
+    gyro_scale_error=0.005,                  # Table 1: sensitivity scale factor tolerance +-0.5 %
+    accel_misalignment=0.01,                 # Table 2: cross-axis sensitivity +-1 %
+    gyro_misalignment=0.0125,                # Table 1: cross-axis sensitivity +-1.25 %
+    accel_range_ms2=16 * G,                  # Table 2: +-2/4/8/16 g; +-16 g chosen
+    gyro_range_rads=2000 * _DEG,             # Table 1: +-15.6 ... +-2000 dps; +-2000 chosen
+    accel_adc_bits=16,                       # Tables 1-2: ADC word length 16 bits
+    gyro_adc_bits=16,
+    sampling_jitter_s=50e-6,                 # ASSUMED: on-chip clocked FIFO; 50 us
+    lowpass_fraction=0.25,                   # ASSUMED setting: UI-filter bandwidth option ODR/4
+                                             # (register GYRO_ACCEL_CONFIG0)
+)
+
+DEVICES: dict[str, DeviceProfile] = {
+    "ideal": DeviceProfile(name="ideal"),
+    "bmi160": _BMI160,
+    "icm42688p": _ICM42688P,
+}
+
+
+def get_device(name: str) -> DeviceProfile:
+    """Profile by name; ValueError listing the valid names."""
+    try:
+        return DEVICES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown device {name!r}; choose one of {sorted(DEVICES)}") from None
+
+
+def _check_signal(x, label: str, n: int | None) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError(f"{label} must be (N, 3), got {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{label} has {arr.shape[0]} samples, accel has {n}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{label} contains NaN or Inf; repair the motion before the device model")
+    return arr
+
+
+def _jitter(x: np.ndarray, sample_rate_hz: float, jitter_s: float, rng) -> np.ndarray:
+    """Read x (N, k) at n + delta_n (samples), delta ~ N(0, jitter), by linear interpolation."""
+    n = x.shape[0]
+    if n < 2:
+        return x
+    u = np.arange(n) + rng.standard_normal(n) * (jitter_s * sample_rate_hz)
+    u = np.clip(u, 0.0, n - 1.0)
+    i0 = np.minimum(np.floor(u).astype(np.intp), n - 2)
+    frac = (u - i0)[:, None]
+    return x[i0] * (1.0 - frac) + x[i0 + 1] * frac
+
+
+def _lowpass(x: np.ndarray, fraction: float) -> np.ndarray:
+    """Causal 2nd-order Butterworth, cutoff = fraction * rate; starts in steady state at x[0]."""
+    sos = signal.butter(2, 2.0 * fraction, btype="low", output="sos")
+    zi = signal.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
+    y, _ = signal.sosfilt(sos, x, axis=0, zi=zi)
+    return y
+
+
+def _gain_matrix(scale: float, misalignment: float, rng) -> np.ndarray:
+    """(3, 3) M = (I + diag(s)) (I + off-diagonal coupling); measured = M @ true."""
+    s = rng.standard_normal(3) * scale if scale else np.zeros(3)
+    c = rng.standard_normal((3, 3)) * misalignment if misalignment else np.zeros((3, 3))
+    np.fill_diagonal(c, 0.0)
+    return (np.eye(3) + np.diag(s)) @ (np.eye(3) + c)
+
+
+def _flicker_bias(n: int, dt: float, instability: float, rng) -> np.ndarray:
+    """(n, 3) flicker noise with Allan floor 0.664 * instability, as a sum of Gauss-Markov terms.
+
+    A sum of first-order Gauss-Markov processes of equal variance s^2 and correlation times spaced
+    by a ratio r has one-sided PSD s^2 / (f ln r); flicker noise of bias instability B has
+    one-sided PSD B^2 / (pi f) (Allan variance 2 ln 2 B^2 / pi), so s^2 = B^2 ln r / pi.
+    """
+    sigma = instability * math.sqrt(math.log(_FLICKER_RATIO) / math.pi)
+    total = np.zeros((n, 3))
+    for tau in FLICKER_TAUS_S:
+        a = math.exp(-dt / tau)
+        drive = rng.standard_normal((n, 3)) * (sigma * math.sqrt(1.0 - a * a))
+        start = rng.standard_normal(3) * sigma  # stationary start: the bias is already wandering
+        y, _ = signal.lfilter([1.0], [1.0, -a], drive, axis=0, zi=(a * start)[None, :])
+        total += y
+    return total
+
+
+def _sensor(x: np.ndarray, sample_rate_hz: float, p: DeviceProfile, sensor: str, rng) -> np.ndarray:
+    """Stages 3-7 for one sensor (x is already jittered and low-passed)."""
+    g = lambda field: getattr(p, f"{sensor}_{field}")  # noqa: E731
+    n, dt = x.shape[0], 1.0 / sample_rate_hz
+    if g("scale_error") or g("misalignment"):
+        x = x @ _gain_matrix(g("scale_error"), g("misalignment"), rng).T
+    if g("turn_on_bias"):
+        x = x + rng.standard_normal(3) * g("turn_on_bias")
+    if g("bias_instability"):
+        x = x + _flicker_bias(n, dt, g("bias_instability"), rng)
+    if g("bias_random_walk"):
+        x = x + np.cumsum(rng.standard_normal((n, 3)) * (g("bias_random_walk") * math.sqrt(dt)), axis=0)
+    if g("noise_density"):
+        x = x + rng.standard_normal((n, 3)) * (g("noise_density") * math.sqrt(sample_rate_hz))
+    full_scale = p._range(sensor)
+    if math.isfinite(full_scale):
+        x = np.clip(x, -full_scale, full_scale)
+    lsb = p.accel_lsb if sensor == "accel" else p.gyro_lsb
+    if lsb:
+        x = np.round(x / lsb) * lsb
+    return x
+
+
+def apply_device(accel, gyro, sample_rate_hz: float, profile: DeviceProfile,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Measured signals from ideal ones.
+
+    accel: (N, 3) float, m/s^2, specific force, sensor frame; gyro: (N, 3) float, rad/s, sensor
+    frame; both uniformly sampled at ``sample_rate_hz``. Returns new (N, 3) float64 arrays.
+    The ``ideal`` profile (every stage off) returns the inputs unchanged, bit for bit.
+    """
+    accel = _check_signal(accel, "accel", None)
+    gyro = _check_signal(gyro, "gyro", accel.shape[0])
+    rate = float(sample_rate_hz)
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"sample_rate_hz must be positive, got {sample_rate_hz}")
+    if not isinstance(profile, DeviceProfile):
+        raise TypeError(f"profile must be a DeviceProfile (see get_device), got {type(profile).__name__}")
+    if profile.is_ideal or accel.shape[0] == 0:
+        return accel.copy(), gyro.copy()
+    both = np.concatenate([accel, gyro], axis=1)  # (N, 6): both sensors share the sample clock
+    if profile.sampling_jitter_s:
+        both = _jitter(both, rate, profile.sampling_jitter_s, rng)
+    if profile.lowpass_fraction:
+        both = _lowpass(both, profile.lowpass_fraction)
+    out_accel = _sensor(both[:, :3], rate, profile, "accel", rng)
+    out_gyro = _sensor(both[:, 3:], rate, profile, "gyro", rng)
+    return out_accel, out_gyro

@@ -1,0 +1,164 @@
+"""Time-domain kinematics: timeline repair, gap filling, zero-phase low-pass, derivatives.
+
+Arrays are time-first: (T, ...) with any trailing shape, so many joints and many clips are
+processed in one vectorised call.
+
+Derivatives (``DERIVATIVE_METHODS``):
+
+- ``"spline"`` (default): zero-phase Butterworth low-pass (the smoothing step), then a quintic
+  interpolating B-spline (``scipy.interpolate.make_interp_spline``, k=5) differentiated
+  analytically and evaluated at the device's sample instants. It resamples and differentiates in
+  one step, is exact for polynomials up to degree 5 and its interpolation error falls as h^4.
+- ``"savgol"``: Savitzky-Golay filter (cubic, ~0.2 s window) on the uniform source grid gives the
+  derivative, which a cubic spline then resamples. It smooths and differentiates locally but its
+  error grows with the window (a 1 Hz swing loses ~1% of its amplitude at 30 fps).
+
+Errors of both on the closed-form motions are measured by ``tests/test_physics.py`` and
+``benchmarks/derivative_error.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+from scipy import signal
+from scipy.interpolate import CubicSpline, make_interp_spline
+
+from .motion import MotionError
+
+DERIVATIVE_METHODS = ("spline", "savgol")
+#: Default low-pass cutoff for skeletal wrist motion, Hz: voluntary arm movement and falls carry
+#: their energy below ~6-8 Hz while skeleton trackers add jitter above it.
+DEFAULT_CUTOFF_HZ = 8.0
+MIN_FRAMES = 4
+
+
+def repair_timeline(t: np.ndarray, x: np.ndarray, valid: np.ndarray):
+    """Sort frames by time and drop repeated timestamps (keeping the first), with a warning.
+
+    t: (T,) seconds; x: (T, ...) values; valid: (T, ...) bool. Returns the repaired triple.
+    """
+    order = np.argsort(t, kind="stable")
+    if np.any(order != np.arange(t.size)):
+        warnings.warn("frames were out of time order; sorted them", RuntimeWarning, stacklevel=3)
+        t, x, valid = t[order], x[order], valid[order]
+    keep = np.r_[True, np.diff(t) > 0]
+    if not keep.all():
+        warnings.warn(f"dropped {int((~keep).sum())} frames with repeated timestamps",
+                      RuntimeWarning, stacklevel=3)
+        t, x, valid = t[keep], x[keep], valid[keep]
+    return t, x, valid
+
+
+def fill_gaps(t: np.ndarray, x: np.ndarray, valid: np.ndarray, what: str = "motion"):
+    """Trim invalid frames at both ends and fill interior gaps by linear interpolation in time.
+
+    t: (T,) s; x: (T, K, 3); valid: (T, K) bool. A frame counts as valid only when all K
+    channels are. Returns (t, x, n_filled). Raises MotionError with fewer than MIN_FRAMES valid
+    frames.
+    """
+    ok = valid.all(axis=tuple(range(1, valid.ndim))) & np.isfinite(x).reshape(len(t), -1).all(1)
+    n_ok = int(ok.sum())
+    if n_ok < MIN_FRAMES:
+        raise MotionError(
+            f"{what}: only {n_ok} frames have every needed joint tracked; need at least {MIN_FRAMES}"
+        )
+    first, last = np.flatnonzero(ok)[[0, -1]]
+    if first > 0 or last < len(t) - 1:
+        warnings.warn(f"{what}: trimmed {first} leading and {len(t) - 1 - last} trailing frames "
+                      "without the needed joints", RuntimeWarning, stacklevel=3)
+    t, x, ok = t[first:last + 1], x[first:last + 1], ok[first:last + 1]
+    n_fill = int((~ok).sum())
+    if n_fill:
+        flat = x.reshape(len(t), -1)
+        good = np.flatnonzero(ok)
+        bad = np.flatnonzero(~ok)
+        filled = flat.copy()
+        for c in range(flat.shape[1]):  # a handful of channels; time is vectorised
+            filled[bad, c] = np.interp(t[bad], t[good], flat[good, c])
+        x = filled.reshape(x.shape)
+        warnings.warn(f"{what}: filled {n_fill} frames with missing joints by interpolation",
+                      RuntimeWarning, stacklevel=3)
+    return t, x, n_fill
+
+
+def is_uniform(t: np.ndarray, rtol: float = 0.01) -> bool:
+    dt = np.diff(t)
+    return bool(np.all(np.abs(dt - np.median(dt)) <= rtol * np.median(dt)))
+
+
+def to_uniform(t: np.ndarray, x: np.ndarray):
+    """Resample (T, ...) samples at irregular times onto a uniform grid at the median rate.
+
+    Uses a cubic spline through the samples; returns (t_uniform, x_uniform).
+    """
+    dt = float(np.median(np.diff(t)))
+    n = int(np.floor((t[-1] - t[0]) / dt + 1e-9)) + 1
+    tu = t[0] + dt * np.arange(n)
+    return tu, CubicSpline(t, x, axis=0)(tu)
+
+
+def _quadratic_trend(y: np.ndarray) -> np.ndarray:
+    """Least-squares fit of a polynomial of degree <= 2 in time to each column of (n, C) y."""
+    s = np.linspace(-1.0, 1.0, y.shape[0])
+    basis = np.stack([np.ones_like(s), s, s * s], axis=1)
+    return basis @ (np.linalg.pinv(basis) @ y)
+
+
+@functools.lru_cache(maxsize=64)
+def _butter_sos(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
+    return signal.butter(order, cutoff_hz, fs=fs_hz, output="sos")
+
+
+def lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth low-pass along axis 0 of uniformly sampled (T, ...) data.
+
+    The least-squares quadratic trend is removed first and added back, so constant acceleration
+    (free fall, gravity-like drifts) passes exactly and the clip edges ring less. ``cutoff_hz``
+    None or >= 0.45 * fs leaves the data unfiltered.
+    """
+    if cutoff_hz is None or cutoff_hz >= 0.45 * fs_hz or x.shape[0] < 2 * MIN_FRAMES:
+        return x
+    n = x.shape[0]
+    flat = x.reshape(n, -1)
+    trend = _quadratic_trend(flat)
+    sos = _butter_sos(order, float(cutoff_hz), float(fs_hz))
+    padlen = min(3 * (2 * len(sos) + 1) * 4, n - 1)
+    # Filtering along the contiguous last axis is ~1.5x faster than along axis 0.
+    resid = np.ascontiguousarray((flat - trend).T)
+    out = signal.sosfiltfilt(sos, resid, axis=-1, padlen=padlen).T + trend
+    return out.reshape(x.shape)
+
+
+def output_times(t0: float, t1: float, rate_hz: float) -> np.ndarray:
+    """Device sample instants t0, t0 + 1/rate, ... <= t1 (seconds)."""
+    if not np.isfinite(rate_hz) or rate_hz <= 0:
+        raise MotionError(f"rate must be positive, got {rate_hz}")
+    n = int(np.floor((t1 - t0) * rate_hz + 1e-9)) + 1
+    return t0 + np.arange(n) / rate_hz
+
+
+def derivatives(t: np.ndarray, x: np.ndarray, t_out: np.ndarray, orders: tuple[int, ...],
+                method: str = "spline") -> list[np.ndarray]:
+    """Values/derivatives of uniformly sampled (T, ...) data at times ``t_out``.
+
+    Returns one (N, ...) array per entry of ``orders`` (0 = value, 1 = first derivative, ...),
+    in units of x per second**order.
+    """
+    if method == "spline":
+        k = 5 if len(t) > 5 else max(1, len(t) - 1)
+        spl = make_interp_spline(t, x, k=k, axis=0)
+        return [spl(t_out, nu=o) for o in orders]
+    if method == "savgol":
+        dt = float(np.median(np.diff(t)))
+        window = max(5, int(round(0.2 / dt)) | 1)
+        window = min(window, len(t) - (1 - len(t) % 2))
+        poly = min(3, window - 1)
+        out = []
+        for o in orders:
+            d = x if o == 0 else signal.savgol_filter(x, window, poly, deriv=o, delta=dt, axis=0)
+            out.append(CubicSpline(t, d, axis=0)(t_out))
+        return out
+    raise ValueError(f"unknown derivative method {method!r}; choose one of {DERIVATIVE_METHODS}")

@@ -1,0 +1,171 @@
+"""Sensor orientation from skeleton joints, and quaternion helpers for angular rate.
+
+All functions are vectorised over leading axes: joint arrays are (..., 3) (e.g. (T, 3) or
+(T, B, 3)) and rotation matrices (..., 3, 3) whose columns are the device axes in the world frame
+(so a matrix takes device-frame vectors to the world frame, R_ws).
+
+How the segment frame is built (see ``placement`` for the device axes):
+
+1. The long axis ``u`` points distally: elbow -> wrist for a watch (the watch rides on the distal
+   forearm, which carries pronation), wrist -> hand tip (or hand) for a phone held in the hand.
+2. The *radial* direction ``r`` (toward the thumb), perpendicular to ``u``:
+   - from the thumb joint when the skeleton has one (Kinect v2, Azure Kinect): the explicit twist;
+   - else from the elbow's flexion plane: ``r`` is the component of shoulder -> elbow reversed,
+     perpendicular to the forearm, i.e. a neutral (thumb-up) forearm for a bent elbow, turned by
+     ``twist_deg`` about ``u`` (positive = pronation, palm turning down, on either side). When
+     the elbow is nearly straight (sine of its angle < 0.25) the flexion plane is ill-defined; a
+     small weight on the body's forward direction (from the shoulders, else world x) fades in.
+3. The back of the hand (dorsal) is ``r x u`` on the left and ``u x r`` on the right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .motion import MotionError
+from .placement import PLACEMENT_SIDE, check_placement
+
+#: Weight of the fallback direction relative to a unit-length flexion-plane vector, and the
+#: sine of the elbow (or thumb) angle below which it fades in.
+_FALLBACK_WEIGHT = 0.1
+_FALLBACK_BELOW = 0.25
+
+
+def _unit(v: np.ndarray, what: str) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    if np.any(n < 1e-9):
+        raise MotionError(f"degenerate {what}: two joints coincide, so the segment has no direction")
+    return v / n
+
+
+def _perp(v: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Component of v perpendicular to unit u."""
+    return v - np.sum(v * u, axis=-1, keepdims=True) * u
+
+
+def _rotate_about(v: np.ndarray, u: np.ndarray, angle_rad: float) -> np.ndarray:
+    """Rotate v (perpendicular to unit u) about u by angle_rad (right-hand rule)."""
+    return np.cos(angle_rad) * v + np.sin(angle_rad) * np.cross(u, v)
+
+
+def required_joints(placement: str) -> tuple[str, ...]:
+    side = PLACEMENT_SIDE[check_placement(placement)]
+    return (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist")
+
+
+def optional_joints(placement: str) -> tuple[str, ...]:
+    side = PLACEMENT_SIDE[check_placement(placement)]
+    return (f"{side}_hand", f"{side}_hand_tip", f"{side}_thumb", "left_shoulder", "right_shoulder")
+
+
+def segment_frame(joints: dict[str, np.ndarray], placement: str, twist_deg: float = 0.0):
+    """Segment frame of ``placement`` from joint positions.
+
+    joints: canonical name -> (..., 3) positions, metres, world frame (z up); must hold
+        ``required_joints(placement)``; ``optional_joints`` are used when present.
+    Returns (origin (..., 3) metres, R (..., 3, 3) segment-to-world rotation matrices).
+    """
+    side = PLACEMENT_SIDE[check_placement(placement)]
+    missing = [j for j in required_joints(placement) if j not in joints]
+    if missing:
+        raise MotionError(f"placement {placement} needs joints {missing}")
+    s, e, w = (joints[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist"))
+    hand, tip, thumb = (joints.get(f"{side}_{j}") for j in ("hand", "hand_tip", "thumb"))
+
+    if placement == "phone_in_hand":
+        distal = tip if tip is not None else hand
+        u = _unit((distal - w) if distal is not None else (w - e), "hand")
+        origin = hand if hand is not None else w
+    else:
+        u = _unit(w - e, "forearm")
+        origin = w
+
+    if "left_shoulder" in joints and "right_shoulder" in joints:
+        across = joints["right_shoulder"] - joints["left_shoulder"]
+        forward = np.cross(np.array([0.0, 0.0, 1.0]), across)
+        bad = np.linalg.norm(forward, axis=-1, keepdims=True) < 1e-6
+        forward = np.where(bad, np.array([1.0, 0.0, 0.0]), forward)
+    else:
+        forward = np.broadcast_to(np.array([1.0, 0.0, 0.0]), u.shape)
+    fallback = _perp(forward / np.linalg.norm(forward, axis=-1, keepdims=True), u)
+
+    if thumb is not None:
+        base = hand if hand is not None else w
+        r = _perp(thumb - base, u)
+        scale = np.linalg.norm(thumb - base, axis=-1, keepdims=True)
+    else:
+        upper = e - s
+        scale = np.linalg.norm(upper, axis=-1, keepdims=True)
+        r = _perp(-upper, u)
+    r = r / np.maximum(scale, 1e-9)
+    # |r| is the sine of the angle between the two vectors; below _FALLBACK_BELOW the plane is
+    # ill-defined and the fallback fades in (C1-smoothly), above it the fallback has no effect.
+    fade = np.clip(1.0 - np.linalg.norm(r, axis=-1, keepdims=True) / _FALLBACK_BELOW, 0.0, 1.0)
+    r = r + _FALLBACK_WEIGHT * fade**2 * fallback
+    r = _unit(r, "radial direction")
+    if thumb is None and twist_deg:
+        # Pronation turns the thumb toward the body's midline: about +u on the left, -u on the right.
+        sign = 1.0 if side == "left" else -1.0
+        r = _rotate_about(r, u, sign * np.deg2rad(twist_deg))
+
+    dorsal = np.cross(r, u) if side == "left" else np.cross(u, r)
+    if placement == "left_wrist":
+        axes = (u, -r, dorsal)
+    elif placement == "right_wrist":
+        axes = (-u, -r, dorsal)
+    else:  # phone_in_hand: x radial, y distal, z out of the palm
+        axes = (r, u, -dorsal)
+    return origin, np.stack(axes, axis=-1)
+
+
+# ---- quaternions, scalar-first (w, x, y, z), arrays (..., 4) ----
+
+def quat_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Flip signs along ``axis`` so consecutive quaternions lie in the same hemisphere."""
+    q = np.moveaxis(q, axis, 0)
+    dots = np.sum(q[1:] * q[:-1], axis=-1)
+    flips = np.cumprod(np.where(dots < 0, -1.0, 1.0), axis=0)
+    out = q.copy()
+    out[1:] *= flips[..., None]
+    return np.moveaxis(out, 0, axis)
+
+
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a * b of scalar-first quaternions."""
+    aw, av = a[..., :1], a[..., 1:]
+    bw, bv = b[..., :1], b[..., 1:]
+    w = aw * bw - np.sum(av * bv, axis=-1, keepdims=True)
+    v = aw * bv + bw * av + np.cross(av, bv)
+    return np.concatenate([w, v], axis=-1)
+
+
+def body_rate(q: np.ndarray, q_dot: np.ndarray) -> np.ndarray:
+    """Angular velocity in the body frame, rad/s, from q(t) and dq/dt.
+
+    q: (..., 4) scalar-first, body-to-world, need not be unit (e.g. a spline through unit
+    quaternions): with q_dot = 1/2 q * (0, w_body), w_body = 2 vec(conj(q) * q_dot) / |q|^2,
+    and the norm's own rate of change only touches the scalar part.
+    """
+    conj = q * np.array([1.0, -1.0, -1.0, -1.0])
+    prod = quat_multiply(conj, q_dot)
+    return 2.0 * prod[..., 1:] / np.sum(q * q, axis=-1, keepdims=True)
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices of (..., 4) scalar-first quaternions (normalised first)."""
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+def matrix_to_quat(m: np.ndarray) -> np.ndarray:
+    """(..., 4) scalar-first unit quaternions of (..., 3, 3) rotation matrices (via scipy)."""
+    from scipy.spatial.transform import Rotation
+
+    flat = m.reshape(-1, 3, 3)
+    q = Rotation.from_matrix(flat).as_quat(scalar_first=True)
+    return q.reshape(m.shape[:-2] + (4,))
