@@ -196,11 +196,16 @@ def forward_kinematics(joints: list[BvhJoint], values: np.ndarray) -> np.ndarray
     values = np.asarray(values, dtype=np.float64)
     n_frames = values.shape[0]
     positions = np.empty((n_frames, len(joints), 3))
+    bad = np.zeros((n_frames, len(joints)), dtype=bool)
     rotations: list[Rotation] = []
     col = 0
     for j, joint in enumerate(joints):
         ch = values[:, col:col + len(joint.channels)]
         col += len(joint.channels)
+        # scipy rejects NaN rotations: compute with 0 and blank the joint and its subtree after.
+        bad[:, j] = ~np.isfinite(ch).all(axis=1) | (bad[:, joint.parent] if joint.parent >= 0
+                                                     else False)
+        ch = np.where(np.isfinite(ch), ch, 0.0)
         trans = np.repeat(joint.offset[None, :], n_frames, axis=0)
         rot_cols = []
         for k, name in enumerate(joint.channels):
@@ -220,6 +225,7 @@ def forward_kinematics(joints: list[BvhJoint], values: np.ndarray) -> np.ndarray
             parent_rot = rotations[joint.parent]
             positions[:, j] = positions[:, joint.parent] + parent_rot.apply(trans)
             rotations.append(parent_rot * local)
+    positions[bad] = np.nan
     return positions
 
 

@@ -100,11 +100,25 @@ def to_uniform(t: np.ndarray, x: np.ndarray):
     return tu, CubicSpline(t, x, axis=0)(tu)
 
 
-def _quadratic_trend(y: np.ndarray) -> np.ndarray:
-    """Least-squares fit of a polynomial of degree <= 2 in time to each column of (n, C) y."""
-    s = np.linspace(-1.0, 1.0, y.shape[0])
-    basis = np.stack([np.ones_like(s), s, s * s], axis=1)
-    return basis @ (np.linalg.pinv(basis) @ y)
+def _poly_fit(y: np.ndarray, s: np.ndarray, degree: int) -> np.ndarray:
+    """Least-squares polynomial coefficients (degree + 1, C) of (n, C) y over abscissae s (n,)."""
+    basis = np.vander(s, degree + 1, increasing=True)
+    return np.linalg.pinv(basis) @ y
+
+
+def _extend(y: np.ndarray, pad: int, fit: int) -> np.ndarray:
+    """(n, C) -> (n + 2 pad, C): each end continued by a cubic fitted to its ``fit`` samples.
+
+    A polynomial continuation keeps the curvature at the clip edges, which an odd (point-mirror)
+    extension flips; the filter then adds no edge transient to the second derivative.
+    """
+    k = np.arange(fit, dtype=np.float64)
+    out = [y]
+    for sign, edge in ((-1, y[:fit]), (1, y[-fit:][::-1])):
+        c = _poly_fit(edge, k, 3)
+        ext = np.vander(-np.arange(pad, 0, -1, dtype=np.float64), 4, increasing=True) @ c
+        out.insert(0 if sign < 0 else len(out), ext if sign < 0 else ext[::-1])
+    return np.concatenate(out, axis=0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -116,19 +130,22 @@ def lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None, order: int = 4
     """Zero-phase Butterworth low-pass along axis 0 of uniformly sampled (T, ...) data.
 
     The least-squares quadratic trend is removed first and added back, so constant acceleration
-    (free fall, gravity-like drifts) passes exactly and the clip edges ring less. ``cutoff_hz``
-    None or >= 0.45 * fs leaves the data unfiltered.
+    (free fall) passes exactly; each end is extended by a cubic fitted over two filter time
+    constants, for three time constants, so the edges keep their curvature. ``cutoff_hz`` None or
+    >= 0.45 * fs leaves the data unfiltered.
     """
     if cutoff_hz is None or cutoff_hz >= 0.45 * fs_hz or x.shape[0] < 2 * MIN_FRAMES:
         return x
     n = x.shape[0]
     flat = x.reshape(n, -1)
-    trend = _quadratic_trend(flat)
+    s = np.linspace(-1.0, 1.0, n)
+    trend = np.vander(s, 3, increasing=True) @ _poly_fit(flat, s, 2)
     sos = _butter_sos(order, float(cutoff_hz), float(fs_hz))
-    padlen = min(3 * (2 * len(sos) + 1) * 4, n - 1)
+    pad = int(np.ceil(3.0 * fs_hz / cutoff_hz))
+    fit = min(n, max(MIN_FRAMES + 1, int(np.ceil(2.0 * fs_hz / cutoff_hz))))
     # Filtering along the contiguous last axis is ~1.5x faster than along axis 0.
-    resid = np.ascontiguousarray((flat - trend).T)
-    out = signal.sosfiltfilt(sos, resid, axis=-1, padlen=padlen).T + trend
+    resid = np.ascontiguousarray(_extend(flat - trend, pad, fit).T)
+    out = signal.sosfiltfilt(sos, resid, axis=-1, padtype=None)[:, pad:pad + n].T + trend
     return out.reshape(x.shape)
 
 

@@ -1,0 +1,144 @@
+"""SmartFallMM smartwatch: ``accelerometer/watch`` + ``gyroscope/watch`` CSVs -> real-IMU clips.
+
+Each trial ``SxxAyyTzz.csv`` is headerless: ``YYYY-MM-DD HH:MM:SS.fff, x, y, z`` with the
+accelerometer in m/s^2 and the gyroscope in rad/s, delivered in bursts (~32 Hz accelerometer,
+~50 Hz gyroscope). Rows that do not parse (a stray header line, cells such as ``0.0085.1``) are
+dropped and counted. Both streams are re-timed (``imu_io.retime_bursts``) and resampled with
+linear interpolation onto one ``rate_hz`` grid (default 32 Hz, the rate the dataset states) over
+their longest common span: the two files of a trial were cut separately.
+
+Placement: the dataset does not say in text which wrist wore the watch; at the start of most
+trials (arm hanging) x reads about -9.8 m/s^2, which with Android axes means x points to the
+fingers: the left wrist. ``left_wrist`` is therefore a documented, data-consistent assumption.
+Clip ids ``S29A03T02`` equal those of the skeleton twin.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .imu_io import Stream, StreamError, clean_stream, join_streams
+from .labels import lookup
+from .records import Clip, Item, Skip
+from .sources import parse_options
+from .splits import smartfallmm_split
+
+NAME = "smartfallmm-imu"
+LICENSE = ("See the SmartFallMM repository (txst-cs-smartfall/SmartFallMM-Dataset); research use "
+           "with citation.")
+CITATION = ("SmartFallMM: A Multimodal Dataset Collected with Commodity Devices. Texas State "
+            "University SmartFall group (A. Ngu et al.), github.com/txst-cs-smartfall/SmartFallMM-Dataset.")
+
+PLACEMENT = "left_wrist"
+DEVICE = "smartwatch"
+#: Arrivals closer than this belong to one burst (the accelerometer period is ~31 ms).
+BURST_GAP_S = 0.010
+
+_TRIAL = re.compile(r"S(\d+)A(\d+)T(\d+)")
+
+
+@dataclass(frozen=True)
+class Options:
+    """rate_hz: output rate; max_gap_s: longest gap bridged by interpolation;
+    min_duration_s: shortest common span of accelerometer and gyroscope kept."""
+
+    rate_hz: float = 32.0
+    max_gap_s: float = 0.5
+    min_duration_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("rate_hz", "max_gap_s", "min_duration_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+def _root(input_dir: Path) -> Path:
+    root = Path(input_dir)
+    if not (root / "accelerometer" / "watch").is_dir() and (root / "young").is_dir():
+        root = root / "young"
+    return root
+
+
+def list_inputs(input_dir: Path, **options) -> list[Path]:
+    """Accelerometer CSVs ``<root>/accelerometer/watch/SxxAyyTzz.csv``, sorted by trial stem.
+
+    ``input_dir`` is the folder holding ``accelerometer/`` and ``gyroscope/`` (or its parent
+    holding ``young/``).
+    """
+    parse_options(Options, NAME, options)
+    folder = _root(input_dir) / "accelerometer" / "watch"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} not found: pass the SmartFallMM folder that holds "
+                                f"accelerometer/watch and gyroscope/watch")
+    return sorted((p for p in folder.glob("*.csv") if p.is_file()), key=lambda p: p.stem)
+
+
+def gyro_path(acc_path: Path) -> Path:
+    """The gyroscope CSV of the same trial as ``acc_path``."""
+    acc_path = Path(acc_path)
+    return acc_path.parents[2] / "gyroscope" / acc_path.parent.name / acc_path.name
+
+
+def read_stream(path: Path) -> Stream:
+    """Parse one headerless watch CSV (time, x, y, z); t in s since 1970 (clock of the file).
+
+    Raises StreamError for a missing or empty file.
+    """
+    if not path.is_file():
+        raise StreamError(f"{path.parent.parent.name} file {path.name} is missing")
+    text = path.read_bytes()
+    lines = sum(1 for line in text.splitlines() if line.strip())
+    if lines == 0:
+        raise StreamError(f"{path.parent.parent.name} file {path.name} is empty")
+    df = pd.read_csv(io.BytesIO(text), header=None, names=["time", "x", "y", "z"], dtype=str,
+                     on_bad_lines="skip", skip_blank_lines=True)
+    stamp = pd.to_datetime(df["time"], format="ISO8601", errors="coerce")
+    ns = stamp.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    t = np.where(stamp.isna().to_numpy(), np.nan, ns / 1e9)
+    x = df[["x", "y", "z"]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    # lines pandas skipped (too many fields) count as corrupt too
+    return clean_stream(t, x, corrupt=lines - len(df))
+
+
+def read(path: Path, **options) -> Iterator[Item]:
+    """One Clip (imu (N, 6) m/s^2 + rad/s at ``rate_hz``) per trial, or a Skip with its reason."""
+    opts = parse_options(Options, NAME, options)
+    path = Path(path)
+    m = _TRIAL.fullmatch(path.stem)
+    if m is None:
+        yield Skip(str(path), "file name is not SxxAyyTzz.csv")
+        return
+    subject, activity, _trial = map(int, m.groups())
+    label = f"A{activity:02d}"
+    if lookup(NAME, label) is None:
+        yield Skip(str(path), f"unmapped label {label!r}")
+        return
+    try:
+        acc = read_stream(path)
+        gyro = read_stream(gyro_path(path))
+        joined = join_streams(acc, gyro, opts.rate_hz, opts.max_gap_s, opts.min_duration_s,
+                              burst_gap_s=BURST_GAP_S)
+    except (StreamError, OSError, ValueError) as err:
+        yield Skip(str(path), str(err))
+        return
+    start = pd.Timestamp(round(joined.start_s * 1e9), unit="ns")
+    yield Clip(
+        id=path.stem, source=NAME, subject=f"S{m.group(1)}", source_label=label,
+        split=smartfallmm_split(subject), imu=joined.imu, sample_rate_hz=opts.rate_hz,
+        placement=PLACEMENT, device=DEVICE,
+        extra={
+            "start_time": start.isoformat(timespec="milliseconds"),
+            "corrupt_rows": {"accelerometer": acc.corrupt, "gyroscope": gyro.corrupt},
+            "max_interpolated_gap_s": joined.max_gap_s,
+            "source_rate_hz": joined.source_rate_hz,
+            "resampling": "bursts re-timed, linear interpolation onto a uniform grid",
+            "placement_note": "left wrist assumed (x ~ -g with the arm hanging)",
+        },
+    )
