@@ -174,7 +174,8 @@ def plot_clip(imu: np.ndarray, sample_rate_hz: float, title: str) -> bytes:
     from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas
 
     t = np.arange(len(imu)) / float(sample_rate_hz)
-    fig = Figure(figsize=(8, 4.5), dpi=80, layout="constrained")
+    fig = Figure(figsize=(8, 4.5), dpi=80)
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.11, top=0.93, hspace=0.12)
     ax_acc, ax_gyr = fig.subplots(2, 1, sharex=True)
     for i, axis in enumerate("xyz"):
         ax_acc.plot(t, imu[:, i], lw=1, label=f"a{axis}")

@@ -146,12 +146,14 @@ class Joined:
     start_s: time of imu[0] on the source's clock (s).
     max_gap_s: largest gap between original samples bridged by the linear interpolation.
     source_rate_hz: estimated native rate of each stream (after re-timing) over the span.
+    overlap_s: time both streams were recording, gaps included (>= the clip's duration).
     """
 
     imu: np.ndarray
     start_s: float
     max_gap_s: float
     source_rate_hz: dict[str, float]
+    overlap_s: float
 
 
 def join_streams(acc: Stream, gyro: Stream, rate_hz: float, max_gap_s: float,
@@ -186,7 +188,8 @@ def join_streams(acc: Stream, gyro: Stream, rate_hz: float, max_gap_s: float,
         inside = (t >= span[0]) & (t <= span[1])
         rates[name] = round(float((inside.sum() - 1) / (span[1] - span[0])), 3)
         gaps.append(max_gap_within(t, span[0], span[1]))
-    return Joined(imu, float(grid[0]), round(max(gaps), 6), rates)
+    overlap = min(t[-1] for t in times.values()) - max(t[0] for t in times.values())
+    return Joined(imu, float(grid[0]), round(max(gaps), 6), rates, round(float(overlap), 6))
 
 
 def fill_short_gaps(x: np.ndarray, max_run: int) -> tuple[np.ndarray, int]:

@@ -59,8 +59,8 @@ def _load(name: str) -> Source:
         module = importlib.import_module(module_name, package=__package__)
     except ImportError as err:
         raise ImportError(
-            f"source {name!r} is registered but its module {module_name!r} could not be "
-            f"imported: {err}"
+            f"source {name!r} is registered but its module "
+            f"{__package__}{module_name} could not be imported: {err}"
         ) from err
     return getattr(module, attr) if attr else module
 

@@ -1,0 +1,274 @@
+"""One build: a source folder on disk -> one config of the versioned Parquet dataset.
+
+Inputs (files) are listed in a deterministic order and cut into chunks; each chunk is read,
+simulated (skeleton sources) or taken as recorded (real-IMU sources) and committed atomically by
+``DatasetWriter``. A killed build run again continues after its last committed chunk. With
+``num_proc > 1`` chunks are processed by a process pool and committed in order, so the output is
+byte-identical to a single-process build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..simulator.imu import SIMULATOR_VERSION, SimulationOptions, simulate, simulate_many
+from ..simulator.motion import MotionError
+from .labels import lookup
+from .records import Clip, Skip
+from .sources import get_source
+from .writer import DatasetWriter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildOptions:
+    """What to build.
+
+    source: CLI name of the source (see ``sources.SOURCE_PATHS``); also the config name.
+    input_dir / output_dir: the source's files; the dataset folder (may hold other configs).
+    rate_hz, placement, device, seed, calibration: simulation options (skeleton sources only);
+        calibration is the path of a JSON written by ``imu2safety calibrate``.
+    num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
+    source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
+    """
+
+    source: str
+    input_dir: Path
+    output_dir: Path
+    rate_hz: float = 50.0
+    placement: str = "left_wrist"
+    device: str = "ideal"
+    seed: int = 0
+    calibration: Path | None = None
+    num_proc: int = 1
+    chunk_inputs: int = 256
+    source_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.input_dir, self.output_dir = Path(self.input_dir), Path(self.output_dir)
+        if self.num_proc < 1:
+            raise ValueError(f"num_proc must be >= 1, got {self.num_proc}")
+        if self.calibration is not None:
+            self.calibration = Path(self.calibration)
+
+    def recorded(self) -> dict[str, Any]:
+        """The options as written into meta/info.json (paths as given, no machine specifics)."""
+        d = asdict(self)
+        d.update(input_dir=self.input_dir.name, output_dir=None,
+                 calibration=None if self.calibration is None else self.calibration.name)
+        d.pop("num_proc")
+        d.pop("output_dir")
+        return d
+
+
+@dataclass
+class BuildResult:
+    report: dict
+    seconds: float
+    clips_per_s: float
+    input_mb_per_s: float
+
+
+# ---- worker side (state set once per process) ----
+
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(options: BuildOptions) -> None:
+    cal = None
+    if options.calibration:
+        from ..simulator.calibration import Calibration
+
+        cal = Calibration.load(options.calibration)
+    _STATE["options"] = options
+    _STATE["source"] = get_source(options.source)
+    _STATE["sim"] = SimulationOptions(placement=options.placement, rate_hz=options.rate_hz,
+                                      device=options.device, seed=options.seed, calibration=cal)
+
+
+def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
+    label = lookup(clip.source, clip.source_label)
+    sim: SimulationOptions = _STATE["sim"]
+    extra = dict(clip.extra)
+    if notes:
+        extra["repairs"] = notes
+    return {
+        "id": clip.id, "source": clip.source, "subject": clip.subject,
+        "source_label": clip.source_label, "activity": label.activity,
+        "hazard": label.hazard, "safe": label.safe, "synthetic": synthetic,
+        "placement": sim.placement if synthetic else (clip.placement or "unknown"),
+        "device": sim.device if synthetic else (clip.device or "unknown"),
+        "sample_rate_hz": float(rate), "imu": imu.astype(np.float32),
+        "simulator_version": SIMULATOR_VERSION if synthetic else "",
+        "options": json.dumps(sim.to_dict() if synthetic else {}, sort_keys=True),
+        "seed": int(sim.seed) if synthetic else 0,
+        "extra": json.dumps(extra, sort_keys=True, default=str),
+        "instructions": [], "split": clip.split,
+    }
+
+
+def _read_input(path: Path) -> list[Clip | Skip]:
+    opts: BuildOptions = _STATE["options"]
+    try:
+        items = list(_STATE["source"].read(path, **opts.source_options))
+    except Exception as err:  # a reader bug must not stop the build: report it as a skip
+        logger.exception("reader failed on %s", path)
+        items = [Skip(str(path), f"reader error: {type(err).__name__}: {err}")]
+    out: list[Clip | Skip] = []
+    for item in items:
+        if isinstance(item, Clip) and lookup(item.source, item.source_label) is None:
+            item = Skip(f"{path}#{item.id}", f"unmapped label {item.source_label!r}")
+        out.append(item)
+    return out or [Skip(str(path), "the file holds no clip")]
+
+
+def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str]] | str]:
+    """IMU (N, 6) and repair notes per skeleton clip, or the reason it cannot be simulated."""
+    sim: SimulationOptions = _STATE["sim"]
+    ids = [c.id for c in clips]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            recs = simulate_many([c.motion for c in clips], sim, ids)
+            if not caught:  # fast path: nothing was repaired, nothing failed
+                return [(r.as_array(), []) for r in recs]
+        except (MotionError, ValueError):
+            pass
+    out: list[tuple[np.ndarray, list[str]] | str] = []
+    for clip in clips:  # one by one, so each clip gets its own reason or repair notes
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                rec = simulate(clip.motion, sim, clip.id)
+                out.append((rec.as_array(), [str(w.message) for w in caught]))
+            except (MotionError, ValueError) as err:
+                out.append(f"unusable motion: {err}")
+    return out
+
+
+def _process_chunk(names_paths: list[tuple[str, Path]]) -> dict[str, list]:
+    """input name -> rows and Skips, for one chunk (runs in a worker)."""
+    results: dict[str, list] = {}
+    pending: list[tuple[str, int, Clip]] = []
+    for name, path in names_paths:
+        results[name] = _read_input(path)
+        for k, item in enumerate(results[name]):
+            if isinstance(item, Clip) and item.motion is not None:
+                pending.append((name, k, item))
+    simulated = _simulate_clips([c for _, _, c in pending]) if pending else []
+    for (name, k, clip), res in zip(pending, simulated):
+        if isinstance(res, str):
+            results[name][k] = Skip(f"{name}#{clip.id}", res)
+        else:
+            imu, notes = res
+            results[name][k] = _row(clip, imu, _STATE["sim"].rate_hz, True, notes)
+    for name, items in results.items():
+        for k, item in enumerate(items):
+            if isinstance(item, Clip):  # real IMU recording
+                imu = np.asarray(item.imu, dtype=np.float64)
+                if imu.ndim != 2 or imu.shape[1] != 6 or len(imu) < 2:
+                    items[k] = Skip(f"{name}#{item.id}", f"IMU of shape {imu.shape}; need (N>=2, 6)")
+                elif not np.isfinite(imu).all():
+                    items[k] = Skip(f"{name}#{item.id}", "IMU holds NaN or Inf")
+                else:
+                    items[k] = _row(item, imu, float(item.sample_rate_hz), False, [])
+        for k, item in enumerate(items):
+            if isinstance(item, dict) and not np.isfinite(item["imu"]).all():
+                items[k] = Skip(f"{name}#{item['id']}", "IMU became non-finite in float32")
+    return results
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def inputs_checksum(input_dir: Path, paths: list[Path]) -> dict[str, str]:
+    """{"inputs": n, "sha256": digest over (relative name, file sha256) of every input}."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(f"{_name(input_dir, p)}\0{_sha256(p)}\n".encode())
+    return {"inputs": str(len(paths)), "sha256": h.hexdigest()}
+
+
+def _name(input_dir: Path, path: Path) -> str:
+    try:
+        return path.relative_to(input_dir).as_posix()
+    except ValueError:
+        return path.name
+
+
+def build(options: BuildOptions, repo_id: str | None = None, progress: bool = True) -> BuildResult:
+    """Run one build; returns its report (also written to meta/report_{config}.json)."""
+    start = time.perf_counter()
+    source = get_source(options.source)
+    if not options.input_dir.is_dir():
+        raise FileNotFoundError(f"input folder {options.input_dir} does not exist")
+    paths = list(source.list_inputs(options.input_dir, **options.source_options))
+    if not paths:
+        raise ValueError(f"no {options.source} input files found under {options.input_dir}")
+    named = [(_name(options.input_dir, p), p) for p in paths]
+    writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs)
+    todo = list(writer.pending(named))
+    done_before = len(writer.completed_chunks())
+    if done_before:
+        logger.info("resuming: %d chunk(s) already committed", done_before)
+    n_bytes = sum(p.stat().st_size for _, chunk in todo for _, p in chunk)
+    bar = tqdm(total=len(todo), unit="chunk", desc=f"build {options.source}", disable=not progress)
+    n_rows = 0
+    if options.num_proc == 1:
+        _init_worker(options)
+        results = (_process_chunk(list(chunk)) for _, chunk in todo)
+        for (k, _), res in zip(todo, results):
+            n_rows += _commit(writer, k, res, bar)
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
+            it = pool.imap(_process_chunk, [list(chunk) for _, chunk in todo])
+            for (k, _), res in zip(todo, it):
+                n_rows += _commit(writer, k, res, bar)
+    bar.close()
+    src_sum = inputs_checksum(options.input_dir, paths)
+    writer.finalize(build_options=options.recorded(), source_checksums=src_sum,
+                    simulator_version=SIMULATOR_VERSION if _is_synthetic(options.source) else "",
+                    license=getattr(source, "LICENSE", ""), citation=getattr(source, "CITATION", ""),
+                    repo_id=repo_id)
+    seconds = time.perf_counter() - start
+    return BuildResult(writer.report(), seconds, n_rows / seconds if seconds else 0.0,
+                       n_bytes / 1e6 / seconds if seconds else 0.0)
+
+
+def _commit(writer: DatasetWriter, chunk: int, results: dict[str, list], bar) -> int:
+    record = writer.write_chunk(chunk, results)
+    bar.update(1)
+    return sum(record.rows.values())
+
+
+def _is_synthetic(source: str) -> bool:
+    return source in ("ntu", "utd-mhad", "smartfallmm", "bvh", "npz")
+
+
+def format_report(report: dict) -> str:
+    """Human-readable build report: inputs = written + skipped, reasons, class counts."""
+    lines = [f"config {report['config']}: {report['inputs']} inputs = {report['inputs_written']} "
+             f"written + {report['inputs_skipped']} skipped"]
+    lines.append("rows per split: " + ", ".join(f"{s} {n}" for s, n in report["rows"].items()))
+    for split, counts in report["class_counts"].items():
+        lines.append(f"  {split}: " + ", ".join(f"{h} {n}" for h, n in counts.items()))
+    if report["skip_reasons"]:
+        lines.append("skips (clips or inputs) by reason:")
+        for reason, n in sorted(report["skip_reasons"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {n:6d}  {reason}")
+    return "\n".join(lines)
