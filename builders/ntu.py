@@ -87,7 +87,8 @@ class Skeleton:
     frame: (R,) int64 frame index of each record.
     body_id: (R,) str Kinect body tracking id.
     xyz: (R, 25, 3) float64 camera-space positions, metres.
-    state: (R, 25) int8 joint trackingState (0 not tracked, 1 inferred, 2 tracked).
+    state: (R, 25) int8 joint trackingState (0 not tracked, 1 inferred, 2 tracked; any other
+        value in the file reads as 0).
     """
 
     num_frames: int
@@ -207,7 +208,7 @@ def parse_skeleton(text: str) -> Skeleton:
         frame=np.asarray(frames, dtype=np.int64),
         body_id=np.asarray(ids, dtype=str),
         xyz=values[:, :3].reshape(r, NUM_JOINTS, 3),
-        state=values[:, 3].reshape(r, NUM_JOINTS).astype(np.int8),
+        state=_tracking_state(values[:, 3].reshape(r, NUM_JOINTS)),
     )
 
 
@@ -275,12 +276,17 @@ def _joint_values(lines: list[str], starts: list[int]) -> np.ndarray:
     if rows == 0:
         return np.zeros((0, 4))
     text = "\n".join(itertools.chain.from_iterable(lines[s:s + NUM_JOINTS] for s in starts))
-    try:  # fast path: single-space separated lines, parsed in C
-        table = pacsv.read_csv(io.BytesIO(text.encode("latin-1")), _READ, _PARSE, _CONVERT)
-        if table.num_rows == rows:
-            return np.column_stack([table[c].to_numpy() for c in _JOINT_COLUMNS])
-    except (pa.ArrowInvalid, ValueError):
-        pass
+    data = text.encode("latin-1")
+    # Fast path, parsed in C. pyarrow insists on one field count for every row, so 11 spaces per
+    # row means exactly 12 single-space separated fields in each; other layouts (tabs, runs of
+    # spaces) take the general path below.
+    if data.count(b" ") == 11 * rows:
+        try:
+            table = pacsv.read_csv(io.BytesIO(data), _READ, _PARSE, _CONVERT)
+            if table.num_rows == rows and all(table[c].null_count == 0 for c in _JOINT_COLUMNS):
+                return np.column_stack([table[c].to_numpy() for c in _JOINT_COLUMNS])
+        except (pa.ArrowInvalid, ValueError):
+            pass
     out = np.empty((rows, 4))
     for k, index in enumerate(s + j for s in starts for j in range(NUM_JOINTS)):
         tokens = lines[index].split()
@@ -294,6 +300,11 @@ def _joint_values(lines: list[str], starts: list[int]) -> np.ndarray:
         except ValueError:
             raise NtuFormatError(f"line {index + 1}: non-numeric joint value") from None
     return out
+
+
+def _tracking_state(values: np.ndarray) -> np.ndarray:
+    """int8 trackingState; any value other than 1 (inferred) or 2 (tracked) reads as 0."""
+    return np.where(values == 2, 2, np.where(values == 1, 1, 0)).astype(np.int8)
 
 
 def _motion_energy(xyz: np.ndarray, tracked: np.ndarray) -> float:

@@ -180,7 +180,7 @@ def test_malformed_files_are_skipped(tmp_path):
     empty.write_text("")
     extra = write(tmp_path, "S001C001P001R001A002", single(5), header=4)
     garbage = tmp_path / "S001C001P001R001A003.skeleton"
-    garbage.write_text(skeleton_text(single(3)).replace(" 540.25 ", " x ", 1), newline="")
+    garbage.write_text(skeleton_text(single(3)).replace("2.5 ", "2.5x ", 1), newline="")
     nobody = write(tmp_path, "S001C001P001R001A004", [[] for _ in range(5)])
     reasons = [items(p)[0].reason for p in (empty, extra, garbage, nobody)]
     assert reasons[0] == "empty file"
