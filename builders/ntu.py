@@ -285,7 +285,7 @@ def _joint_values(lines: list[str], starts: list[int]) -> np.ndarray:
             table = pacsv.read_csv(io.BytesIO(data), _READ, _PARSE, _CONVERT)
             if table.num_rows == rows and all(table[c].null_count == 0 for c in _JOINT_COLUMNS):
                 return np.column_stack([table[c].to_numpy() for c in _JOINT_COLUMNS])
-        except (pa.ArrowInvalid, ValueError):
+        except (pa.ArrowException, ValueError):
             pass
     out = np.empty((rows, 4))
     for k, index in enumerate(s + j for s in starts for j in range(NUM_JOINTS)):

@@ -116,7 +116,7 @@ def parse_csv(text: str) -> np.ndarray:
                                _CONVERT)
         if table.num_columns == NUM_COLUMNS and table.num_rows == len(lines):
             return np.column_stack([col.to_numpy() for col in table.columns]).astype(np.float64)
-    except (pa.ArrowInvalid, ValueError):
+    except (pa.ArrowException, ValueError):
         pass
     rows = [line.split(",") for line in lines]
     table = np.full((len(rows), NUM_COLUMNS), np.nan)

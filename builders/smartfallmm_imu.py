@@ -133,7 +133,7 @@ def read(path: Path, **options) -> Iterator[Item]:
         return
     start = pd.Timestamp(round(joined.start_s * 1e9), unit="ns")
     yield Clip(
-        id=path.stem, source=NAME, subject=f"S{m.group(1)}", source_label=label,
+        id=path.stem, source=NAME, subject=f"S{subject:02d}", source_label=label,
         split=smartfallmm_split(subject), imu=joined.imu, sample_rate_hz=opts.rate_hz,
         placement=PLACEMENT, device=DEVICE,
         extra={

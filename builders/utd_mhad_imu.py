@@ -34,6 +34,10 @@ THIGH_ACTIONS = range(22, 28)
 #: Longest run of non-finite samples repaired by interpolation (0.1 s).
 MAX_REPAIR_SAMPLES = 5
 
+# what scipy.io.loadmat raises for truncated or foreign files
+_MAT_ERRORS = (OSError, ValueError, TypeError, EOFError, NotImplementedError,
+               scipy.io.matlab.MatReadError)
+
 _FILE = re.compile(r"a(\d+)_s(\d+)_t(\d+)_inertial\.mat")
 
 
@@ -68,7 +72,7 @@ def read(path: Path, **options) -> Iterator[Item]:
         yield Skip(str(path), "file name is not aA_sS_tT_inertial.mat")
         return
     action, subject, trial = map(int, m.groups())
-    clip_id = f"a{action}_s{subject}_t{trial}"
+    clip_id = path.name.removesuffix("_inertial.mat")  # the skeleton twin's id
     label = f"a{action}"
     if lookup(NAME, label) is None:
         yield Skip(str(path), f"unmapped label {label!r}")
@@ -79,8 +83,8 @@ def read(path: Path, **options) -> Iterator[Item]:
         return
     try:
         data = scipy.io.loadmat(path, variable_names=["d_iner"])
-    except (OSError, ValueError, scipy.io.matlab.MatReadError) as err:
-        yield Skip(str(path), f"unreadable MAT file: {err}")
+    except _MAT_ERRORS as err:
+        yield Skip(str(path), f"unreadable MAT file: {type(err).__name__}: {err}")
         return
     raw = data.get("d_iner")
     if raw is None:
