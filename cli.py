@@ -33,13 +33,16 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_simulate(args) -> int:
-    from .simulator.calibration import Calibration
     from .simulator.imu import SimulationOptions, simulate
     from .simulator.motion import MotionError
     from .simulator.readers import read_motion, write_imu
 
     try:
-        cal = Calibration.load(args.calibration) if args.calibration else None
+        cal = None
+        if args.calibration:
+            from .simulator.calibration import Calibration
+
+            cal = Calibration.load(args.calibration)
         opts = SimulationOptions(placement=args.placement, rate_hz=args.rate, device=args.device,
                                  seed=args.seed, calibration=cal,
                                  cutoff_hz=None if args.cutoff <= 0 else args.cutoff)

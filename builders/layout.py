@@ -68,7 +68,8 @@ def check_version(found: str, ours: str = CODEBASE_VERSION) -> None:
     if f_major < o_major:
         raise VersionError(
             f"dataset format {found} is older than this code's {ours} (major {f_major} < {o_major}): "
-            f"rebuild it with imu2safety >= {o_major}.0.0 (format {ours}), or read it with an older imu2safety"
+            f"rebuild it with imu2safety >= {o_major}.0.0 (format {ours}), "
+            "or read it with an older imu2safety"
         )
     if f_major > o_major or f_minor > o_minor:
         raise VersionError(

@@ -179,7 +179,7 @@ def imu_arrays(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     Row i is ``values[offsets[i]:offsets[i + 1]]``. Accepts the Array2D extension type or its storage.
     """
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks else pa.array([], ARROW_SCHEMA.field("imu").type.storage_type)
+        column = column.combine_chunks()
     if isinstance(column.type, pa.ExtensionType):
         column = column.storage
     lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -85,6 +85,9 @@ def read(path: Path, **options) -> Iterator[Item]:
     if mm.shape[0] == 0:
         yield Skip(str(path), "empty file")
         return
+    if not np.isfinite(mm).any():
+        yield Skip(str(path), f"no numeric skeleton row ({NUM_COLUMNS} columns expected)")
+        return
     xyz = mm.reshape(-1, len(JOINT_NAMES), 3) / 1000.0
     valid = np.isfinite(xyz).all(axis=2) & (xyz[..., 2] > 0)
     xyz[~valid] = np.nan

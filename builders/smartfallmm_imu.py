@@ -89,25 +89,46 @@ def gyro_path(acc_path: Path) -> Path:
     return acc_path.parents[2] / "gyroscope" / acc_path.parent.name / acc_path.name
 
 
-def read_stream(path: Path) -> Stream:
-    """Parse one headerless watch CSV (time, x, y, z); t in s since 1970 (clock of the file).
+@dataclass
+class RawStream:
+    """One watch CSV as parsed: ns (N,) int64 since 1970 (valid where ``ok``), x (N, 3)."""
 
-    Raises StreamError for a missing or empty file.
-    """
+    ns: np.ndarray
+    ok: np.ndarray
+    x: np.ndarray
+    skipped_lines: int
+
+    def to_stream(self, ref_ns: int) -> Stream:
+        """t in s since ``ref_ns``; rows with a bad time or value dropped and counted."""
+        t = np.where(self.ok, (self.ns - ref_ns) / 1e9, np.nan)
+        return clean_stream(t, self.x, corrupt=self.skipped_lines)
+
+
+def read_raw(path: Path) -> RawStream:
+    """Parse one headerless watch CSV (time, x, y, z); StreamError for a missing or empty file."""
+    kind = path.parent.parent.name
     if not path.is_file():
-        raise StreamError(f"{path.parent.parent.name} file {path.name} is missing")
+        raise StreamError(f"{kind} file {path.name} is missing")
     text = path.read_bytes()
     lines = sum(1 for line in text.splitlines() if line.strip())
     if lines == 0:
-        raise StreamError(f"{path.parent.parent.name} file {path.name} is empty")
+        raise StreamError(f"{kind} file {path.name} is empty")
     df = pd.read_csv(io.BytesIO(text), header=None, names=["time", "x", "y", "z"], dtype=str,
                      on_bad_lines="skip", skip_blank_lines=True)
     stamp = pd.to_datetime(df["time"], format="ISO8601", errors="coerce")
-    ns = stamp.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    t = np.where(stamp.isna().to_numpy(), np.nan, ns / 1e9)
     x = df[["x", "y", "z"]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     # lines pandas skipped (too many fields) count as corrupt too
-    return clean_stream(t, x, corrupt=lines - len(df))
+    return RawStream(stamp.to_numpy(dtype="datetime64[ns]").astype(np.int64),
+                     ~stamp.isna().to_numpy(), x, lines - len(df))
+
+
+def read_streams(acc_path: Path) -> tuple[Stream, Stream, int]:
+    """Accelerometer and gyroscope streams of one trial, t in s since a shared reference
+    (the earliest valid timestamp, floored to the second; returned in ns since 1970)."""
+    raw = [read_raw(acc_path), read_raw(gyro_path(acc_path))]
+    valid = [r.ns[r.ok] for r in raw if r.ok.any()]
+    ref_ns = int(min(v.min() for v in valid)) // 10**9 * 10**9 if valid else 0
+    return raw[0].to_stream(ref_ns), raw[1].to_stream(ref_ns), ref_ns
 
 
 def read(path: Path, **options) -> Iterator[Item]:
@@ -124,14 +145,13 @@ def read(path: Path, **options) -> Iterator[Item]:
         yield Skip(str(path), f"unmapped label {label!r}")
         return
     try:
-        acc = read_stream(path)
-        gyro = read_stream(gyro_path(path))
+        acc, gyro, ref_ns = read_streams(path)
         joined = join_streams(acc, gyro, opts.rate_hz, opts.max_gap_s, opts.min_duration_s,
                               burst_gap_s=BURST_GAP_S)
     except (StreamError, OSError, ValueError) as err:
         yield Skip(str(path), str(err))
         return
-    start = pd.Timestamp(round(joined.start_s * 1e9), unit="ns")
+    start = pd.Timestamp(ref_ns + round(joined.start_s * 1e9), unit="ns")
     yield Clip(
         id=path.stem, source=NAME, subject=f"S{subject:02d}", source_label=label,
         split=smartfallmm_split(subject), imu=joined.imu, sample_rate_hz=opts.rate_hz,

@@ -119,18 +119,19 @@ def list_inputs(input_dir: Path, **options) -> list[Path]:
     return found
 
 
-def _seconds(stamps: pd.Series) -> np.ndarray:
-    """ISO date-time strings -> float s since 1970 (NaN where a stamp does not parse)."""
+def _nanoseconds(stamps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """ISO date-time strings -> (ns since 1970 as int64, parsed mask)."""
     dt = pd.to_datetime(stamps, format="ISO8601", errors="coerce")
-    ns = dt.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return np.where(dt.isna().to_numpy(), np.nan, ns / 1e9)
+    return dt.to_numpy(dtype="datetime64[ns]").astype(np.int64), ~dt.isna().to_numpy()
 
 
-def _trials(path: Path, lay: Layout, chunk_rows: int) -> tuple[dict, int]:
-    """Rows grouped by (subject, activity, trial): key -> (t, acc, gyro) raw arrays; and the
-    number of rows without a valid key."""
+def _trials(path: Path, lay: Layout, chunk_rows: int) -> tuple[dict, int, int]:
+    """Rows grouped by (subject, activity, trial): key -> (N, 7) [t, acc xyz, gyro xyz] as in
+    the file, t in s since ``ref_ns`` (the first parsed timestamp floored to the second); the
+    number of rows without a valid key; ``ref_ns``."""
     parts: dict[tuple[int, int, int], list[np.ndarray]] = defaultdict(list)
     bad_keys = 0
+    ref_ns = None
     cols = lay.columns
     reader = pd.read_csv(path, header=None, skiprows=2, usecols=cols, dtype=str,
                          chunksize=chunk_rows, on_bad_lines="skip", encoding_errors="replace")
@@ -139,7 +140,11 @@ def _trials(path: Path, lay: Layout, chunk_rows: int) -> tuple[dict, int]:
         ok = np.isfinite(keys).all(axis=1) & (keys == np.round(keys)).all(axis=1)
         bad_keys += int((~ok).sum())
         values = chunk[[*lay.acc, *lay.gyro]].apply(pd.to_numeric, errors="coerce")
-        block = np.column_stack([_seconds(chunk[lay.time]), values.to_numpy(np.float64)])[ok]
+        ns, parsed = _nanoseconds(chunk[lay.time])
+        if ref_ns is None and parsed.any():
+            ref_ns = int(ns[parsed].min()) // 10**9 * 10**9
+        t = np.where(parsed, (ns - (ref_ns or 0)) / 1e9, np.nan)
+        block = np.column_stack([t, values.to_numpy(np.float64)])[ok]
         keys = keys[ok].astype(np.int64)
         if not len(keys):
             continue
@@ -147,7 +152,7 @@ def _trials(path: Path, lay: Layout, chunk_rows: int) -> tuple[dict, int]:
         order = np.argsort(inverse.ravel(), kind="stable")
         for key, rows in zip(map(tuple, uniq.tolist()), np.split(block[order], np.cumsum(counts)[:-1])):
             parts[key].append(rows)
-    return {k: np.concatenate(v) for k, v in parts.items()}, bad_keys
+    return {k: np.concatenate(v) for k, v in parts.items()}, bad_keys, ref_ns or 0
 
 
 def read(path: Path, **options) -> Iterator[Item]:
@@ -156,7 +161,7 @@ def read(path: Path, **options) -> Iterator[Item]:
     path = Path(path)
     try:
         lay = layout(path)
-        trials, bad_keys = _trials(path, lay, opts.chunk_rows)
+        trials, bad_keys, ref_ns = _trials(path, lay, opts.chunk_rows)
     except (OSError, ValueError, StopIteration) as err:
         yield Skip(str(path), str(err))
         return
@@ -180,7 +185,7 @@ def read(path: Path, **options) -> Iterator[Item]:
         except StreamError as err:
             yield Skip(where, str(err))
             continue
-        start = pd.Timestamp(round(joined.start_s * 1e9), unit="ns")
+        start = pd.Timestamp(ref_ns + round(joined.start_s * 1e9), unit="ns")
         yield Clip(
             id=clip_id, source=NAME, subject=f"S{subject:02d}", source_label=label,
             split=up_fall_split(subject), imu=joined.imu, sample_rate_hz=opts.rate_hz,

@@ -26,7 +26,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,16 +35,14 @@ import pyarrow.parquet as pq
 from .. import __version__
 from .labels import HAZARD_NAMES
 from .layout import (
-    CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH, TMP_SUFFIX, ConfigInfo,
-    DatasetInfo, check_config_name, check_version, data_path, dumps_json, fsync_dir, load_info,
-    parse_shard_name, save_info, shard_paths, write_bytes_atomic,
+    CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH,
+    TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
+    fsync_dir, load_info, parse_shard_name, save_info, shard_paths, write_bytes_atomic,
 )
 from .records import SPLITS, Skip
 from .schema import FEATURES, to_arrow_table
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 #: Target bytes of IMU data per Parquet row group (bounds reader memory per batch).
 ROW_GROUP_BYTES = 32 * 1024 * 1024
@@ -76,8 +74,8 @@ class ChunkRecord:
 
 def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW_GROUP_BYTES) -> None:
     """Write ``table`` to ``path`` with fixed options (byte-stable): temp file, fsync, rename."""
-    imu_bytes = 24 * int(pc.sum(pc.list_value_length(table["imu"].combine_chunks().storage)).as_py() or 0)
-    per_row = max(1, imu_bytes // max(1, table.num_rows))
+    samples = pc.sum(pc.list_value_length(table["imu"].combine_chunks().storage)).as_py() or 0
+    per_row = max(1, 24 * samples // max(1, table.num_rows))  # 6 float32 per sample
     rows_per_group = max(1, min(table.num_rows, row_group_bytes // per_row))
     tmp = path.with_name(path.name + TMP_SUFFIX)
     with open(tmp, "wb") as f:
@@ -164,16 +162,30 @@ class DatasetWriter:
         """Indices of committed chunks."""
         return set(self._chunks)
 
-    def pending(self, inputs: Sequence[T]) -> Iterator[tuple[int, Sequence[T]]]:
-        """(chunk index, its inputs) for every chunk of ``inputs`` not yet committed."""
-        for start in range(0, len(inputs), self.chunk_inputs):
-            chunk = start // self.chunk_inputs
+    def pending(self, names: Sequence[str]) -> Iterator[tuple[int, Sequence[str]]]:
+        """(chunk index, its input names) for every chunk of ``names`` not yet committed.
+
+        names: every input name of the build in its deterministic order (the keys given to
+        ``write_chunk``). Raises ValueError when a committed chunk recorded other names: the input
+        list changed since that run, and resuming would lose or duplicate inputs.
+        """
+        for start in range(0, len(names), self.chunk_inputs):
+            chunk, part = start // self.chunk_inputs, names[start:start + self.chunk_inputs]
             if chunk not in self._chunks:
-                yield chunk, inputs[start:start + self.chunk_inputs]
+                yield chunk, part
+                continue
+            recorded = [name for name, _ in self._chunks[chunk].inputs]
+            if recorded != [str(n) for n in part]:
+                raise ValueError(
+                    f"chunk {chunk} of config {self.config!r} was committed with inputs {recorded[:3]}..., "
+                    f"now it would hold {[str(n) for n in part][:3]}...: the input list changed; delete "
+                    f"{self.data_dir} and {self.progress_path} to rebuild the config"
+                )
 
     # ---------------------------------------------------------------- writing
 
-    def write_chunk(self, chunk: int, results: Mapping[str, Sequence[Mapping[str, Any] | Skip]]) -> ChunkRecord:
+    def write_chunk(self, chunk: int,
+                    results: Mapping[str, Sequence[Mapping[str, Any] | Skip]]) -> ChunkRecord:
         """Commit chunk ``chunk``.
 
         results: input name -> what it yielded, in input order: rows (schema columns plus
@@ -196,7 +208,7 @@ class DatasetWriter:
             n_rows = 0
             for item in items:
                 if isinstance(item, Skip):
-                    record.skips.append({"input": name, "item": item.input, "reason": item.reason})
+                    record.skips.append({"input": str(name), "item": str(item.input), "reason": item.reason})
                     continue
                 row = dict(item)
                 split = row.pop("split", None)
@@ -208,7 +220,7 @@ class DatasetWriter:
                                      f"{row.get('source')!r}; config {self.config!r} holds {self.source!r}")
                 by_split.setdefault(split, []).append(row)
                 n_rows += 1
-            record.inputs.append([name, n_rows])
+            record.inputs.append([str(name), n_rows])
         tables = {split: to_arrow_table(rows) for split, rows in by_split.items()}  # validates all first
 
         self.data_dir.mkdir(parents=True, exist_ok=True)

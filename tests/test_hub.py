@@ -75,8 +75,9 @@ class FakeHub:
                     item = json.loads(line)
                     if item["key"] == "file":
                         self.files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
-                return httpx2.Response(200, json={"commitUrl": f"{ENDPOINT}/datasets/{REPO}/commit/{COMMIT_OID}",
-                                                  "commitOid": COMMIT_OID, "pullRequestUrl": None})
+                url = f"{ENDPOINT}/datasets/{REPO}/commit/{COMMIT_OID}"
+                return httpx2.Response(200, json={"commitUrl": url, "commitOid": COMMIT_OID,
+                                                  "pullRequestUrl": None})
             tag = json.loads(body)["tag"]
             if tag in self.tags:
                 return httpx2.Response(409, json={"error": f"Tag {tag} already exists"})
@@ -124,7 +125,8 @@ def test_push_sends_repo_files_and_tag(hub, dataset_dir, monkeypatch, caplog):
                                  "meta/report_utd-mhad.json"]  # no progress record, no temp file
     for name, data in hub.files.items():
         assert data == (dataset_dir / name).read_bytes(), name
-    assert f'load_dataset("{REPO}", "utd-mhad", revision="v{CODEBASE_VERSION}")' in hub.files["README.md"].decode()
+    card = hub.files["README.md"].decode()
+    assert f'load_dataset("{REPO}", "utd-mhad", revision="v{CODEBASE_VERSION}")' in card
     assert hub.tags == {f"v{CODEBASE_VERSION}": COMMIT_OID}
     assert all(h["authorization"] == f"Bearer {TOKEN}" for _, _, h in hub.requests)
     assert [(m, p.split("/")[-2] if "/api/datasets/" in p else p) for m, p, _ in hub.requests] == [

@@ -172,6 +172,13 @@ def test_killed_build_resumes_without_duplicates_or_loss(tmp_path):
     assert files_of(out) == files_of(build(tmp_path / "clean").output_dir)
 
 
+def test_resume_refuses_a_changed_input_list(tmp_path):
+    build(tmp_path, stop_after=0, finalize=False)
+    w = DatasetWriter(tmp_path, CONFIG, CHUNK_INPUTS)
+    with pytest.raises(ValueError, match="chunk 0 .* the input list changed"):
+        list(w.pending(["new/input"] + INPUTS))
+
+
 def test_write_chunk_refuses_bad_input_and_commits_nothing(tmp_path):
     w = DatasetWriter(tmp_path, CONFIG, 2)
     with pytest.raises(ValueError, match="neither a row nor a skip"):
