@@ -24,7 +24,6 @@ from tqdm.auto import tqdm
 
 from ..simulator.imu import SIMULATOR_VERSION, SimulationOptions, simulate, simulate_many
 from ..simulator.motion import MotionError
-from .labels import lookup
 from .records import Clip, Skip
 from .sources import get_source
 from .writer import DatasetWriter
@@ -99,7 +98,7 @@ def _init_worker(options: BuildOptions) -> None:
 
 
 def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
-    label = lookup(clip.source, clip.source_label)
+    label = clip.resolved_label()
     sim: SimulationOptions = _STATE["sim"]
     extra = dict(clip.extra)
     if notes:
@@ -128,7 +127,7 @@ def _read_input(path: Path) -> list[Clip | Skip]:
         items = [Skip(str(path), f"reader error: {type(err).__name__}: {err}")]
     out: list[Clip | Skip] = []
     for item in items:
-        if isinstance(item, Clip) and lookup(item.source, item.source_label) is None:
+        if isinstance(item, Clip) and item.resolved_label() is None:
             item = Skip(f"{path}#{item.id}", f"unmapped label {item.source_label!r}")
         out.append(item)
     return out or [Skip(str(path), "the file holds no clip")]
@@ -235,10 +234,12 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
             n_rows += _commit(writer, k, res, bar)
     else:
         ctx = mp.get_context("spawn")
+        window = 2 * options.num_proc  # chunks in flight: memory stays bounded as sources grow
         with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
-            it = pool.imap(_process_chunk, [list(chunk) for _, chunk in todo])
-            for (k, _), res in zip(todo, it):
-                n_rows += _commit(writer, k, res, bar)
+            for w in range(0, len(todo), window):
+                part = todo[w:w + window]
+                for (k, _), res in zip(part, pool.imap(_process_chunk, [list(c) for _, c in part])):
+                    n_rows += _commit(writer, k, res, bar)
     bar.close()
     src_sum = inputs_checksum(options.input_dir, paths)
     writer.finalize(build_options=options.recorded(), source_checksums=src_sum,

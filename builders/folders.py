@@ -9,6 +9,7 @@ name. A file without a row is skipped ("no label").
 - Label rule (``folder_label``): the table is the user's own reviewed one. A label that names a
   hazard of ``labels.HAZARD_NAMES`` (compared lower-case, with spaces and hyphens read as ``_``)
   is that hazard, with activity = the label; any other label is a safe activity of that name.
+  ``labels.lookup`` has no table for these sources, so the clip carries it in ``Clip.label``.
 - Subject: the ``subject`` cell when present and non-empty, else the name of the file's folder.
 - Split (``folder_split``): deterministic in the subject alone, so a subject never spans splits.
 - Clip id: the path relative to DIR without its suffix (``s01/walk_01``), unique in the folder.
@@ -183,13 +184,13 @@ class FolderSource:
         if problem is not None:
             yield Skip(str(path), problem)
             return
-        label = folder_label(row.label)
+        label = folder_label(row.label)  # labels.lookup has no table for the user's folders
         subject = row.subject or path.resolve().parent.name
         yield Clip(
             id=rel.rsplit(".", 1)[0], source=self.NAME, subject=subject,
-            source_label=row.label.strip(), split=folder_split(subject), motion=motion,
-            extra={"file": rel, "activity": label.activity, "hazard": label.hazard,
-                   "subject_from": "labels.csv" if row.subject else "folder"},
+            source_label=label.activity, split=folder_split(subject), motion=motion,
+            extra={"file": rel, "subject_from": "labels.csv" if row.subject else "folder"},
+            label=label,
         )
 
     def _reader(self) -> Callable[..., Any]:

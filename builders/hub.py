@@ -25,7 +25,7 @@ def push_dataset(folder: str | Path, repo_id: str, token: str | None = None, pri
     is moved to the new commit (re-pushing a rebuilt or extended dataset of the same format).
 
     token: defaults to the ``HF_TOKEN`` environment variable, then to the saved login. Never logged.
-    Returns the id of the tagged commit.
+    Returns the URL of the tagged commit (it ends with the commit id).
     """
     folder = Path(folder)
     info = load_info(folder)
@@ -48,4 +48,4 @@ def push_dataset(folder: str | Path, repo_id: str, token: str | None = None, pri
         api.delete_tag(repo_id, tag=tag, repo_type="dataset", token=token)
         api.create_tag(repo_id, tag=tag, revision=commit.oid, repo_type="dataset", token=token)
     logger.info("pushed %s to dataset %s at %s (tag %s)", folder, repo_id, commit.oid, tag)
-    return commit.oid
+    return commit.commit_url

@@ -72,7 +72,9 @@ class Options:
 
     def __post_init__(self) -> None:
         if self.protocol not in NTU_PROTOCOLS:
-            raise ValueError(f"unknown NTU protocol {self.protocol!r}; choose one of {NTU_PROTOCOLS}")
+            raise ValueError(
+                f"unknown NTU protocol {self.protocol!r}; choose one of {NTU_PROTOCOLS}"
+            )
 
 
 class NtuFormatError(ValueError):
@@ -256,7 +258,9 @@ def _count(line: str, index: int, what: str) -> int:
     try:
         value = int(line)
     except ValueError:
-        raise NtuFormatError(f"line {index + 1}: {what} {line.strip()!r} is not an integer") from None
+        raise NtuFormatError(
+            f"line {index + 1}: {what} {line.strip()!r} is not an integer"
+        ) from None
     if value < 0:
         raise NtuFormatError(f"line {index + 1}: negative {what} {value}")
     return value

@@ -8,6 +8,7 @@ from typing import Union
 import numpy as np
 
 from ..simulator.motion import Motion
+from .labels import Label, lookup
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
@@ -29,6 +30,8 @@ class Clip:
     placement: sensor placement of real IMU ("right_wrist", "left_wrist", "right_thigh", ...).
     device: recording device of real IMU (e.g. "fitbit_sense").
     extra: source-specific provenance (setup, camera, body index, fall start/end, ...), JSON-able.
+    label: the reviewed label when the source carries its own table (the user's labels.csv of a
+        folder source); None means ``labels.lookup(source, source_label)``.
     """
 
     id: str
@@ -42,12 +45,17 @@ class Clip:
     placement: str | None = None
     device: str | None = None
     extra: dict = field(default_factory=dict)
+    label: Label | None = None
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if (self.motion is None) == (self.imu is None):
             raise ValueError("a clip holds either a motion or a real IMU recording")
+
+    def resolved_label(self) -> Label | None:
+        """The clip's reviewed label, or None when its source label is unmapped."""
+        return self.label if self.label is not None else lookup(self.source, self.source_label)
 
 
 @dataclass

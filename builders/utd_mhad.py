@@ -41,7 +41,7 @@ INERTIAL_RATE_HZ = 50.0
 JOINT_NAMES = JOINT_SETS["utd_mhad"]
 FILE_RE = re.compile(r"a(\d+)_s(\d+)_t(\d+)")
 #: What scipy.io raises for damaged, truncated or v7.3 (HDF5) files.
-_MAT_ERRORS = (OSError, ValueError, TypeError, EOFError, NotImplementedError,
+_MAT_ERRORS = (OSError, ValueError, TypeError, EOFError, NotImplementedError, IndexError,
                scipy.io.matlab.MatReadError)
 
 

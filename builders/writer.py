@@ -26,7 +26,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,6 +43,8 @@ from .records import SPLITS, Skip
 from .schema import FEATURES, to_arrow_table
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Target bytes of IMU data per Parquet row group (bounds reader memory per batch).
 ROW_GROUP_BYTES = 32 * 1024 * 1024
@@ -162,23 +164,25 @@ class DatasetWriter:
         """Indices of committed chunks."""
         return set(self._chunks)
 
-    def pending(self, names: Sequence[str]) -> Iterator[tuple[int, Sequence[str]]]:
-        """(chunk index, its input names) for every chunk of ``names`` not yet committed.
+    def pending(self, inputs: Sequence[T]) -> Iterator[tuple[int, Sequence[T]]]:
+        """(chunk index, its inputs) for every chunk of ``inputs`` not yet committed.
 
-        names: every input name of the build in its deterministic order (the keys given to
-        ``write_chunk``). Raises ValueError when a committed chunk recorded other names: the input
-        list changed since that run, and resuming would lose or duplicate inputs.
+        inputs: every input of the build in its deterministic order, as names (the keys given to
+        ``write_chunk``) or as (name, payload) pairs. Raises ValueError when a committed chunk
+        recorded other names: the input list changed since that run, and resuming would lose or
+        duplicate inputs.
         """
-        for start in range(0, len(names), self.chunk_inputs):
-            chunk, part = start // self.chunk_inputs, names[start:start + self.chunk_inputs]
+        for start in range(0, len(inputs), self.chunk_inputs):
+            chunk, part = start // self.chunk_inputs, inputs[start:start + self.chunk_inputs]
             if chunk not in self._chunks:
                 yield chunk, part
                 continue
             recorded = [name for name, _ in self._chunks[chunk].inputs]
-            if recorded != [str(n) for n in part]:
+            names = [str(x[0]) if isinstance(x, tuple) else str(x) for x in part]
+            if recorded != names:
                 raise ValueError(
                     f"chunk {chunk} of config {self.config!r} was committed with inputs {recorded[:3]}..., "
-                    f"now it would hold {[str(n) for n in part][:3]}...: the input list changed; delete "
+                    f"now it would hold {names[:3]}...: the input list changed; delete "
                     f"{self.data_dir} and {self.progress_path} to rebuild the config"
                 )
 

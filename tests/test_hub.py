@@ -116,8 +116,8 @@ def dataset_dir(tmp_path) -> Path:
 def test_push_sends_repo_files_and_tag(hub, dataset_dir, monkeypatch, caplog):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     caplog.set_level(logging.DEBUG)
-    oid = push_dataset(dataset_dir, REPO, api=HfApi(endpoint=ENDPOINT))
-    assert oid == COMMIT_OID
+    url = push_dataset(dataset_dir, REPO, api=HfApi(endpoint=ENDPOINT))
+    assert url == f"{ENDPOINT}/datasets/{REPO}/commit/{COMMIT_OID}"
     assert hub.repo["name"] == "imu2safety" and hub.repo["organization"] == "imu-lab"
     assert hub.repo["type"] == "dataset"
     assert sorted(hub.files) == ["README.md", "data/utd-mhad/train-00000.parquet",

@@ -65,7 +65,8 @@ def make_folder(root: Path, rows: str, files: dict[str, str]) -> Path:
 
 def test_folder_label_rule():
     assert folder_label("Falling") == Label("Falling", "falling")
-    assert folder_label(" jumping from height ") == Label("jumping from height", "jumping_from_height")
+    assert folder_label(" jumping from height ") == Label("jumping from height",
+                                                          "jumping_from_height")
     assert folder_label("losing-balance") == Label("losing-balance", "losing_balance")
     assert folder_label("walking") == Label("walking", "none")
     assert folder_label("fall") == Label("fall", "none")  # not a hazard name: safe activity
@@ -94,9 +95,10 @@ def test_bvh_folder_labels_subjects_ids_and_positions(tmp_path):
     assert isinstance(nolabel, Skip) and nolabel.reason.startswith("no label")
     assert (walk.id, walk.source, walk.subject, walk.source_label, walk.split) == (
         "s01/walk", "bvh", "s01", "walking", folder_split("s01"))
-    assert walk.extra == {"file": "s01/walk.bvh", "activity": "walking", "hazard": "none",
-                          "subject_from": "folder"}
-    assert (fall.subject, fall.split, fall.extra["hazard"]) == ("P7", folder_split("P7"), "falling")
+    assert walk.extra == {"file": "s01/walk.bvh", "subject_from": "folder"}
+    assert walk.label == walk.resolved_label() == Label("walking", "none")
+    assert (fall.subject, fall.split, fall.source_label) == ("P7", folder_split("P7"), "Falling")
+    assert fall.resolved_label() == Label("Falling", "falling")
     assert (run.id, run.subject, run.source_label) == ("s02/run", "s02", "running")
     # LeftHand (the wrist), root moving along bvh z: bvh (75, 150, 10 t) cm -> world (z, x, y) m.
     m = walk.motion
@@ -130,8 +132,9 @@ def test_npz_folder(tmp_path):
     got = {p.stem: next(NPZ.read(p)) for p in NPZ.list_inputs(root)}
     assert list(got) == ["clip1", "short", "corrupt", "nowrist", "rigid"]
     clip = got["clip1"]
-    assert isinstance(clip, Clip) and (clip.id, clip.subject, clip.source) == ("a/clip1", "a", "npz")
-    assert clip.extra["hazard"] == "shoving"
+    assert isinstance(clip, Clip)
+    assert (clip.id, clip.subject, clip.source) == ("a/clip1", "a", "npz")
+    assert clip.resolved_label() == Label("shoving", "shoving")
     np.testing.assert_array_equal(clip.motion.positions[1, 2], [15.0, 16.0, 17.0])
     np.testing.assert_array_equal(clip.motion.timestamps, np.arange(4) / 25.0)
     assert got["short"].reason.startswith("too short")

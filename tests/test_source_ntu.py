@@ -69,7 +69,7 @@ def test_camera_to_world_exact_values_and_timestamps(tmp_path):
     assert m.positions.shape == (10, 25, 3) and m.joint_names == ntu.JOINT_NAMES
     for f in (0, 7):
         cam = body_xyz(f)
-        np.testing.assert_array_equal(m.positions[f], np.stack([cam[:, 2], cam[:, 0], cam[:, 1]], 1))
+        np.testing.assert_array_equal(m.positions[f], cam[:, [2, 0, 1]])
     np.testing.assert_array_equal(m.timestamps, np.arange(10) / 30.0)
     assert m.valid.all()
     assert clip.extra["setup"] == 1 and clip.extra["camera"] == 2 and clip.extra["body"] == 1
@@ -202,7 +202,8 @@ def test_names_labels_and_missing_list(tmp_path):
     badname = write(tmp_path, "clip_001", single(3))
     listed = write(tmp_path, "S001C002P005R002A008", single(3))
     missing = tmp_path / "missing.txt"
-    missing.write_text("# NTU missing skeletons\nS001C002P005R002A008\n\nS001C002P005R002A009.skeleton\n")
+    missing.write_text("# NTU missing skeletons\nS001C002P005R002A008\n\n"
+                       "S001C002P005R002A009.skeleton\n")
     assert items(unmapped)[0].reason == "unmapped label 'A121'"
     assert "does not match" in items(badname)[0].reason
     [skip] = items(listed, missing_list=missing)

@@ -75,9 +75,10 @@ def test_ids_labels_splits_and_placement(tmp_path):
 
 
 def test_bursts_are_retimed_to_the_sample_clock(tmp_path):
-    # samples every 25 ms, logged in pairs: samples 2i-1 and 2i both stamped at sample 2i's time
+    # samples every 25 ms, logged in pairs: samples 2i-1 and 2i stamped 1 ms apart at the time
+    # of sample 2i
     k = np.arange(0, 121)
-    stamps = 50 * np.ceil(k / 2)
+    stamps = 50 * np.ceil(k / 2) - (k % 2)
     acc = lines(stamps, ramp(k * 0.025, A_ACC, B_ACC))
     write(tmp_path, "gyroscope", "S29A10T02",
           lines(np.arange(0, 3001, 20), ramp(np.arange(0, 3001, 20) / 1000, A_GYR, B_GYR)))

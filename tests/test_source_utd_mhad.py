@@ -100,7 +100,7 @@ def test_bad_files_are_skipped_with_reasons(tmp_path):
     corrupt.write_bytes(b"MATLAB 5.0 MAT-file" + bytes(range(256)) * 3)
     badname = write_skel(tmp_path, "walk_01")
     no_wrist = d_skel(4)
-    no_wrist[[utd_mhad.JOINT_NAMES.index("left_wrist"), utd_mhad.JOINT_NAMES.index("right_wrist")]] = np.nan
+    no_wrist[[utd_mhad.JOINT_NAMES.index(w) for w in ("left_wrist", "right_wrist")]] = np.nan
     wristless = write_skel(tmp_path, "a1_s1_t6", no_wrist)
     reasons = {}
     for path in (unmapped, wrong_var, wrong_shape, empty, corrupt, badname, wristless):
@@ -137,7 +137,8 @@ def test_real_files(shared_data):
         # Timestamps span the inertial twin's duration.
         imu = scipy.io.loadmat(folder / "Inertial" / f"{clip.id}_inertial.mat")["d_iner"]
         assert clip.extra["timing"] == "inertial_span"
-        assert m.timestamps[-1] + (m.timestamps[1] - m.timestamps[0]) == pytest.approx(len(imu) / 50)
+        span = m.timestamps[-1] + (m.timestamps[1] - m.timestamps[0])
+        assert span == pytest.approx(len(imu) / 50)
         # z is up: the head is well above the pelvis.
         assert np.median(m.joint("head")[:, 2] - m.joint("pelvis")[:, 2]) > 0.3
         # Not mirrored: the feet point the way the body faces (facing = left x up).

@@ -177,6 +177,8 @@ def test_resume_refuses_a_changed_input_list(tmp_path):
     w = DatasetWriter(tmp_path, CONFIG, CHUNK_INPUTS)
     with pytest.raises(ValueError, match="chunk 0 .* the input list changed"):
         list(w.pending(["new/input"] + INPUTS))
+    pairs = [(name, Path("/inputs") / name) for name in INPUTS]  # (name, payload) pairs work too
+    assert [(c, [n for n, _ in part]) for c, part in w.pending(pairs)] == [(1, INPUTS[3:])]
 
 
 def test_write_chunk_refuses_bad_input_and_commits_nothing(tmp_path):

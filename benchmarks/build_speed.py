@@ -1,0 +1,228 @@
+"""End-to-end build throughput on a synthetic NTU RGB+D corpus, extrapolated to NTU-120.
+
+A corpus of ``--files`` ``.skeleton`` files in NTU's exact text format (see ``builders/ntu.py``:
+frame count; per frame the body count; per body a 10-value body line, "25", and 25 lines of 12
+values x y z depthX depthY colorX colorY orientationW..Z trackingState; CRLF line ends, numbers
+printed as float32 like the Kinect SDK's) is written to a temp folder (not timed). Clips last
+60-300 frames (uniform), mutual actions (A050-A060, A106-A120) hold two bodies, 10 % of the
+others a short-lived ghost body; names ``SsssCcccPpppRrrrAaaa`` spread over setups 1-32,
+cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
+
+1. parse alone: ``ntu.read`` over every file, one process -> files/s and MB/s;
+2. simulate alone: ``simulate_many`` on the parsed clips in chunks of 256 files, one process;
+3. the real build end to end: ``build(BuildOptions(source="ntu", ..., num_proc=N))`` -> clips/s,
+   input MB/s, and the time NTU-120's 114,480 samples would take at that rate
+   (target <= 10 min, i.e. >= 190.8 samples/s).
+
+    python benchmarks/build_speed.py [--files 2000] [--num-proc 2] [--workdir /tmp] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from imu2safety.builders import ntu
+from imu2safety.builders.build import BuildOptions, build
+from imu2safety.builders.records import Clip
+from imu2safety.simulator.imu import SimulationOptions, simulate, simulate_many
+from imu2safety.simulator.motion import MotionError
+
+NTU120_SAMPLES = 114_480
+TARGET_S = 600.0
+CHUNK = 256  # BuildOptions.chunk_inputs default
+
+#: Standing pose in Kinect camera space (x to the sensor's left, y up, z depth), metres, relative
+#: to the pelvis, in ``ntu.JOINT_NAMES`` order.
+_TEMPLATE = np.array([
+    [0.00, 0.00, 0.00], [0.00, 0.30, 0.02], [0.00, 0.55, 0.03], [0.00, 0.68, 0.02],     # pelvis..head
+    [0.18, 0.47, 0.03], [0.22, 0.20, 0.05], [0.24, -0.05, 0.02], [0.24, -0.12, 0.00],   # left arm
+    [-0.18, 0.47, 0.03], [-0.22, 0.20, 0.05], [-0.24, -0.05, 0.02], [-0.24, -0.12, 0.00],
+    [0.09, -0.02, 0.00], [0.10, -0.45, 0.02], [0.10, -0.85, 0.05], [0.10, -0.90, -0.05],  # left leg
+    [-0.09, -0.02, 0.00], [-0.10, -0.45, 0.02], [-0.10, -0.85, 0.05], [-0.10, -0.90, -0.05],
+    [0.00, 0.50, 0.03], [0.24, -0.17, 0.00], [0.21, -0.10, -0.03],                     # tip, thumb
+    [-0.24, -0.17, 0.00], [-0.21, -0.10, -0.03],
+])
+#: Motion amplitude of each joint, metres (arms move most).
+_AMPLITUDE = np.array([0.03, 0.03, 0.04, 0.04, 0.05, 0.12, 0.25, 0.27, 0.05, 0.12, 0.25, 0.27,
+                       0.03, 0.06, 0.08, 0.08, 0.03, 0.06, 0.08, 0.08, 0.04, 0.28, 0.27, 0.28, 0.27])
+_MUTUAL = sorted(ntu.MUTUAL_ACTIONS)
+
+
+def _body(rng: np.random.Generator, num: int) -> tuple[np.ndarray, np.ndarray]:
+    """(num, 25, 11) joint values (x .. orientationZ) of one body, (num, 25) int trackingState."""
+    t = np.arange(num)[:, None, None] / ntu.FPS
+    f = rng.uniform(0.2, 1.5, (3, 25, 3))
+    ph = rng.uniform(0, 2 * np.pi, (3, 25, 3))
+    wave = np.sin(2 * np.pi * f[:, None] * t[None] + ph[:, None]).sum(axis=0) / np.sqrt(3)
+    root = np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.1, 0.1), rng.uniform(2.4, 3.6)])
+    xyz = root + _TEMPLATE + _AMPLITUDE[:, None] * wave                       # (num, 25, 3)
+    depth = np.stack([256 + 365 * xyz[..., 0] / xyz[..., 2], 212 - 365 * xyz[..., 1] / xyz[..., 2]], -1)
+    color = np.stack([960 + 1060 * xyz[..., 0] / xyz[..., 2], 540 - 1060 * xyz[..., 1] / xyz[..., 2]], -1)
+    quat = rng.standard_normal((num, 25, 4))
+    quat /= np.linalg.norm(quat, axis=-1, keepdims=True)
+    state = np.where(rng.random((num, 25)) < 0.05, 1, 2)
+    state[rng.random((num, 25)) < 0.005] = 0
+    return np.concatenate([xyz, depth, color, quat], axis=-1), state
+
+
+def _joint_lines(values: np.ndarray, state: np.ndarray) -> list[bytes]:
+    """Joint lines (without line ends), printed by pyarrow as float32 (SDK-like digits)."""
+    cols = {f"c{k}": values[:, k].astype(np.float32) for k in range(11)}
+    cols["c11"] = state.astype(np.int8)
+    buf = io.BytesIO()
+    pacsv.write_csv(pa.table(cols), buf, pacsv.WriteOptions(include_header=False, delimiter=" "))
+    return buf.getvalue().split(b"\n")[:-1]
+
+
+def skeleton_file(rng: np.random.Generator, action: int, newline: bytes = b"\r\n") -> bytes:
+    """Bytes of one ``.skeleton`` file for ``action`` (bodies, frames and noise from ``rng``)."""
+    num = int(rng.integers(60, 301))
+    spans = [(0, num)]  # frames of each body: [start, stop)
+    if action in ntu.MUTUAL_ACTIONS:
+        spans.append((0, num))
+    elif rng.random() < 0.1:  # a ghost: Kinect re-detects something for a few frames
+        start = int(rng.integers(0, num // 2))
+        spans.append((start, start + int(rng.integers(5, num // 4))))
+    base = 72057594037927936 + int(rng.integers(0, 10**6))  # Kinect body ids look like this
+    ids = [str(base + 17 * b) for b in range(len(spans))]
+    bodies = [_body(rng, stop - start) for start, stop in spans]
+    records = [(f, b) for f in range(num) for b, (start, stop) in enumerate(spans) if start <= f < stop]
+    rec_f, rec_b = np.array(records).T
+    vals = np.empty((len(records), 25, 11))
+    states = np.empty((len(records), 25), dtype=np.int8)
+    for b, (start, _) in enumerate(spans):
+        mask = rec_b == b
+        vals[mask], states[mask] = bodies[b][0][rec_f[mask] - start], bodies[b][1][rec_f[mask] - start]
+    joints = _joint_lines(vals.reshape(-1, 11), states.reshape(-1))
+    lines = [str(num).encode()]
+    r = 0
+    for f in range(num):
+        here = [b for ff, b in records[r:r + len(spans)] if ff == f]
+        lines.append(str(len(here)).encode())
+        for b in here:
+            lean = rng.uniform(-0.3, 0.3, 2)
+            lines.append(f"{ids[b]} 0 1 1 1 1 0 {lean[0]:.7g} {lean[1]:.7g} 2".encode())
+            lines.append(b"25")
+            lines.extend(joints[25 * r:25 * r + 25])
+            r += 1
+    return newline.join(lines) + newline
+
+
+def write_corpus(folder: Path, files: int, seed: int = 0) -> list[Path]:
+    """``files`` distinct NTU-named ``.skeleton`` files in ``folder``; returns their paths."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    names: set[str] = set()
+    paths = []
+    while len(paths) < files:
+        setup = int(rng.integers(1, 33))
+        action = int(rng.integers(1, 61 if setup <= 17 else 121))
+        if rng.random() < 0.1:  # make mutual actions as common as in NTU-120 (26 of 120)
+            action = int(rng.choice(_MUTUAL))
+        name = (f"S{setup:03d}C{int(rng.integers(1, 4)):03d}P{int(rng.integers(1, 107)):03d}"
+                f"R{int(rng.integers(1, 3)):03d}A{action:03d}")
+        if name in names:
+            continue
+        names.add(name)
+        path = folder / f"{name}.skeleton"
+        path.write_bytes(skeleton_file(rng, action))
+        paths.append(path)
+    return paths
+
+
+def _simulate(clips: list[Clip], opts: SimulationOptions) -> int:
+    """Simulate like the builder: one batch, falling back to clip by clip; returns clips done."""
+    try:
+        simulate_many([c.motion for c in clips], opts, [c.id for c in clips])
+        return len(clips)
+    except MotionError:
+        done = 0
+        for c in clips:
+            try:
+                simulate(c.motion, opts, c.id)
+                done += 1
+            except MotionError:
+                pass
+        return done
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Write the corpus, run the three timings, print them; returns the figures."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--files", type=int, default=2000, help="skeleton files (default 2000)")
+    p.add_argument("--num-proc", type=int, default=2, help="build worker processes (default 2)")
+    p.add_argument("--device", default="ideal", help="device profile of the build (default ideal)")
+    p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
+    p.add_argument("--keep", action="store_true", help="keep the corpus and dataset")
+    args = p.parse_args(argv)
+    if args.files < 1:
+        p.error("--files must be >= 1")
+
+    tmp = Path(tempfile.mkdtemp(prefix="imu2safety-build-speed-", dir=args.workdir))
+    try:
+        start = time.perf_counter()
+        paths = write_corpus(tmp / "nturgbd_skeletons", args.files)
+        mb = sum(p.stat().st_size for p in paths) / 1e6
+        print(f"wrote {len(paths)} .skeleton files, {mb:.1f} MB ({1e3 * mb / len(paths):.0f} kB "
+              f"per file) in {time.perf_counter() - start:.1f} s (not timed) to {tmp}")
+
+        # 1 + 2: parse, then simulate, chunk by chunk in this process
+        opts = SimulationOptions(device=args.device)
+        t_parse = t_sim = 0.0
+        n_clips = n_sim = 0
+        for k in range(0, len(paths), CHUNK):
+            t0 = time.perf_counter()
+            clips = [c for p in paths[k:k + CHUNK] for c in ntu.read(p) if isinstance(c, Clip)]
+            t1 = time.perf_counter()
+            n_sim += _simulate(clips, opts)
+            t_sim += time.perf_counter() - t1
+            t_parse += t1 - t0
+            n_clips += len(clips)
+        grids = len({(c.motion.num_frames, c.motion.timestamps[0]) for c in clips})
+        # 3: the real build
+        build_opts = BuildOptions(source="ntu", input_dir=tmp / "nturgbd_skeletons",
+                                  output_dir=tmp / "dataset", num_proc=args.num_proc,
+                                  device=args.device)
+        res = build(build_opts, progress=False)
+        rep = res.report
+        rows = sum(rep["rows"].values())
+        files_per_s = len(paths) / res.seconds
+        extrapolated = NTU120_SAMPLES / files_per_s
+        out = {
+            "files": len(paths), "mb": mb, "clips": n_clips,
+            "parse_s": t_parse, "parse_files_per_s": len(paths) / t_parse, "parse_mb_per_s": mb / t_parse,
+            "simulate_s": t_sim, "simulate_clips_per_s": n_sim / t_sim,
+            "build_s": res.seconds, "build_rows": rows, "build_clips_per_s": res.clips_per_s,
+            "build_files_per_s": files_per_s, "build_mb_per_s": res.input_mb_per_s,
+            "ntu120_extrapolated_s": extrapolated,
+        }
+        print(f"\nparse alone (ntu.read, 1 process): {t_parse:.1f} s, "
+              f"{out['parse_files_per_s']:.0f} files/s, {out['parse_mb_per_s']:.1f} MB/s")
+        print(f"simulate alone (simulate_many per {CHUNK}-file chunk, 1 process, {args.device}): "
+              f"{t_sim:.1f} s, {out['simulate_clips_per_s']:.0f} clips/s "
+              f"({n_sim} clips; the last chunk's {len(clips)} clips fall on {grids} time grids)")
+        print(f"build end to end ({args.num_proc} processes): {res.seconds:.1f} s, {rows} rows from "
+              f"{rep['inputs']} inputs ({rep['inputs_skipped']} skipped): "
+              f"{res.clips_per_s:.0f} clips/s, {files_per_s:.0f} files/s, "
+              f"{res.input_mb_per_s:.1f} MB/s of input")
+        print(f"NTU-120 ({NTU120_SAMPLES} samples) at this rate: {extrapolated / 60:.1f} min "
+              f"(target <= {TARGET_S / 60:.0f} min: {'met' if extrapolated <= TARGET_S else 'NOT met'})")
+        return out
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

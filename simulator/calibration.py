@@ -1,0 +1,388 @@
+"""Sim-to-real calibration, fitted on paired recordings (simulated from a skeleton vs the real IMU).
+
+A ``Calibration`` holds two corrections, applied in this order (``APPLY_ORDER``):
+
+1. ``rotate``: the mounting rotation R taking the simulated device frame to the real device frame,
+   ``v_real = R v_sim``, applied to the *ideal* accelerometer and gyroscope signals alike;
+2. the device model (``devices.apply_device``), which is not part of the calibration;
+3. ``map_quantiles``: optional per-channel monotone maps (ax ay az gx gy gz) taking the synthetic
+   distribution onto the real one, applied *last*, to the measured signals.
+
+Fitting (``fit_calibration``): each (synthetic, real) pair, both (N, 6) at the same rate, is first
+aligned in time by cross-correlating the rotation-invariant magnitudes |gyro| and |accel|; one
+rotation is then solved over all aligned samples with ``Rotation.align_vectors`` (gyro carries the
+rotation, gravity in the accelerometer the tilt); the quantile maps are then fitted between the
+rotated synthetic and the real samples of the aligned spans. Fit the maps on synthetic recordings
+made with the device profile you will simulate with afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import signal
+from scipy.spatial.transform import Rotation
+
+CHANNELS: tuple[str, ...] = ("ax", "ay", "az", "gx", "gy", "gz")
+APPLY_ORDER = "rotate (ideal signals) -> device model -> map_quantiles (measured signals, last)"
+FORMAT_VERSION = 1
+#: Fewer aligned samples than this (all pairs together) cannot pin a rotation down.
+MIN_ALIGNED_SAMPLES = 100
+#: Fewer finite samples per pair than this are refused.
+MIN_PAIR_SAMPLES = 10
+
+
+def _check_rotation(r: Rotation) -> Rotation:
+    if not isinstance(r, Rotation) or not r.single:
+        raise ValueError(f"mounting must be a single scipy Rotation, got {r!r}")
+    return r
+
+
+@dataclass
+class Calibration:
+    """Sim-to-real corrections.
+
+    mounting: single Rotation, simulated device frame -> real device frame (v_real = R v_sim).
+    synthetic_quantiles, real_quantiles: (Q, 6) float, columns ax ay az (m/s^2) gx gy gz (rad/s),
+        each column non-decreasing; both None when there is no quantile map.
+    metadata: JSON-serialisable description of what it was fitted on.
+    """
+
+    mounting: Rotation = field(default_factory=Rotation.identity)
+    synthetic_quantiles: np.ndarray | None = None
+    real_quantiles: np.ndarray | None = None
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_rotation(self.mounting)
+        if (self.synthetic_quantiles is None) != (self.real_quantiles is None):
+            raise ValueError("give both synthetic_quantiles and real_quantiles, or neither")
+        if self.synthetic_quantiles is None:
+            return
+        self.synthetic_quantiles = np.asarray(self.synthetic_quantiles, dtype=np.float64)
+        self.real_quantiles = np.asarray(self.real_quantiles, dtype=np.float64)
+        for label, q in (("synthetic_quantiles", self.synthetic_quantiles),
+                         ("real_quantiles", self.real_quantiles)):
+            if q.ndim != 2 or q.shape[1] != len(CHANNELS) or q.shape[0] < 2:
+                raise ValueError(f"{label} must be (Q >= 2, 6), got {q.shape}")
+            if not np.isfinite(q).all():
+                raise ValueError(f"{label} contains NaN or Inf")
+            if (np.diff(q, axis=0) < 0).any():
+                raise ValueError(f"{label} must be non-decreasing down each column")
+        if self.synthetic_quantiles.shape != self.real_quantiles.shape:
+            raise ValueError(
+                f"quantile shapes differ: {self.synthetic_quantiles.shape} vs {self.real_quantiles.shape}"
+            )
+
+    @property
+    def has_quantile_maps(self) -> bool:
+        return self.synthetic_quantiles is not None
+
+    def rotate(self, accel, gyro) -> tuple[np.ndarray, np.ndarray]:
+        """Ideal (N, 3) accel (m/s^2) and gyro (rad/s) from the simulated to the real device frame."""
+        a, g = _check_pair_of_signals(accel, gyro)
+        if a.shape[0] == 0:
+            return a.copy(), g.copy()
+        return self.mounting.apply(a), self.mounting.apply(g)
+
+    def map_quantiles(self, accel, gyro) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel monotone piecewise-linear map of measured (N, 3) accel and gyro.
+
+        Between the fitted quantiles: ``np.interp`` (synthetic quantile -> real quantile; equal
+        synthetic quantiles are merged, their real quantiles averaged). Beyond the outermost
+        quantiles the map is extended linearly with the slope of its outermost segment (not
+        clamped, so peaks such as impacts keep growing). Without maps: a copy of the inputs.
+        """
+        a, g = _check_pair_of_signals(accel, gyro)
+        if not self.has_quantile_maps:
+            return a.copy(), g.copy()
+        both = np.concatenate([a, g], axis=1)
+        out = np.empty_like(both)
+        for ch in range(len(CHANNELS)):
+            out[:, ch] = _piecewise_linear(both[:, ch], self.synthetic_quantiles[:, ch],
+                                           self.real_quantiles[:, ch])
+        return out[:, :3], out[:, 3:]
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict; the quaternion is stored scalar-first (w, x, y, z)."""
+        maps = None
+        if self.has_quantile_maps:
+            maps = {
+                name: {"synthetic": self.synthetic_quantiles[:, i].tolist(),
+                       "real": self.real_quantiles[:, i].tolist()}
+                for i, name in enumerate(CHANNELS)
+            }
+        return {
+            "format": "imu2safety.calibration",
+            "format_version": FORMAT_VERSION,
+            "apply_order": APPLY_ORDER,
+            "mounting": {
+                "quaternion": self.mounting.as_quat(scalar_first=True).tolist(),
+                "quaternion_order": "scalar-first (w, x, y, z)",
+                "meaning": "rotates simulated device-frame vectors into the real device frame: "
+                           "v_real = R v_sim (accelerometer and gyroscope alike)",
+            },
+            "channels": list(CHANNELS),
+            "units": {"ax ay az": "m/s^2", "gx gy gz": "rad/s"},
+            "quantile_maps": maps,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Calibration":
+        if d.get("format") != "imu2safety.calibration":
+            raise ValueError(f"not an imu2safety calibration (format={d.get('format')!r})")
+        if d.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"calibration format_version {d.get('format_version')} is not {FORMAT_VERSION}; refit it"
+            )
+        q = np.asarray(d["mounting"]["quaternion"], dtype=np.float64)
+        if q.shape != (4,) or not np.isfinite(q).all() or np.linalg.norm(q) < 1e-6:
+            raise ValueError(f"mounting quaternion must be 4 finite numbers (w, x, y, z), got {q}")
+        # A stored unit quaternion is taken as is so that save/load round-trips bit for bit.
+        unit = abs(float(np.linalg.norm(q)) - 1.0) < 1e-12
+        mounting = Rotation(q, normalize=not unit, scalar_first=True)
+        maps = d.get("quantile_maps")
+        syn = real = None
+        if maps is not None:
+            missing = [c for c in CHANNELS if c not in maps]
+            if missing:
+                raise ValueError(f"quantile_maps lacks channels {missing}")
+            syn = np.stack([np.asarray(maps[c]["synthetic"], dtype=np.float64) for c in CHANNELS], axis=1)
+            real = np.stack([np.asarray(maps[c]["real"], dtype=np.float64) for c in CHANNELS], axis=1)
+        return cls(mounting, syn, real, dict(d.get("metadata") or {}))
+
+    def save(self, path) -> Path:
+        """Write JSON to ``path``; returns the path."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Calibration":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _check_pair_of_signals(accel, gyro) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(accel, dtype=np.float64)
+    g = np.asarray(gyro, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 3 or g.shape != a.shape:
+        raise ValueError(f"accel and gyro must both be (N, 3), got {a.shape} and {g.shape}")
+    return a, g
+
+
+def _piecewise_linear(x: np.ndarray, xq: np.ndarray, yq: np.ndarray) -> np.ndarray:
+    xp, inverse = np.unique(xq, return_inverse=True)
+    fp = np.bincount(inverse, weights=yq) / np.bincount(inverse)
+    if xp.size == 1:  # a constant synthetic channel: shift it onto the real level
+        return x - xp[0] + fp[0]
+    y = np.interp(x, xp, fp)
+    lo, hi = x < xp[0], x > xp[-1]
+    y[lo] = fp[0] + (x[lo] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
+    y[hi] = fp[-1] + (x[hi] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    return y
+
+
+def _magnitude(x, label: str) -> np.ndarray:
+    """(N,) from (N,) or row norms of (N, k); non-finite entries become NaN."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = np.linalg.norm(arr, axis=1)
+    elif arr.ndim != 1:
+        raise ValueError(f"{label} must be (N,) or (N, k), got {arr.shape}")
+    return np.where(np.isfinite(arr), arr, np.nan)
+
+
+def _xcorr(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised cross-correlation c[lag] ~ sum_n b[n + lag] a[n] for |lag| <= max_lag.
+
+    NaN samples count as the mean (they add nothing)."""
+    a = np.nan_to_num(a - np.nanmean(a)) if np.isfinite(a).any() else np.zeros_like(a)
+    b = np.nan_to_num(b - np.nanmean(b)) if np.isfinite(b).any() else np.zeros_like(b)
+    c = signal.correlate(b, a, mode="full", method="fft")
+    lags = signal.correlation_lags(b.size, a.size, mode="full")
+    keep = np.abs(lags) <= max_lag
+    norm = math.sqrt(float(a @ a) * float(b @ b))
+    return lags[keep], (c[keep] / norm if norm > 0 else np.zeros(int(keep.sum())))
+
+
+def _check_max_lag(max_lag) -> int:
+    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) or max_lag < 0:
+        raise ValueError(f"max_lag must be an int >= 0 (samples), got {max_lag!r}")
+    return int(max_lag)
+
+
+def best_lag(a, b, max_lag: int) -> int:
+    """Lag (samples) by which ``b`` runs behind ``a``: b[n + lag] ~ a[n], |lag| <= max_lag.
+
+    a, b: (N,) signals or (N, k) vectors (their row norms, i.e. magnitudes, are correlated);
+    lengths may differ. Found by FFT cross-correlation of the mean-removed magnitudes; non-finite
+    samples are ignored with a warning.
+    """
+    max_lag = _check_max_lag(max_lag)
+    ma, mb = _magnitude(a, "a"), _magnitude(b, "b")
+    if ma.size == 0 or mb.size == 0:
+        raise ValueError("best_lag needs non-empty signals")
+    bad = int(np.isnan(ma).sum() + np.isnan(mb).sum())
+    if bad:
+        warnings.warn(f"best_lag: ignoring {bad} non-finite samples", RuntimeWarning, stacklevel=2)
+    lags, c = _xcorr(ma, mb, max_lag)
+    return int(lags[np.argmax(c)])
+
+
+def _check_recording(x, label: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != len(CHANNELS):
+        raise ValueError(f"{label} must be (N, 6) ax ay az gx gy gz, got {arr.shape}")
+    return arr
+
+
+def _align_pairs(pairs, max_lag: int | None):
+    """Time-align each (synthetic, real) pair; returns (aligned synthetic, aligned real, lags)."""
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("need at least one (synthetic, real) pair")
+    syn_out, real_out, lags, dropped = [], [], [], 0
+    for i, pair in enumerate(pairs):
+        if len(pair) != 2:
+            raise ValueError(f"pair {i} must be (synthetic, real)")
+        syn = _check_recording(pair[0], f"pair {i} synthetic")
+        real = _check_recording(pair[1], f"pair {i} real")
+        if min(len(syn), len(real)) < MIN_PAIR_SAMPLES:
+            raise ValueError(
+                f"pair {i} has {len(syn)} synthetic and {len(real)} real samples; "
+                f"need at least {MIN_PAIR_SAMPLES} each"
+            )
+        lag_limit = min(len(syn), len(real)) // 4 if max_lag is None else _check_max_lag(max_lag)
+        lag_g, c_g = _xcorr(_magnitude(syn[:, 3:], "gyro"), _magnitude(real[:, 3:], "gyro"), lag_limit)
+        _, c_a = _xcorr(_magnitude(syn[:, :3], "accel"), _magnitude(real[:, :3], "accel"), lag_limit)
+        lag = int(lag_g[np.argmax(c_g + c_a)])
+        start = max(0, -lag)
+        stop = min(len(syn), len(real) - lag)
+        s, r = syn[start:stop], real[start + lag:stop + lag]
+        finite = np.isfinite(s).all(axis=1) & np.isfinite(r).all(axis=1)
+        dropped += int((~finite).sum())
+        syn_out.append(s[finite])
+        real_out.append(r[finite])
+        lags.append(lag)
+    if dropped:
+        warnings.warn(f"calibration: dropped {dropped} aligned samples holding NaN or Inf",
+                      RuntimeWarning, stacklevel=3)
+    total = sum(len(s) for s in syn_out)
+    if total < MIN_ALIGNED_SAMPLES:
+        raise ValueError(
+            f"only {total} aligned finite samples over {len(pairs)} pairs; "
+            f"need at least {MIN_ALIGNED_SAMPLES} (longer recordings or more pairs)"
+        )
+    return syn_out, real_out, lags
+
+
+def _fit_rotation(syn: np.ndarray, real: np.ndarray, gyro_share: float) -> tuple[Rotation, float]:
+    """One rotation R with real ~ R syn over stacked accel and gyro vectors; returns (R, rssd)."""
+    if not 0.0 <= gyro_share <= 1.0:
+        raise ValueError(f"gyro_share must be in [0, 1], got {gyro_share}")
+    blocks_a, blocks_b, weights = [], [], []
+    for cols, share in ((slice(0, 3), 1.0 - gyro_share), (slice(3, 6), gyro_share)):
+        b, a = syn[:, cols], real[:, cols]
+        energy = float(np.sum(b * b))
+        if share > 0 and energy > 0:
+            # Each sensor's weights sum to its share of the fit, whatever its units and magnitude.
+            blocks_a.append(a)
+            blocks_b.append(b)
+            weights.append(np.full(len(b), share / energy))
+    if not blocks_a:
+        raise ValueError("the synthetic recordings hold no signal to fit a rotation to")
+    a, b, w = np.concatenate(blocks_a), np.concatenate(blocks_b), np.concatenate(weights)
+    s = np.linalg.svd((w[:, None] * a).T @ b, compute_uv=False)
+    if s[1] < 1e-3 * s[0]:
+        raise ValueError(
+            "the rotation is unobservable: the data point in one direction only "
+            "(e.g. the device lay still); use recordings with wrist rotations"
+        )
+    rotation, rssd = Rotation.align_vectors(a, b, weights=w)
+    return rotation, float(rssd)
+
+
+def fit_mounting(pairs, max_lag: int | None = None, gyro_share: float = 0.5) -> Rotation:
+    """Mounting rotation (simulated -> real device frame) from (synthetic, real) pairs.
+
+    pairs: iterable of (synthetic (N, 6), real (M, 6)) recordings of the same movement at the same
+        rate, columns ax ay az (m/s^2) gx gy gz (rad/s); lengths may differ.
+    max_lag: largest time offset searched, samples (default a quarter of the shorter recording).
+    gyro_share: fraction of the fit's weight on the gyroscope (the rest on the accelerometer).
+    """
+    syn, real, _ = _align_pairs(pairs, max_lag)
+    rotation, _ = _fit_rotation(np.concatenate(syn), np.concatenate(real), gyro_share)
+    return rotation
+
+
+def _as_list(arrays) -> list[np.ndarray]:
+    if isinstance(arrays, np.ndarray) and arrays.ndim == 2:
+        return [arrays]
+    return list(arrays)
+
+
+def _finite_column_quantiles(arrays, levels: np.ndarray, label: str) -> np.ndarray:
+    parts = [_check_recording(x, label) for x in _as_list(arrays)]
+    data = np.concatenate(parts) if parts else np.empty((0, len(CHANNELS)))
+    finite = np.isfinite(data)
+    if not finite.all():
+        warnings.warn(f"fit_quantiles: dropped {int((~finite).sum())} non-finite {label} values",
+                      RuntimeWarning, stacklevel=3)
+    out = np.empty((levels.size, len(CHANNELS)))
+    for ch, name in enumerate(CHANNELS):
+        col = data[finite[:, ch], ch]
+        if col.size < levels.size:
+            raise ValueError(
+                f"{label} channel {name} has {col.size} finite samples; need at least {levels.size} "
+                f"for {levels.size} quantiles"
+            )
+        out[:, ch] = np.quantile(col, levels)
+    return out
+
+
+def fit_quantiles(synthetic_arrays, real_arrays,
+                  n_quantiles: int = 101) -> tuple[np.ndarray, np.ndarray]:
+    """Matching (n_quantiles, 6) synthetic and real quantiles at levels linspace(0, 1, n_quantiles).
+
+    Each argument: one (N, 6) array or a sequence of them (pooled). Non-finite values are dropped
+    per channel with a warning.
+    """
+    if isinstance(n_quantiles, bool) or not isinstance(n_quantiles, (int, np.integer)) or n_quantiles < 2:
+        raise ValueError(f"n_quantiles must be an int >= 2, got {n_quantiles!r}")
+    levels = np.linspace(0.0, 1.0, int(n_quantiles))
+    return (_finite_column_quantiles(synthetic_arrays, levels, "synthetic"),
+            _finite_column_quantiles(real_arrays, levels, "real"))
+
+
+def fit_calibration(pairs, n_quantiles: int = 101, fit_quantile_maps: bool = True,
+                    max_lag: int | None = None, gyro_share: float = 0.5) -> Calibration:
+    """Mounting rotation and (optionally) quantile maps from (synthetic, real) pairs.
+
+    See ``fit_mounting`` for ``pairs``, ``max_lag`` and ``gyro_share``. The quantile maps are fitted
+    between the rotated synthetic and the real samples of the time-aligned spans.
+    """
+    syn_list, real_list, lags = _align_pairs(pairs, max_lag)
+    syn, real = np.concatenate(syn_list), np.concatenate(real_list)
+    rotation, rssd = _fit_rotation(syn, real, gyro_share)
+    syn_q = real_q = None
+    if fit_quantile_maps:
+        rotated = np.concatenate([rotation.apply(syn[:, :3]), rotation.apply(syn[:, 3:])], axis=1)
+        syn_q, real_q = fit_quantiles(rotated, real, n_quantiles)
+    metadata = {
+        "fitted_by": "imu2safety.simulator.calibration.fit_calibration",
+        "n_pairs": len(lags),
+        "lags_samples": lags,
+        "n_aligned_samples": int(len(syn)),
+        "max_lag": max_lag,
+        "gyro_share": float(gyro_share),
+        "rotation_angle_deg": float(np.degrees(rotation.magnitude())),
+        "align_vectors_rssd": rssd,
+        "n_quantiles": int(n_quantiles) if fit_quantile_maps else None,
+    }
+    return Calibration(rotation, syn_q, real_q, metadata)
