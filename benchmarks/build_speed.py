@@ -14,7 +14,7 @@ cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
    input MB/s, and the time NTU-120's 114,480 samples would take at that rate
    (target <= 10 min, i.e. >= 190.8 samples/s).
 
-    python benchmarks/build_speed.py [--files 2000] [--num-proc 2] [--workdir /tmp] [--keep]
+    python benchmarks/build_speed.py [--files 2000] [--frames 60 300] [--num-proc 2] [--workdir /tmp] [--keep]
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ _TEMPLATE = np.array([
 #: Motion amplitude of each joint, metres (arms move most).
 _AMPLITUDE = np.array([0.03, 0.03, 0.04, 0.04, 0.05, 0.12, 0.25, 0.27, 0.05, 0.12, 0.25, 0.27,
                        0.03, 0.06, 0.08, 0.08, 0.03, 0.06, 0.08, 0.08, 0.04, 0.28, 0.27, 0.28, 0.27])
-_MUTUAL = sorted(ntu.MUTUAL_ACTIONS)
 
 
 def _body(rng: np.random.Generator, num: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,9 +82,11 @@ def _joint_lines(values: np.ndarray, state: np.ndarray) -> list[bytes]:
     return buf.getvalue().split(b"\n")[:-1]
 
 
-def skeleton_file(rng: np.random.Generator, action: int, newline: bytes = b"\r\n") -> bytes:
-    """Bytes of one ``.skeleton`` file for ``action`` (bodies, frames and noise from ``rng``)."""
-    num = int(rng.integers(60, 301))
+def skeleton_file(rng: np.random.Generator, action: int, frames: tuple[int, int] = (60, 300),
+                  newline: bytes = b"\r\n") -> bytes:
+    """Bytes of one ``.skeleton`` file for ``action``: frames uniform in ``frames`` (inclusive);
+    bodies, motion and tracking noise from ``rng``."""
+    num = int(rng.integers(frames[0], frames[1] + 1))
     spans = [(0, num)]  # frames of each body: [start, stop)
     if action in ntu.MUTUAL_ACTIONS:
         spans.append((0, num))
@@ -117,7 +118,8 @@ def skeleton_file(rng: np.random.Generator, action: int, newline: bytes = b"\r\n
     return newline.join(lines) + newline
 
 
-def write_corpus(folder: Path, files: int, seed: int = 0) -> list[Path]:
+def write_corpus(folder: Path, files: int, frames: tuple[int, int] = (60, 300),
+                 seed: int = 0) -> list[Path]:
     """``files`` distinct NTU-named ``.skeleton`` files in ``folder``; returns their paths."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -126,15 +128,13 @@ def write_corpus(folder: Path, files: int, seed: int = 0) -> list[Path]:
     while len(paths) < files:
         setup = int(rng.integers(1, 33))
         action = int(rng.integers(1, 61 if setup <= 17 else 121))
-        if rng.random() < 0.1:  # make mutual actions as common as in NTU-120 (26 of 120)
-            action = int(rng.choice(_MUTUAL))
         name = (f"S{setup:03d}C{int(rng.integers(1, 4)):03d}P{int(rng.integers(1, 107)):03d}"
                 f"R{int(rng.integers(1, 3)):03d}A{action:03d}")
         if name in names:
             continue
         names.add(name)
         path = folder / f"{name}.skeleton"
-        path.write_bytes(skeleton_file(rng, action))
+        path.write_bytes(skeleton_file(rng, action, frames))
         paths.append(path)
     return paths
 
@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> dict:
     """Write the corpus, run the three timings, print them; returns the figures."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--files", type=int, default=2000, help="skeleton files (default 2000)")
+    p.add_argument("--frames", type=int, nargs=2, default=(60, 300), metavar=("MIN", "MAX"),
+                   help="frames per file, uniform (default 60 300)")
     p.add_argument("--num-proc", type=int, default=2, help="build worker processes (default 2)")
     p.add_argument("--device", default="ideal", help="device profile of the build (default ideal)")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
@@ -166,11 +168,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if args.files < 1:
         p.error("--files must be >= 1")
+    if not 8 <= args.frames[0] <= args.frames[1]:
+        p.error("--frames needs 8 <= MIN <= MAX")
 
     tmp = Path(tempfile.mkdtemp(prefix="imu2safety-build-speed-", dir=args.workdir))
     try:
         start = time.perf_counter()
-        paths = write_corpus(tmp / "nturgbd_skeletons", args.files)
+        paths = write_corpus(tmp / "nturgbd_skeletons", args.files, tuple(args.frames))
         mb = sum(p.stat().st_size for p in paths) / 1e6
         print(f"wrote {len(paths)} .skeleton files, {mb:.1f} MB ({1e3 * mb / len(paths):.0f} kB "
               f"per file) in {time.perf_counter() - start:.1f} s (not timed) to {tmp}")

@@ -119,40 +119,44 @@ def list_inputs(input_dir: Path, **options) -> list[Path]:
     return found
 
 
-def _nanoseconds(stamps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """ISO date-time strings -> (ns since 1970 as int64, parsed mask)."""
+_NAT = np.iinfo(np.int64).min
+
+
+def _nanoseconds(stamps: pd.Series) -> np.ndarray:
+    """ISO date-time strings -> int64 ns since 1970 (``_NAT`` where a stamp does not parse)."""
     dt = pd.to_datetime(stamps, format="ISO8601", errors="coerce")
-    return dt.to_numpy(dtype="datetime64[ns]").astype(np.int64), ~dt.isna().to_numpy()
+    ns = dt.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return np.where(dt.isna().to_numpy(), _NAT, ns)
 
 
-def _trials(path: Path, lay: Layout, chunk_rows: int) -> tuple[dict, int, int]:
-    """Rows grouped by (subject, activity, trial): key -> (N, 7) [t, acc xyz, gyro xyz] as in
-    the file, t in s since ``ref_ns`` (the first parsed timestamp floored to the second); the
-    number of rows without a valid key; ``ref_ns``."""
-    parts: dict[tuple[int, int, int], list[np.ndarray]] = defaultdict(list)
+def _trials(path: Path, lay: Layout, chunk_rows: int) -> tuple[dict, int]:
+    """Rows grouped by (subject, activity, trial): key -> (ns (N,) int64, (N, 6) acc and gyro
+    values as in the file), in file order; and the number of rows without a valid key."""
+    parts: dict[tuple[int, int, int], list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
     bad_keys = 0
-    ref_ns = None
-    cols = lay.columns
-    reader = pd.read_csv(path, header=None, skiprows=2, usecols=cols, dtype=str,
-                         chunksize=chunk_rows, on_bad_lines="skip", encoding_errors="replace")
-    for chunk in reader:
-        keys = chunk[list(lay.keys)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-        ok = np.isfinite(keys).all(axis=1) & (keys == np.round(keys)).all(axis=1)
-        bad_keys += int((~ok).sum())
-        values = chunk[[*lay.acc, *lay.gyro]].apply(pd.to_numeric, errors="coerce")
-        ns, parsed = _nanoseconds(chunk[lay.time])
-        if ref_ns is None and parsed.any():
-            ref_ns = int(ns[parsed].min()) // 10**9 * 10**9
-        t = np.where(parsed, (ns - (ref_ns or 0)) / 1e9, np.nan)
-        block = np.column_stack([t, values.to_numpy(np.float64)])[ok]
-        keys = keys[ok].astype(np.int64)
-        if not len(keys):
-            continue
-        uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-        order = np.argsort(inverse.ravel(), kind="stable")
-        for key, rows in zip(map(tuple, uniq.tolist()), np.split(block[order], np.cumsum(counts)[:-1])):
-            parts[key].append(rows)
-    return {k: np.concatenate(v) for k, v in parts.items()}, bad_keys, ref_ns or 0
+    try:
+        reader = pd.read_csv(path, header=None, skiprows=2, usecols=lay.columns, dtype=str,
+                             chunksize=chunk_rows, on_bad_lines="skip", encoding_errors="replace")
+        for chunk in reader:
+            keys = chunk[list(lay.keys)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+            ok = np.isfinite(keys).all(axis=1) & (keys == np.round(keys)).all(axis=1)
+            bad_keys += int((~ok).sum())
+            if not ok.any():
+                continue
+            ns = _nanoseconds(chunk[lay.time])[ok]
+            values = chunk[[*lay.acc, *lay.gyro]].apply(pd.to_numeric, errors="coerce")
+            values = values.to_numpy(np.float64)[ok]
+            uniq, inverse, counts = np.unique(keys[ok].astype(np.int64), axis=0,
+                                              return_inverse=True, return_counts=True)
+            order = np.argsort(inverse.ravel(), kind="stable")
+            cuts = np.cumsum(counts)[:-1]
+            for key, n, v in zip(map(tuple, uniq.tolist()), np.split(ns[order], cuts),
+                                 np.split(values[order], cuts)):
+                parts[key].append((n, v))
+    except pd.errors.EmptyDataError:  # header only
+        return {}, 0
+    return {k: (np.concatenate([n for n, _ in v]), np.concatenate([x for _, x in v]))
+            for k, v in parts.items()}, bad_keys
 
 
 def read(path: Path, **options) -> Iterator[Item]:
@@ -161,7 +165,7 @@ def read(path: Path, **options) -> Iterator[Item]:
     path = Path(path)
     try:
         lay = layout(path)
-        trials, bad_keys, ref_ns = _trials(path, lay, opts.chunk_rows)
+        trials, bad_keys = _trials(path, lay, opts.chunk_rows)
     except (OSError, ValueError, StopIteration) as err:
         yield Skip(str(path), str(err))
         return
@@ -170,16 +174,19 @@ def read(path: Path, **options) -> Iterator[Item]:
     if not trials:
         yield Skip(str(path), "no data rows")
         return
-    for (subject, activity, trial), rows in sorted(trials.items()):
+    for (subject, activity, trial), (ns, values) in sorted(trials.items()):
         clip_id = f"S{subject:02d}A{activity:02d}T{trial:02d}"
         where = f"{path}:{clip_id}"
         label = str(activity)
         if lookup(NAME, label) is None:
             yield Skip(where, f"unmapped label {label!r}")
             continue
-        t = rows[:, 0]
-        acc = clean_stream(t, g_to_ms2(rows[:, 1:4]))
-        gyro = clean_stream(t, deg_to_rad(rows[:, 4:7]))
+        parsed = ns != _NAT
+        # seconds since the trial's first whole second: exact enough and independent of chunking
+        ref_ns = int(ns[parsed].min()) // 10**9 * 10**9 if parsed.any() else 0
+        t = np.where(parsed, (ns - ref_ns) / 1e9, np.nan)
+        acc = clean_stream(t, g_to_ms2(values[:, :3]))
+        gyro = clean_stream(t, deg_to_rad(values[:, 3:]))
         try:
             joined = join_streams(acc, gyro, opts.rate_hz, opts.max_gap_s, opts.min_duration_s)
         except StreamError as err:
