@@ -158,7 +158,8 @@ class Joined:
 
 def join_streams(acc: Stream, gyro: Stream, rate_hz: float, max_gap_s: float,
                  min_duration_s: float, burst_gap_s: float | None = None) -> Joined:
-    """Resample acc (m/s^2) and gyro (rad/s) onto one ``rate_hz`` grid over their longest common span.
+    """Resample acc (m/s^2) and gyro (rad/s) onto one ``rate_hz`` grid over their longest
+    common span.
 
     The streams are first re-timed (``retime_bursts``, when ``burst_gap_s`` is given; else exact
     duplicate times are spread). Gaps longer than ``max_gap_s`` split a stream; the grid covers

@@ -37,7 +37,8 @@ NAME = "smartfallmm-imu"
 LICENSE = ("See the SmartFallMM repository (txst-cs-smartfall/SmartFallMM-Dataset); research use "
            "with citation.")
 CITATION = ("SmartFallMM: A Multimodal Dataset Collected with Commodity Devices. Texas State "
-            "University SmartFall group (A. Ngu et al.), github.com/txst-cs-smartfall/SmartFallMM-Dataset.")
+            "University SmartFall group (A. Ngu et al.), "
+            "github.com/txst-cs-smartfall/SmartFallMM-Dataset.")
 
 PLACEMENT = "left_wrist"
 DEVICE = "smartwatch"

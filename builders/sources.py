@@ -7,6 +7,9 @@ A source is a module (or an object with the same attributes) holding::
     def list_inputs(input_dir: Path, **options) -> list[Path]   # sorted units of work
     def read(path: Path, **options) -> Iterator[Clip | Skip]   # never raises for a bad file
 
+The skeleton readers also expose ``Options``, the dataclass of the keyword options that both
+functions accept (``parse_options`` rejects unknown ones by name), so a CLI can list them.
+
 ``SOURCES`` maps every CLI name to its source and imports each one only when asked, so a source
 whose module is missing or broken does not break the others.
 """

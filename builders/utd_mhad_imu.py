@@ -54,7 +54,7 @@ def list_inputs(input_dir: Path, **options) -> list[Path]:
     root = Path(input_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"input folder {root} does not exist or is not a folder")
-    files = sorted(root.glob("*_inertial.mat")) or sorted((root / "Inertial").glob("*_inertial.mat"))
+    files = list(root.glob("*_inertial.mat")) or list((root / "Inertial").glob("*_inertial.mat"))
 
     def key(p: Path) -> tuple:
         m = _FILE.fullmatch(p.name)

@@ -1,4 +1,4 @@
-"""WEDA-FALL (Fitbit Sense, 50 Hz folder): ``50Hz/<code>/Uxx_Ryy_{accel,gyro}.csv`` -> real-IMU clips.
+"""WEDA-FALL (Fitbit Sense): ``50Hz/<code>/Uxx_Ryy_{accel,gyro}.csv`` -> real-IMU clips.
 
 Each CSV has a header (``accel_time_list,accel_x_list,accel_y_list,accel_z_list``; ``gyro_...``
 likewise): time in s from the trial start, then x y z. Units, checked on the data: the

@@ -43,10 +43,12 @@ def allan_deviation(x, sample_rate_hz: float, taus=None,
     if taus is None:
         m = _cluster_sizes(n, per_decade)
     else:
-        m = np.unique(np.round(np.asarray(taus, dtype=np.float64).reshape(-1) * rate).astype(np.int64))
+        requested = np.asarray(taus, dtype=np.float64).reshape(-1)
+        m = np.unique(np.round(requested * rate).astype(np.int64))
         if m.size == 0 or m[0] < 1 or m[-1] > (n - 1) // 2:
             raise ValueError(
-                f"taus must lie in [{1 / rate:g}, {((n - 1) // 2) / rate:g}] s for {n} samples at {rate:g} Hz"
+                f"taus must lie in [{1 / rate:g}, {((n - 1) // 2) / rate:g}] s "
+                f"for {n} samples at {rate:g} Hz"
             )
     # Integrated signal theta_k = sum_{i<k} x_i / rate; removing the mean first keeps the cumulative
     # sum small (the Allan deviation ignores a constant offset).

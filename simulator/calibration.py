@@ -75,9 +75,8 @@ class Calibration:
             if (np.diff(q, axis=0) < 0).any():
                 raise ValueError(f"{label} must be non-decreasing down each column")
         if self.synthetic_quantiles.shape != self.real_quantiles.shape:
-            raise ValueError(
-                f"quantile shapes differ: {self.synthetic_quantiles.shape} vs {self.real_quantiles.shape}"
-            )
+            raise ValueError(f"quantile shapes differ: {self.synthetic_quantiles.shape} "
+                             f"vs {self.real_quantiles.shape}")
 
     @property
     def has_quantile_maps(self) -> bool:
@@ -153,8 +152,8 @@ class Calibration:
             missing = [c for c in CHANNELS if c not in maps]
             if missing:
                 raise ValueError(f"quantile_maps lacks channels {missing}")
-            syn = np.stack([np.asarray(maps[c]["synthetic"], dtype=np.float64) for c in CHANNELS], axis=1)
-            real = np.stack([np.asarray(maps[c]["real"], dtype=np.float64) for c in CHANNELS], axis=1)
+            syn = np.stack([np.asarray(maps[c]["synthetic"], float) for c in CHANNELS], axis=1)
+            real = np.stack([np.asarray(maps[c]["real"], float) for c in CHANNELS], axis=1)
         return cls(mounting, syn, real, dict(d.get("metadata") or {}))
 
     def save(self, path) -> Path:

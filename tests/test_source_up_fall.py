@@ -32,7 +32,8 @@ def header() -> tuple[list[str], list[str]]:
     return names, units
 
 
-def rows(subject: int, activity: int, trial: int, n: int = 41, start_s: float = 0.0) -> list[list[str]]:
+def rows(subject: int, activity: int, trial: int, n: int = 41,
+         start_s: float = 0.0) -> list[list[str]]:
     """n rows 50 ms apart; wrist channels are ramps in time, other sensors filler."""
     out = []
     for k in range(n):

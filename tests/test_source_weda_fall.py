@@ -1,4 +1,4 @@
-"""WEDA-FALL reader: ``50Hz/<code>/Uxx_Ryy_{accel,gyro}.csv`` and ``fall_timestamps.csv`` fixtures."""
+"""WEDA-FALL reader: ``50Hz/<code>/Uxx_Ryy_*.csv`` and ``fall_timestamps.csv`` fixtures."""
 
 from __future__ import annotations
 
