@@ -67,7 +67,8 @@ def cmd_build(args) -> int:
     try:
         opts = BuildOptions(source=args.source, input_dir=args.input, output_dir=args.output,
                             rate_hz=args.rate, placement=args.placement, device=args.device,
-                            seed=args.seed, calibration=args.calibration, num_proc=args.num_proc,
+                            seed=args.seed, calibration=args.calibration, cutoff_hz=args.cutoff,
+                            num_proc=args.num_proc,
                             chunk_inputs=args.chunk_inputs, source_options=options)
         result = build(opts, repo_id=args.repo_id)
     except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
@@ -142,6 +143,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=Path, required=True, help="the source's folder")
     p.add_argument("--output", type=Path, required=True, help="dataset folder")
     _sim_args(p)
+    p.add_argument("--cutoff", type=float, default=None,
+                   help="motion low-pass, Hz (default: the source's recommended value)")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--chunk-inputs", type=int, default=256,
                    help="input files per committed chunk/shard (keep it when resuming)")

@@ -12,7 +12,7 @@ inertial recording of the same trial:
 A naive baseline is printed beside it: finite differences of the raw wrist joint, no filtering,
 no orientation: |accel| = |p_ddot - g| (orientation cannot change a magnitude).
 
-    python benchmarks/fidelity_utd.py [--data ../shared/data/utd_mhad] [--cutoff 6]
+    python benchmarks/fidelity_utd.py [--data ../shared/data/utd_mhad] [--cutoff 3]
 """
 
 from __future__ import annotations
@@ -103,14 +103,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--cutoff", type=float, default=None,
-                    help="motion low-pass, Hz (default: the simulator's default)")
+                    help="motion low-pass, Hz (default: the UTD-MHAD source's CUTOFF_HZ)")
     args = ap.parse_args()
     if not (args.data / "data" / "Skeleton").is_dir():
         print(f"UTD-MHAD not found under {args.data}; nothing to measure")
         return
     pairs = load_pairs(args.data)
-    kw = {} if args.cutoff is None else {"cutoff_hz": args.cutoff}
-    cutoff = kw.get("cutoff_hz", SimulationOptions().cutoff_hz)
+    cutoff = utd_mhad.CUTOFF_HZ if args.cutoff is None else args.cutoff
     res = evaluate(pairs, cutoff)
     med = lambda v: float(np.nanmedian(v))
     print(f"UTD-MHAD actions 1-21, {len(pairs)} trials, right wrist, 50 Hz, cutoff {cutoff} Hz")

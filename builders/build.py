@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..simulator.imu import SIMULATOR_VERSION, SimulationOptions, simulate, simulate_many
+from ..simulator.kinematics import DEFAULT_CUTOFF_HZ
 from ..simulator.motion import MotionError
 from .records import Clip, Skip
 from .sources import get_source
@@ -39,6 +40,8 @@ class BuildOptions:
     input_dir / output_dir: the source's files; the dataset folder (may hold other configs).
     rate_hz, placement, device, seed, calibration: simulation options (skeleton sources only);
         calibration is the path of a JSON written by ``imu2safety calibrate``.
+    cutoff_hz: motion low-pass, Hz; None takes the source's ``CUTOFF_HZ`` (its tracker's noise
+        level) or else the simulator's default.
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
     """
@@ -51,6 +54,7 @@ class BuildOptions:
     device: str = "ideal"
     seed: int = 0
     calibration: Path | None = None
+    cutoff_hz: float | None = None
     num_proc: int = 1
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
@@ -91,10 +95,13 @@ def _init_worker(options: BuildOptions) -> None:
         from ..simulator.calibration import Calibration
 
         cal = Calibration.load(options.calibration)
+    source = get_source(options.source)
+    cutoff = options.cutoff_hz or getattr(source, "CUTOFF_HZ", None) or DEFAULT_CUTOFF_HZ
     _STATE["options"] = options
-    _STATE["source"] = get_source(options.source)
+    _STATE["source"] = source
     _STATE["sim"] = SimulationOptions(placement=options.placement, rate_hz=options.rate_hz,
-                                      device=options.device, seed=options.seed, calibration=cal)
+                                      device=options.device, seed=options.seed, calibration=cal,
+                                      cutoff_hz=cutoff)
 
 
 def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:

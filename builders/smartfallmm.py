@@ -28,6 +28,9 @@ from .sources import AZURE_TO_WORLD, camera_to_world, motion_problem, parse_opti
 from .splits import smartfallmm_split
 
 NAME = "smartfallmm"
+#: Recommended motion low-pass, Hz, for this source's tracker. Azure Kinect skeleton jitter: chosen by analogy with the Kinect v1 measurement of
+#: benchmarks/fidelity_utd.py (SmartFallMM's watch and skeleton trials were cut apart).
+CUTOFF_HZ = 4.0
 LICENSE = "SmartFallMM (Texas State University SmartFall group): research use; cite the dataset."
 CITATION = (
     "SmartFallMM: A Multimodal Dataset Collected with Commodity Devices. Texas State University "

@@ -79,7 +79,7 @@ def test_round_trip_report_and_skips(utd_dir, tmp_path):
     assert ds["train"].features["hazard"].names[0] == "none"
     row = ds["test"].with_format("numpy")[0]
     clip = next(iter(utd_mhad.read(utd_dir / f"{row['id']}_skeleton.mat")))
-    sim = SimulationOptions(placement="right_wrist", device="bmi160")
+    sim = SimulationOptions(placement="right_wrist", device="bmi160", cutoff_hz=utd_mhad.CUTOFF_HZ)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expect = simulate(clip.motion, sim, clip.id).as_array()
