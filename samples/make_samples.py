@@ -4,7 +4,7 @@ source of ``builders/folders.py``).
 
     python samples/make_samples.py [OUT_DIR]        # default: the folder of this script
 
-The output is byte-identical on every run: fixed seeds, positions rounded to a 2^-16 m grid (so
+The output is byte-identical on every run: fixed seeds, positions rounded to a 2^-14 m (0.06 mm) grid (so
 last-bit differences of the maths library do not reach the float32 file) and zip members with a
 fixed date.
 
@@ -44,8 +44,9 @@ FLOOR_Z = 0.03
 #: A joint centre this low touches the floor (falls: the contact event).
 CONTACT_Z = 0.055
 #: Positions are rounded to this grid (m): exact in float32 below 256 m.
-GRID_M = 2.0 ** -16
+GRID_M = 2.0 ** -14
 SIDES = {"left": 1.0, "right": -1.0}
+_LIMB_PARTS = ("elbow", "wrist", "hand", "thumb", "knee", "ankle")
 _SIDED = ("shoulder", "elbow", "wrist", "hand", "thumb", "hip", "knee", "ankle")
 JOINTS: tuple[str, ...] = ("pelvis", "spine_mid", "spine_shoulder", "neck", "head") + tuple(
     f"{side}_{part}" for side in SIDES for part in _SIDED)
@@ -247,6 +248,15 @@ def arm_ik(body: Body, side: str, w, pole, pron) -> Arm:
     return Arm(plane, elev, axial, elbow, np.broadcast_to(pron, elev.shape).astype(float))
 
 
+def _swing(a, b, axis, w):
+    """Directions (T, 3) turning from ``a`` to ``b`` about ``axis`` (T, 3) as ``w`` goes 0 -> 1,
+    both taken perpendicular to the axis, the shorter way round."""
+    pa = _unit(a - np.sum(a * axis, axis=1, keepdims=True) * axis)
+    pb = _unit(b - np.sum(b * axis, axis=1, keepdims=True) * axis)
+    ang = np.arctan2(np.sum(np.cross(pa, pb) * axis, axis=1), np.sum(pa * pb, axis=1)) * w
+    return pa * np.cos(ang)[:, None] + np.cross(axis, pa) * np.sin(ang)[:, None]
+
+
 def arm_to_world(body: Body, p: Pose, side: str, target, pole, pron) -> Arm:
     """``arm_ik`` for a wrist target (T, 3) in the world frame."""
     sh, r_t = shoulder(body, p, side)
@@ -356,7 +366,9 @@ def pelvis_from_feet(body: Body, t, ankles, ground: float = 0.0, crouch=0.0, swa
     z = np.full(len(t), ground + body.stand_pelvis) - crouch
     for foot, s in ((a, 1.0), (b, -1.0)):
         hip_xy = xy + [0.0, s * body.hip_half]
-        dh2 = np.sum((hip_xy - foot[:, :2]) ** 2, axis=1)
+        # heel and toe roll make the effective leg longer when the feet are apart (the ankle of
+        # the trailing foot rises at heel-off): count half the horizontal spread
+        dh2 = 0.5 * np.sum((hip_xy - foot[:, :2]) ** 2, axis=1)
         reach = foot[:, 2] + np.sqrt(np.maximum((0.985 * body.leg) ** 2 - dh2, 0.0)) + body.pelvis_up
         z = np.minimum(z, reach)
     z = gaussian_filter1d(z, 0.05 / DT, mode="nearest") - 0.004
@@ -464,6 +476,16 @@ def fall_about(body: Body, t, pre: Pose, brace: Pose, t0: float, pivot, axis: in
     t_c = t[i_c]
     phi_c, omega_c = sol(t_c)
     rest_phi = sign * rest_lean - beta0
+    # lie no lower than the trunk allows: sweep phi from contact to rest, stop where a trunk joint
+    # (its centre ~6 cm above the floor) would go lower
+    after = np.flatnonzero(t >= t_c)
+    sweep = phi.copy()
+    sweep[after] = phi_c + (rest_phi - phi_c) * np.linspace(0.0, 1.0, after.size)
+    trunk = [i for i, j in enumerate(JOINTS) if not j.endswith(_LIMB_PARTS)]
+    low = forward_kinematics(body, place(sweep))[after][:, trunk, 2].min(axis=1)
+    below = np.flatnonzero(low < 0.06)
+    if below.size:
+        rest_phi = sweep[after[below[0]]]
     # rebound: velocity reversed with the restitution, decaying; then a slow settle to rest
     tau = 0.07
     tp = np.clip(t - t_c, 0, None)
@@ -482,11 +504,16 @@ def fall_about(body: Body, t, pre: Pose, brace: Pose, t0: float, pivot, axis: in
             final.arms[s] = mix_arm(final.arms[s], limp, relax)
         else:
             # the IK pole is the elbow at contact (thorax frame), so the arm continues unchanged;
-            # a wrist still above the floor comes down to it while the body settles
+            # a wrist still above the floor comes down to it while the body settles, the elbow
+            # turning up (away from the floor) as the arm bends under the body's weight
             sh, r_t = shoulder(body, contact, s)
-            pole = r_t[i_c].inv().apply(pts[i_c, JOINTS.index(f"{s}_elbow")] - sh[i_c])
+            pole_c = r_t[i_c].inv().apply(pts[i_c, JOINTS.index(f"{s}_elbow")] - sh[i_c])
             target = wrist + ([wrist[0], wrist[1], FLOOR_Z + 0.015] - wrist) * relax[:, None]
-            ik = arm_to_world(body, final, s, target, pole, final.arms[s].pron)
+            sh, r_t = shoulder(body, final, s)
+            w_local = r_t.inv().apply(target - sh)
+            pole_rest = r_t[n - 1].inv().apply([0.0, 0.0, 1.0]) + [0.0, 0.5 * SIDES[s], 0.0]
+            pole = _swing(pole_c, pole_rest, _unit(w_local), ramp(t, t_c, t_c + 0.05 + settle_s))
+            ik = arm_ik(body, s, w_local, pole, final.arms[s].pron)
             a = final.arms[s]
             final.arms[s] = Arm(*(np.where(t >= t_c, y, x) for x, y in zip(vars(a).values(), vars(ik).values())))
     return final
@@ -573,7 +600,7 @@ def sitting_down(body: Body, rng, variant: int):
 
 
 def falling(body: Body, rng, variant: int):
-    t = time_grid(rng.uniform(6.0, 7.0))
+    t = time_grid(rng.uniform(5.5, 6.0))
     n = len(t)
     if variant == 0:  # tripping while walking: pitch forward over the stance foot, hands first
         step_len = 0.40 * body.height
@@ -581,7 +608,7 @@ def falling(body: Body, rng, variant: int):
         t_start = rng.uniform(0.3, 0.5)
         steps = plan_walk(body, 8, step_len, step_time, t_start)
         pre = walking_pose(body, t, rng, steps, step_len)
-        t0 = t_start + 2.85 * step_time   # late in the swing of the third step: its foot is caught
+        t0 = t_start + 2.3 * step_time    # early in the swing of the third step: its foot is caught
         i0 = int(np.searchsorted(t, t0))
         stance = "right"                   # steps alternate left, right, left: the left swings
         pivot = pre.ankles[stance][i0].copy()
@@ -734,7 +761,7 @@ def shoving(body: Body, rng, variant: int):
     pose.ankles = feet_from_steps(body, t, steps, {s: (0.0, v * body.hip_half) for s, v in SIDES.items()})
     pose.root = pelvis_from_feet(body, t, pose.ankles, crouch=0.02 * body.height)
     pose.root[:, :2] += wobble(rng, n, 0.5, 0.005, (2,))
-    thrust = sum(bump(t, ts, rng.uniform(0.15, 0.2), 0.15, 0.45) for ts in shoves)
+    thrust = sum(bump(t, ts, rng.uniform(0.22, 0.28), 0.15, 0.5) for ts in shoves)
     up = ramp(t, t_ready, t_ready + 0.45) - ramp(t, shoves[-1] + 0.9, shoves[-1] + 1.5)
     for side, s in SIDES.items():
         rest = np.array([0.03, 0.03 * s, -0.985]) * la

@@ -22,6 +22,7 @@ given, in a fixed order, so the same seed gives byte-identical output.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 
@@ -38,6 +39,8 @@ _MG = 1e-3 * G
 #: Two per decade keeps the ripple of the Allan floor below a few percent between ~1 s and ~3000 s.
 FLICKER_TAUS_S: np.ndarray = np.logspace(-0.5, 4.0, 10)
 _FLICKER_RATIO = float(FLICKER_TAUS_S[1] / FLICKER_TAUS_S[0])
+#: Knots per correlation time when a Gauss-Markov term is generated coarsely.
+_GM_KNOTS_PER_TAU = 20
 
 
 @dataclass(frozen=True)
@@ -201,78 +204,119 @@ def _check_signal(x, label: str, n: int | None) -> np.ndarray:
     return arr
 
 
-def _jitter(x: np.ndarray, sample_rate_hz: float, jitter_s: float, rng) -> np.ndarray:
-    """Read x (N, k) at n + delta_n (samples), delta ~ N(0, jitter), by linear interpolation."""
-    n = x.shape[0]
-    if n < 2:
-        return x
-    u = np.arange(n) + rng.standard_normal(n) * (jitter_s * sample_rate_hz)
-    u = np.clip(u, 0.0, n - 1.0)
-    i0 = np.minimum(np.floor(u).astype(np.intp), n - 2)
-    frac = (u - i0)[:, None]
-    return x[i0] * (1.0 - frac) + x[i0 + 1] * frac
+def _field(p: DeviceProfile, field: str) -> np.ndarray:
+    """(6,) per-channel figure: the accelerometer's for ax ay az, the gyroscope's for gx gy gz."""
+    return np.repeat([getattr(p, f"accel_{field}"), getattr(p, f"gyro_{field}")], 3)
 
 
-def _lowpass(x: np.ndarray, fraction: float) -> np.ndarray:
-    """Causal 2nd-order Butterworth, cutoff = fraction * rate; starts in steady state at x[0]."""
+@functools.lru_cache(maxsize=16)
+def _butter2(fraction: float) -> tuple[np.ndarray, np.ndarray]:
     sos = signal.butter(2, 2.0 * fraction, btype="low", output="sos")
-    zi = signal.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
-    y, _ = signal.sosfilt(sos, x, axis=0, zi=zi)
-    return y
+    return sos, signal.sosfilt_zi(sos)
 
 
-def _gain_matrix(scale: float, misalignment: float, rng) -> np.ndarray:
-    """(3, 3) M = (I + diag(s)) (I + off-diagonal coupling); measured = M @ true."""
-    s = rng.standard_normal(3) * scale if scale else np.zeros(3)
-    c = rng.standard_normal((3, 3)) * misalignment if misalignment else np.zeros((3, 3))
-    np.fill_diagonal(c, 0.0)
-    return (np.eye(3) + np.diag(s)) @ (np.eye(3) + c)
-
-
-def _flicker_bias(n: int, dt: float, instability: float, rng) -> np.ndarray:
-    """(n, 3) flicker noise with Allan floor 0.664 * instability, as a sum of Gauss-Markov terms.
-
-    A sum of first-order Gauss-Markov processes of equal variance s^2 and correlation times spaced
-    by a ratio r has one-sided PSD s^2 / (f ln r); flicker noise of bias instability B has
-    one-sided PSD B^2 / (pi f) (Allan variance 2 ln 2 B^2 / pi), so s^2 = B^2 ln r / pi.
-    """
-    sigma = instability * math.sqrt(math.log(_FLICKER_RATIO) / math.pi)
-    total = np.zeros((n, 3))
+def _gm_steps(n: int, dt: float) -> list[tuple[int, int, float]]:
+    """(samples between knots, knots, AR coefficient) of each Gauss-Markov term."""
+    out = []
     for tau in FLICKER_TAUS_S:
-        a = math.exp(-dt / tau)
-        drive = rng.standard_normal((n, 3)) * (sigma * math.sqrt(1.0 - a * a))
-        start = rng.standard_normal(3) * sigma  # stationary start: the bias is already wandering
-        y, _ = signal.lfilter([1.0], [1.0, -a], drive, axis=0, zi=(a * start)[None, :])
-        total += y
-    return total
+        step = max(1, int(tau / (_GM_KNOTS_PER_TAU * dt)))
+        out.append((step, -(-(n - 1) // step) + 1, math.exp(-step * dt / tau)))
+    return out
 
 
-def _sensor(x: np.ndarray, sample_rate_hz: float, p: DeviceProfile, sensor: str, rng) -> np.ndarray:
-    """Stages 3-7 for one sensor (x is already jittered and low-passed)."""
-    g = lambda field: getattr(p, f"{sensor}_{field}")  # noqa: E731
-    n, dt = x.shape[0], 1.0 / sample_rate_hz
-    if g("scale_error") or g("misalignment"):
-        x = x @ _gain_matrix(g("scale_error"), g("misalignment"), rng).T
-    if g("turn_on_bias"):
-        x = x + rng.standard_normal(3) * g("turn_on_bias")
-    if g("bias_instability"):
-        x = x + _flicker_bias(n, dt, g("bias_instability"), rng)
-    if g("bias_random_walk"):
-        x = x + np.cumsum(rng.standard_normal((n, 3)) * (g("bias_random_walk") * math.sqrt(dt)), axis=0)
-    if g("noise_density"):
-        x = x + rng.standard_normal((n, 3)) * (g("noise_density") * math.sqrt(sample_rate_hz))
-    full_scale = p._range(sensor)
-    if math.isfinite(full_scale):
-        x = np.clip(x, -full_scale, full_scale)
-    lsb = p.accel_lsb if sensor == "accel" else p.gyro_lsb
-    if lsb:
-        x = np.round(x / lsb) * lsb
+def _draws(n: int, p: DeviceProfile, gm: list, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every random number one recording needs, in a fixed order, from its own ``rng``."""
+    d = {"jitter": rng.standard_normal(n) if p.sampling_jitter_s else None,
+         "scale": rng.standard_normal(6), "cross": rng.standard_normal((2, 3, 3)),
+         "turn_on": rng.standard_normal(6)}
+    d["gm"] = [(rng.standard_normal((k, 6)), rng.standard_normal(6)) for _, k, _ in gm]
+    d["walk"] = rng.standard_normal((n, 6))
+    d["white"] = rng.standard_normal((n, 6))
+    return d
+
+
+def _interp_knots(y: np.ndarray, n: int, step: int) -> np.ndarray:
+    """(knots, ...) values every ``step`` samples -> (n, ...) by linear interpolation."""
+    if step == 1:
+        return y[:n]
+    pos = np.arange(n, dtype=np.float64) / step
+    i0 = np.minimum(pos.astype(np.intp), y.shape[0] - 2)
+    frac = (pos - i0).reshape((n,) + (1,) * (y.ndim - 1))
+    return y[i0] * (1.0 - frac) + y[i0 + 1] * frac
+
+
+def apply_device_batch(imu: np.ndarray, sample_rate_hz: float, profile: DeviceProfile,
+                       rngs: list[np.random.Generator]) -> np.ndarray:
+    """Measured signals of B recordings of equal length at once.
+
+    imu: (N, B, 6) float, ideal ax ay az (m/s^2, specific force) gx gy gz (rad/s), sensor frame,
+    uniformly sampled at ``sample_rate_hz``; rngs: one generator per recording. Each recording's
+    random numbers come from its own generator only, so the result for one recording does not
+    depend on the others in the batch. Returns (N, B, 6) float64.
+    """
+    x = np.array(imu, dtype=np.float64)
+    n, b = x.shape[0], x.shape[1]
+    if len(rngs) != b:
+        raise ValueError(f"need one rng per recording: {b} recordings, {len(rngs)} rngs")
+    if profile.is_ideal or n == 0:
+        return x
+    rate, dt = float(sample_rate_hz), 1.0 / float(sample_rate_hz)
+    gm = _gm_steps(n, dt)
+    draws = [_draws(n, profile, gm, r) for r in rngs]
+    stack = lambda key: np.stack([d[key] for d in draws], axis=1)  # noqa: E731  (N, B, ...)
+
+    # 1. sampling jitter: read at n + delta (samples) by linear interpolation
+    if profile.sampling_jitter_s and n >= 2:
+        u = np.clip(np.arange(n)[:, None] + stack("jitter") * (profile.sampling_jitter_s * rate),
+                    0.0, n - 1.0)
+        i0 = np.minimum(np.floor(u).astype(np.intp), n - 2)
+        frac = (u - i0)[..., None]
+        cols = np.arange(b)[None, :]
+        x = x[i0, cols] * (1.0 - frac) + x[i0 + 1, cols] * frac
+    # 2. on-chip low-pass: causal 2nd-order Butterworth, steady state at the first sample
+    if profile.lowpass_fraction:
+        sos, zi0 = _butter2(profile.lowpass_fraction)
+        x, _ = signal.sosfilt(sos, x, axis=0, zi=zi0[:, :, None, None] * x[0][None, None])
+    # 3. scale factor and misalignment: measured = (I + diag(s)) (I + C) true, per sensor
+    eye = np.eye(3)
+    for k, sensor in enumerate(("accel", "gyro")):
+        scale, mis = getattr(profile, f"{sensor}_scale_error"), getattr(profile, f"{sensor}_misalignment")
+        if scale or mis:
+            sl = slice(3 * k, 3 * k + 3)
+            c = np.stack([d["cross"][k] for d in draws]) * mis
+            c[:, [0, 1, 2], [0, 1, 2]] = 0.0
+            gain = (eye + np.stack([np.diag(d["scale"][sl]) for d in draws]) * scale) @ (eye + c)
+            x[..., sl] = np.einsum("bij,nbj->nbi", gain, x[..., sl])
+    # 4. biases
+    x += np.stack([d["turn_on"] for d in draws])[None] * _field(profile, "turn_on_bias")
+    instability = _field(profile, "bias_instability")
+    if instability.any():
+        sigma = instability * math.sqrt(math.log(_FLICKER_RATIO) / math.pi)
+        for t, (step, knots, a) in enumerate(gm):
+            drive = np.stack([d["gm"][t][0] for d in draws], 1) * (sigma * math.sqrt(1.0 - a * a))
+            start = np.stack([d["gm"][t][1] for d in draws]) * sigma
+            y, _ = signal.lfilter([1.0], [1.0, -a], drive, axis=0, zi=(a * start)[None])
+            x += _interp_knots(y, n, step)
+    walk = _field(profile, "bias_random_walk")
+    if walk.any():
+        x += np.cumsum(stack("walk") * (walk * math.sqrt(dt)), axis=0)
+    # 5. white noise
+    x += stack("white") * (_field(profile, "noise_density") * math.sqrt(rate))
+    # 6. saturation and 7. quantisation
+    for k, sensor in enumerate(("accel", "gyro")):
+        sl = slice(3 * k, 3 * k + 3)
+        full_scale = profile._range(sensor)
+        if math.isfinite(full_scale):
+            x[..., sl] = np.clip(x[..., sl], -full_scale, full_scale)
+        lsb = profile.accel_lsb if sensor == "accel" else profile.gyro_lsb
+        if lsb:
+            x[..., sl] = np.round(x[..., sl] / lsb) * lsb
     return x
 
 
 def apply_device(accel, gyro, sample_rate_hz: float, profile: DeviceProfile,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Measured signals from ideal ones.
+    """Measured signals from ideal ones (one recording; see ``apply_device_batch``).
 
     accel: (N, 3) float, m/s^2, specific force, sensor frame; gyro: (N, 3) float, rad/s, sensor
     frame; both uniformly sampled at ``sample_rate_hz``. Returns new (N, 3) float64 arrays.
@@ -285,13 +329,5 @@ def apply_device(accel, gyro, sample_rate_hz: float, profile: DeviceProfile,
         raise ValueError(f"sample_rate_hz must be positive, got {sample_rate_hz}")
     if not isinstance(profile, DeviceProfile):
         raise TypeError(f"profile must be a DeviceProfile (see get_device), got {type(profile).__name__}")
-    if profile.is_ideal or accel.shape[0] == 0:
-        return accel.copy(), gyro.copy()
-    both = np.concatenate([accel, gyro], axis=1)  # (N, 6): both sensors share the sample clock
-    if profile.sampling_jitter_s:
-        both = _jitter(both, rate, profile.sampling_jitter_s, rng)
-    if profile.lowpass_fraction:
-        both = _lowpass(both, profile.lowpass_fraction)
-    out_accel = _sensor(both[:, :3], rate, profile, "accel", rng)
-    out_gyro = _sensor(both[:, 3:], rate, profile, "gyro", rng)
-    return out_accel, out_gyro
+    out = apply_device_batch(np.concatenate([accel, gyro], axis=1)[:, None], rate, profile, [rng])
+    return out[:, 0, :3], out[:, 0, 3:]

@@ -210,21 +210,30 @@ def _prepare_all(sources: Sequence[Source], options: SimulationOptions) -> list[
     return poses  # type: ignore[return-value]
 
 
-def _finish(accel, gyro, t_out, options: SimulationOptions, clip_id: str) -> ImuRecording:
+def _finish(accel: np.ndarray, gyro: np.ndarray, t_out: np.ndarray, options: SimulationOptions,
+            clip_ids: list[str]) -> list[ImuRecording]:
+    """Calibration rotation, device model and quantile maps of a batch: (N, B, 3) ideal signals."""
+    n, b = accel.shape[:2]
     cal = options.calibration
     if cal is not None:
-        accel, gyro = cal.rotate(accel, gyro)
+        accel, gyro = (x.reshape(n, b, 3) for x in cal.rotate(accel.reshape(-1, 3), gyro.reshape(-1, 3)))
+    imu = np.concatenate([accel, gyro], axis=2)
     if options.device != "ideal":
-        from .devices import apply_device, get_device
+        from .devices import apply_device_batch, get_device
 
-        accel, gyro = apply_device(accel, gyro, options.rate_hz, get_device(options.device),
-                                   clip_rng(options.seed, clip_id, "device"))
-    if cal is not None:
-        accel, gyro = cal.map_quantiles(accel, gyro)
-    if not (np.isfinite(accel).all() and np.isfinite(gyro).all()):
-        raise MotionError("simulation produced non-finite values (check the motion for outliers)")
-    return ImuRecording(np.ascontiguousarray(accel), np.ascontiguousarray(gyro), t_out,
-                        float(options.rate_hz))
+        rngs = [clip_rng(options.seed, cid, "device") for cid in clip_ids]
+        imu = apply_device_batch(imu, options.rate_hz, get_device(options.device), rngs)
+    out = []
+    for k, cid in enumerate(clip_ids):
+        a, g = imu[:, k, :3], imu[:, k, 3:]
+        if cal is not None:
+            a, g = cal.map_quantiles(a, g)
+        if not (np.isfinite(a).all() and np.isfinite(g).all()):
+            raise MotionError(f"clip {cid!r}: simulation produced non-finite values "
+                              "(check the motion for outliers)")
+        out.append(ImuRecording(np.ascontiguousarray(a), np.ascontiguousarray(g), t_out,
+                                float(options.rate_hz)))
+    return out
 
 
 def simulate_many(sources: Sequence[Source], options: SimulationOptions | None = None,
@@ -251,8 +260,9 @@ def simulate_many(sources: Sequence[Source], options: SimulationOptions | None =
         pos = np.stack([poses[i].position for i in members], axis=1)
         quat = np.stack([poses[i].quat for i in members], axis=1)
         accel, gyro = _signals(t, pos, quat, t_out, options.derivative)
-        for k, i in enumerate(members):
-            out[i] = _finish(accel[:, k], gyro[:, k], t_out, options, clip_ids[i])
+        recs = _finish(accel, gyro, t_out, options, [clip_ids[i] for i in members])
+        for i, rec in zip(members, recs):
+            out[i] = rec
     return out  # type: ignore[return-value]
 
 
