@@ -9,11 +9,29 @@ longest common covered span. Times are float seconds on the source's clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..simulator.motion import G
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """Options of the real watch-IMU readers.
+
+    rate_hz: output rate; max_gap_s: longest gap bridged by interpolation; min_duration_s:
+    shortest common span of accelerometer and gyroscope kept. Every number must be positive.
+    """
+
+    rate_hz: float = 50.0
+    max_gap_s: float = 0.5
+    min_duration_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if not getattr(self, f.name) > 0:
+                raise ValueError(f"{f.name} must be positive, got {getattr(self, f.name)}")
 
 DEG_TO_RAD = np.pi / 180.0
 

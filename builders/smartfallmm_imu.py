@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .imu_io import Stream, StreamError, clean_stream, join_streams
+from .imu_io import Stream, StreamError, StreamOptions, clean_stream, join_streams
 from .labels import lookup
 from .records import Clip, Item, Skip
 from .sources import parse_options
@@ -48,19 +48,7 @@ BURST_GAP_S = 0.010
 _TRIAL = re.compile(r"S(\d+)A(\d+)T(\d+)")
 
 
-@dataclass(frozen=True)
-class Options:
-    """rate_hz: output rate; max_gap_s: longest gap bridged by interpolation;
-    min_duration_s: shortest common span of accelerometer and gyroscope kept."""
-
-    rate_hz: float = 50.0
-    max_gap_s: float = 0.5
-    min_duration_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("rate_hz", "max_gap_s", "min_duration_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+Options = StreamOptions
 
 
 def _root(input_dir: Path) -> Path:

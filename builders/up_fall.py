@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .imu_io import StreamError, clean_stream, deg_to_rad, g_to_ms2, join_streams
+from .imu_io import StreamError, StreamOptions, clean_stream, deg_to_rad, g_to_ms2, join_streams
 from .labels import lookup
 from .records import Clip, Item, Skip
 from .sources import parse_options
@@ -46,19 +46,11 @@ KEY_COLUMNS = ("Subject", "Activity", "Trial")
 
 
 @dataclass(frozen=True)
-class Options:
-    """rate_hz: output rate; max_gap_s: longest gap bridged by interpolation;
-    min_duration_s: shortest clip kept; chunk_rows: CSV rows read at a time."""
+class Options(StreamOptions):
+    """StreamOptions at UP-Fall's ~18 Hz; chunk_rows: CSV rows read at a time."""
 
     rate_hz: float = 18.0
-    max_gap_s: float = 0.5
-    min_duration_s: float = 1.0
     chunk_rows: int = 100_000
-
-    def __post_init__(self) -> None:
-        for name in ("rate_hz", "max_gap_s", "min_duration_s", "chunk_rows"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

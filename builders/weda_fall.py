@@ -22,13 +22,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .imu_io import Stream, StreamError, clean_stream, join_streams
+from .imu_io import Stream, StreamError, StreamOptions, clean_stream, join_streams
 from .labels import lookup
 from .records import Clip, Item, Skip
 from .sources import parse_options
@@ -48,19 +47,7 @@ FALL_TIMESTAMPS = "fall_timestamps.csv"
 _FILE = re.compile(r"U(\d+)_R(\d+)_accel\.csv")
 
 
-@dataclass(frozen=True)
-class Options:
-    """rate_hz: output rate; max_gap_s: longest gap bridged by interpolation;
-    min_duration_s: shortest common span of accelerometer and gyroscope kept."""
-
-    rate_hz: float = 50.0
-    max_gap_s: float = 0.5
-    min_duration_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("rate_hz", "max_gap_s", "min_duration_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+Options = StreamOptions
 
 
 def _rate_dir(input_dir: Path) -> Path:
