@@ -56,6 +56,10 @@ def card_metadata(info: DatasetInfo, license: str = "other") -> dict[str, Any]:
             entry["default"] = True
         entry["data_files"] = [{"split": s, "path": DATA_GLOB.format(config=name, split=s)}
                                for s in info.configs[name].splits]
+        if info.configs[name].content_sha256:
+            # datasets keys its cache of a local folder on this YAML only (not on the files):
+            # the content digest makes a rebuilt folder load afresh.
+            entry["description"] = f"content sha256:{info.configs[name].content_sha256}"
         configs.append(entry)
     total = sum(sum(c.split_counts.values()) for c in info.configs.values())
     meta: dict[str, Any] = {"pretty_name": PRETTY_NAME, "license": license}

@@ -158,6 +158,8 @@ class ConfigInfo:
     simulator_version: version of the simulator that made the rows ("" for real-IMU sources).
     license: licence note of the source (prose for the card).
     citation: citation of the source (BibTeX or prose for the card).
+    content_sha256: digest of the config's Parquet shards (names and bytes), so that a cached
+        copy of an older build of the same folder is never mistaken for this one.
     """
 
     source: str
@@ -168,6 +170,7 @@ class ConfigInfo:
     simulator_version: str = ""
     license: str = ""
     citation: str = ""
+    content_sha256: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, str) or not self.source:

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -271,6 +272,15 @@ class DatasetWriter:
         if dup:
             raise ValueError(f"config {self.config!r}: clip ids written more than once: {dup[:10]}")
 
+    def _content_sha256(self) -> str:
+        h = hashlib.sha256()
+        for split in SPLITS:
+            for p in shard_paths(self.output_dir, self.config, split):
+                h.update(p.name.encode() + b"\0")
+                with open(p, "rb") as f:
+                    h.update(hashlib.file_digest(f, "sha256").digest())
+        return h.hexdigest()
+
     def report(self) -> dict[str, Any]:
         """The build report: inputs = inputs_written + inputs_skipped, every skip with its reason."""
         chunks = [self._chunks[k] for k in sorted(self._chunks)]
@@ -323,6 +333,7 @@ class DatasetWriter:
             simulator_version=simulator_version,
             license=license,
             citation=citation,
+            content_sha256=self._content_sha256(),
         )
         save_info(self.output_dir, info)
         write_figures(self.output_dir, self.config)

@@ -137,3 +137,19 @@ def test_reader_crash_becomes_a_skip(utd_dir, tmp_path, monkeypatch):
     rep = build(_opts(utd_dir, tmp_path / "ds"), progress=False).report
     assert any("reader error: RuntimeError: reader bug" in s["reason"] for s in rep["skips"])
     assert rep["inputs"] == rep["inputs_written"] + rep["inputs_skipped"] == 11
+
+
+def test_plain_load_dataset_sees_a_rebuilt_folder(utd_dir, tmp_path):
+    """datasets caches a local folder by its README's YAML: the content digest there must
+    change with the shards, or a rebuild would load the old rows."""
+    import shutil
+
+    import datasets
+
+    out = tmp_path / "ds"
+    build(_opts(utd_dir, out), progress=False)
+    first = datasets.load_dataset(str(out), "utd-mhad")["train"][0]["options"]
+    shutil.rmtree(out)
+    build(_opts(utd_dir, out, seed=7), progress=False)
+    second = datasets.load_dataset(str(out), "utd-mhad")["train"][0]["options"]
+    assert json.loads(first)["seed"] == 0 and json.loads(second)["seed"] == 7

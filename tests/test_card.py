@@ -53,10 +53,13 @@ def front_matter(text: str) -> dict:
 
 def test_yaml_lists_configs_and_only_existing_splits(dataset_dir):
     meta = front_matter((dataset_dir / "README.md").read_text())
+    digest = load_info(dataset_dir).configs[CONFIG].content_sha256
+    assert len(digest) == 64
     assert meta["configs"] == [{
         "config_name": CONFIG, "default": True,
         "data_files": [{"split": "train", "path": f"data/{CONFIG}/train-*.parquet"},
                        {"split": "test", "path": f"data/{CONFIG}/test-*.parquet"}],
+        "description": f"content sha256:{digest}",
     }]
     assert meta["license"] == "other" and meta["size_categories"] == ["n<1K"]
     assert "tabular-classification" in meta["task_categories"] and "imu" in meta["tags"]
