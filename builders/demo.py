@@ -7,10 +7,10 @@ prints a summary: rows per split, class counts, clip durations, mean peak |accel
 class, and where the dataset card and its figures are.
 
 Output folder rule: the demo writes only into a new or empty folder, or into one that a previous
-demo wrote (it holds no config but ``npz``). In the latter case the files of config ``npz`` are
-deleted first and the config is built again from scratch, so the result always reflects the
-shipped sample and this version of the code (resuming would keep rows of an older build). Any
-other non-empty folder is refused, so a real dataset is never touched.
+demo wrote (no config but ``npz``, built from ``samples``). In the latter case the files of config
+``npz`` are deleted first and the config is built again from scratch, so the result always
+reflects the shipped sample and this version of the code (resuming would keep rows of an older
+build). Any other non-empty folder is refused, so a real dataset is never touched.
 """
 
 from __future__ import annotations
@@ -64,6 +64,11 @@ def prepare_output(output: Path) -> str | None:
     if configs != {CONFIG}:
         return (f"{output} holds dataset config(s) {sorted(configs - {CONFIG})}; the demo writes "
                 f"config {CONFIG!r} only into a folder of its own")
+    if (output / INFO_PATH).is_file():
+        built_from = load_info(output, check=False).configs[CONFIG].build_options.get("input_dir")
+        if built_from != samples_dir().name:
+            return (f"{output} holds an {CONFIG!r} config built from {built_from!r}, not from the "
+                    "shipped sample; give the demo a new or empty folder")
     data = output / DATA_DIR.format(config=CONFIG)
     if data.is_dir():
         for p in data.iterdir():

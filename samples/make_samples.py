@@ -4,9 +4,9 @@ source of ``builders/folders.py``).
 
     python samples/make_samples.py [OUT_DIR]        # default: the folder of this script
 
-The output is byte-identical on every run: fixed seeds, positions rounded to a 2^-14 m (0.06 mm) grid (so
-last-bit differences of the maths library do not reach the float32 file) and zip members with a
-fixed date.
+The output is byte-identical on every run: fixed seeds, positions rounded to a 2^-14 m (0.06 mm)
+grid (so last-bit differences of the maths library do not reach the float32 file) and zip members
+with a fixed date.
 
 Body: an articulated stick figure whose segment lengths are fractions of the subject's height
 (after Winter's anthropometric tables), posed by joint angles over time and placed by forward
@@ -90,7 +90,7 @@ _FRACTIONS = {
     "thigh": 0.245, "shank": 0.246, "ankle": 0.039, "hip_half": 0.055, "pelvis_up": 0.02,
     "lumbar": 0.135, "thoracic": 0.135, "neck_len": 0.045, "head_up": 0.065, "head_fwd": 0.012,
     "shoulder_half": 0.115, "shoulder_down": 0.02, "upper_arm": 0.186, "forearm": 0.146,
-    "hand": 0.05, "thumb_radial": 0.028, "thumb_distal": 0.038, "foot_half": 0.052,
+    "hand": 0.05, "thumb_radial": 0.028, "thumb_distal": 0.038,
 }
 
 
@@ -166,13 +166,6 @@ def arm(n: int, plane=0.0, elev=0.0, axial=0.0, elbow=0.0, pron=0.0) -> Arm:
 
 def mix_arm(a: Arm, b: Arm, w) -> Arm:
     return Arm(*(x + (y - x) * w for x, y in zip(vars(a).values(), vars(b).values())))
-
-
-def add_arm(a: Arm, **deg) -> Arm:
-    d = {k: v.copy() for k, v in vars(a).items()}
-    for k, v in deg.items():
-        d[k] = d[k] + np.deg2rad(v)
-    return Arm(**d)
 
 
 @dataclass
@@ -432,7 +425,7 @@ def _pendulum(t0: float, beta0: float, omega0: float, k: float, limit: float):
 
 
 def fall_about(body: Body, t, pre: Pose, brace: Pose, t0: float, pivot, axis: int, beta0: float,
-               omega0: float, rest_lean: float, rng, sag: float = 0.0, k: float | None = None,
+               omega0: float, rest_lean: float, sag: float = 0.0, k: float | None = None,
                planted: bool = True, restitution: float = 0.15, settle_s: float = 0.6,
                pelvis_path: Callable | None = None) -> Pose:
     """The pre-fall pose until t0, then the body rotates about a horizontal ``axis`` (1: pitch
@@ -493,9 +486,10 @@ def fall_about(body: Body, t, pre: Pose, brace: Pose, t0: float, pivot, axis: in
     settle = (rest_phi - phi_c) * ramp(t, t_c + 0.05, t_c + 0.05 + settle_s)
     phi = np.where(t < t_c, phi, phi_c + rebound + settle)
     final = place(phi)
-    # lying still: tiny breathing motion of the trunk
-    final.spine[:, 0] += np.deg2rad(0.6) * np.sin(2 * np.pi * 0.25 * t) * ramp(t, t_c + 0.8, t_c + 1.6)
     relax = ramp(t, t_c, t_c + 0.05 + settle_s)
+    # lying still: the postural sway of the trunk and head fades out while the body settles
+    final.spine = final.spine + (final.spine[i_c] - final.spine) * relax[:, None]
+    final.neck = final.neck + (final.neck[i_c] - final.neck) * relax
     limp = arm(n, plane=10, elev=10, elbow=25, pron=20)
     contact = place(np.where(t < t_c, phi, phi_c))
     for s in SIDES:
@@ -583,8 +577,8 @@ def sitting_down(body: Body, rng, variant: int):
     d = rng.uniform(1.2, 1.6)
     seat = rng.uniform(0.42, 0.48)
     back = rng.uniform(0.20, 0.26) * body.height / 1.75
-    for side, s in SIDES.items():
-        pose.ankles[side][:, 0] = 0.05
+    for ankle in pose.ankles.values():  # feet a little forward, where they stay
+        ankle[:, 0] = 0.05
     x = -back * ramp(t, t1, t1 + 0.8 * d)
     z = body.stand_pelvis + (seat + 0.10 - body.stand_pelvis) * ramp(t, t1 + 0.15 * d, t1 + d)
     pose.root[:, 0] += x
@@ -622,7 +616,7 @@ def falling(body: Body, rng, variant: int):
         brace.neck[:] = np.deg2rad(-25)
         brace.arms = {s: arm(n, plane=rng.uniform(15, 30), elev=rng.uniform(65, 80), elbow=rng.uniform(15, 25),
                              pron=70) for s in SIDES}
-        return fall_about(body, t, pre, brace, t0, pivot, 1, beta0, omega0, np.pi / 2 - 0.04, rng,
+        return fall_about(body, t, pre, brace, t0, pivot, 1, beta0, omega0, np.pi / 2 - 0.04,
                           sag=0.03 * body.height)
     if variant == 1:  # slipping backward from standing: sits back, lands on the back
         pre = standing(body, t, rng)
@@ -636,7 +630,7 @@ def falling(body: Body, rng, variant: int):
         brace.arms = {s: arm(n, plane=rng.uniform(95, 115), elev=rng.uniform(45, 60), elbow=20, pron=0)
                       for s in SIDES}
         return fall_about(body, t, pre, brace, t0, pivot, 1, -0.03, -rng.uniform(0.6, 0.9),
-                          np.pi / 2 - 0.06, rng, sag=0.10 * body.height)
+                          np.pi / 2 - 0.06, sag=0.10 * body.height)
     # variant 2: falling sideways to the right from standing
     pre = standing(body, t, rng)
     t0 = rng.uniform(1.5, 2.0)
@@ -649,7 +643,7 @@ def falling(body: Body, rng, variant: int):
     brace.spine[:, 1] = np.deg2rad(12)
     brace.arms = {"right": arm(n, plane=80, elev=rng.uniform(55, 70), elbow=15, pron=60),
                   "left": arm(n, plane=10, elev=rng.uniform(50, 70), elbow=rng.uniform(70, 90), pron=40)}
-    return fall_about(body, t, pre, brace, t0, pivot, 0, beta0, rng.uniform(0.8, 1.0), np.pi / 2 - 0.1, rng,
+    return fall_about(body, t, pre, brace, t0, pivot, 0, beta0, rng.uniform(0.8, 1.0), np.pi / 2 - 0.1,
                       sag=0.04 * body.height)
 
 
@@ -691,7 +685,7 @@ def fainting(body: Body, rng, variant: int):
         return p
 
     return fall_about(body, t, pre, brace, t0, root0, axis, 0.0, sign * rng.uniform(0.5, 0.7),
-                      np.pi / 2 - 0.05, rng, k=1.5 * G / (0.5 * body.height), restitution=0.1,
+                      np.pi / 2 - 0.05, k=1.5 * G / (0.5 * body.height), restitution=0.1,
                       settle_s=0.8, pelvis_path=pelvis_path, planted=False)
 
 

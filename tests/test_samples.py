@@ -104,9 +104,8 @@ def test_falls_end_on_the_floor_at_rest(label):
     for m in _clips(label):
         z = _pelvis_z(m)
         assert z[:15].mean() - z[-1] > 0.5
-        last = m.positions[-30:]  # the last second: lying still (breathing moves the chest)
-        assert np.abs(last - last.mean(axis=0)).max() < 0.02
-        assert np.abs(last[:, 0] - last[:, 0].mean(axis=0)).max() < 0.005  # pelvis
+        last = m.positions[-30:]  # the last second: lying still
+        assert np.abs(last - last.mean(axis=0)).max() < 0.005
         assert m.positions[-1][:, 2].max() < 0.6
 
 
