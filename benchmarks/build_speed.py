@@ -9,21 +9,25 @@ others a short-lived ghost body; names ``SsssCcccPpppRrrrAaaa`` spread over setu
 cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
 
 1. parse alone: ``ntu.read`` over every file, one process -> files/s and MB/s;
-2. simulate alone: ``simulate_many`` on the parsed clips in chunks of 256 files, one process;
+2. simulate alone, as the builder does it (``simulate_many`` per chunk of 256 files, redone clip
+   by clip when any clip of the chunk warns about a repaired gap), one process;
 3. the real build end to end: ``build(BuildOptions(source="ntu", ..., num_proc=N))`` -> clips/s,
    input MB/s, and the time NTU-120's 114,480 samples would take at that rate
    (target <= 10 min, i.e. >= 190.8 samples/s).
 
-    python benchmarks/build_speed.py [--files 2000] [--frames 60 300] [--num-proc 2] [--workdir /tmp] [--keep]
+    python benchmarks/build_speed.py [--files 2000] [--frames 60 300] [--num-proc 2] [--pin-blas]
+        [--workdir /tmp] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -139,20 +143,33 @@ def write_corpus(folder: Path, files: int, frames: tuple[int, int] = (60, 300),
     return paths
 
 
-def _simulate(clips: list[Clip], opts: SimulationOptions) -> int:
-    """Simulate like the builder: one batch, falling back to clip by clip; returns clips done."""
-    try:
-        simulate_many([c.motion for c in clips], opts, [c.id for c in clips])
-        return len(clips)
-    except MotionError:
-        done = 0
-        for c in clips:
+def simulate_like_builder(clips: list[Clip], opts: SimulationOptions) -> tuple[int, float, float]:
+    """Simulate as ``build._simulate_clips`` does: one ``simulate_many`` batch; when it raises or
+    warns (a repaired gap in any clip), every clip again one by one to get its own notes.
+
+    Returns (clips simulated, batch seconds, clip-by-clip seconds).
+    """
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            simulate_many([c.motion for c in clips], opts, [c.id for c in clips])
+            failed = False
+        except MotionError:
+            failed = True
+    batch_s = time.perf_counter() - start
+    if not (failed or caught):
+        return len(clips), batch_s, 0.0
+    done = 0
+    for c in clips:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
             try:
                 simulate(c.motion, opts, c.id)
                 done += 1
             except MotionError:
                 pass
-        return done
+    return done, batch_s, time.perf_counter() - start - batch_s
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -163,6 +180,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="frames per file, uniform (default 60 300)")
     p.add_argument("--num-proc", type=int, default=2, help="build worker processes (default 2)")
     p.add_argument("--device", default="ideal", help="device profile of the build (default ideal)")
+    p.add_argument("--pin-blas", action="store_true",
+                   help="set OMP/OPENBLAS/MKL_NUM_THREADS=1 for the build's worker processes")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
     p.add_argument("--keep", action="store_true", help="keep the corpus and dataset")
     args = p.parse_args(argv)
@@ -171,6 +190,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not 8 <= args.frames[0] <= args.frames[1]:
         p.error("--frames needs 8 <= MIN <= MAX")
 
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="imu2safety-build-speed-", dir=args.workdir))
     try:
         start = time.perf_counter()
@@ -181,22 +202,31 @@ def main(argv: list[str] | None = None) -> dict:
 
         # 1 + 2: parse, then simulate, chunk by chunk in this process
         opts = SimulationOptions(device=args.device)
-        t_parse = t_sim = 0.0
-        n_clips = n_sim = 0
+        t_parse = t_batch = t_fallback = 0.0
+        n_clips = n_sim = n_grids = 0
         for k in range(0, len(paths), CHUNK):
             t0 = time.perf_counter()
             clips = [c for p in paths[k:k + CHUNK] for c in ntu.read(p) if isinstance(c, Clip)]
             t1 = time.perf_counter()
-            n_sim += _simulate(clips, opts)
-            t_sim += time.perf_counter() - t1
+            done, batch_s, fallback_s = simulate_like_builder(clips, opts)
+            n_sim, t_batch, t_fallback = n_sim + done, t_batch + batch_s, t_fallback + fallback_s
+            n_grids += len({(c.motion.num_frames, float(c.motion.timestamps[0])) for c in clips})
             t_parse += t1 - t0
             n_clips += len(clips)
-        grids = len({(c.motion.num_frames, c.motion.timestamps[0]) for c in clips})
+        t_sim = t_batch + t_fallback
         # 3: the real build
         build_opts = BuildOptions(source="ntu", input_dir=tmp / "nturgbd_skeletons",
                                   output_dir=tmp / "dataset", num_proc=args.num_proc,
                                   device=args.device)
-        res = build(build_opts, progress=False)
+        saved_env = dict(os.environ)
+        if args.pin_blas:  # read by numpy when the spawned workers import it
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[var] = "1"
+        try:
+            res = build(build_opts, progress=False)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
         rep = res.report
         rows = sum(rep["rows"].values())
         files_per_s = len(paths) / res.seconds
@@ -205,16 +235,19 @@ def main(argv: list[str] | None = None) -> dict:
             "files": len(paths), "mb": mb, "clips": n_clips,
             "parse_s": t_parse, "parse_files_per_s": len(paths) / t_parse, "parse_mb_per_s": mb / t_parse,
             "simulate_s": t_sim, "simulate_clips_per_s": n_sim / t_sim,
+            "simulate_batch_s": t_batch, "simulate_fallback_s": t_fallback,
             "build_s": res.seconds, "build_rows": rows, "build_clips_per_s": res.clips_per_s,
             "build_files_per_s": files_per_s, "build_mb_per_s": res.input_mb_per_s,
             "ntu120_extrapolated_s": extrapolated,
         }
         print(f"\nparse alone (ntu.read, 1 process): {t_parse:.1f} s, "
               f"{out['parse_files_per_s']:.0f} files/s, {out['parse_mb_per_s']:.1f} MB/s")
-        print(f"simulate alone (simulate_many per {CHUNK}-file chunk, 1 process, {args.device}): "
-              f"{t_sim:.1f} s, {out['simulate_clips_per_s']:.0f} clips/s "
-              f"({n_sim} clips; the last chunk's {len(clips)} clips fall on {grids} time grids)")
-        print(f"build end to end ({args.num_proc} processes): {res.seconds:.1f} s, {rows} rows from "
+        print(f"simulate alone (as the builder does, per {CHUNK}-file chunk, 1 process, {args.device}): "
+              f"{t_sim:.1f} s, {out['simulate_clips_per_s']:.0f} clips/s ({n_sim} clips on {n_grids} "
+              f"distinct time grids); simulate_many batches {t_batch:.1f} s + clip-by-clip redo "
+              f"of chunks where a clip warned {t_fallback:.1f} s")
+        pinned = ", BLAS threads pinned to 1" if args.pin_blas else ""
+        print(f"build end to end ({args.num_proc} processes{pinned}): {res.seconds:.1f} s, {rows} rows from "
               f"{rep['inputs']} inputs ({rep['inputs_skipped']} skipped): "
               f"{res.clips_per_s:.0f} clips/s, {files_per_s:.0f} files/s, "
               f"{res.input_mb_per_s:.1f} MB/s of input")

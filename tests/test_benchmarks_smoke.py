@@ -1,0 +1,166 @@
+"""The three benchmark scripts run on tiny sizes and print sane figures (no timing thresholds)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from imu2safety.builders import ntu
+from imu2safety.builders.records import Clip
+from imu2safety.simulator.joints import JOINT_SETS
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    """Import ``benchmarks/<name>.py`` (not a package) without leaking its env settings."""
+    saved = dict(os.environ)
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return module
+
+
+def _finite_positive(x: float) -> bool:
+    return math.isfinite(x) and x > 0
+
+
+# ---------------------------------------------------------------- simulate_speed
+
+def test_simulate_speed_runs_and_prints(capsys):
+    sim = _load("simulate_speed")
+    res = sim.main(["--clips", "6", "--per-clip", "3", "--repeat", "1", "--device", "bmi160"])
+    out = capsys.readouterr().out
+    for row in ("simulate_many ideal", "simulate_many bmi160", "simulate (per clip) ideal"):
+        assert row in out
+        assert _finite_positive(res[row]["clips_per_s"])
+        assert res[row]["us_per_clip"] == pytest.approx(1e6 / res[row]["clips_per_s"])
+    assert res["simulate_many ideal"]["clips"] == 6 and res["simulate (per clip) ideal"]["clips"] == 3
+    assert _finite_positive(res["memory"]["tracemalloc_peak_mb"])
+    assert res["memory"]["maxrss_mb"] > res["memory"]["tracemalloc_peak_mb"]
+    assert "499 samples per clip" in out  # 10 s at 50 Hz over frames 0..299 at 30 fps
+
+
+def test_simulate_speed_motions_keep_bone_lengths():
+    sim = _load("simulate_speed")
+    [m] = sim.make_motions(1)
+    assert m.positions.shape == (300, 10, 3) and m.fps == pytest.approx(30.0)
+    for side in ("left", "right"):
+        upper = np.linalg.norm(m.joint(f"{side}_elbow") - m.joint(f"{side}_shoulder"), axis=1)
+        fore = np.linalg.norm(m.joint(f"{side}_wrist") - m.joint(f"{side}_elbow"), axis=1)
+        np.testing.assert_allclose(upper, sim.UPPER_ARM_M, rtol=1e-12)
+        np.testing.assert_allclose(fore, sim.FOREARM_M, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- build_speed
+
+def test_build_speed_corpus_is_exact_ntu_format():
+    bs = _load("build_speed")
+    rng = np.random.default_rng(1)
+    text = bs.skeleton_file(rng, action=50, frames=(40, 40)).decode("latin-1")
+    assert text.endswith("\r\n")
+    sk = ntu.parse_skeleton(text)
+    assert sk.num_frames == 40 and len(np.unique(sk.body_id)) == 2  # A050 is a mutual action
+    assert sk.xyz.shape == (80, 25, 3) and (sk.xyz[..., 2] > 2.0).all()
+    lines = text.split("\r\n")
+    assert len(lines[4].split()) == 12 and lines[3] == "25" and len(lines[2].split()) == 10
+
+
+def test_build_speed_runs_end_to_end(tmp_path, capsys):
+    bs = _load("build_speed")
+    res = bs.main(["--files", "5", "--frames", "30", "40", "--num-proc", "1",
+                   "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert res["files"] == 5 and res["build_rows"] >= 5 and res["clips"] == res["build_rows"]
+    for key in ("parse_mb_per_s", "simulate_clips_per_s", "build_clips_per_s", "build_mb_per_s"):
+        assert _finite_positive(res[key])
+    assert res["ntu120_extrapolated_s"] == pytest.approx(bs.NTU120_SAMPLES / res["build_files_per_s"])
+    assert "NTU-120 (114480 samples)" in out
+    assert list(tmp_path.iterdir()) == []  # the corpus and dataset were removed
+
+
+# ---------------------------------------------------------------- tstr
+
+def test_tstr_without_data_exits_cleanly(tmp_path, capsys):
+    tstr = _load("tstr")
+    assert tstr.main(["--data", str(tmp_path / "absent")]) is None
+    assert "is absent" in capsys.readouterr().out
+
+
+def test_tstr_classifier_and_metrics_known_values():
+    tstr = _load("tstr")
+    # macro-F1 by hand: class 0 F1 = 2*1/(2+1) = 2/3, class 1 F1 = 2*1/(1+2) = 2/3
+    assert tstr.macro_f1(np.array([0, 0, 1]), np.array([0, 1, 1])) == pytest.approx(2 / 3)
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-3, 1, (40, 2)), rng.normal(3, 1, (40, 2))])
+    y = np.repeat([0, 1], 40)
+    assert (tstr.train_predict(x, y, np.array([[-3.0, -3.0], [3.0, 3.0]]), 2) == [0, 1]).all()
+    f = tstr.features(np.tile([0.0, 0.0, -8.0, 0.0, 0.0, 0.5], (50, 1)))
+    stats = f.reshape(len(tstr.CHANNELS), len(tstr.STATS))  # (channel, statistic)
+    assert stats[2, 0] == -8.0 and stats[6, 0] == 8.0 and stats[6, 2] == 8.0  # az mean, |a| mean, min
+    assert stats[7, 9] == 0.25 and np.all(stats[:, 1] == 0) and np.all(stats[:, 10] == 0)
+
+
+def _utd_fixture(root: Path) -> None:
+    """UTD-MHAD files: a1, a2 x s1 (train), s2 (test) x t1, t2; arm motions from simulate_speed."""
+    sim = _load("simulate_speed")
+    (root / "Skeleton").mkdir(parents=True)
+    (root / "Inertial").mkdir()
+    motions = sim.make_motions(8, duration_s=3.0)
+    names = JOINT_SETS["utd_mhad"]
+    k = 0
+    for a in (1, 2):
+        for s in (1, 2):
+            for t in (1, 2):
+                world = np.tile([3.0, 0.0, 1.0], (90, len(names), 1))
+                for j, name in enumerate(sim.JOINTS):
+                    if name not in names:  # Kinect v1 has no thumb
+                        continue
+                    world[:, names.index(name)] = motions[k].positions[:, j] + [3.0, 0.0, 0.0]
+                cam = world[..., [1, 2, 0]]  # camera (x, y, z) = world (y, z, x)
+                scipy.io.savemat(root / "Skeleton" / f"a{a}_s{s}_t{t}_skeleton.mat",
+                                 {"d_skel": np.moveaxis(cam, 0, 2)})
+                iner = np.random.default_rng(k).normal(0, 0.1, (150, 6)) + [0, 0, 1, 0, 0, 0]
+                scipy.io.savemat(root / "Inertial" / f"a{a}_s{s}_t{t}_inertial.mat", {"d_iner": iner})
+                k += 1
+
+
+def test_tstr_runs_on_a_tiny_utd_mhad_folder(tmp_path, capsys):
+    tstr = _load("tstr")
+    data = tmp_path / "data"
+    _utd_fixture(data / "utd_mhad" / "data")
+    res = tstr.main(["--data", str(data), "--workdir", str(tmp_path / "work")])
+    out = capsys.readouterr().out
+    assert "smartfallmm/young is absent: SmartFallMM skipped" in out
+    [task] = res.values()
+    for feats in ("all", "|a|,|g|"):
+        r = task[feats]
+        assert r["classes"] == 2 and r["test_clips"] == 4 and r["chance_uniform"] == 0.5
+        assert r["protocol"].endswith("test on s2")
+        for name in ("TSTR", "TRTR"):
+            assert 0 <= r[name]["accuracy"] <= 1 and 0 <= r[name]["macro_f1"] <= 1
+        assert r["TSTR"]["train_clips_per_fold"] == 4 and r["TRTR"]["train_clips_per_fold"] == 4
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_synthetic_skeleton_fixture_reads_back(tmp_path):
+    """The tstr fixture is real UTD-MHAD format: the reader recovers the arm joints."""
+    from imu2safety.builders import utd_mhad
+
+    _utd_fixture(tmp_path)
+    [clip] = list(utd_mhad.read(tmp_path / "Skeleton" / "a1_s1_t1_skeleton.mat"))
+    assert isinstance(clip, Clip) and clip.subject == "s1" and clip.split == "train"
+    sim = _load("simulate_speed")
+    m = sim.make_motions(8, duration_s=3.0)[0]  # the fixture's first clip
+    np.testing.assert_allclose(clip.motion.joint("right_wrist"), m.joint("right_wrist") + [3.0, 0, 0])
+    assert clip.motion.timestamps[-1] == pytest.approx(89 * 3.0 / 90)  # 150 samples / 50 Hz over 90 frames
