@@ -4,8 +4,9 @@ A corpus of ``--files`` ``.skeleton`` files in NTU's exact text format (see ``bu
 frame count; per frame the body count; per body a 10-value body line, "25", and 25 lines of 12
 values x y z depthX depthY colorX colorY orientationW..Z trackingState; CRLF line ends, numbers
 printed as float32 like the Kinect SDK's) is written to a temp folder (not timed). Clips last
-60-300 frames (uniform), mutual actions (A050-A060, A106-A120) hold two bodies, 10 % of the
-others a short-lived ghost body; names ``SsssCcccPpppRrrrAaaa`` spread over setups 1-32,
+60-300 frames (uniform, ``--frames``); 5 % of joints are inferred (trackingState 1) and 0.5 %
+not tracked (0, ``--untracked``); mutual actions (A050-A060, A106-A120) hold two bodies, 10 % of
+the others a short-lived ghost body; names ``SsssCcccPpppRrrrAaaa`` spread over setups 1-32,
 cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
 
 1. parse alone: ``ntu.read`` over every file, one process -> files/s and MB/s;
@@ -15,8 +16,8 @@ cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
    input MB/s, and the time NTU-120's 114,480 samples would take at that rate
    (target <= 10 min, i.e. >= 190.8 samples/s).
 
-    python benchmarks/build_speed.py [--files 2000] [--frames 60 300] [--num-proc 2] [--pin-blas]
-        [--workdir /tmp] [--keep]
+    python benchmarks/build_speed.py [--files 2000] [--frames 60 300] [--untracked 0.005]
+        [--num-proc 2] [--pin-blas] [--workdir /tmp] [--keep]
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ _AMPLITUDE = np.array([0.03, 0.03, 0.04, 0.04, 0.05, 0.12, 0.25, 0.27, 0.05, 0.1
                        0.03, 0.06, 0.08, 0.08, 0.03, 0.06, 0.08, 0.08, 0.04, 0.28, 0.27, 0.28, 0.27])
 
 
-def _body(rng: np.random.Generator, num: int) -> tuple[np.ndarray, np.ndarray]:
+def _body(rng: np.random.Generator, num: int, untracked: float) -> tuple[np.ndarray, np.ndarray]:
     """(num, 25, 11) joint values (x .. orientationZ) of one body, (num, 25) int trackingState."""
     t = np.arange(num)[:, None, None] / ntu.FPS
     f = rng.uniform(0.2, 1.5, (3, 25, 3))
@@ -73,7 +74,7 @@ def _body(rng: np.random.Generator, num: int) -> tuple[np.ndarray, np.ndarray]:
     quat = rng.standard_normal((num, 25, 4))
     quat /= np.linalg.norm(quat, axis=-1, keepdims=True)
     state = np.where(rng.random((num, 25)) < 0.05, 1, 2)
-    state[rng.random((num, 25)) < 0.005] = 0
+    state[rng.random((num, 25)) < untracked] = 0
     return np.concatenate([xyz, depth, color, quat], axis=-1), state
 
 
@@ -87,7 +88,7 @@ def _joint_lines(values: np.ndarray, state: np.ndarray) -> list[bytes]:
 
 
 def skeleton_file(rng: np.random.Generator, action: int, frames: tuple[int, int] = (60, 300),
-                  newline: bytes = b"\r\n") -> bytes:
+                  untracked: float = 0.005, newline: bytes = b"\r\n") -> bytes:
     """Bytes of one ``.skeleton`` file for ``action``: frames uniform in ``frames`` (inclusive);
     bodies, motion and tracking noise from ``rng``."""
     num = int(rng.integers(frames[0], frames[1] + 1))
@@ -99,7 +100,7 @@ def skeleton_file(rng: np.random.Generator, action: int, frames: tuple[int, int]
         spans.append((start, start + int(rng.integers(5, num // 4))))
     base = 72057594037927936 + int(rng.integers(0, 10**6))  # Kinect body ids look like this
     ids = [str(base + 17 * b) for b in range(len(spans))]
-    bodies = [_body(rng, stop - start) for start, stop in spans]
+    bodies = [_body(rng, stop - start, untracked) for start, stop in spans]
     records = [(f, b) for f in range(num) for b, (start, stop) in enumerate(spans) if start <= f < stop]
     rec_f, rec_b = np.array(records).T
     vals = np.empty((len(records), 25, 11))
@@ -123,7 +124,7 @@ def skeleton_file(rng: np.random.Generator, action: int, frames: tuple[int, int]
 
 
 def write_corpus(folder: Path, files: int, frames: tuple[int, int] = (60, 300),
-                 seed: int = 0) -> list[Path]:
+                 untracked: float = 0.005, seed: int = 0) -> list[Path]:
     """``files`` distinct NTU-named ``.skeleton`` files in ``folder``; returns their paths."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,7 +139,7 @@ def write_corpus(folder: Path, files: int, frames: tuple[int, int] = (60, 300),
             continue
         names.add(name)
         path = folder / f"{name}.skeleton"
-        path.write_bytes(skeleton_file(rng, action, frames))
+        path.write_bytes(skeleton_file(rng, action, frames, untracked))
         paths.append(path)
     return paths
 
@@ -178,6 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--files", type=int, default=2000, help="skeleton files (default 2000)")
     p.add_argument("--frames", type=int, nargs=2, default=(60, 300), metavar=("MIN", "MAX"),
                    help="frames per file, uniform (default 60 300)")
+    p.add_argument("--untracked", type=float, default=0.005,
+                   help="share of joints written with trackingState 0 (default 0.005)")
     p.add_argument("--num-proc", type=int, default=2, help="build worker processes (default 2)")
     p.add_argument("--device", default="ideal", help="device profile of the build (default ideal)")
     p.add_argument("--pin-blas", action="store_true",
@@ -195,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="imu2safety-build-speed-", dir=args.workdir))
     try:
         start = time.perf_counter()
-        paths = write_corpus(tmp / "nturgbd_skeletons", args.files, tuple(args.frames))
+        paths = write_corpus(tmp / "nturgbd_skeletons", args.files, tuple(args.frames), args.untracked)
         mb = sum(p.stat().st_size for p in paths) / 1e6
         print(f"wrote {len(paths)} .skeleton files, {mb:.1f} MB ({1e3 * mb / len(paths):.0f} kB "
               f"per file) in {time.perf_counter() - start:.1f} s (not timed) to {tmp}")
@@ -246,8 +249,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"{t_sim:.1f} s, {out['simulate_clips_per_s']:.0f} clips/s ({n_sim} clips on {n_grids} "
               f"distinct time grids); simulate_many batches {t_batch:.1f} s + clip-by-clip redo "
               f"of chunks where a clip warned {t_fallback:.1f} s")
-        pinned = ", BLAS threads pinned to 1" if args.pin_blas else ""
-        print(f"build end to end ({args.num_proc} processes{pinned}): {res.seconds:.1f} s, {rows} rows from "
+        procs = f"{args.num_proc} process{'es' if args.num_proc > 1 else ''}"
+        procs += ", BLAS threads pinned to 1" if args.pin_blas else ""
+        print(f"build end to end ({procs}): {res.seconds:.1f} s, {rows} rows from "
               f"{rep['inputs']} inputs ({rep['inputs_skipped']} skipped): "
               f"{res.clips_per_s:.0f} clips/s, {files_per_s:.0f} files/s, "
               f"{res.input_mb_per_s:.1f} MB/s of input")

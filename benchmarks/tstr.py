@@ -230,8 +230,10 @@ def _print_task(title: str, results: dict[str, dict]) -> None:
 def main(argv: list[str] | None = None) -> dict | None:
     """Build, featurise, evaluate, print; returns {task: {feature set: figures}} (None: no data)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"real data folder (default {DEFAULT_DATA})")
-    p.add_argument("--device", default="ideal", help="device profile of the synthetic data (default ideal)")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"real data folder (default {DEFAULT_DATA})")
+    p.add_argument("--device", default="ideal",
+                   help="device profile of the synthetic data (default ideal)")
     p.add_argument("--loso", action="store_true", help="leave one subject out for every task")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
     p.add_argument("--keep", action="store_true", help="keep the built datasets")
