@@ -15,6 +15,7 @@ import logging
 import multiprocessing as mp
 import time
 import warnings
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..simulator.imu import SIMULATOR_VERSION, SimulationOptions, simulate, simulate_many
+from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
 from ..simulator.kinematics import DEFAULT_CUTOFF_HZ
-from ..simulator.motion import MotionError
 from .records import Clip, Skip
-from .sources import get_source
+from .sources import REAL_IMU_SOURCES, get_source
 from .writer import DatasetWriter
 
 logger = logging.getLogger(__name__)
@@ -142,31 +142,18 @@ def _read_input(path: Path) -> list[Clip | Skip]:
 
 def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str]] | str]:
     """IMU (N, 6) and repair notes per skeleton clip, or the reason it cannot be simulated."""
-    sim: SimulationOptions = _STATE["sim"]
-    ids = [c.id for c in clips]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            recs = simulate_many([c.motion for c in clips], sim, ids)
-            if not caught:  # fast path: nothing was repaired, nothing failed
-                return [(r.as_array(), []) for r in recs]
-        except (MotionError, ValueError):
-            pass
-    out: list[tuple[np.ndarray, list[str]] | str] = []
-    for clip in clips:  # one by one, so each clip gets its own reason or repair notes
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                rec = simulate(clip.motion, sim, clip.id)
-                out.append((rec.as_array(), [str(w.message) for w in caught]))
-            except (MotionError, ValueError) as err:
-                out.append(f"unusable motion: {err}")
-    return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # repairs come back as each recording's notes
+        recs = simulate_many([c.motion for c in clips], _STATE["sim"], [c.id for c in clips],
+                             errors="return")
+    return [(r.as_array(), r.notes) if isinstance(r, ImuRecording) else f"unusable motion: {r}"
+            for r in recs]
 
 
-def _process_chunk(names_paths: list[tuple[str, Path]]) -> dict[str, list]:
-    """input name -> rows and Skips, for one chunk (runs in a worker)."""
+def _process_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], dict[str, str]]:
+    """(input name -> rows and Skips, input name -> file sha256) for one chunk (in a worker)."""
     results: dict[str, list] = {}
+    digests = {name: _sha256(path) for name, path in names_paths}
     pending: list[tuple[str, int, Clip]] = []
     for name, path in names_paths:
         results[name] = _read_input(path)
@@ -193,7 +180,7 @@ def _process_chunk(names_paths: list[tuple[str, Path]]) -> dict[str, list]:
         for k, item in enumerate(items):
             if isinstance(item, dict) and not np.isfinite(item["imu"]).all():
                 items[k] = Skip(f"{name}#{item['id']}", "IMU became non-finite in float32")
-    return results
+    return results, digests
 
 
 def _sha256(path: Path) -> str:
@@ -201,12 +188,12 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def inputs_checksum(input_dir: Path, paths: list[Path]) -> dict[str, str]:
+def inputs_checksum(names: list[str], digests: dict[str, str]) -> dict[str, str]:
     """{"inputs": n, "sha256": digest over (relative name, file sha256) of every input}."""
     h = hashlib.sha256()
-    for p in paths:
-        h.update(f"{_name(input_dir, p)}\0{_sha256(p)}\n".encode())
-    return {"inputs": str(len(paths)), "sha256": h.hexdigest()}
+    for name in names:
+        h.update(f"{name}\0{digests[name]}\n".encode())
+    return {"inputs": str(len(names)), "sha256": h.hexdigest()}
 
 
 def _name(input_dir: Path, path: Path) -> str:
@@ -233,24 +220,33 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
         logger.info("resuming: %d chunk(s) already committed", done_before)
     n_bytes = sum(p.stat().st_size for _, chunk in todo for _, p in chunk)
     bar = tqdm(total=len(todo), unit="chunk", desc=f"build {options.source}", disable=not progress)
-    n_rows = 0
+    n_rows, digests = 0, {}
     if options.num_proc == 1:
         _init_worker(options)
-        results = (_process_chunk(list(chunk)) for _, chunk in todo)
-        for (k, _), res in zip(todo, results):
-            n_rows += _commit(writer, k, res, bar)
+        for k, chunk in todo:
+            n_rows += _commit(writer, k, _process_chunk(list(chunk)), digests, bar)
     else:
         ctx = mp.get_context("spawn")
-        window = 2 * options.num_proc  # chunks in flight: memory stays bounded as sources grow
         with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
-            for w in range(0, len(todo), window):
-                part = todo[w:w + window]
-                for (k, _), res in zip(part, pool.imap(_process_chunk, [list(c) for _, c in part])):
-                    n_rows += _commit(writer, k, res, bar)
+            # At most 2 chunks per worker in flight, committed in input order: memory stays
+            # bounded however large the source, and the workers never wait for a window.
+            pending: deque = deque()
+            queue = iter(todo)
+            for k, chunk in queue:
+                pending.append((k, pool.apply_async(_process_chunk, (list(chunk),))))
+                if len(pending) >= 2 * options.num_proc:
+                    k0, res = pending.popleft()
+                    n_rows += _commit(writer, k0, res.get(), digests, bar)
+            while pending:
+                k0, res = pending.popleft()
+                n_rows += _commit(writer, k0, res.get(), digests, bar)
     bar.close()
-    src_sum = inputs_checksum(options.input_dir, paths)
-    writer.finalize(build_options=options.recorded(), source_checksums=src_sum,
-                    simulator_version=SIMULATOR_VERSION if _is_synthetic(options.source) else "",
+    for name, path in named:  # inputs committed by an earlier, interrupted run
+        if name not in digests:
+            digests[name] = _sha256(path)
+    writer.finalize(build_options=options.recorded(),
+                    source_checksums=inputs_checksum([n for n, _ in named], digests),
+                    simulator_version="" if options.source in REAL_IMU_SOURCES else SIMULATOR_VERSION,
                     license=getattr(source, "LICENSE", ""), citation=getattr(source, "CITATION", ""),
                     repo_id=repo_id)
     seconds = time.perf_counter() - start
@@ -258,14 +254,12 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
                        n_bytes / 1e6 / seconds if seconds else 0.0)
 
 
-def _commit(writer: DatasetWriter, chunk: int, results: dict[str, list], bar) -> int:
+def _commit(writer: DatasetWriter, chunk: int, processed, digests: dict[str, str], bar) -> int:
+    results, chunk_digests = processed
     record = writer.write_chunk(chunk, results)
+    digests.update(chunk_digests)
     bar.update(1)
     return sum(record.rows.values())
-
-
-def _is_synthetic(source: str) -> bool:
-    return source in ("ntu", "utd-mhad", "smartfallmm", "bvh", "npz")
 
 
 def format_report(report: dict) -> str:

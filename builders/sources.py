@@ -40,6 +40,8 @@ SOURCE_PATHS: dict[str, str] = {
     "weda-fall": ".weda_fall",
     "up-fall": ".up_fall",
 }
+#: Sources whose rows are recorded IMU (``synthetic = False``); the others are simulated.
+REAL_IMU_SOURCES = frozenset({"utd-mhad-imu", "smartfallmm-imu", "weda-fall", "up-fall"})
 
 
 class Source(Protocol):

@@ -185,33 +185,53 @@ def _signals(t: np.ndarray, position: np.ndarray, quat: np.ndarray, t_out: np.nd
     return accel, body_rate(q, q_d)
 
 
-def _prepare_all(sources: Sequence[Source], options: SimulationOptions) -> list[_Pose]:
-    """Poses of all sources; skeleton clips sharing a time grid and joints are done as one batch."""
+def _prepare_all(sources: Sequence[Source], options: SimulationOptions,
+                 results: list) -> list[_Pose | None]:
+    """Poses of all sources; skeleton clips sharing a time grid and joints are done as one batch.
+
+    Per-clip problems land in ``results[i]`` (a MotionError) and leave ``poses[i]`` None;
+    repair warnings are collected per clip into ``notes``-lists stored in ``results[i]``.
+    """
     poses: list[_Pose | None] = [None] * len(sources)
     groups: dict[tuple, list[tuple[int, np.ndarray]]] = {}
     grids: dict[tuple, np.ndarray] = {}
     for i, src in enumerate(sources):
-        if isinstance(src, RigidBodyTrajectory):
-            poses[i] = _prepare_rigid(src, options)
-        elif isinstance(src, Motion):
-            t, x, names = _motion_joints(src, options)
-            key = (len(t), float(t[0]), float(t[-1]), names)
-            groups.setdefault(key, []).append((i, x))
-            grids.setdefault(key, t)
-        else:
-            raise TypeError(f"expected Motion or RigidBodyTrajectory, got {type(src).__name__}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                if isinstance(src, RigidBodyTrajectory):
+                    poses[i] = _prepare_rigid(src, options)
+                elif isinstance(src, Motion):
+                    t, x, names = _motion_joints(src, options)
+                    key = (len(t), float(t[0]), float(t[-1]), names)
+                    groups.setdefault(key, []).append((i, x))
+                    grids.setdefault(key, t)
+                else:
+                    raise TypeError(f"expected Motion or RigidBodyTrajectory, got {type(src).__name__}")
+            except MotionError as err:
+                results[i] = err
+        if results[i] is None:
+            results[i] = [str(w.message) for w in caught]
     for key, all_members in groups.items():
         for start in range(0, len(all_members), _BATCH):
             members = all_members[start:start + _BATCH]
             x = np.stack([m[1] for m in members], axis=1)  # (T, B, K, 3)
-            pose = _pose_from_joints(grids[key], x, key[3], options)
+            try:
+                pose = _pose_from_joints(grids[key], x, key[3], options)
+            except MotionError:  # a degenerate clip: find it, and let the others go on
+                for i, xi in members:
+                    try:
+                        poses[i] = _pose_from_joints(grids[key], xi, key[3], options)
+                    except MotionError as err:
+                        results[i] = err
+                continue
             for b, (i, _) in enumerate(members):
                 poses[i] = _Pose(pose.t, pose.position[:, b], pose.quat[:, b])
-    return poses  # type: ignore[return-value]
+    return poses
 
 
 def _finish(accel: np.ndarray, gyro: np.ndarray, t_out: np.ndarray, options: SimulationOptions,
-            clip_ids: list[str]) -> list[ImuRecording]:
+            clip_ids: list[str]) -> list[ImuRecording | MotionError]:
     """Calibration rotation, device model and quantile maps of a batch: (N, B, 3) ideal signals."""
     n, b = accel.shape[:2]
     cal = options.calibration
@@ -223,47 +243,65 @@ def _finish(accel: np.ndarray, gyro: np.ndarray, t_out: np.ndarray, options: Sim
 
         rngs = [clip_rng(options.seed, cid, "device") for cid in clip_ids]
         imu = apply_device_batch(imu, options.rate_hz, get_device(options.device), rngs)
-    out = []
+    out: list[ImuRecording | MotionError] = []
     for k, cid in enumerate(clip_ids):
         a, g = imu[:, k, :3], imu[:, k, 3:]
         if cal is not None:
             a, g = cal.map_quantiles(a, g)
         if not (np.isfinite(a).all() and np.isfinite(g).all()):
-            raise MotionError(f"clip {cid!r}: simulation produced non-finite values "
-                              "(check the motion for outliers)")
+            out.append(MotionError(f"clip {cid!r}: simulation produced non-finite values "
+                                   "(check the motion for outliers)"))
+            continue
         out.append(ImuRecording(np.ascontiguousarray(a), np.ascontiguousarray(g), t_out,
                                 float(options.rate_hz)))
     return out
 
 
 def simulate_many(sources: Sequence[Source], options: SimulationOptions | None = None,
-                  clip_ids: Sequence[str] | None = None) -> list[ImuRecording]:
+                  clip_ids: Sequence[str] | None = None,
+                  errors: str = "raise") -> list[ImuRecording | MotionError]:
     """Simulate several clips; clips sharing one time grid go through the splines together.
 
     The result of each clip equals ``simulate(source, options, clip_id)``: the batch only
-    vectorises the arithmetic. Raises MotionError for the first unusable source.
+    vectorises the arithmetic. Repairs of a clip (filled gaps, dropped frames) are in its
+    ``notes`` and also issued as warnings. ``errors="raise"`` raises the first unusable clip's
+    MotionError; ``errors="return"`` puts it in that clip's place and simulates the others.
     """
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
     options = options or SimulationOptions()
     clip_ids = list(clip_ids) if clip_ids is not None else [str(i) for i in range(len(sources))]
-    poses = _prepare_all(sources, options)
-    out: list[ImuRecording | None] = [None] * len(poses)
+    results: list = [None] * len(sources)
+    poses = _prepare_all(sources, options, results)
+    notes = {i: r for i, r in enumerate(results) if isinstance(r, list)}
     groups: dict[tuple, list[int]] = {}
     for i, p in enumerate(poses):
-        groups.setdefault((len(p.t), float(p.t[0]), float(p.t[-1])), []).append(i)
+        if p is not None:
+            groups.setdefault((len(p.t), float(p.t[0]), float(p.t[-1])), []).append(i)
     batches = [m[k:k + _BATCH] for m in groups.values() for k in range(0, len(m), _BATCH)]
     for members in batches:
         t = poses[members[0]].t
         t_out = kin.output_times(t[0], t[-1], options.rate_hz)
         if len(t_out) < 2:
-            raise MotionError(f"clip lasts {t[-1] - t[0]:.3g} s: too short for one sample "
-                              f"interval at {options.rate_hz} Hz")
+            for i in members:
+                results[i] = MotionError(f"clip lasts {t[-1] - t[0]:.3g} s: too short for one "
+                                         f"sample interval at {options.rate_hz} Hz")
+            continue
         pos = np.stack([poses[i].position for i in members], axis=1)
         quat = np.stack([poses[i].quat for i in members], axis=1)
         accel, gyro = _signals(t, pos, quat, t_out, options.derivative)
-        recs = _finish(accel, gyro, t_out, options, [clip_ids[i] for i in members])
-        for i, rec in zip(members, recs):
-            out[i] = rec
-    return out  # type: ignore[return-value]
+        for i, rec in zip(members, _finish(accel, gyro, t_out, options, [clip_ids[i] for i in members])):
+            if isinstance(rec, ImuRecording):
+                rec.notes = notes.get(i, [])
+            results[i] = rec
+    for i, r in enumerate(results):
+        if isinstance(r, ImuRecording):
+            for note in r.notes:
+                warnings.warn(f"{clip_ids[i]}: {note}" if len(sources) > 1 else note,
+                              RuntimeWarning, stacklevel=2)
+        elif errors == "raise" and isinstance(r, MotionError):
+            raise r
+    return results
 
 
 def simulate(source: Source, options: SimulationOptions | None = None,

@@ -13,8 +13,8 @@ How the segment frame is built (see ``placement`` for the device axes):
    - else from the elbow's flexion plane: ``r`` is the component of shoulder -> elbow reversed,
      perpendicular to the forearm, i.e. a neutral (thumb-up) forearm for a bent elbow, turned by
      ``twist_deg`` about ``u`` (positive = pronation, palm turning down, on either side). When
-     the elbow is nearly straight (sine of its angle < 0.25) the flexion plane is ill-defined; a
-     small weight on the body's forward direction (from the shoulders, else world x) fades in.
+     the elbow is nearly straight (sine of its angle < 0.35) the flexion plane is ill-defined; the
+     body's forward direction (from the shoulders, else world x) fades in and takes over.
 3. The back of the hand (dorsal) is ``r x u`` on the left and ``u x r`` on the right.
 """
 
@@ -27,8 +27,8 @@ from .placement import PLACEMENT_SIDE, check_placement
 
 #: Weight of the fallback direction relative to a unit-length flexion-plane vector, and the
 #: sine of the elbow (or thumb) angle below which it fades in.
-_FALLBACK_WEIGHT = 0.1
-_FALLBACK_BELOW = 0.25
+_FALLBACK_WEIGHT = 1.0
+_FALLBACK_BELOW = 0.35
 
 
 def _unit(v: np.ndarray, what: str) -> np.ndarray:
