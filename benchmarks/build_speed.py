@@ -10,8 +10,8 @@ the others a short-lived ghost body; names ``SsssCcccPpppRrrrAaaa`` spread over 
 cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
 
 1. parse alone: ``ntu.read`` over every file, one process -> files/s and MB/s;
-2. simulate alone, as the builder does it (``simulate_many`` per chunk of 256 files, redone clip
-   by clip when any clip of the chunk warns about a repaired gap), one process;
+2. simulate alone, as the builder does it (``simulate_many(errors="return")`` per chunk of 256
+   files), one process;
 3. the real build end to end: ``build(BuildOptions(source="ntu", ..., num_proc=N))`` -> clips/s,
    input MB/s, and the time NTU-120's 114,480 samples would take at that rate
    (target <= 10 min, i.e. >= 190.8 samples/s).
@@ -38,7 +38,7 @@ import pyarrow.csv as pacsv
 from imu2safety.builders import ntu
 from imu2safety.builders.build import BuildOptions, build
 from imu2safety.builders.records import Clip
-from imu2safety.simulator.imu import SimulationOptions, simulate, simulate_many
+from imu2safety.simulator.imu import SimulationOptions, simulate_many
 from imu2safety.simulator.motion import MotionError
 
 NTU120_SAMPLES = 114_480
@@ -144,33 +144,14 @@ def write_corpus(folder: Path, files: int, frames: tuple[int, int] = (60, 300),
     return paths
 
 
-def simulate_like_builder(clips: list[Clip], opts: SimulationOptions) -> tuple[int, float, float]:
-    """Simulate as ``build._simulate_clips`` does: one ``simulate_many`` batch; when it raises or
-    warns (a repaired gap in any clip), every clip again one by one to get its own notes.
-
-    Returns (clips simulated, batch seconds, clip-by-clip seconds).
-    """
+def simulate_like_builder(clips: list[Clip], opts: SimulationOptions) -> tuple[int, float]:
+    """Simulate as ``build._simulate_clips`` does: one ``simulate_many(errors="return")`` per
+    chunk; repairs come back as each clip's notes. Returns (clips simulated, seconds)."""
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            simulate_many([c.motion for c in clips], opts, [c.id for c in clips])
-            failed = False
-        except MotionError:
-            failed = True
-    batch_s = time.perf_counter() - start
-    if not (failed or caught):
-        return len(clips), batch_s, 0.0
-    done = 0
-    for c in clips:
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            try:
-                simulate(c.motion, opts, c.id)
-                done += 1
-            except MotionError:
-                pass
-    return done, batch_s, time.perf_counter() - start - batch_s
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recs = simulate_many([c.motion for c in clips], opts, [c.id for c in clips], errors="return")
+    return sum(not isinstance(r, MotionError) for r in recs), time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -205,18 +186,17 @@ def main(argv: list[str] | None = None) -> dict:
 
         # 1 + 2: parse, then simulate, chunk by chunk in this process
         opts = SimulationOptions(device=args.device)
-        t_parse = t_batch = t_fallback = 0.0
+        t_parse = t_sim = 0.0
         n_clips = n_sim = n_grids = 0
         for k in range(0, len(paths), CHUNK):
             t0 = time.perf_counter()
             clips = [c for p in paths[k:k + CHUNK] for c in ntu.read(p) if isinstance(c, Clip)]
             t1 = time.perf_counter()
-            done, batch_s, fallback_s = simulate_like_builder(clips, opts)
-            n_sim, t_batch, t_fallback = n_sim + done, t_batch + batch_s, t_fallback + fallback_s
+            done, sim_s = simulate_like_builder(clips, opts)
+            n_sim, t_sim = n_sim + done, t_sim + sim_s
             n_grids += len({(c.motion.num_frames, float(c.motion.timestamps[0])) for c in clips})
             t_parse += t1 - t0
             n_clips += len(clips)
-        t_sim = t_batch + t_fallback
         # 3: the real build
         build_opts = BuildOptions(source="ntu", input_dir=tmp / "nturgbd_skeletons",
                                   output_dir=tmp / "dataset", num_proc=args.num_proc,
@@ -238,7 +218,6 @@ def main(argv: list[str] | None = None) -> dict:
             "files": len(paths), "mb": mb, "clips": n_clips,
             "parse_s": t_parse, "parse_files_per_s": len(paths) / t_parse, "parse_mb_per_s": mb / t_parse,
             "simulate_s": t_sim, "simulate_clips_per_s": n_sim / t_sim,
-            "simulate_batch_s": t_batch, "simulate_fallback_s": t_fallback,
             "build_s": res.seconds, "build_rows": rows, "build_clips_per_s": res.clips_per_s,
             "build_files_per_s": files_per_s, "build_mb_per_s": res.input_mb_per_s,
             "ntu120_extrapolated_s": extrapolated,
@@ -247,8 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{out['parse_files_per_s']:.0f} files/s, {out['parse_mb_per_s']:.1f} MB/s")
         print(f"simulate alone (as the builder does, per {CHUNK}-file chunk, 1 process, {args.device}): "
               f"{t_sim:.1f} s, {out['simulate_clips_per_s']:.0f} clips/s ({n_sim} clips on {n_grids} "
-              f"distinct time grids); simulate_many batches {t_batch:.1f} s + clip-by-clip redo "
-              f"of chunks where a clip warned {t_fallback:.1f} s")
+              f"distinct time grids)")
         procs = f"{args.num_proc} process{'es' if args.num_proc > 1 else ''}"
         procs += ", BLAS threads pinned to 1" if args.pin_blas else ""
         print(f"build end to end ({procs}): {res.seconds:.1f} s, {rows} rows from "

@@ -18,7 +18,10 @@ Subject-wise evaluation: train on the train + validation subjects, test on the t
 the project's splits (``builders/splits.py``); when the test split holds no subject (only odd
 UTD-MHAD subjects are in ``../shared/data``) or ``--loso`` is given: leave one subject out,
 pooling the predictions over folds. TSTR trains on the synthetic clips of the training
-subjects, TRTR on their real clips; both are tested on the same real clips.
+subjects, TRTR on their real clips; both are tested on the same real clips. TSTR-cal is TSTR
+after the simulator's sim-to-real calibration (one mounting rotation + per-channel quantile
+maps, ``simulator/calibration.py``) fitted in each fold on the training subjects' paired
+synthetic/real clips only, as ``imu2safety calibrate`` would.
 
 Tasks: UTD-MHAD 21 actions; SmartFallMM fall vs not fall (hazard != none); SmartFallMM 14
 activities. Printed: accuracy and macro-F1 of TSTR and TRTR, and chance (majority class and
@@ -55,12 +58,15 @@ CHANNELS = ("ax", "ay", "az", "gx", "gy", "gz", "|a|", "|g|")
 
 @dataclass
 class Clips:
-    """Clips of one config: features (n, F), subject (n,), source_label (n,), fall (n,) bool."""
+    """Clips of one config: features (n, F), subject (n,), source_label (n,), fall (n,) bool,
+    clip id (n,), and the 50 Hz IMU (n arrays (N, 6)) for the calibrated variant."""
 
     features: np.ndarray
     subject: np.ndarray
     label: np.ndarray
     fall: np.ndarray
+    ids: np.ndarray
+    imus: list
 
 
 # ---------------------------------------------------------------- features
@@ -155,18 +161,42 @@ def build_config(source: str, input_dir: Path, out_root: Path, placement: str, d
 
 def to_clips(dsd, keep_labels: set[str] | None = None) -> Clips:
     """Features of every row of every split (optionally only ``keep_labels``)."""
-    feats, subj, lab, fall = [], [], [], []
+    feats, subj, lab, fall, ids, imus = [], [], [], [], [], []
     for split in dsd:
         ds = dsd[split].with_format("numpy", columns=["imu", "sample_rate_hz"], output_all_columns=True)
         for row in ds:
             if keep_labels is not None and row["source_label"] not in keep_labels:
                 continue
-            imu = np.asarray(row["imu"], dtype=np.float64).reshape(-1, 6)
-            feats.append(features(resample(imu, float(row["sample_rate_hz"]))))
+            imu = resample(np.asarray(row["imu"], dtype=np.float64).reshape(-1, 6),
+                           float(row["sample_rate_hz"]))
+            feats.append(features(imu))
+            imus.append(imu)
+            ids.append(row["id"])
             subj.append(row["subject"])
             lab.append(row["source_label"])
             fall.append(not bool(row["safe"]))
-    return Clips(np.array(feats), np.array(subj), np.array(lab), np.array(fall))
+    return Clips(np.array(feats), np.array(subj), np.array(lab), np.array(fall), np.array(ids), imus)
+
+
+def calibrated_features(synth: Clips, real: Clips, train_subjects) -> np.ndarray | None:
+    """Features of the synthetic clips after a sim-to-real calibration (mounting rotation and
+    quantile maps) fitted only on the paired clips of ``train_subjects``; None if too few pairs."""
+    from imu2safety.simulator.calibration import fit_calibration
+
+    real_by_id = {i: k for k, i in enumerate(real.ids)}
+    pairs = [(synth.imus[k], real.imus[real_by_id[i]]) for k, i in enumerate(synth.ids)
+             if i in real_by_id and synth.subject[k] in train_subjects]
+    if len(pairs) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = fit_calibration(pairs, max_lag=50)
+    out = []
+    for imu in synth.imus:
+        a, g = cal.rotate(imu[:, :3], imu[:, 3:])
+        a, g = cal.map_quantiles(a, g)
+        out.append(features(np.concatenate([a, g], axis=1)))
+    return np.array(out)
 
 
 def subject_splits(dsd) -> dict[str, str]:
@@ -191,14 +221,18 @@ def evaluate(synth: Clips, real: Clips, target: str, splits: dict[str, str], los
     else:
         folds = [test_subjects]
         protocol = f"train on train+validation subjects, test on {', '.join(test_subjects)}"
-    truth, pred = [], {"TSTR": [], "TRTR": []}
-    train_sizes = {"TSTR": 0, "TRTR": 0}
+    truth, pred = [], {"TSTR": [], "TSTR-cal": [], "TRTR": []}
+    train_sizes = {name: 0 for name in pred}
     for fold in folds:
         test = np.isin(real.subject, fold)
         train_real = ~test
         train_syn = ~np.isin(synth.subject, fold)
         truth.append(y_real[test])
+        calibrated = calibrated_features(synth, real, set(real.subject[train_real]))
+        if calibrated is None:
+            calibrated = synth.features
         for name, xs, ys, mask in (("TSTR", synth.features, y_syn, train_syn),
+                                   ("TSTR-cal", calibrated, y_syn, train_syn),
                                    ("TRTR", real.features, y_real, train_real)):
             pred[name].append(train_predict(xs[mask][:, cols], ys[mask], real.features[test][:, cols],
                                             len(classes)))
@@ -220,10 +254,10 @@ def _print_task(title: str, results: dict[str, dict]) -> None:
           f"({first['protocol']})")
     print(f"  chance: majority class accuracy {first['chance_majority']:.3f}, uniform guess "
           f"accuracy {first['chance_uniform']:.3f}")
-    print(f"  {'features':10s} {'setting':6s} {'train clips':>11s} {'accuracy':>9s} {'macro-F1':>9s}")
+    print(f"  {'features':10s} {'setting':8s} {'train clips':>11s} {'accuracy':>9s} {'macro-F1':>9s}")
     for feats, r in results.items():
-        for name in ("TSTR", "TRTR"):
-            print(f"  {feats:10s} {name:6s} {r[name]['train_clips_per_fold']:11.0f} "
+        for name in ("TSTR", "TSTR-cal", "TRTR"):
+            print(f"  {feats:10s} {name:8s} {r[name]['train_clips_per_fold']:11.0f} "
                   f"{r[name]['accuracy']:9.3f} {r[name]['macro_f1']:9.3f}")
 
 
