@@ -97,7 +97,9 @@ def _counts_table(split_counts: dict[str, int], class_counts: dict[str, dict[str
 def _label_table(source: str) -> str:
     table = SOURCE_LABELS.get(source)
     if table is None:
-        return f"No reviewed label table for source `{source}`."
+        return (f"Labels of source `{source}` come from the builder's own `labels.csv`: a label "
+                "that names a hazard is that hazard, any other label a safe activity of that name "
+                "(`imu2safety.builders.folders.folder_label`). The counts below show the classes.")
     rows = [[f"`{k}`", lab.activity, f"`{lab.hazard}`", "yes" if lab.safe else "**no**"]
             for k, lab in table.items()]
     return ("<details><summary>Label table (" + str(len(rows)) + " labels)</summary>\n\n"

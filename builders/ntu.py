@@ -284,16 +284,14 @@ def _joint_values(lines: list[str], starts: list[int]) -> np.ndarray:
         return np.zeros((0, 4))
     text = "\n".join(itertools.chain.from_iterable(lines[s:s + NUM_JOINTS] for s in starts))
     data = text.encode("latin-1")
-    # Fast path, parsed in C. pyarrow insists on one field count for every row, so 11 spaces per
-    # row means exactly 12 single-space separated fields in each; other layouts (tabs, runs of
-    # spaces) take the general path below.
-    if data.count(b" ") == 11 * rows:
-        try:
-            table = pacsv.read_csv(io.BytesIO(data), _READ, _PARSE, _CONVERT)
-            if table.num_rows == rows and all(table[c].null_count == 0 for c in _JOINT_COLUMNS):
-                return np.column_stack([table[c].to_numpy() for c in _JOINT_COLUMNS])
-        except (pa.ArrowException, ValueError):
-            pass
+    # Fast path, parsed in C. pyarrow rejects any row whose field count differs from the 12 named
+    # columns, so other layouts (tabs, runs of spaces, short lines) take the general path below.
+    try:
+        table = pacsv.read_csv(io.BytesIO(data), _READ, _PARSE, _CONVERT)
+        if table.num_rows == rows and all(table[c].null_count == 0 for c in _JOINT_COLUMNS):
+            return np.column_stack([table[c].to_numpy() for c in _JOINT_COLUMNS])
+    except (pa.ArrowException, ValueError):
+        pass
     out = np.empty((rows, 4))
     for k, index in enumerate(s + j for s in starts for j in range(NUM_JOINTS)):
         tokens = lines[index].split()
