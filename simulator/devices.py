@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import signal
+from scipy import signal, sparse
 
 from .motion import G
 
@@ -235,14 +235,23 @@ def _draws(n: int, p: DeviceProfile, gm: list, rng: np.random.Generator) -> dict
     return d
 
 
-def _interp_knots(y: np.ndarray, n: int, step: int) -> np.ndarray:
-    """(knots, ...) values every ``step`` samples -> (n, ...) by linear interpolation."""
-    if step == 1:
-        return y[:n]
-    pos = np.arange(n, dtype=np.float64) / step
-    i0 = np.minimum(pos.astype(np.intp), y.shape[0] - 2)
-    frac = (pos - i0).reshape((n,) + (1,) * (y.ndim - 1))
-    return y[i0] * (1.0 - frac) + y[i0 + 1] * frac
+@functools.lru_cache(maxsize=32)
+def _knot_interpolator(n: int, steps: tuple[int, ...]) -> sparse.csr_matrix:
+    """(n, sum of knots) sparse matrix: linear interpolation of knots every ``steps[k]`` samples,
+    for all coarse terms side by side, so that one product sums their interpolations."""
+    rows, cols, vals, offset = [], [], [], 0
+    pos = np.arange(n, dtype=np.float64)
+    for step in steps:
+        knots = -(-(n - 1) // step) + 1
+        u = pos / step
+        i0 = np.minimum(u.astype(np.intp), knots - 2)
+        frac = u - i0
+        rows += [np.arange(n), np.arange(n)]
+        cols += [offset + i0, offset + i0 + 1]
+        vals += [1.0 - frac, frac]
+        offset += knots
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(n, offset))
 
 
 def apply_device_batch(imu: np.ndarray, sample_rate_hz: float, profile: DeviceProfile,
@@ -267,16 +276,21 @@ def apply_device_batch(imu: np.ndarray, sample_rate_hz: float, profile: DevicePr
 
     # 1. sampling jitter: read at n + delta (samples) by linear interpolation
     if profile.sampling_jitter_s and n >= 2:
-        u = np.clip(np.arange(n)[:, None] + stack("jitter") * (profile.sampling_jitter_s * rate),
-                    0.0, n - 1.0)
-        i0 = np.minimum(np.floor(u).astype(np.intp), n - 2)
-        frac = (u - i0)[..., None]
-        cols = np.arange(b)[None, :]
-        x = x[i0, cols] * (1.0 - frac) + x[i0 + 1, cols] * frac
+        # Offsets are a tiny fraction of a sample, so the neighbour on the offset's side is the
+        # whole interpolation (offsets are clipped to one sample and to the record's ends).
+        delta = np.clip(stack("jitter") * (profile.sampling_jitter_s * rate), -1.0, 1.0)
+        delta[0] = np.maximum(delta[0], 0.0)
+        delta[-1] = np.minimum(delta[-1], 0.0)
+        step = np.diff(x, axis=0)
+        forward = np.concatenate([step, step[-1:]])
+        backward = np.concatenate([step[:1], step])
+        x = x + np.where(delta[..., None] > 0, forward, backward) * delta[..., None]
     # 2. on-chip low-pass: causal 2nd-order Butterworth, steady state at the first sample
     if profile.lowpass_fraction:
         sos, zi0 = _butter2(profile.lowpass_fraction)
-        x, _ = signal.sosfilt(sos, x, axis=0, zi=zi0[:, :, None, None] * x[0][None, None])
+        flat = np.ascontiguousarray(x.reshape(n, -1).T)  # time last: contiguous, faster
+        y, _ = signal.sosfilt(sos, flat, axis=-1, zi=zi0[:, None, :] * flat[None, :, :1])
+        x = np.ascontiguousarray(y.T).reshape(n, b, 6)
     # 3. scale factor and misalignment: measured = (I + diag(s)) (I + C) true, per sensor
     eye = np.eye(3)
     for k, sensor in enumerate(("accel", "gyro")):
@@ -292,11 +306,18 @@ def apply_device_batch(imu: np.ndarray, sample_rate_hz: float, profile: DevicePr
     instability = _field(profile, "bias_instability")
     if instability.any():
         sigma = instability * math.sqrt(math.log(_FLICKER_RATIO) / math.pi)
+        coarse = []
         for t, (step, knots, a) in enumerate(gm):
             drive = np.stack([d["gm"][t][0] for d in draws], 1) * (sigma * math.sqrt(1.0 - a * a))
             start = np.stack([d["gm"][t][1] for d in draws]) * sigma
             y, _ = signal.lfilter([1.0], [1.0, -a], drive, axis=0, zi=(a * start)[None])
-            x += _interp_knots(y, n, step)
+            if step == 1:
+                x += y[:n]
+            else:
+                coarse.append(y)
+        if coarse:
+            interp = _knot_interpolator(n, tuple(step for step, _, _ in gm if step > 1))
+            x += (interp @ np.concatenate(coarse).reshape(interp.shape[1], -1)).reshape(x.shape)
     walk = _field(profile, "bias_random_walk")
     if walk.any():
         x += np.cumsum(stack("walk") * (walk * math.sqrt(dt)), axis=0)
