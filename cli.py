@@ -96,10 +96,15 @@ def cmd_calibrate(args) -> int:
 def cmd_push(args) -> int:
     from .builders.hub import push_dataset
 
+    from huggingface_hub import get_token
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    if not get_token():
+        return _fail("no Hugging Face token: set HF_TOKEN (a write token) or log in with `hf auth login`")
     try:
         url = push_dataset(args.folder, args.repo_id, private=args.private)
-    except (ValueError, FileNotFoundError) as err:
-        return _fail(str(err))
+    except (ValueError, FileNotFoundError, HfHubHTTPError, OfflineModeIsEnabled) as err:
+        return _fail(f"push to {args.repo_id} failed: {str(err).splitlines()[0]}")
     print(f"pushed {args.folder} to {url}")
     return 0
 
