@@ -163,9 +163,22 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """(..., 4) scalar-first unit quaternions of (..., 3, 3) rotation matrices (via scipy)."""
-    from scipy.spatial.transform import Rotation
+    """(..., 4) scalar-first unit quaternions of (..., 3, 3) rotation matrices.
 
-    flat = m.reshape(-1, 3, 3)
-    q = Rotation.from_matrix(flat).as_quat(scalar_first=True)
-    return q.reshape(m.shape[:-2] + (4,))
+    Shepperd's method: of the four algebraically equal formulas, each element uses the one
+    built on its largest diagonal term, so no division by a small number occurs. (The same
+    answer as scipy's ``Rotation.from_matrix`` up to sign, without its orthogonalisation, which
+    our matrices do not need: their columns are orthonormal by construction.)
+    """
+    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    candidates = np.stack([
+        np.stack([1 + m00 + m11 + m22, m21 - m12, m02 - m20, m10 - m01], -1),
+        np.stack([m21 - m12, 1 + m00 - m11 - m22, m01 + m10, m02 + m20], -1),
+        np.stack([m02 - m20, m01 + m10, 1 - m00 + m11 - m22, m12 + m21], -1),
+        np.stack([m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22], -1),
+    ], -2)  # row k is 4 q_k q (a multiple of q)
+    best = np.argmax(np.stack([m00 + m11 + m22, m00, m11, m22], -1), axis=-1)
+    q = np.take_along_axis(candidates, best[..., None, None], axis=-2)[..., 0, :]
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
