@@ -30,8 +30,8 @@ from .sources import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_opt
 from .splits import utd_mhad_split
 
 NAME = "utd-mhad"
-#: Recommended motion low-pass, Hz, for this source's tracker. Kinect v1 skeletons at ~20 fps are noisy: 3 Hz gave the best |accel| correlation with
-#: the real wrist IMU (benchmarks/fidelity_utd.py: 0.74 at 3 Hz, 0.70 at 4 Hz, 0.44 at 8 Hz).
+#: Recommended motion low-pass, Hz, for this source's tracker. Kinect v1 skeletons at ~20 fps are noisy: against the real wrist IMU the median |accel|
+#: correlation was 0.76 at 2.5-3 Hz, 0.71 at 4 Hz, 0.63 at 5 Hz (benchmarks/fidelity_utd.py).
 CUTOFF_HZ = 3.0
 LICENSE = "UTD-MHAD: free for research use; cite the paper below (University of Texas at Dallas)."
 CITATION = (

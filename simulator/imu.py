@@ -4,8 +4,8 @@
     gyro  = 2 vec(conj(q) * q_dot)    (rad/s, sensor frame; q = R_ws as a quaternion)
 
 p is the device origin (the joint plus the mounting offset), R_ws the device-to-world rotation.
-Both come from the low-passed motion through a quintic spline (``kinematics``), so the
-acceleration and the angular rate are analytic derivatives of one smooth trajectory.
+Both are low-passed and go through one quintic spline (``kinematics``), so the acceleration and
+the angular rate are analytic derivatives of one smooth trajectory.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ class SimulationOptions:
     rate_hz: device output data rate, Hz.
     device: name of a profile in ``devices.DEVICES`` ("ideal" adds nothing).
     seed: base seed; each clip's noise comes from (seed, clip id).
-    cutoff_hz: zero-phase low-pass applied to the motion, Hz (capped at 0.4 x the device rate and
-        x the source rate); None disables it.
+    cutoff_hz: zero-phase low-pass of the device's trajectory (position and orientation), Hz
+        (capped at 0.4 x the device rate and x the source rate); None disables it.
     derivative: "spline" or "savgol" (see ``kinematics``).
     twist_deg: forearm pronation assumed when the skeleton has no thumb joint, degrees.
     mounting: device pose on the segment; None uses ``placement.default_mounting``.
@@ -150,15 +150,21 @@ def _motion_joints(motion: Motion, options: SimulationOptions):
 
 def _pose_from_joints(t: np.ndarray, x: np.ndarray, names: tuple[str, ...],
                       options: SimulationOptions) -> _Pose:
-    """Device trajectory from uniformly sampled joints x: (T, ..., K, 3) -> _Pose with (T, ..., 3/4)."""
+    """Device trajectory from uniformly sampled joints x: (T, ..., K, 3) -> _Pose with (T, ..., 3/4).
+
+    The low-pass acts on what is differentiated, the device position and its (sign-continuous)
+    quaternion, after the frame is built from the joints: 7 channels instead of 3 per joint,
+    and on UTD-MHAD it beat filtering the joints first (|gyro| correlation 0.80 against 0.75,
+    |accel| 0.76 against 0.74; benchmarks/fidelity_utd.py).
+    """
     fs = 1.0 / float(np.median(np.diff(t)))
-    x = kin.lowpass(x, fs, _effective_cutoff(options, fs))
     origin, r_seg = segment_frame({j: x[..., k, :] for k, j in enumerate(names)},
                                   options.placement, options.twist_deg)
     mount = options.mounting or default_mounting(options.placement)
     position = origin + r_seg @ mount.offset_m
-    r_ws = r_seg @ mount.rotation.as_matrix()
-    return _Pose(t, position, quat_continuous(matrix_to_quat(r_ws)))
+    quat = quat_continuous(matrix_to_quat(r_seg @ mount.rotation.as_matrix()))
+    pose = kin.lowpass(np.concatenate([position, quat], axis=-1), fs, _effective_cutoff(options, fs))
+    return _Pose(t, pose[..., :3], pose[..., 3:])
 
 
 def _prepare_rigid(body: RigidBodyTrajectory, options: SimulationOptions) -> _Pose:
