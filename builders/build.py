@@ -69,10 +69,9 @@ class BuildOptions:
     def recorded(self) -> dict[str, Any]:
         """The options as written into meta/info.json (paths as given, no machine specifics)."""
         d = asdict(self)
-        d.update(input_dir=self.input_dir.name, output_dir=None,
+        d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        d.pop("num_proc")
-        d.pop("output_dir")
+        del d["num_proc"], d["output_dir"]
         return d
 
 
@@ -142,10 +141,22 @@ def _read_input(path: Path) -> list[Clip | Skip]:
 
 def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str]] | str]:
     """IMU (N, 6) and repair notes per skeleton clip, or the reason it cannot be simulated."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # repairs come back as each recording's notes
-        recs = simulate_many([c.motion for c in clips], _STATE["sim"], [c.id for c in clips],
-                             errors="return")
+    def run(batch: list[Clip]) -> list:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # repairs come back as each recording's notes
+            return simulate_many([c.motion for c in batch], _STATE["sim"], [c.id for c in batch],
+                                 errors="return")
+
+    try:
+        recs = run(clips)
+    except Exception:  # not a MotionError: a bug or an input no check foresaw; find the clip
+        logger.exception("simulation of a chunk failed; retrying clip by clip")
+        recs = []
+        for clip in clips:
+            try:
+                recs += run([clip])
+            except Exception as err:
+                recs.append(f"{type(err).__name__}: {err}")
     return [(r.as_array(), r.notes) if isinstance(r, ImuRecording) else f"unusable motion: {r}"
             for r in recs]
 

@@ -153,3 +153,25 @@ def test_plain_load_dataset_sees_a_rebuilt_folder(utd_dir, tmp_path):
     build(_opts(utd_dir, out, seed=7), progress=False)
     second = datasets.load_dataset(str(out), "utd-mhad")["train"][0]["options"]
     assert json.loads(first)["seed"] == 0 and json.loads(second)["seed"] == 7
+
+
+def test_unexpected_simulation_error_skips_only_that_clip(utd_dir, tmp_path, monkeypatch):
+    from imu2safety.simulator import imu as imu_mod
+
+    real = imu_mod._motion_joints
+    heads = {}
+    for p in sorted(utd_dir.glob("*.mat")):
+        clip = next(iter(utd_mhad.read(p)))
+        if hasattr(clip, "motion"):
+            heads[clip.id] = clip.motion.positions[0, 0, 2]
+    target = max(heads, key=heads.get)  # one clip, recognised by its head height
+
+    def flaky(motion, options):
+        if motion.positions[0, 0, 2] == heads[target]:
+            raise ZeroDivisionError("boom")
+        return real(motion, options)
+
+    monkeypatch.setattr(imu_mod, "_motion_joints", flaky)
+    rep = build(_opts(utd_dir, tmp_path / "ds"), progress=False).report
+    assert rep["inputs"] == 11 and rep["inputs_skipped"] == 3
+    assert any(target in s["item"] and "ZeroDivisionError: boom" in s["reason"] for s in rep["skips"])
