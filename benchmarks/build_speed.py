@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -233,6 +234,11 @@ def main(argv: list[str] | None = None) -> dict:
               f"{rep['inputs']} inputs ({rep['inputs_skipped']} skipped): "
               f"{res.clips_per_s:.0f} clips/s, {files_per_s:.0f} files/s, "
               f"{res.input_mb_per_s:.1f} MB/s of input")
+        main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        out.update(main_peak_rss_mb=main_mb, worker_peak_rss_mb=worker_mb)
+        print(f"peak RSS: main process {main_mb:.0f} MiB (it also held the parse/simulate timings' "
+              f"clips), largest worker {worker_mb:.0f} MiB")
         print(f"NTU-120 ({NTU120_SAMPLES} samples) at this rate: {extrapolated / 60:.1f} min "
               f"(target <= {TARGET_S / 60:.0f} min: {'met' if extrapolated <= TARGET_S else 'NOT met'})")
         return out
