@@ -68,7 +68,7 @@ def cmd_build(args) -> int:
         opts = BuildOptions(source=args.source, input_dir=args.input, output_dir=args.output,
                             rate_hz=args.rate, placement=args.placement, device=args.device,
                             seed=args.seed, calibration=args.calibration, cutoff_hz=args.cutoff,
-                            num_proc=args.num_proc,
+                            augment=args.augment, num_proc=args.num_proc,
                             chunk_inputs=args.chunk_inputs, source_options=options)
         result = build(opts, repo_id=args.repo_id)
     except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
@@ -150,6 +150,9 @@ def make_parser() -> argparse.ArgumentParser:
     _sim_args(p)
     p.add_argument("--cutoff", type=float, default=None,
                    help="motion low-pass, Hz (default: the source's recommended value)")
+    p.add_argument("--augment", type=int, default=0, metavar="N",
+                   help="N extra copies per skeleton clip: jittered mounting, every second one "
+                        "mirrored (default 0)")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--chunk-inputs", type=int, default=256,
                    help="input files per committed chunk/shard (keep it when resuming)")

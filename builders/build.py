@@ -16,15 +16,18 @@ import multiprocessing as mp
 import time
 import warnings
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..simulator.augment import jitter_mounting, swap_handedness
 from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
 from ..simulator.kinematics import DEFAULT_CUTOFF_HZ
+from ..simulator.placement import default_mounting
+from ..simulator.rng import clip_rng
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, get_source
 from .writer import DatasetWriter
@@ -42,6 +45,10 @@ class BuildOptions:
         calibration is the path of a JSON written by ``imu2safety calibrate``.
     cutoff_hz: motion low-pass, Hz; None takes the source's ``CUTOFF_HZ`` (its tracker's noise
         level) or else the simulator's default.
+    augment: extra copies of every skeleton clip (ids ``<id>~aug<k>``): copy k wears the device
+        with a jittered mounting (+-2 cm, up to 20 degrees; ``simulator.augment``), and even k
+        also mirror the motion (the other arm, seen as this placement's arm). Each copy's draws
+        come from (seed, clip id, k).
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
     """
@@ -55,6 +62,7 @@ class BuildOptions:
     seed: int = 0
     calibration: Path | None = None
     cutoff_hz: float | None = None
+    augment: int = 0
     num_proc: int = 1
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
@@ -63,6 +71,8 @@ class BuildOptions:
         self.input_dir, self.output_dir = Path(self.input_dir), Path(self.output_dir)
         if self.num_proc < 1:
             raise ValueError(f"num_proc must be >= 1, got {self.num_proc}")
+        if self.augment < 0:
+            raise ValueError(f"augment must be >= 0, got {self.augment}")
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
 
@@ -161,6 +171,31 @@ def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str]] | st
             for r in recs]
 
 
+def _augmented_rows(clip: Clip) -> list[dict | Skip]:
+    """The ``augment`` extra rows of one skeleton clip (see BuildOptions.augment)."""
+    sim: SimulationOptions = _STATE["sim"]
+    base = sim.mounting or default_mounting(sim.placement)
+    out: list[dict | Skip] = []
+    for k in range(1, _STATE["options"].augment + 1):
+        aug_id = f"{clip.id}~aug{k}"
+        mounting = jitter_mounting(base, clip_rng(sim.seed, clip.id, f"augment{k}"))
+        motion = swap_handedness(clip.motion, sim.placement)[0] if k % 2 == 0 else clip.motion
+        opts = replace(sim, mounting=mounting)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rec = simulate_many([motion], opts, [aug_id], errors="return")[0]
+        if not isinstance(rec, ImuRecording):
+            out.append(Skip(aug_id, f"unusable motion: {rec}"))
+            continue
+        row = _row(replace(clip, id=aug_id), rec.as_array(), sim.rate_hz, True, rec.notes)
+        row["options"] = json.dumps(opts.to_dict(), sort_keys=True)
+        extra = json.loads(row["extra"])
+        extra["augmentation"] = {"of": clip.id, "copy": k, "mirrored": k % 2 == 0}
+        row["extra"] = json.dumps(extra, sort_keys=True)
+        out.append(row)
+    return out
+
+
 def _process_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], dict[str, str]]:
     """(input name -> rows and Skips, input name -> file sha256) for one chunk (in a worker)."""
     results: dict[str, list] = {}
@@ -178,6 +213,8 @@ def _process_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list]
         else:
             imu, notes = res
             results[name][k] = _row(clip, imu, _STATE["sim"].rate_hz, True, notes)
+            if _STATE["options"].augment:
+                results[name].extend(_augmented_rows(clip))
     for name, items in results.items():
         for k, item in enumerate(items):
             if isinstance(item, Clip):  # real IMU recording
