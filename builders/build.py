@@ -111,6 +111,8 @@ def _init_worker(options: BuildOptions) -> None:
     _STATE["sim"] = SimulationOptions(placement=options.placement, rate_hz=options.rate_hz,
                                       device=options.device, seed=options.seed, calibration=cal,
                                       cutoff_hz=cutoff)
+    # The provenance JSON of every synthetic row (it hashes the calibration): made once.
+    _STATE["sim_json"] = json.dumps(_STATE["sim"].to_dict(), sort_keys=True)
 
 
 def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
@@ -127,7 +129,7 @@ def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[
         "device": sim.device if synthetic else (clip.device or "unknown"),
         "sample_rate_hz": float(rate), "imu": imu.astype(np.float32),
         "simulator_version": SIMULATOR_VERSION if synthetic else "",
-        "options": json.dumps(sim.to_dict() if synthetic else {}, sort_keys=True),
+        "options": _STATE["sim_json"] if synthetic else "{}",
         "seed": int(sim.seed) if synthetic else 0,
         "extra": json.dumps(extra, sort_keys=True, default=str),
         "instructions": [], "split": clip.split,
