@@ -94,7 +94,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from .builders.hub import push_dataset
+    from .builders.dataset.hub import push_dataset
 
     from huggingface_hub import get_token
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
@@ -110,7 +110,7 @@ def cmd_push(args) -> int:
 
 
 def cmd_export_hdf5(args) -> int:
-    from .builders.hdf5 import export_hdf5
+    from .builders.dataset.hdf5 import export_hdf5
 
     try:
         export_hdf5(args.folder, args.output)

@@ -1,6 +1,6 @@
 """End-to-end build throughput on a synthetic NTU RGB+D corpus, extrapolated to NTU-120.
 
-A corpus of ``--files`` ``.skeleton`` files in NTU's exact text format (see ``builders/ntu.py``:
+A corpus of ``--files`` ``.skeleton`` files in NTU's exact text format (see ``builders/sources/ntu.py``:
 frame count; per frame the body count; per body a 10-value body line, "25", and 25 lines of 12
 values x y z depthX depthY colorX colorY orientationW..Z trackingState; CRLF line ends, numbers
 printed as float32 like the Kinect SDK's) is written to a temp folder (not timed). Clips last
@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from imu2safety.builders import ntu
+from imu2safety.builders.sources import ntu
 from imu2safety.builders.build import BuildOptions, build
 from imu2safety.builders.records import Clip
 from imu2safety.simulator.imu import SimulationOptions, simulate_many

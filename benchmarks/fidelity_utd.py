@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imu2safety.builders import utd_mhad, utd_mhad_imu
+from imu2safety.builders.sources import utd_mhad, utd_mhad_imu
 from imu2safety.simulator.calibration import best_lag, fit_mounting
 from imu2safety.simulator.imu import SimulationOptions, simulate
 from imu2safety.simulator.kinematics import lowpass

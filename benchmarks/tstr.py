@@ -6,7 +6,7 @@ temp folder and read back with ``datasets.load_dataset``:
 - ``utd-mhad`` (skeletons simulated at the right wrist, 50 Hz) and ``utd-mhad-imu`` (the real
   right-wrist sensor); actions a1-a21 (a22-a27 wore the sensor on the thigh);
 - ``smartfallmm`` (skeletons simulated at the left wrist: the watch placement documented in
-  ``builders/smartfallmm_imu.py``) and ``smartfallmm-imu`` (the real watch).
+  ``builders/sources/smartfallmm_imu.py``) and ``smartfallmm-imu`` (the real watch).
 
 One fixed classifier, no tuning: per-channel features (mean, std, min, max, 10/25/50/75/90th
 percentiles, mean square, mean |first difference|) of ax ay az gx gy gz |a| |g| resampled to

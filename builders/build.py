@@ -30,7 +30,7 @@ from ..simulator.placement import default_mounting
 from ..simulator.rng import clip_rng
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, get_source
-from .writer import DatasetWriter
+from .dataset.writer import DatasetWriter
 
 logger = logging.getLogger(__name__)
 

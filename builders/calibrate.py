@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow as pa
 
 from ..simulator.calibration import Calibration, fit_calibration
-from .layout import load_info
+from .dataset.layout import load_info
 from .records import SPLITS
-from .schema import imu_arrays
-from .writer import read_split
+from .dataset.schema import imu_arrays
+from .dataset.writer import read_split
 
 
 def _pick(folder: Path, config: str | None, real: bool) -> str:

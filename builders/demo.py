@@ -22,7 +22,7 @@ import numpy as np
 
 from .build import BuildOptions, build, format_report
 from .labels import HAZARD_NAMES
-from .layout import CARD_PATH, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH, load_info
+from .dataset.layout import CARD_PATH, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH, load_info
 from .records import SPLITS
 
 CONFIG = "npz"

@@ -51,7 +51,7 @@ _SIDED = ("shoulder", "elbow", "wrist", "hand", "thumb", "hip", "knee", "ankle")
 JOINTS: tuple[str, ...] = ("pelvis", "spine_mid", "spine_shoulder", "neck", "head") + tuple(
     f"{side}_{part}" for side in SIDES for part in _SIDED)
 
-#: subject -> (height m, split that ``builders.folders.folder_split`` gives the name).
+#: subject -> (height m, split that ``builders.sources.folders.folder_split`` gives the name).
 SUBJECTS = {
     "S02": (1.62, "train"), "S04": (1.71, "train"), "S05": (1.87, "train"),
     "S01": (1.76, "validation"), "S12": (1.58, "validation"),

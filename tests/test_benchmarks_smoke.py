@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from imu2safety.builders import ntu
+from imu2safety.builders.sources import ntu
 from imu2safety.builders.records import Clip
 from imu2safety.simulator.joints import JOINT_SETS
 
@@ -157,7 +157,7 @@ def test_tstr_runs_on_a_tiny_utd_mhad_folder(tmp_path, capsys):
 
 def test_synthetic_skeleton_fixture_reads_back(tmp_path):
     """The tstr fixture is real UTD-MHAD format: the reader recovers the arm joints."""
-    from imu2safety.builders import utd_mhad
+    from imu2safety.builders.sources import utd_mhad
 
     _utd_fixture(tmp_path)
     [clip] = list(utd_mhad.read(tmp_path / "Skeleton" / "a1_s1_t1_skeleton.mat"))

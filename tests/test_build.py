@@ -12,9 +12,9 @@ import pytest
 import scipy.io
 
 from imu2safety.builders import build as build_mod
-from imu2safety.builders import utd_mhad
+from imu2safety.builders.sources import utd_mhad
 from imu2safety.builders.build import BuildOptions, build
-from imu2safety.builders.writer import DatasetWriter
+from imu2safety.builders.dataset.writer import DatasetWriter
 from imu2safety.simulator.imu import SimulationOptions, simulate
 
 

@@ -12,9 +12,9 @@ import yaml
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
-from imu2safety.builders.card import plot_clip, size_category, write_card
-from imu2safety.builders.layout import CODEBASE_VERSION, load_info
-from imu2safety.builders.writer import DatasetWriter
+from imu2safety.builders.dataset.card import plot_clip, size_category, write_card
+from imu2safety.builders.dataset.layout import CODEBASE_VERSION, load_info
+from imu2safety.builders.dataset.writer import DatasetWriter
 
 CONFIG = "smartfallmm"
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from imu2safety.builders.demo import CONFIG, DEMO_DEVICE, run_demo, samples_dir
-from imu2safety.builders.folders import folder_label, folder_split
+from imu2safety.builders.sources.folders import folder_label, folder_split
 from imu2safety.builders.labels import UNSAFE_HAZARDS
-from imu2safety.builders.layout import INFO_PATH, ConfigInfo, DatasetInfo, save_info
+from imu2safety.builders.dataset.layout import INFO_PATH, ConfigInfo, DatasetInfo, save_info
 from imu2safety.cli import main
 
 with open(samples_dir() / "labels.csv", newline="", encoding="utf-8") as _f:

@@ -9,11 +9,11 @@ import h5py
 import numpy as np
 import pytest
 
-from imu2safety.builders.hdf5 import export_hdf5
+from imu2safety.builders.dataset.hdf5 import export_hdf5
 from imu2safety.builders.labels import HAZARD_NAMES
-from imu2safety.builders.layout import CODEBASE_VERSION
-from imu2safety.builders.schema import FEATURES
-from imu2safety.builders.writer import DatasetWriter
+from imu2safety.builders.dataset.layout import CODEBASE_VERSION
+from imu2safety.builders.dataset.schema import FEATURES
+from imu2safety.builders.dataset.writer import DatasetWriter
 
 
 def row(clip_id: str, source: str, split: str, hazard: str, n: int) -> dict:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from huggingface_hub import HfApi
 
-from imu2safety.builders.hub import push_dataset
-from imu2safety.builders.layout import CODEBASE_VERSION
-from imu2safety.builders.writer import DatasetWriter
+from imu2safety.builders.dataset.hub import push_dataset
+from imu2safety.builders.dataset.layout import CODEBASE_VERSION
+from imu2safety.builders.dataset.writer import DatasetWriter
 
 from fakehub import COMMIT_OID, ENDPOINT, REPO, TOKEN, hub  # noqa: F401 (hub is a fixture)
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from huggingface_hub import HfApi
 
-from imu2safety.builders import load as load_module
+from imu2safety.builders.dataset import load as load_module
 from imu2safety.builders.labels import HAZARD_NAMES
-from imu2safety.builders.layout import CODEBASE_VERSION, INFO_PATH, VersionError
-from imu2safety.builders.load import folder_fingerprint, load, resolve_revision
-from imu2safety.builders.writer import DatasetWriter
+from imu2safety.builders.dataset.layout import CODEBASE_VERSION, INFO_PATH, VersionError
+from imu2safety.builders.dataset.load import folder_fingerprint, load, resolve_revision
+from imu2safety.builders.dataset.writer import DatasetWriter
 
 from fakehub import COMMIT_OID, ENDPOINT, REPO, hub  # noqa: F401 (hub is a fixture)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import imu2safety
-from imu2safety.builders.folders import folder_label, folder_split, read_labels
+from imu2safety.builders.sources.folders import folder_label, folder_split, read_labels
 from imu2safety.builders.labels import UNSAFE_HAZARDS
 from imu2safety.simulator.imu import SimulationOptions, simulate
 from imu2safety.simulator.joints import CANONICAL_JOINTS

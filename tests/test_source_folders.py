@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu2safety.builders import folders, sources
-from imu2safety.builders.folders import BVH, NPZ, folder_label, folder_split
+from imu2safety.builders.sources import folders
+
+from imu2safety.builders import sources
+from imu2safety.builders.sources.folders import BVH, NPZ, folder_label, folder_split
 from imu2safety.builders.labels import Label
 from imu2safety.builders.records import Clip, Skip
 from imu2safety.simulator.motion import Motion

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu2safety.builders import ntu
+from imu2safety.builders.sources import ntu
 from imu2safety.builders.records import Clip, Skip
 
 J = 25

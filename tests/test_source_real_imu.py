@@ -1,12 +1,12 @@
-"""Shared real-IMU helpers (builders/imu_io.py): units, burst re-timing, spans, resampling."""
+"""Shared real-IMU helpers (builders/sources/imu_io.py): units, burst re-timing, spans, resampling."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from imu2safety.builders import imu_io
-from imu2safety.builders.imu_io import Stream, StreamError
+from imu2safety.builders.sources import imu_io
+from imu2safety.builders.sources.imu_io import Stream, StreamError
 
 
 def test_unit_conversions_are_exact():

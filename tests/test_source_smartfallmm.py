@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu2safety.builders import smartfallmm as sf
+from imu2safety.builders.sources import smartfallmm as sf
 from imu2safety.builders.records import Clip, Skip
 
 NAMES = sf.JOINT_NAMES

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu2safety.builders import up_fall
+from imu2safety.builders.sources import up_fall
 from imu2safety.builders.labels import lookup
 from imu2safety.builders.records import Clip, Skip
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from imu2safety.builders import utd_mhad
+from imu2safety.builders.sources import utd_mhad
 from imu2safety.builders.records import Clip, Skip
 
 HEAD, PELVIS = utd_mhad.JOINT_NAMES.index("head"), utd_mhad.JOINT_NAMES.index("pelvis")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from imu2safety.builders import utd_mhad_imu as utd
+from imu2safety.builders.sources import utd_mhad_imu as utd
 from imu2safety.builders.labels import lookup
 from imu2safety.builders.records import Clip, Skip
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu2safety.builders import weda_fall as weda
+from imu2safety.builders.sources import weda_fall as weda
 from imu2safety.builders.labels import lookup
 from imu2safety.builders.records import Clip, Skip
 

@@ -11,12 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from imu2safety.builders.labels import HAZARD_NAMES
-from imu2safety.builders.layout import (
+from imu2safety.builders.dataset.layout import (
     CODEBASE_VERSION, INFO_PATH, ConfigInfo, DatasetInfo, VersionError, check_version, load_info,
 )
 from imu2safety.builders.records import Skip
-from imu2safety.builders.schema import FEATURES, RowError, to_arrow_table, validate_row
-from imu2safety.builders.writer import DatasetWriter
+from imu2safety.builders.dataset.schema import FEATURES, RowError, to_arrow_table, validate_row
+from imu2safety.builders.dataset.writer import DatasetWriter
 
 CONFIG = "utd-mhad"
 

@@ -25,8 +25,8 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from ..simulator.motion import Motion
-from .records import Item
+from ...simulator.motion import Motion
+from ..records import Item
 
 #: CLI name -> "module" or "module:attribute", relative to this package.
 SOURCE_PATHS: dict[str, str] = {

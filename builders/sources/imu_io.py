@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..simulator.motion import G
+from ...simulator.motion import G
 
 
 @dataclass(frozen=True)

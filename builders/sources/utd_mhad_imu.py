@@ -17,10 +17,10 @@ import numpy as np
 import scipy.io
 
 from .imu_io import StreamError, deg_to_rad, fill_short_gaps, g_to_ms2
-from .labels import lookup
-from .records import Clip, Item, Skip
-from .sources import parse_options
-from .splits import utd_mhad_split
+from ..labels import lookup
+from ..records import Clip, Item, Skip
+from . import parse_options
+from ..splits import utd_mhad_split
 
 NAME = "utd-mhad-imu"
 LICENSE = "UTD-MHAD terms: free for research use with citation of the paper below."

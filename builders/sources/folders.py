@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..simulator.motion import Motion, MotionError
-from .labels import HAZARD_NAMES, Label
-from .records import Clip, Item, Skip
-from .sources import motion_problem, parse_options, sorted_files
+from ...simulator.motion import Motion, MotionError
+from ..labels import HAZARD_NAMES, Label
+from ..records import Clip, Item, Skip
+from . import motion_problem, parse_options, sorted_files
 
 LABELS_FILE = "labels.csv"
 _LICENSE = "User-supplied motion files: the licence of the files themselves applies."
@@ -108,7 +108,7 @@ class BvhOptions:
     up_axis: str = "auto"
 
     def __post_init__(self) -> None:
-        from ..simulator.bvh import METRES_PER_UNIT
+        from ...simulator.bvh import METRES_PER_UNIT
 
         if self.unit != "auto" and self.unit not in METRES_PER_UNIT:
             raise ValueError(f"unit must be 'auto' or one of {sorted(METRES_PER_UNIT)}, "
@@ -200,5 +200,5 @@ class FolderSource:
         return self._cache["fn"]
 
 
-BVH = FolderSource("bvh", ".bvh", "..simulator.bvh:read_bvh", BvhOptions)
-NPZ = FolderSource("npz", ".npz", "..simulator.readers:read_motion_npz", NpzOptions)
+BVH = FolderSource("bvh", ".bvh", "...simulator.bvh:read_bvh", BvhOptions)
+NPZ = FolderSource("npz", ".npz", "...simulator.readers:read_motion_npz", NpzOptions)

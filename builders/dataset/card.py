@@ -18,11 +18,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
-from .labels import HAZARD_NAMES, SOURCE_LABELS
+from ..labels import HAZARD_NAMES, SOURCE_LABELS
 from .layout import (
     CARD_PATH, DATA_GLOB, FIGURE_PATH, REPORT_PATH, DatasetInfo, shard_paths, write_bytes_atomic,
 )
-from .records import SPLITS
+from ..records import SPLITS
 from .schema import COLUMN_DOCS, imu_arrays
 
 PRETTY_NAME = "imu2safety"
@@ -99,7 +99,7 @@ def _label_table(source: str) -> str:
     if table is None:
         return (f"Labels of source `{source}` come from the builder's own `labels.csv`: a label "
                 "that names a hazard is that hazard, any other label a safe activity of that name "
-                "(`imu2safety.builders.folders.folder_label`). The counts below show the classes.")
+                "(`imu2safety.builders.sources.folders.folder_label`). The counts below show the classes.")
     rows = [[f"`{k}`", lab.activity, f"`{lab.hazard}`", "yes" if lab.safe else "**no**"]
             for k, lab in table.items()]
     return ("<details><summary>Label table (" + str(len(rows)) + " labels)</summary>\n\n"

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .labels import HAZARD_NAMES
+from ..labels import HAZARD_NAMES
 
 IMU_CHANNELS: tuple[str, ...] = ("ax", "ay", "az", "gx", "gy", "gz")
 #: Unit of each IMU channel.

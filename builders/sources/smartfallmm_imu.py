@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from .imu_io import Stream, StreamError, StreamOptions, clean_stream, join_streams
-from .labels import lookup
-from .records import Clip, Item, Skip
-from .sources import parse_options
-from .splits import smartfallmm_split
+from ..labels import lookup
+from ..records import Clip, Item, Skip
+from . import parse_options
+from ..splits import smartfallmm_split
 
 NAME = "smartfallmm-imu"
 LICENSE = ("See the SmartFallMM repository (txst-cs-smartfall/SmartFallMM-Dataset); research use "

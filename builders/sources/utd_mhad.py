@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from ..simulator.joints import JOINT_SETS
-from ..simulator.motion import Motion
-from .labels import lookup
-from .records import Clip, Item, Skip
-from .sources import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
-from .splits import utd_mhad_split
+from ...simulator.joints import JOINT_SETS
+from ...simulator.motion import Motion
+from ..labels import lookup
+from ..records import Clip, Item, Skip
+from . import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
+from ..splits import utd_mhad_split
 
 NAME = "utd-mhad"
 #: Recommended motion low-pass, Hz, for this source's tracker. Kinect v1 skeletons at ~20 fps are noisy: against the real wrist IMU the median |accel|

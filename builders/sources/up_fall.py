@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from .imu_io import StreamError, StreamOptions, clean_stream, deg_to_rad, g_to_ms2, join_streams
-from .labels import lookup
-from .records import Clip, Item, Skip
-from .sources import parse_options
-from .splits import up_fall_split
+from ..labels import lookup
+from ..records import Clip, Item, Skip
+from . import parse_options
+from ..splits import up_fall_split
 
 NAME = "up-fall"
 LICENSE = ("UP-Fall Detection Dataset terms (sites.google.com/up.edu.mx/har-up): research use "

@@ -32,12 +32,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ..simulator.joints import JOINT_SETS
-from ..simulator.motion import Motion
-from .labels import lookup
-from .records import Clip, Item, Skip
-from .sources import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
-from .splits import NTU_PROTOCOLS, ntu_split
+from ...simulator.joints import JOINT_SETS
+from ...simulator.motion import Motion
+from ..labels import lookup
+from ..records import Clip, Item, Skip
+from . import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
+from ..splits import NTU_PROTOCOLS, ntu_split
 
 NAME = "ntu"
 #: Recommended motion low-pass, Hz, for this source's tracker. Kinect v2 skeleton jitter: chosen by analogy with the Kinect v1 measurement of

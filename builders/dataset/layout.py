@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .labels import HAZARD_NAMES
-from .records import SPLITS
+from ..labels import HAZARD_NAMES
+from ..records import SPLITS
 
 #: Format version of datasets written by this code (semantic: MAJOR.MINOR.PATCH). Bump MINOR for
 #: additions old readers can ignore, MAJOR for changes they cannot read.

@@ -33,14 +33,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .. import __version__
-from .labels import HAZARD_NAMES
+from ... import __version__
+from ..labels import HAZARD_NAMES
 from .layout import (
     CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH,
     TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
     fsync_dir, load_info, parse_shard_name, save_info, shard_paths, write_bytes_atomic,
 )
-from .records import SPLITS, Skip
+from ..records import SPLITS, Skip
 from .schema import FEATURES, to_arrow_table
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .labels import HAZARD_NAMES
+from ..labels import HAZARD_NAMES
 from .layout import TMP_SUFFIX, load_info
-from .records import SPLITS
+from ..records import SPLITS
 from .schema import FEATURES, IMU_CHANNELS, IMU_UNITS, imu_arrays
 from .writer import read_split
 

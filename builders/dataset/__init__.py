@@ -1,0 +1,1 @@
+"""The dataset format: schema, layout and version, writer, card, load, Hub push, HDF5 export."""
