@@ -1,0 +1,1 @@
+"""Instruction-response pairs grounded in the signal: facts, templates, checker, teachers."""
