@@ -123,6 +123,24 @@ def cmd_export_hdf5(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .training.train import run
+
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as err:
+        return _fail(str(err))
+
+
+def cmd_predict(args) -> int:
+    from .training.predict import run
+
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as err:
+        return _fail(str(err))
+
+
 def cmd_demo(args) -> int:
     from .builders.demo import run_demo
 
@@ -191,6 +209,17 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path)
     p.add_argument("output", type=Path)
     p.set_defaults(func=cmd_export_hdf5)
+
+    from .training.predict import add_predict_args
+    from .training.train import add_train_args
+
+    p = sub.add_parser("train", help="train the IMU language model (LoRA; accelerate launch for multi-GPU)")
+    add_train_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="predict hazard/safe/text with a trained model")
+    add_predict_args(p)
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("demo", help="build, load and describe a dataset from the shipped sample")
     p.add_argument("-o", "--output", default="imu2safety-demo", help="output folder")

@@ -1,4 +1,4 @@
-"""A fake Hugging Face Hub for tests: only the HTTP transport is replaced.
+"""A fake Hugging Face Hub for tests (dataset and model repos): only the HTTP transport is replaced.
 
 huggingface_hub sends every request through one ``httpx2.Client`` made by the factory given to
 ``huggingface_hub.set_client_factory``; the ``hub`` fixture installs a client whose transport answers
@@ -54,7 +54,9 @@ class FakeHub:
             self.card_checks.append(payload)
             try:
                 meta = yaml.safe_load(payload["content"].split("---\n")[1])
-                assert isinstance(meta, dict) and isinstance(meta["configs"], list)
+                assert isinstance(meta, dict)
+                if payload.get("repoType", "dataset") == "dataset":
+                    assert isinstance(meta["configs"], list)
             except Exception as e:  # the Hub answers 400 with the errors
                 return httpx2.Response(400, json={"errors": [{"message": repr(e)}], "warnings": []})
             return httpx2.Response(200, json={"errors": [], "warnings": []})
@@ -68,7 +70,8 @@ class FakeHub:
                 "tags": [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": oid}
                          for t, oid in self.tags.items()],
             })
-        m = re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/(preupload|commit|tag)/(.+)", path)
+        m = re.fullmatch(r"/api/(?:datasets|models)/([^/]+/[^/]+)/(preupload|commit|tag)/(.+)", path)
+        kind = "models" if path.startswith("/api/models/") else "datasets"
         if m and m[1] == REPO and request.method == "POST":
             if m[2] == "preupload":
                 files = json.loads(body)["files"]
@@ -79,7 +82,7 @@ class FakeHub:
                     item = json.loads(line)
                     if item["key"] == "file":
                         self.files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
-                url = f"{ENDPOINT}/datasets/{REPO}/commit/{COMMIT_OID}"
+                url = f"{ENDPOINT}/{kind}/{REPO}/commit/{COMMIT_OID}".replace("/models/", "/")
                 return httpx2.Response(200, json={"commitUrl": url, "commitOid": COMMIT_OID,
                                                   "pullRequestUrl": None})
             tag = json.loads(body)["tag"]
@@ -87,7 +90,7 @@ class FakeHub:
                 return httpx2.Response(409, json={"error": f"Tag {tag} already exists"})
             self.tags[tag] = m[3]
             return httpx2.Response(200, json={})
-        m = re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/tag/(.+)", path)
+        m = re.fullmatch(r"/api/(?:datasets|models)/([^/]+/[^/]+)/tag/(.+)", path)
         if m and request.method == "DELETE":
             self.tags.pop(m[2])
             return httpx2.Response(200, json={})

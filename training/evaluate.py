@@ -30,8 +30,11 @@ def make_collator(model, with_response: bool = True, padding_side: str = "right"
 
 @torch.no_grad()
 def predict_clips(model, clips: list[Clip], batch_size: int = 8, max_new_tokens: int = 48,
-                  device: torch.device | str | None = None) -> list[dict]:
-    """One prediction dict per clip (see the module docstring); the model is left in eval mode."""
+                  device: torch.device | str | None = None, with_probs: bool = False) -> list[dict]:
+    """One prediction dict per clip (see the module docstring); the model is left in eval mode.
+
+    with_probs: classification mode also gives ``p_hazard`` {hazard: probability}.
+    """
     model.eval()
     device = device or next(model.parameters()).device
     classify = model.config.objective == "classify"
@@ -47,10 +50,12 @@ def predict_clips(model, clips: list[Clip], batch_size: int = 8, max_new_tokens:
             hazards = p_hazard.argmax(-1).tolist()
             acts = res["activity_logits"].argmax(-1).tolist()
             none = model.config.hazards.index("none")
-            for c, h, a, p in zip(chunk, hazards, acts, p_hazard[:, none].tolist()):
+            for c, h, a, p in zip(chunk, hazards, acts, p_hazard.tolist()):
                 name = model.config.hazards[h]
                 out.append({"id": c.id, "hazard": name, "safe": name == "none",
-                            "activity": model.config.activities[a], "score": 1.0 - p, "text": ""})
+                            "activity": model.config.activities[a], "score": 1.0 - p[none], "text": ""})
+                if with_probs:
+                    out[-1]["p_hazard"] = dict(zip(model.config.hazards, p))
         else:
             gen = model.generate(batch["input_ids"], batch["attention_mask"], batch["imu"], batch["imu_mask"],
                                  max_new_tokens=max_new_tokens)

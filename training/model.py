@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -197,10 +198,15 @@ class IMULanguageModel(nn.Module):
 
         folder = Path(folder_or_repo)
         if not folder.is_dir():
+            name = str(folder_or_repo)
+            if not re.fullmatch(r"[\w.-]+/[\w.-]+", name) or name.startswith(".") or folder.exists():
+                raise FileNotFoundError(f"{name!r} is neither a model folder nor a Hub repo id 'org/name'")
             from huggingface_hub import snapshot_download
 
-            folder = Path(snapshot_download(str(folder_or_repo), revision=revision,
-                                            ignore_patterns=["checkpoints/*"]))
+            try:
+                folder = Path(snapshot_download(name, revision=revision, ignore_patterns=["checkpoints/*"]))
+            except Exception as e:  # offline, unknown repo, HTTP: one clear line
+                raise ValueError(f"cannot download model {name!r} from the Hub: {str(e).splitlines()[0]}") from None
         if not (folder / CONFIG_NAME).is_file():
             raise FileNotFoundError(f"{folder} holds no {CONFIG_NAME}: not an imu2safety model")
         config = IMULMConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))

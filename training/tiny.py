@@ -28,8 +28,13 @@ def _corpus(activities: list[str]) -> list[str]:
 
 def make_tiny_base(folder: str | Path, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4,
                    intermediate_size: int = 128, vocab_size: int = 400, seed: int = 0,
-                   activities: list[str] | None = None) -> Path:
-    """Write a tiny random Llama causal LM + trained tokenizer into ``folder``; returns it."""
+                   activities: list[str] | None = None, init_std: float = 0.3) -> Path:
+    """Write a tiny random Llama causal LM + trained tokenizer into ``folder``; returns it.
+
+    init_std: weight init scale. Larger than Llama's 0.02 so that the frozen random output layer
+    can give peaked next-token distributions (with 0.02 its logits stay near uniform and no
+    adapter can lower the loss much below log(vocab)).
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -49,7 +54,8 @@ def make_tiny_base(folder: str | Path, hidden_size: int = 64, num_layers: int = 
                          num_hidden_layers=num_layers, num_attention_heads=num_heads,
                          num_key_value_heads=num_heads, max_position_embeddings=2048,
                          bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-                         pad_token_id=fast.pad_token_id, tie_word_embeddings=False)
+                         pad_token_id=fast.pad_token_id, tie_word_embeddings=False,
+                         initializer_range=init_std)
     LlamaForCausalLM(config).save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
