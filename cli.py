@@ -198,6 +198,10 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build, load and describe a dataset from the shipped sample")
     p.add_argument("-o", "--output", default="imu2safety-demo", help="output folder")
     p.set_defaults(func=cmd_demo)
+
+    from .evaluation.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 
