@@ -25,7 +25,7 @@ from imu2safety.training import checkpoints as ck
 from imu2safety.training.data import LABEL_INSTRUCTION, PairDataset, clips_from_rows, label_response, parse_response
 from imu2safety.training.encoder import EncoderConfig
 from imu2safety.training.evaluate import evaluate, hazard_metrics, make_collator
-from imu2safety.training.hub import MODEL_FORMAT_VERSION, push_checkpoint, push_final, render_model_card
+from imu2safety.training.hub import MODEL_FORMAT_VERSION, push_final, render_model_card
 from imu2safety.training.model import IMULanguageModel, IMULMConfig, imu_span, load_base_model
 from imu2safety.training.tiny import make_tiny_base
 from imu2safety.training.train import TrainConfig, train
@@ -166,30 +166,35 @@ def test_shuffled_imu_control_scores_worse(base, dataset, tmp_path, capsys):
     assert scores[False, "train"]["macro_f1"] > scores[True, "train"]["macro_f1"] + 0.2
 
 
-def test_push_sends_checkpoint_and_final_with_card_and_tags(hub, base, dataset, tmp_path):
-    out = tmp_path / "run"
-    cfg = _cfg(base, dataset, out, max_steps=2, save_every=2, push_to_hub=REPO)
-    train(_cfg(base, dataset, out, max_steps=2, save_every=2), progress=False)
-    api = HfApi(endpoint=ENDPOINT, token=TOKEN)
-    push_checkpoint(out / ck.CHECKPOINTS_DIR / "000002", REPO, 2, api=api)
-    from imu2safety.training.hub import write_model_card
+def test_push_sends_checkpoint_and_final_with_card_and_tags(hub, base, dataset, tmp_path, monkeypatch):
+    """``train(push_to_hub=REPO)`` end to end; only the HTTP transport is fake (``fakehub``)."""
+    import huggingface_hub.constants
 
-    write_model_card(out / "final", cfg, {}, train_clips=11)
-    url = push_final(out / "final", REPO, api=api)
-    assert url.endswith(COMMIT_OID)
-    final_files = sorted(p.relative_to(out / "final").as_posix() for p in (out / "final").rglob("*") if p.is_file())
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", ENDPOINT)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    out = tmp_path / "run"
+    summary = train(_cfg(base, dataset, out, max_steps=2, save_every=2, push_to_hub=REPO), progress=False)
+    assert summary["url"].endswith(COMMIT_OID)
+    final = out / "final"
+    final_files = sorted(p.relative_to(final).as_posix() for p in final.rglob("*") if p.is_file())
     ckpt_dir = out / ck.CHECKPOINTS_DIR / "000002" / ck.PRETRAINED_DIR
     ckpt_files = sorted("checkpoints/000002/" + p.relative_to(ckpt_dir).as_posix()
                         for p in ckpt_dir.rglob("*") if p.is_file())
     assert sorted(hub.files) == sorted(final_files + ckpt_files)
-    assert "adapter/adapter_model.safetensors" in hub.files and "README.md" in hub.files
+    assert {"README.md", "imu_lm_config.json", "imu_modules.safetensors", "adapter/adapter_model.safetensors",
+            "adapter/adapter_config.json", "tokenizer.json"} <= set(final_files)
     for name in final_files:
-        assert hub.files[name] == (out / "final" / name).read_bytes()
+        assert hub.files[name] == (final / name).read_bytes()
     assert hub.tags == {"step-2": COMMIT_OID, f"v{MODEL_FORMAT_VERSION}": COMMIT_OID}
     assert all(h["authorization"] == f"Bearer {TOKEN}" for _, _, h in hub.requests)
-    assert any("/api/models/" in p for _, p, _ in hub.requests)
+    assert [p.split("/")[-2] for m, p, _ in hub.requests if "/api/models/" in p] == \
+        ["preupload", "commit", "tag"] * 2
+    assert [c["repoType"] for c in hub.card_checks] == ["model"]
     card = hub.files["README.md"].decode()
     assert f'from_pretrained("{REPO}")' in card and str(base) in card
+    # pushing the same final again moves the version tag
+    push_final(final, REPO, api=HfApi(endpoint=ENDPOINT, token=TOKEN))
+    assert [m for m, p, _ in hub.requests if "/tag/" in p][-3:] == ["POST", "DELETE", "POST"]
 
 
 def test_model_card_renders_metrics_data_and_base_model(base, dataset, tmp_path):
@@ -285,3 +290,32 @@ def test_cli_train_then_predict_dataset_and_file(base, dataset, tmp_path, capsys
     assert line["id"] == "rec" and 0.0 <= line["score"] <= 1.0
     assert main(["predict", str(tmp_path / "nothing"), "--input", str(rec), "-o", str(one)]) == 2
     assert "neither a model folder nor a Hub repo id" in capsys.readouterr().err
+
+
+def test_predict_benchmark_writes_a_submission_the_scorer_accepts(base, dataset, tmp_path):
+    from imu2safety.evaluation.scoring import evaluate_file
+    from imu2safety.evaluation.tasks import LABELS, MANIFEST, WINDOWS, Windows, get_task
+
+    out = tmp_path / "run"
+    train(_cfg(base, dataset, out, objective="classify", max_steps=1, save_every=1), progress=False)
+    task = get_task("fall-weda")
+    n, t = 4, task.window_samples
+    labels = np.array(["fall", "not_fall"] * 2)
+    windows = Windows(np.array([f"w{i}" for i in range(n)]),
+                      np.random.default_rng(0).normal(size=(n, t, 6)).astype(np.float32), labels,
+                      np.array(["U01"] * n), np.array(["T1"] * n), np.zeros(n), labels == "not_fall",
+                      task.sample_rate_hz, task)
+    bench = tmp_path / "bench"
+    windows.save(bench / WINDOWS.format(split="test"))
+    (bench / MANIFEST).write_text(json.dumps(task.to_dict()))
+    (bench / LABELS).write_text("".join(json.dumps({"id": i, "label": lab, "subject": "U01"}) + "\n"
+                                        for i, lab in zip(windows.ids.tolist(), labels.tolist())))
+    pred = tmp_path / "pred.jsonl"
+    assert main(["predict", str(out / "final"), "--benchmark", str(bench), "-o", str(pred)]) == 0
+    lines = [json.loads(x) for x in pred.read_text().splitlines()]
+    assert [x["id"] for x in lines] == ["w0", "w1", "w2", "w3"]
+    for x in lines:
+        assert x["label"] == ("fall" if x["hazard"] in ("falling", "fainting") else "not_fall")
+        assert 0.0 <= x["score"] <= 1.0
+    result = evaluate_file(bench, pred)  # the scorer reads the file as a valid submission
+    assert 0.0 <= result["macro_f1"] <= 1.0
