@@ -163,7 +163,7 @@ def test_shuffled_imu_control_scores_worse(base, dataset, tmp_path, capsys):
             real, shuf = scores[False, split], scores[True, split]
             print(f"\n  {split} macro-F1 / unsafe recall: real IMU {real['macro_f1']:.3f} / "
                   f"{real['unsafe_recall']:.3f}, shuffled IMU {shuf['macro_f1']:.3f} / {shuf['unsafe_recall']:.3f}")
-    assert scores[False, "train"]["macro_f1"] > scores[True, "train"]["macro_f1"] + 0.2
+    assert scores[False, "train"]["macro_f1"] > scores[True, "train"]["macro_f1"] + 0.15
 
 
 def test_push_sends_checkpoint_and_final_with_card_and_tags(hub, base, dataset, tmp_path, monkeypatch):
