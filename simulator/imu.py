@@ -11,6 +11,7 @@ the angular rate are analytic derivatives of one smooth trajectory.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -23,9 +24,11 @@ import numpy as np
 from . import kernels
 from . import kinematics as kin
 from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
-from .orientation import optional_joints, quat_continuous, required_joints, segment_frame
+from .orientation import device_frame, optional_joints, quat_continuous, required_joints
+from .cutoff import default_cutoff_hz
 from .placement import Mounting, check_placement, default_mounting
 from .rng import clip_rng
+from .twist import TwistOptions
 
 if TYPE_CHECKING:
     from .calibration import Calibration
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 Source = Union[Motion, RigidBodyTrajectory]
 
 #: Version of the simulation physics; written into every dataset row's provenance.
-SIMULATOR_VERSION = "1.0.0"
+SIMULATOR_VERSION = "1.1.0"
 #: Optional joints (hand, thumb) are used only when tracked in at least this share of frames.
 _OPTIONAL_MIN_VALID = 0.9
 #: Sources per block of ``simulate_iter``: enough to amortise Python overhead and share spline
@@ -50,9 +53,11 @@ class SimulationOptions:
     device: name of a profile in ``devices.DEVICES`` ("ideal" adds nothing).
     seed: base seed; each clip's noise comes from (seed, clip id).
     cutoff_hz: zero-phase low-pass of the device's trajectory (position and orientation), Hz
-        (capped at 0.4 x the device rate and x the source rate); None disables it.
+        (capped at 0.4 x the device rate and x the source rate); "auto" (default) picks it from
+        the kind of input (``cutoff.CUTOFF_BY_KIND``: 15 Hz for optical motion capture, 3-4 Hz
+        for depth-camera skeletons, ...); None disables it.
     derivative: "spline" or "savgol" (see ``kinematics``).
-    twist_deg: forearm pronation assumed when the skeleton has no thumb joint, degrees.
+    twist: forearm twist: thumb gating and the pronation model (``twist.TwistOptions``).
     mounting: device pose on the segment; None uses ``placement.default_mounting``.
     calibration: sim-to-real calibration applied at simulation time, or None.
     """
@@ -61,9 +66,9 @@ class SimulationOptions:
     rate_hz: float = 50.0
     device: str = "ideal"
     seed: int = 0
-    cutoff_hz: float | None = kin.DEFAULT_CUTOFF_HZ
+    cutoff_hz: float | str | None = "auto"
     derivative: str = "spline"
-    twist_deg: float = 0.0
+    twist: TwistOptions = field(default_factory=TwistOptions)
     mounting: Mounting | None = None
     calibration: "Calibration | None" = None
 
@@ -71,8 +76,11 @@ class SimulationOptions:
         check_placement(self.placement)
         if not np.isfinite(self.rate_hz) or self.rate_hz <= 0:
             raise MotionError(f"rate must be positive, got {self.rate_hz}")
-        if self.cutoff_hz is not None and not self.cutoff_hz > 0:
-            raise ValueError(f"cutoff_hz must be positive or None, got {self.cutoff_hz}")
+        if isinstance(self.cutoff_hz, str):
+            if self.cutoff_hz != "auto":
+                raise ValueError(f"cutoff_hz must be a number, 'auto' or None, got {self.cutoff_hz!r}")
+        elif self.cutoff_hz is not None and not self.cutoff_hz > 0:
+            raise ValueError(f"cutoff_hz must be positive, 'auto' or None, got {self.cutoff_hz}")
         if self.derivative not in kin.DERIVATIVE_METHODS:
             raise ValueError(f"derivative must be one of {kin.DERIVATIVE_METHODS}, got {self.derivative!r}")
 
@@ -80,7 +88,8 @@ class SimulationOptions:
         """JSON-able provenance (the calibration is identified by a hash of its JSON)."""
         mount = self.mounting or default_mounting(self.placement)
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("mounting", "calibration")}
+               if f.name not in ("mounting", "calibration", "twist")}
+        out["twist"] = self.twist.to_dict()
         out["mounting"] = {"quaternion_wxyz": mount.rotation.as_quat(scalar_first=True).tolist(),
                            "offset_m": mount.offset_m.tolist()}
         cal = self.calibration
@@ -93,23 +102,40 @@ class SimulationOptions:
 @dataclass
 class ImuRecording:
     """accel: (N, 3) m/s^2 specific force, gyro: (N, 3) rad/s, both in the sensor frame;
-    timestamps: (N,) seconds; sample_rate_hz: nominal output rate."""
+    timestamps: (N,) seconds; sample_rate_hz: nominal output rate; info: JSON-able provenance of
+    choices made per clip (``twist``: where the forearm twist came from)."""
 
     accel: np.ndarray
     gyro: np.ndarray
     timestamps: np.ndarray
     sample_rate_hz: float
     notes: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
 
     def as_array(self) -> np.ndarray:
         """(N, 6) float32: ax ay az (m/s^2) gx gy gz (rad/s)."""
         return np.concatenate([self.accel, self.gyro], axis=1).astype(np.float32)
 
 
-def _effective_cutoff(options: SimulationOptions, fs: float) -> float | None:
-    if options.cutoff_hz is None:
+def _source_cutoff(options: SimulationOptions, source: Source) -> float | None:
+    """The cutoff asked for ``source``, Hz, before the rate caps ("auto" resolved)."""
+    if options.cutoff_hz != "auto":
+        return options.cutoff_hz
+    if isinstance(source, Motion):
+        return _skeleton_cutoff(source.joint_names)
+    return default_cutoff_hz(source)
+
+
+@functools.lru_cache(maxsize=64)
+def _skeleton_cutoff(names: tuple[str, ...]) -> float:
+    """``default_cutoff_hz`` of a skeleton, which depends on its joint names only."""
+    return default_cutoff_hz(Motion(np.zeros((1, len(names), 3)), names, np.zeros(1)))
+
+
+def _effective_cutoff(cutoff_hz: float | None, options: SimulationOptions, fs: float) -> float | None:
+    if cutoff_hz is None:
         return None
-    return min(options.cutoff_hz, 0.4 * options.rate_hz, 0.4 * fs)
+    return min(cutoff_hz, 0.4 * options.rate_hz, 0.4 * fs)
 
 
 def _uniform(t: np.ndarray, x: np.ndarray, dt: np.ndarray | None = None):
@@ -143,22 +169,29 @@ def _motion_joints(motion: Motion, options: SimulationOptions):
     return t, x, tuple(need)
 
 
-def _device_poses(x: np.ndarray, names: tuple[str, ...], options: SimulationOptions) -> np.ndarray:
-    """Unfiltered device trajectory of B clips of one length from their joints.
+def _rates(t: np.ndarray) -> np.ndarray:
+    """(B,) frame rates, Hz, of (B, T) uniform time grids: 1 / median interval, per row."""
+    return 1.0 / np.median(np.diff(t, axis=1), axis=1)
 
-    x: (T, B, K, 3) metres, world frame -> (T, B, 7): position (m) and sign-continuous quaternion
-    (w, x, y, z) of the device-to-world rotation. The frame comes from ``segment_frame``
-    (element-wise NumPy, so a clip's frame does not depend on the batch); the mounting and the
-    quaternion conversion run compiled, clip by clip (``kernels.device_pose``).
+
+def _device_poses(x: np.ndarray, names: tuple[str, ...], fs: float,
+                  options: SimulationOptions) -> tuple[np.ndarray, list[dict]]:
+    """Unfiltered device trajectory of B clips of one length and frame rate from their joints.
+
+    x: (T, B, K, 3) metres, world frame -> ((T, B, 7) position (m) and sign-continuous quaternion
+    (w, x, y, z) of the device-to-world rotation, one provenance dict per clip). The frame comes
+    from ``orientation.device_frame`` (NumPy, column by column, so a clip's frame does not depend
+    on the batch); the mounting and the quaternion conversion run compiled, clip by clip
+    (``kernels.device_pose``).
     """
-    origin, r_seg = segment_frame({j: x[..., k, :] for k, j in enumerate(names)},
-                                  options.placement, options.twist_deg)
+    origin, r_seg, twist = device_frame({j: x[..., k, :] for k, j in enumerate(names)},
+                                        options.placement, fs_hz=fs, twist=options.twist)
     mount = options.mounting or default_mounting(options.placement)
     out = np.empty(x.shape[:2] + (7,))
     kernels.device_pose(np.ascontiguousarray(origin), np.ascontiguousarray(r_seg),
                         np.ascontiguousarray(mount.offset_m, dtype=np.float64),
                         np.ascontiguousarray(mount.rotation.as_matrix()), out)
-    return out
+    return out, [{"twist": i.to_dict()} for i in twist]
 
 
 def _rigid_pose(body: RigidBodyTrajectory) -> tuple[np.ndarray, np.ndarray]:
@@ -208,11 +241,12 @@ def _clean_group(motions: list[Motion], options: SimulationOptions) -> tuple[lis
 
 
 def _poses(sources: Sequence[Source], options: SimulationOptions, results: list) -> list:
-    """Unfiltered (t, pose (T, 7)) of each source, or None where ``results[i]`` got its
-    MotionError; ``results[i]`` gets the clip's repair notes otherwise.
+    """Unfiltered (t (T,), pose (T, 7), frame rate Hz, provenance dict) of each source, or None
+    where ``results[i]`` got its MotionError; ``results[i]`` gets the clip's repair notes.
 
     Skeleton clips of one length and joint vocabulary are prepared together (``_clean_group``)
-    and share one ``segment_frame`` call; clips that need repairs take ``_motion_joints``.
+    and those of one frame rate among them share one ``device_frame`` call; clips that need
+    repairs take ``_motion_joints``.
     """
     poses: list = [None] * len(sources)
     by_shape: dict[tuple, list[int]] = {}
@@ -232,7 +266,8 @@ def _poses(sources: Sequence[Source], options: SimulationOptions, results: list)
             warnings.simplefilter("always")
             try:
                 if isinstance(src, RigidBodyTrajectory):
-                    poses[i] = _rigid_pose(src)
+                    t, pose = _rigid_pose(src)
+                    poses[i] = (t, pose, float(_rates(t[None])[0]), {})
                 elif isinstance(src, Motion):
                     t, x, names = _motion_joints(src, options)
                     repaired.setdefault((len(t), names), []).append((i, t, x))
@@ -246,21 +281,34 @@ def _poses(sources: Sequence[Source], options: SimulationOptions, results: list)
         groups.append(([m[0] for m in members], names, np.stack([m[1] for m in members]),
                        np.stack([m[2] for m in members], axis=1)))
     for members, names, t, x in groups:
-        for i in members:
-            if results[i] is None:
-                results[i] = []
-        try:
-            pose = _device_poses(x, names, options)
-        except MotionError:  # a degenerate clip: find it, and let the others go on
-            for b, i in enumerate(members):
-                try:
-                    poses[i] = (t[b], _device_poses(x[:, b:b + 1], names, options)[:, 0])
-                except MotionError as err:
-                    results[i] = err
-            continue
-        for b, i in enumerate(members):
-            poses[i] = (t[b], np.ascontiguousarray(pose[:, b]))
+        rates = _rates(t)
+        for fs in np.unique(rates).tolist():
+            sel = np.flatnonzero(rates == fs)
+            _frames_of(members, names, t, x, sel, fs, options, poses, results)
     return poses
+
+
+def _frames_of(members: list[int], names: tuple[str, ...], t: np.ndarray, x: np.ndarray,
+               sel: np.ndarray, fs: float, options: SimulationOptions, poses: list,
+               results: list) -> None:
+    """Device poses of the clips ``sel`` of one group (see ``_poses``), into ``poses``."""
+    for b in sel.tolist():
+        if results[members[b]] is None:
+            results[members[b]] = []
+    xs = x[:, sel] if len(sel) < x.shape[1] else x
+    try:
+        pose, infos = _device_poses(xs, names, fs, options)
+    except MotionError:  # a degenerate clip: find it, and let the others go on
+        for b in sel.tolist():
+            i = members[b]
+            try:
+                pose, infos = _device_poses(x[:, b:b + 1], names, fs, options)
+                poses[i] = (t[b], pose[:, 0], fs, infos[0])
+            except MotionError as err:
+                results[i] = err
+        return
+    for k, b in enumerate(sel.tolist()):
+        poses[members[b]] = (t[b], np.ascontiguousarray(pose[:, k]), fs, infos[k])
 
 
 def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -270,17 +318,16 @@ def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(arrays, axis=0), offsets
 
 
-def _ideal_signals(poses: list[tuple[np.ndarray, np.ndarray]], t_out: list[np.ndarray],
+def _ideal_signals(poses: list[tuple], cutoffs: list[float | None], t_out: list[np.ndarray],
                    options: SimulationOptions) -> list[np.ndarray]:
-    """Ideal (N, 6) accel + gyro of each (t, unfiltered pose) at its instants ``t_out``.
+    """Ideal (N, 6) accel + gyro of each (t, unfiltered pose, fs, info) at its instants ``t_out``.
 
-    The pose is low-passed (``kinematics.lowpass_many``) and differentiated analytically through
-    one quintic spline per channel (``kernels.imu_from_pose_ragged``; clips under 6 frames and the
-    "savgol" method go through ``kinematics.derivatives``)."""
-    fs = [1.0 / float(np.median(np.diff(t))) for t, _ in poses]
-    filtered = kin.lowpass_many([p for _, p in poses], fs, [_effective_cutoff(options, f) for f in fs])
+    The pose is low-passed at ``cutoffs`` (``kinematics.lowpass_many``) and differentiated
+    analytically through one quintic spline per channel (``kernels.imu_from_pose_ragged``;
+    clips under 6 frames and the "savgol" method go through ``kinematics.derivatives``)."""
+    filtered = kin.lowpass_many([p[1] for p in poses], [p[2] for p in poses], cutoffs)
     out: list = [None] * len(poses)
-    fast = [k for k, (t, _) in enumerate(poses) if options.derivative == "spline" and len(t) >= 6]
+    fast = [k for k, p in enumerate(poses) if options.derivative == "spline" and len(p[0]) >= 6]
     if fast:
         t_all, offsets = _ragged([poses[k][0] for k in fast])
         pose_all, _ = _ragged([filtered[k] for k in fast])
@@ -289,7 +336,7 @@ def _ideal_signals(poses: list[tuple[np.ndarray, np.ndarray]], t_out: list[np.nd
         kernels.imu_from_pose_ragged(t_all, pose_all, offsets, tq, q_offsets, GRAVITY_WORLD[2], ideal)
         for j, k in enumerate(fast):
             out[k] = ideal[q_offsets[j]:q_offsets[j + 1]]
-    for k in set(range(len(poses))) - set(fast):
+    for k in sorted(set(range(len(poses))) - set(fast)):
         t, pose = poses[k][0], filtered[k]
         p_dd, = kin.derivatives(t, pose[:, :3], t_out[k], (2,), options.derivative)
         q, q_d = kin.derivatives(t, pose[:, 3:], t_out[k], (0, 1), options.derivative)
@@ -318,7 +365,9 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
         t_out.append(ti)
     if not live:
         return results
-    ideal = _ideal_signals([poses[i] for i in live], t_out, options)
+    cutoffs = [_effective_cutoff(_source_cutoff(options, sources[i]), options, poses[i][2])
+               for i in live]
+    ideal = _ideal_signals([poses[i] for i in live], cutoffs, t_out, options)
     cal = options.calibration
     if cal is not None:
         ideal = [np.concatenate(cal.rotate(x[:, :3], x[:, 3:]), axis=1) for x in ideal]
@@ -338,7 +387,8 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
                                      "(check the motion for outliers)")
             continue
         results[i] = ImuRecording(np.ascontiguousarray(a), np.ascontiguousarray(g), t_out[j],
-                                  float(options.rate_hz), notes=results[i])
+                                  float(options.rate_hz), notes=results[i],
+                                  info={**poses[i][3], "cutoff_hz": cutoffs[j]})
     return results
 
 

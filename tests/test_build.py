@@ -166,10 +166,10 @@ def test_unexpected_simulation_error_skips_only_that_clip(utd_dir, tmp_path, mon
             shoulders[clip.id] = clip.motion.joint("right_shoulder")[0, 2]
     target = max(shoulders, key=shoulders.get)  # one clip, recognised by its shoulder height
 
-    def flaky(x, names, options):  # x: (T, B, K, 3), the placement's shoulder first
+    def flaky(x, names, fs, options):  # x: (T, B, K, 3)
         if np.any(x[0, :, names.index("right_shoulder"), 2] == shoulders[target]):
             raise ZeroDivisionError("boom")
-        return real(x, names, options)
+        return real(x, names, fs, options)
 
     monkeypatch.setattr(imu_mod, "_device_poses", flaky)
     rep = build(_opts(utd_dir, tmp_path / "ds"), progress=False).report
