@@ -18,7 +18,7 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -34,6 +34,31 @@ from .sources import REAL_IMU_SOURCES, get_source
 from .dataset.writer import DatasetWriter
 
 logger = logging.getLogger(__name__)
+
+#: Build engines: where chunks are processed. Both commit the same chunks in input order.
+ENGINES = ("local", "ray")
+
+
+@dataclass
+class RayOptions:
+    """Options of the Ray engine (``--engine ray``); none of them changes the rows.
+
+    address: Ray cluster to join ("auto", "ray://host:10001", ...); None starts a local instance.
+    workers: read/reconstruct actors (and at most as many simulation tasks in flight); None = the
+        cluster's CPU count. num_gpus_per_worker: GPUs per read actor (video sources; 0 = CPU).
+    num_cpus: CPUs of a locally started instance (None = all).
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    num_gpus_per_worker: float = 0.0
+    num_cpus: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.num_gpus_per_worker < 0:
+            raise ValueError(f"num_gpus_per_worker must be >= 0, got {self.num_gpus_per_worker}")
 
 
 @dataclass
@@ -59,6 +84,9 @@ class BuildOptions:
         environment variable ``teacher_key_env``); its rewrites pass the checker or are discarded.
     teacher_cache: folder of the teacher's answer cache (default: a ``cache/teacher`` folder in
         the output, never pushed).
+    engine: "local" (this machine, ``num_proc`` processes) or "ray" (a Ray cluster, see
+        ``builders.engine_ray``; ``ray`` holds its options). The engine never changes the rows:
+        both write byte-identical datasets, so neither it nor ``num_proc`` is recorded.
     """
 
     source: str
@@ -79,6 +107,8 @@ class BuildOptions:
     teacher_model: str | None = None
     teacher_key_env: str = "OPENAI_API_KEY"
     teacher_cache: Path | None = None
+    engine: str = "local"
+    ray: RayOptions | None = None
 
     def __post_init__(self) -> None:
         self.input_dir, self.output_dir = Path(self.input_dir), Path(self.output_dir)
@@ -88,13 +118,15 @@ class BuildOptions:
             raise ValueError(f"augment must be >= 0, got {self.augment}")
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
     def recorded(self) -> dict[str, Any]:
         """The options as written into meta/info.json (paths as given, no machine specifics)."""
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"], d["teacher_cache"]
+        del d["num_proc"], d["output_dir"], d["engine"], d["ray"], d["teacher_cache"]
         return d
 
 
@@ -126,6 +158,12 @@ def _init_worker(options: BuildOptions) -> None:
                                       cutoff_hz=cutoff)
     # The provenance JSON of every synthetic row (it hashes the calibration): made once.
     _STATE["sim_json"] = json.dumps(_STATE["sim"].to_dict(), sort_keys=True)
+
+
+def ensure_worker(options: BuildOptions) -> None:
+    """Set this process's worker state for ``options`` unless it already is (engines call it)."""
+    if _STATE.get("options") != options:
+        _init_worker(options)
 
 
 def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
@@ -213,11 +251,24 @@ def _augmented_rows(clip: Clip) -> list[dict | Skip]:
 
 def _process_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], dict[str, str]]:
     """(input name -> rows and Skips, input name -> file sha256) for one chunk (in a worker)."""
-    results: dict[str, list] = {}
+    return finish_chunk(*read_chunk(names_paths))
+
+
+def read_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], dict[str, str]]:
+    """The first half of a chunk: (input name -> Clips and Skips as read, input name -> sha256).
+
+    For video sources reading runs Stage 1 (the GPU part); engines may run it apart from
+    ``finish_chunk``, which simulates.
+    """
     digests = {name: _sha256(path) for name, path in names_paths}
+    return {name: _read_input(path) for name, path in names_paths}, digests
+
+
+def finish_chunk(results: dict[str, list],
+                 digests: dict[str, str]) -> tuple[dict[str, list], dict[str, str]]:
+    """The second half: Clips of ``read_chunk`` -> rows (simulated or recorded) and Skips."""
     pending: list[tuple[str, int, Clip]] = []
-    for name, path in names_paths:
-        results[name] = _read_input(path)
+    for name in results:
         for k, item in enumerate(results[name]):
             if isinstance(item, Clip) and item.motion is not None:
                 pending.append((name, k, item))
@@ -286,25 +337,14 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     n_bytes = sum(p.stat().st_size for _, chunk in todo for _, p in chunk)
     bar = tqdm(total=len(todo), unit="chunk", desc=f"build {options.source}", disable=not progress)
     n_rows, digests = 0, {}
-    if options.num_proc == 1:
-        _init_worker(options)
-        for k, chunk in todo:
-            n_rows += _commit(writer, k, _process_chunk(list(chunk)), digests, bar)
+    if options.engine == "ray":
+        from .engine_ray import ray_chunks
+
+        stream = ray_chunks(options, todo)
     else:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
-            # At most 2 chunks per worker in flight, committed in input order: memory stays
-            # bounded however large the source, and the workers never wait for a window.
-            pending: deque = deque()
-            queue = iter(todo)
-            for k, chunk in queue:
-                pending.append((k, pool.apply_async(_process_chunk, (list(chunk),))))
-                if len(pending) >= 2 * options.num_proc:
-                    k0, res = pending.popleft()
-                    n_rows += _commit(writer, k0, res.get(), digests, bar)
-            while pending:
-                k0, res = pending.popleft()
-                n_rows += _commit(writer, k0, res.get(), digests, bar)
+        stream = _local_chunks(options, todo)
+    for k, processed in stream:  # in input order, whatever the engine
+        n_rows += _commit(writer, k, processed, digests, bar)
     bar.close()
     for name, path in named:  # inputs committed by an earlier, interrupted run
         if name not in digests:
@@ -333,6 +373,28 @@ def _finish_instructions(options: BuildOptions, progress: bool) -> dict:
                                key_env=options.teacher_key_env)
     return add_instructions(options.output_dir, options.source, seed=options.seed,
                             enabled=options.instructions, teacher=teacher, progress=progress)
+
+
+def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
+    """(chunk index, processed chunk) in input order, on this machine's ``num_proc`` processes."""
+    if options.num_proc == 1:
+        _init_worker(options)
+        for k, chunk in todo:
+            yield k, _process_chunk(list(chunk))
+        return
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
+        # At most 2 chunks per worker in flight, committed in input order: memory stays
+        # bounded however large the source, and the workers never wait for a window.
+        pending: deque = deque()
+        for k, chunk in todo:
+            pending.append((k, pool.apply_async(_process_chunk, (list(chunk),))))
+            if len(pending) >= 2 * options.num_proc:
+                k0, res = pending.popleft()
+                yield k0, res.get()
+        while pending:
+            k0, res = pending.popleft()
+            yield k0, res.get()
 
 
 def _commit(writer: DatasetWriter, chunk: int, processed, digests: dict[str, str], bar) -> int:
