@@ -52,7 +52,7 @@ def dataset(tmp_path_factory) -> Path:
 def _cfg(base, dataset, out, **kw) -> TrainConfig:
     opts = dict(model=str(base), dataset=str(dataset), dataset_config="npz", output=str(out), max_steps=8,
                 batch_size=4, learning_rate=2e-2, log_every=1, save_every=4, lora_r=4, encoder=ENCODER,
-                max_duration_s=3.0, eval_split=None, max_new_tokens=20)
+                max_duration_s=3.0, eval_split=None, max_new_tokens=20, pair_kinds=["classification"])
     return TrainConfig(**{**opts, **kw})
 
 
@@ -113,7 +113,7 @@ def test_save_then_load_gives_identical_logits(base, dataset, tmp_path, objectiv
     model = IMULanguageModel.create(config)
     _fill_random(model)
     model.eval()
-    clips, _ = clips_from_rows(datasets.load_dataset(str(dataset), "npz", split="test"), 50.0, 2.0)
+    clips, _ = clips_from_rows(datasets.load_dataset(str(dataset), "npz", split="test"), 50.0, 2.0, pair_kinds=[])
     items = PairDataset(clips[:3], objective, config.activities)
     batch = make_collator(model, with_response=objective == "generate")([items[i] for i in range(3)])
     before = model(**batch)
@@ -211,15 +211,20 @@ def test_model_card_renders_metrics_data_and_base_model(base, dataset, tmp_path)
 
 
 def test_rows_without_pairs_get_the_label_pair_and_rows_with_pairs_keep_theirs():
-    pairs = [[{"kind": "causal", "instruction": "Why?", "response": "It dropped fast."}], []]
+    pairs = [[{"kind": "causal", "instruction": "Why?", "response": "It dropped fast."},
+              {"kind": "description", "instruction": "What?", "response": "A drop."}], []]
     clips, skipped = clips_from_rows(_rows([np.zeros((60, 6))] * 2, instructions=pairs), 50.0)
     assert skipped == []
     label = (LABEL_INSTRUCTION, label_response("falling", "falling"))
-    assert clips[0].pairs == [("Why?", "It dropped fast."), label] and clips[1].pairs == [label]
+    assert clips[0].pairs == [("Why?", "It dropped fast."), ("What?", "A drop."), label]
+    assert clips[1].pairs == [label]
+    clips, _ = clips_from_rows(_rows([np.zeros((60, 6))] * 2, instructions=pairs), 50.0, pair_kinds=["causal"])
+    assert clips[0].pairs == [("Why?", "It dropped fast."), label]
     assert parse_response(label[1]) == ("falling", False, "falling")
     assert parse_response("activity: walking; hazard: none; safe") == ("none", True, "walking")
     assert parse_response("The person is losing balance.")[:2] == ("losing_balance", False)
     assert parse_response("gibberish") == (None, None, None)
+    assert parse_response('Unsafe (hazard "dragging"). The largest |accel| is 16.8 m/s².')[:2] == ("dragging", False)
 
 
 def test_collation_masks_prompt_and_padding_out_of_the_loss(base):
@@ -268,6 +273,7 @@ def test_cli_train_then_predict_dataset_and_file(base, dataset, tmp_path, capsys
 
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump({"encoder": ENCODER, "lora_r": 4, "max_duration_s": 3.0, "eval_split": None,
+                                      "pair_kinds": ["classification"],
                                       "log_every": 1, "save_every": 2}))
     out = tmp_path / "run"
     assert main(["train", "--config", str(config), "--model", str(base), "--dataset", str(dataset),

@@ -80,11 +80,12 @@ def prepare_imu(imu: np.ndarray, rate_hz: float, target_hz: float, max_duration_
     return x
 
 
-def clips_from_rows(ds, target_hz: float, max_duration_s: float | None = 30.0
-                    ) -> tuple[list[Clip], list[tuple[str, str]]]:
+def clips_from_rows(ds, target_hz: float, max_duration_s: float | None = 30.0,
+                    pair_kinds: list[str] | None = None) -> tuple[list[Clip], list[tuple[str, str]]]:
     """A ``datasets.Dataset`` split -> (clips, skipped [(id, reason)]).
 
-    Raises ValueError naming the missing columns. ``hazard`` may be a ClassLabel or a string.
+    pair_kinds: keep only the row's pairs of these kinds (None: all; [] : none, only the label
+    pair). Raises ValueError naming the missing columns. ``hazard`` may be a ClassLabel or a string.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
     if missing:
@@ -110,7 +111,8 @@ def clips_from_rows(ds, target_hz: float, max_duration_s: float | None = 30.0
             skipped.append((rid, str(e)))
             continue
         pairs = [(str(p["instruction"]), str(p["response"])) for p in (row.get("instructions") or [])
-                 if str(p.get("instruction", "")).strip() and str(p.get("response", "")).strip()]
+                 if str(p.get("instruction", "")).strip() and str(p.get("response", "")).strip()
+                 and (pair_kinds is None or p.get("kind") in pair_kinds)]
         activity = str(row["activity"])
         pairs.append((LABEL_INSTRUCTION, label_response(activity, hazard)))
         clips.append(Clip(rid, x, hazard, activity, pairs))
@@ -120,12 +122,13 @@ def clips_from_rows(ds, target_hz: float, max_duration_s: float | None = 30.0
 
 
 def load_clips(dataset: str, config: str | None, split: str, target_hz: float,
-               max_duration_s: float | None = 30.0, revision: str | None = None):
+               max_duration_s: float | None = 30.0, revision: str | None = None,
+               pair_kinds: list[str] | None = None):
     """``builders.dataset.load.load`` of one split (folder or Hub id) -> ``clips_from_rows``."""
     from ..builders.dataset.load import load
 
     ds = load(dataset, config, split=split, revision=revision)
-    return clips_from_rows(ds, target_hz, max_duration_s)
+    return clips_from_rows(ds, target_hz, max_duration_s, pair_kinds)
 
 
 def channel_stats(clips: list[Clip]) -> tuple[list[float], list[float]]:

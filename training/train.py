@@ -48,6 +48,8 @@ class TrainConfig:
     log_every / eval_every / save_every: in optimizer steps (eval_every 0: at each save).
     resume_from: a checkpoint folder, or an output folder (its ``checkpoints/last``).
     shuffle_imu: the control run (each clip gets another clip's IMU, re-drawn every epoch).
+    pair_kinds: train on the rows' instruction pairs of these kinds only (description, causal,
+    comparative, classification; None: all; []: only the label pair every clip gets).
     push_to_hub: Hub model repo: each checkpoint to ``checkpoints/<step>/``, the final model to the
     root with the model card, tagged.
     """
@@ -80,6 +82,7 @@ class TrainConfig:
     max_duration_s: float = 30.0
     max_new_tokens: int = 48
     shuffle_imu: bool = False
+    pair_kinds: list[str] | None = None
     resume_from: str | None = None
     push_to_hub: str | None = None
     hub_private: bool = False
@@ -190,7 +193,8 @@ def train(cfg: TrainConfig, progress: bool = True, stop_after: int | None = None
     if resume:
         model = IMULanguageModel.from_pretrained(resume / ck.PRETRAINED_DIR, trainable=True)
         enc_rate = model.config.encoder.sample_rate_hz
-    clips, skipped = load_clips(cfg.dataset, cfg.dataset_config, cfg.train_split, enc_rate, cfg.max_duration_s)
+    clips, skipped = load_clips(cfg.dataset, cfg.dataset_config, cfg.train_split, enc_rate, cfg.max_duration_s,
+                                pair_kinds=cfg.pair_kinds)
     if not clips:
         raise ValueError(f"no usable clips in split {cfg.train_split!r} of {cfg.dataset}")
     eval_clips = []
