@@ -325,3 +325,35 @@ def test_predict_benchmark_writes_a_submission_the_scorer_accepts(base, dataset,
         assert 0.0 <= x["score"] <= 1.0
     result = evaluate_file(bench, pred)  # the scorer reads the file as a valid submission
     assert 0.0 <= result["macro_f1"] <= 1.0
+
+
+def test_lora_stage_starts_from_the_alignment_stage(base, dataset, tmp_path):
+    """``init_from`` loads the aligned encoder, projector and markers (and their statistics)."""
+    from imu2safety.training.train import _build_model
+
+    aligned = IMULanguageModel.create(IMULMConfig(base_model=str(base), lora=False, activities=["x"],
+                                                  encoder=EncoderConfig(**ENCODER, norm_mean=[0.25] * 6)))
+    _fill_random(aligned)
+    aligned.save_pretrained(tmp_path / "aligned")
+    clips, _ = clips_from_rows(datasets.load_dataset(str(dataset), "npz", split="train"), 50.0, 2.0, pair_kinds=[])
+    model = _build_model(_cfg(base, dataset, tmp_path / "out", init_from=str(tmp_path / "aligned")), clips)
+    assert model.config.lora and model.config.encoder.norm_mean == [0.25] * 6
+    mine, theirs = model.imu_state_dict(), aligned.imu_state_dict()
+    assert mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert any("lora_A" in n and p.requires_grad for n, p in model.named_parameters())
+
+
+def test_train_speed_benchmark_runs_and_prints(capsys):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_speed.py"
+    spec = importlib.util.spec_from_file_location("bench_train_speed", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = bench.main(["--steps", "1", "--warmup", "0", "--batch-size", "2", "--max-s", "3"])
+    out = capsys.readouterr().out
+    assert "tokens/s" in out and "peak memory" in out and "MFU" in out
+    for name in ("baseline (LoRA LLM alone)", "IMU language model"):
+        assert res[name]["tokens_per_s"] > 0 and res[name]["samples_per_s"] > 0
+    assert res["peak_mib"] > 0 and res["ratio"] > 0
