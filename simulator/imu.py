@@ -354,6 +354,8 @@ def _ideal_signals(poses: list[tuple], cutoffs: list[float | None], t_out: list[
     filtered = kin.lowpass_many([p[1] for p in poses], [p[2] for p in poses], cutoffs)
     out: list = [None] * len(poses)
     fast = [k for k, p in enumerate(poses) if options.derivative == "spline" and len(p[0]) >= 6]
+    # clips of one time grid side by side: the kernel reuses a grid's spline tables (same bits)
+    fast.sort(key=lambda k: (len(poses[k][0]), float(poses[k][0][0]), len(t_out[k])))
     if fast:
         t_all, offsets = _ragged([poses[k][0] for k in fast])
         pose_all, _ = _ragged([filtered[k] for k in fast])
