@@ -23,8 +23,9 @@ def add_reconstruct_parser(sub, func) -> argparse.ArgumentParser:
                         "scores (T, 17), width, height, fps)")
     p.add_argument("--pose-backend", default="vitpose", choices=["vitpose", "blazepose"])
     p.add_argument("--detector", default=None,
-                   help=f"RT-DETR model id or folder, or 'hog' (default {DEFAULT_DETECTOR}; "
-                        "'hog' with --pose-backend blazepose, fully offline)")
+                   help=f"RT-DETR model id or folder, 'hog' (OpenCV, several people) or 'mediapipe' "
+                        f"(one person per frame) (default {DEFAULT_DETECTOR}; 'hog' with "
+                        "--pose-backend blazepose: fully offline)")
     p.add_argument("--pose-model", default=DEFAULT_POSE_MODEL, help="ViTPose model id or folder")
     p.add_argument("--lifter-checkpoint", type=Path,
                    help="VideoPose3D .bin (default: planar fallback, see the docs)")

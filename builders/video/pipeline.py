@@ -8,9 +8,11 @@ Decoding, detection, tracking and 2D pose run in one streaming pass over batches
 ``batch_size`` frames (memory stays bounded: only boxes and keypoints are kept). Results are cached
 per (video bytes, window, options) when ``cache_dir`` is given (``cache.py``).
 
-Without ``lifter_checkpoint`` the documented fallback ``lift.planar_lift`` is used (every joint at
-the root's depth: the drop and the image-plane motion survive, motion toward the camera does not);
-a note in ``Reconstruction.notes`` says so.
+Without ``lifter_checkpoint`` the 3D comes from BlazePose's metric world landmarks when the
+``blazepose`` backend ran (``blazepose.world_lift``), else from the documented fallback
+``lift.planar_lift`` (every joint at the root's depth: the drop and the image-plane motion
+survive, motion toward the camera does not); ``Reconstruction.camera["lift"]`` names the path and a
+note says when the fallback was used.
 """
 
 from __future__ import annotations
@@ -50,9 +52,11 @@ class Stage1Options:
     """Every choice of Stage 1 (``to_dict`` for provenance and cache keys).
 
     pose_backend: "vitpose" (transformers ViTPose on tracked boxes) | "blazepose" (MediaPipe).
-    detector: RT-DETR COCO model (Hub id or folder), or "hog" (OpenCV's people detector, offline).
+    detector: RT-DETR COCO model (Hub id or folder), "hog" (OpenCV's people detector) or
+        "mediapipe" (MediaPipe's own detector, one person per frame); the last two are offline.
     pose_model: ViTPose model (Hub id or folder); unused by blazepose.
-    lifter_checkpoint: VideoPose3D ``.bin`` (``model_pos`` weights); None = ``lift.planar_lift``.
+    lifter_checkpoint: VideoPose3D ``.bin`` (``model_pos`` weights); None = BlazePose world
+        landmarks (blazepose backend) or ``lift.planar_lift`` (module docstring).
     lifter_input: "coco17" (the in-the-wild detectron_coco checkpoint) | "h36m17" (CPN/H3.6M ones).
     device: torch device; dtype: "fp32" | "bf16" | "fp16" for the detector and pose models.
     batch_size: frames per detection batch (and crops per pose batch = 4 x batch_size).
@@ -174,6 +178,10 @@ def load_models(options: Stage1Options, *, need_2d: bool = True) -> Stage1Models
             from .detect import HogDetector
 
             models.detector = HogDetector()
+        elif options.detector == "mediapipe":
+            from .blazepose import MediaPipeDetector
+
+            models.detector = MediaPipeDetector()
         else:
             from .detect import RTDetrDetector
 
@@ -259,13 +267,19 @@ def _run_2d(video: Path, options: Stage1Options, models: Stage1Models, info: Vid
 # ---------------------------------------------------------------- 3D
 
 
-def _lift(seg_kp: np.ndarray, seg_scores: np.ndarray, width: int, height: int,
-          options: Stage1Options, models: Stage1Models) -> np.ndarray:
+def _lift(seg: TrackSegment, width: int, height: int, options: Stage1Options,
+          models: Stage1Models) -> tuple[np.ndarray, str]:
+    """(T, 17, 3) H36M root-relative camera-frame skeleton and the path that made it."""
     if models.lifter is not None:
-        return models.lifter(seg_kp, seg_scores, width, height)
+        return models.lifter(seg.keypoints, seg.scores, width, height), "videopose3d"
+    if "world_landmarks_33" in seg.extras and "landmarks_33" in seg.extras:
+        from .blazepose import world_lift
+
+        return world_lift(seg.extras["landmarks_33"], seg.extras["world_landmarks_33"],
+                          options.min_keypoint_score), "blazepose world landmarks"
     from .lift import planar_lift
 
-    return planar_lift(seg_kp, seg_scores, options.min_keypoint_score)
+    return planar_lift(seg.keypoints, seg.scores, options.min_keypoint_score), "planar fallback"
 
 
 def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarray,
@@ -276,9 +290,10 @@ def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarr
 
     focal = options.focal_px or focal_from_fov(width, options.hfov_deg)
     center = (width / 2.0, height / 2.0)
-    rels, roots = [], []
+    rels, roots, paths = [], [], set()
     for seg in segments:
-        rel = _lift(seg.keypoints, seg.scores, width, height, options, models)
+        rel, path = _lift(seg, width, height, options, models)
+        paths.add(path)
         kp_h = coco_to_h36m(seg.keypoints)
         sc_h = coco_to_h36m(seg.scores[..., None])[..., 0]
         # H36M's neck/head points are not the nose/eyes: leave them out of the fit.
@@ -314,7 +329,9 @@ def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarr
         motion = Motion(world, H36M_17, times[seg.positions], valid)
         tracks.append(PersonTrack(seg.track_id, motion, indices[seg.positions], seg.boxes,
                                   seg.keypoints, seg.scores, seg.mask, seg.extras))
-    camera = {"focal_px": float(focal), "camera_to_world": rot.tolist(),
+    if "planar fallback" in paths:
+        notes.append("no lifter checkpoint: planar fallback (joints at the root's depth)")
+    camera = {"lift": sorted(paths), "focal_px": float(focal), "camera_to_world": rot.tolist(),
               "camera_height_m": float(-floor), "up_source": source,
               "focal_source": "given" if options.focal_px else f"hfov {options.hfov_deg:g} deg"}
     return tracks, camera
@@ -386,8 +403,6 @@ def reconstruct(video: Path, options: Stage1Options, *, start_s: float | None = 
                                         max_gap_s=options.max_gap_s,
                                         min_track_s=options.min_track_s)
     notes = [f"dropped {d}" for d in dropped]
-    if models.lifter is None:
-        notes.append("no lifter checkpoint: planar fallback (joints at the root's depth)")
     notes.append(f"{len(p2d.times)} frames, {p2d.detections} person detections, "
                  f"{len(p2d.observations)} tracker ids, {len(segments)} tracks kept")
     tracks, camera = _to_world(segments, p2d.times, p2d.indices, info.width, info.height,
@@ -433,8 +448,7 @@ def lift_keypoints(keypoints: np.ndarray, scores: np.ndarray, *, width: int, hei
     boxes = np.concatenate([lo, hi], axis=1)
     seg = TrackSegment(0, np.arange(len(kp)), np.nan_to_num(boxes), np.ones(len(kp)),
                        np.nan_to_num(kp), sc, np.ones(len(kp), bool), sc.max(1) > 0)
-    notes = [] if models.lifter is not None else [
-        "no lifter checkpoint: planar fallback (joints at the root's depth)"]
+    notes: list[str] = []
     tracks, camera = _to_world([seg], times, np.arange(len(kp)), width, height, options, models,
                                notes)
     fps_out = float(fps) if fps else float(1.0 / np.median(np.diff(times))) if len(times) > 1 else 0.0
