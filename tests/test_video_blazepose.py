@@ -73,3 +73,29 @@ def test_offline_pipeline_with_blazepose(hopper, tmp_path):
     rel = tr.motion.positions - tr.motion.positions[:, :1]
     shoulders = np.linalg.norm(rel[:, 11] - rel[:, 14], axis=1)  # H36M left/right shoulder
     assert ((shoulders > 0.2) & (shoulders < 0.6)).all()  # a human shoulder width, metres
+
+
+def test_real_footage_offline(shared_data, tmp_path):
+    """Street (several walkers) and a phone video without a person, fully offline."""
+    from imu2safety.builders.video.output import write_outputs
+    from imu2safety.builders.video.pipeline import NoPersonError
+
+    folder = shared_data / "video"
+    if not folder.is_dir():
+        pytest.skip("no real videos")
+    opts = Stage1Options(pose_backend="blazepose", detector="hog", min_track_s=0.0)
+    rec = reconstruct(folder / "street_people_5frames.mp4", opts)
+    assert len(rec.tracks) >= 2
+    for tr in rec.tracks:  # confident keypoints lie inside (or at the edge of) the track's box
+        ok = tr.scores >= 0.5
+        x, y = tr.keypoints_2d[..., 0], tr.keypoints_2d[..., 1]
+        b = tr.boxes[:, None, :]
+        pad = 0.3 * (b[..., 3] - b[..., 1])
+        inside = (x > b[..., 0] - pad) & (x < b[..., 2] + pad) & (y > b[..., 1] - pad) & (y < b[..., 3] + pad)
+        assert inside[ok].mean() > 0.95
+    write_outputs(rec, tmp_path / "street")
+    assert (tmp_path / "street" / "preview.png").exists()
+    with pytest.raises(NoPersonError):
+        reconstruct(folder / "no_person_hevc_portrait.mp4",
+                    Stage1Options(pose_backend="blazepose", detector="mediapipe"),
+                    start_s=5.0, end_s=6.0)

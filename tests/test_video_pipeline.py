@@ -31,7 +31,8 @@ def kit(tmp_path_factory):
     options = Stage1Options(detector=str(tiny_detector(d / "det")),
                             pose_model=str(tiny_vitpose(d / "pose")),
                             lifter_checkpoint=str(d / "vp27.bin"), min_track_s=0.3,
-                            detection_threshold=0.3, batch_size=8)
+                            detection_threshold=0.3, batch_size=8,
+                            min_keypoint_score=0.05)  # random-weight ViTPose scores are low
     return d, video, options
 
 
@@ -110,7 +111,7 @@ def test_tracks_bridged_masked_split_through_pipeline(kit, tmp_path):
         dict(x=30, vx=1.0, top=15, height=70, frames=a_frames),
         dict(x=130, vx=-0.3, top=20, height=60, frames=b_frames)])
     opts = Stage1Options(pose_model=options.pose_model, lifter_checkpoint=None, min_track_s=0.3,
-                         bridge_gap_s=0.1, max_gap_s=0.5, batch_size=8)
+                         bridge_gap_s=0.1, max_gap_s=0.5, batch_size=8, min_keypoint_score=0.05)
     models = load_models(opts.__class__(**{**opts.to_dict(), "detector": options.detector}))
     models.detector = ScriptedDetector(truth)
     rec = reconstruct(video, opts, models=models)
@@ -136,6 +137,11 @@ def test_no_person_is_a_clear_error(kit, tmp_path):
     models.detector = ScriptedDetector({i: np.zeros((0, 4), np.float32) for i in range(8)})
     with pytest.raises(NoPersonError, match="no person tracked"):
         reconstruct(video, options, models=models)
+    # a detector's false positive whose box holds no body (no confident keypoint) is dropped
+    strict = Stage1Options(**{**options.to_dict(), "min_keypoint_score": 0.99, "min_track_s": 0.2})
+    models.detector = ScriptedDetector({i: np.array([[20, 10, 60, 90]], np.float32) for i in range(8)})
+    with pytest.raises(NoPersonError, match="no body found"):
+        reconstruct(video, strict, models=models)
 
 
 def test_cli_reconstruct_and_keypoints_2d(kit, tmp_path, capsys):

@@ -43,11 +43,12 @@ class RTDetrDetector:
     """transformers ``RTDetrForObjectDetection`` keeping the ``person`` class.
 
     model: Hub id or local folder (``from_pretrained``; the folder needs the image processor's
-    ``preprocessor_config.json``). threshold: minimum person score kept.
+    ``preprocessor_config.json``). threshold: minimum person score kept. device_resize: resize
+    and rescale the batch on the model's device (``_pixel_values``) instead of per image in PIL.
     """
 
     def __init__(self, model: str = DEFAULT_DETECTOR, *, device: str = "cpu", dtype: str = "fp32",
-                 threshold: float = 0.5, batch_size: int = 8):
+                 threshold: float = 0.5, batch_size: int = 8, device_resize: bool = True):
         from transformers import RTDetrForObjectDetection, RTDetrImageProcessorPil
 
         self.processor = RTDetrImageProcessorPil.from_pretrained(model)
@@ -56,11 +57,27 @@ class RTDetrDetector:
         self.device, self.dtype = device, torch_dtype(dtype)
         self.threshold = float(threshold)
         self.batch_size = int(batch_size)
+        self.device_resize = bool(device_resize)
         labels = {str(v).lower(): int(k) for k, v in self.model.config.id2label.items()}
         if "person" not in labels:
             raise ValueError(f"detector {model} has no 'person' class (labels: "
                              f"{sorted(labels)[:10]}...); use a COCO-trained RT-DETR")
         self.person_id = labels["person"]
+
+    def _pixel_values(self, images: list[np.ndarray]):
+        """Resize (bilinear, antialiased as PIL does) and rescale on the model's device when
+        ``device_resize`` and the images share one size; else the image processor."""
+        import torch
+        import torch.nn.functional as F
+
+        p = self.processor
+        simple = p.do_resize and not p.do_normalize and not getattr(p, "do_pad", False)
+        if not (self.device_resize and simple) or len({im.shape for im in images}) > 1:
+            return self.processor(images=images, return_tensors="pt")["pixel_values"]
+        x = torch.as_tensor(np.stack(images)).to(self.device).permute(0, 3, 1, 2).float()
+        x = F.interpolate(x, size=(p.size["height"], p.size["width"]), mode="bilinear",
+                          antialias=True, align_corners=False)
+        return x * p.rescale_factor if p.do_rescale else x
 
     def __call__(self, images: list[np.ndarray]) -> list[Detections]:
         import torch
@@ -68,8 +85,7 @@ class RTDetrDetector:
         out: list[Detections] = []
         for i in range(0, len(images), self.batch_size):
             chunk = images[i:i + self.batch_size]
-            inputs = self.processor(images=chunk, return_tensors="pt")
-            pixel_values = inputs["pixel_values"].to(self.device, self.dtype)
+            pixel_values = self._pixel_values(chunk).to(self.device, self.dtype)
             with torch.inference_mode():
                 outputs = self.model(pixel_values=pixel_values)
             outputs.logits = outputs.logits.float()
@@ -92,16 +108,18 @@ class HogDetector:
     """OpenCV's HOG + linear SVM people detector (weights inside OpenCV: fully offline).
 
     Scores are the SVM margins squashed to (0, 1) by a logistic; overlapping boxes are merged by
-    non-maximum suppression. ``upscale`` enlarges small images first (HOG's window is 64x128).
+    non-maximum suppression. Images lower than ``min_height`` are enlarged first (HOG's window is
+    64x128); images larger than ``max_side`` are shrunk (speed; people stay well above 128 px).
     """
 
-    def __init__(self, *, threshold: float = 0.3, min_height: int = 160):
+    def __init__(self, *, threshold: float = 0.3, min_height: int = 160, max_side: int = 720):
         import cv2
 
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self.threshold = float(threshold)
         self.min_height = int(min_height)
+        self.max_side = int(max_side)
 
     def __call__(self, images: list[np.ndarray]) -> list[Detections]:
         import cv2
@@ -109,7 +127,8 @@ class HogDetector:
         out = []
         for im in images:
             scale = max(1.0, self.min_height / max(1, im.shape[0]))
-            work = cv2.resize(im, None, fx=scale, fy=scale) if scale > 1 else im
+            scale = min(scale, self.max_side / max(im.shape[:2])) if scale == 1.0 else scale
+            work = cv2.resize(im, None, fx=scale, fy=scale) if scale != 1 else im
             gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
             rects, weights = self.hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8),
                                                        scale=1.05)

@@ -41,6 +41,8 @@ __all__ = ["Stage1Options", "PersonTrack", "Reconstruction", "VideoError", "NoPe
            "Stage1Models", "load_models", "reconstruct", "lift_keypoints"]
 
 PREVIEW_MAX_SIDE = 960
+#: A track needs this many confident keypoints (of 17) per frame on average, else it is dropped.
+MIN_POSE_KEYPOINTS = 5.0
 
 
 class NoPersonError(VideoError):
@@ -402,7 +404,8 @@ def reconstruct(video: Path, options: Stage1Options, *, start_s: float | None = 
                                         bridge_gap_s=options.bridge_gap_s,
                                         max_gap_s=options.max_gap_s,
                                         min_track_s=options.min_track_s)
-    notes = [f"dropped {d}" for d in dropped]
+    segments, no_pose = _drop_poseless(segments, p2d.times, options.min_keypoint_score)
+    notes = [f"dropped {d}" for d in dropped + no_pose]
     notes.append(f"{len(p2d.times)} frames, {p2d.detections} person detections, "
                  f"{len(p2d.observations)} tracker ids, {len(segments)} tracks kept")
     tracks, camera = _to_world(segments, p2d.times, p2d.indices, info.width, info.height,
@@ -413,6 +416,24 @@ def reconstruct(video: Path, options: Stage1Options, *, start_s: float | None = 
     if path is not None:
         stage1_cache.save(path, *_to_cache(rec))
     return _check_people(rec)
+
+
+def _drop_poseless(segments: list[TrackSegment], times: np.ndarray, min_score: float,
+                   min_keypoints: float = MIN_POSE_KEYPOINTS) -> tuple[list[TrackSegment], list[str]]:
+    """Drop tracks whose unmasked frames hold on average fewer than ``min_keypoints`` keypoints
+    scored >= ``min_score`` (a detector's false positive: no body found in the box); ids are
+    renumbered so they stay 0, 1, ..."""
+    kept, reasons = [], []
+    for seg in segments:
+        good = (seg.scores[seg.mask] >= min_score).sum(1)
+        mean = float(good.mean()) if good.size else 0.0
+        if mean < min_keypoints:
+            reasons.append(f"track from {times[seg.positions[0]]:.2f} s: {mean:.1f} keypoints "
+                           f"of 17 scored >= {min_score:g} on average (no body found)")
+            continue
+        seg.track_id = len(kept)
+        kept.append(seg)
+    return kept, reasons
 
 
 def _check_people(rec: Reconstruction) -> Reconstruction:

@@ -42,16 +42,53 @@ class PoseBackend(Protocol):
     def __call__(self, images: list[np.ndarray], boxes: list[np.ndarray]) -> list[PoseResult]: ...
 
 
+def crop_boxes(frames, frame_of_crop, xywh: np.ndarray, out_hw: tuple[int, int],
+               padding: float = 1.25):
+    """Crops for ViTPose made on the frames' device with ``grid_sample`` (bilinear, zeros outside).
+
+    frames: (F, 3, H, W) float tensor, 0-255; frame_of_crop: (N,) frame index per crop; xywh:
+    (N, 4) boxes. Each box is widened to the crop's aspect ratio and by ``padding`` about its
+    centre, exactly as transformers' ``box_to_center_and_scale`` + unbiased warp (centre to
+    centre, corners to corners) do, so keypoints map back with the processor's own code.
+    Returns (N, 3, h, w) float tensor, 0-255.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    h_out, w_out = out_hw
+    dev = frames.device
+    b = torch.as_tensor(np.asarray(xywh, np.float64), device=dev)
+    cx, cy = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+    aspect = w_out / h_out
+    bw = torch.maximum(b[:, 2], b[:, 3] * aspect) * padding
+    bh = torch.maximum(b[:, 3], b[:, 2] / aspect) * padding
+    H, W = frames.shape[-2:]
+    xs = torch.arange(w_out, device=dev, dtype=torch.float64) - (w_out - 1) / 2
+    ys = torch.arange(h_out, device=dev, dtype=torch.float64) - (h_out - 1) / 2
+    src_x = cx[:, None] + xs[None] * (bw[:, None] / (w_out - 1))  # (N, w)
+    src_y = cy[:, None] + ys[None] * (bh[:, None] / (h_out - 1))  # (N, h)
+    gx = (src_x / (W - 1) * 2 - 1)[:, None, :].expand(-1, h_out, -1)
+    gy = (src_y / (H - 1) * 2 - 1)[:, :, None].expand(-1, -1, w_out)
+    grid = torch.stack([gx, gy], dim=-1).to(frames.dtype)
+    idx = torch.as_tensor(np.asarray(frame_of_crop), device=dev, dtype=torch.long)
+    return F.grid_sample(frames[idx], grid, mode="bilinear", padding_mode="zeros",
+                         align_corners=True)
+
+
 class VitPoseBackend:
     """transformers ``VitPoseForPoseEstimation`` on person boxes, batched over crops.
 
     model: Hub id or local folder (with the image processor's ``preprocessor_config.json``).
+    device_crops: make the crops on the model's device with ``crop_boxes`` (same geometry as the
+    processor's affine warp; no per-crop CPU work, which would bound a GPU's throughput) instead of
+    the image processor's per-crop SciPy warp. Heatmaps -> keypoints use the processor's
+    ``post_process_pose_estimation`` (DARK refinement) either way.
     """
 
     name = "vitpose"
 
     def __init__(self, model: str = DEFAULT_POSE_MODEL, *, device: str = "cpu",
-                 dtype: str = "fp32", batch_size: int = 32):
+                 dtype: str = "fp32", batch_size: int = 32, device_crops: bool = True):
         from transformers import VitPoseForPoseEstimation, VitPoseImageProcessorPil
 
         self.processor = VitPoseImageProcessorPil.from_pretrained(model)
@@ -59,6 +96,26 @@ class VitPoseBackend:
         self.device, self.dtype = device, torch_dtype(dtype)
         self.model.to(device=device, dtype=self.dtype)
         self.batch_size = int(batch_size)
+        self.device_crops = bool(device_crops)
+
+    def _pixel_values(self, images: list[np.ndarray], xywh: list[np.ndarray]):
+        import torch
+
+        if not self.device_crops or len({im.shape for im in images}) > 1:
+            return self.processor(images=images, boxes=[b.tolist() for b in xywh],
+                                  return_tensors="pt")["pixel_values"]
+        p = self.processor
+        size = (p.size["height"], p.size["width"])
+        frames = torch.as_tensor(np.stack(images)).to(self.device).permute(0, 3, 1, 2).float()
+        owner = np.concatenate([np.full(len(b), i) for i, b in enumerate(xywh)])
+        crops = crop_boxes(frames, owner, np.concatenate(xywh), size)
+        if p.do_rescale:
+            crops = crops * p.rescale_factor
+        if p.do_normalize:
+            mean = torch.tensor(p.image_mean, device=crops.device).view(1, 3, 1, 1)
+            std = torch.tensor(p.image_std, device=crops.device).view(1, 3, 1, 1)
+            crops = (crops - mean) / std
+        return crops
 
     def __call__(self, images: list[np.ndarray], boxes: list[np.ndarray]) -> list[PoseResult]:
         import torch
@@ -70,9 +127,7 @@ class VitPoseBackend:
         used = [i for i, b in enumerate(xywh) if len(b)]
         if not used:
             return [PoseResult.empty() for _ in images]
-        pixel_values = self.processor(images=[images[i] for i in used],
-                                      boxes=[xywh[i].tolist() for i in used],
-                                      return_tensors="pt")["pixel_values"]
+        pixel_values = self._pixel_values([images[i] for i in used], [xywh[i] for i in used])
         heatmaps = []
         with torch.inference_mode():
             for s in range(0, len(pixel_values), self.batch_size):
