@@ -70,9 +70,12 @@ def test_offline_pipeline_with_blazepose(hopper, tmp_path):
     assert np.isfinite(tr.motion.positions).all()
     # no lifter checkpoint: the 3D comes from BlazePose's metric world landmarks
     assert rec.camera["lift"] == ["blazepose world landmarks"]
-    rel = tr.motion.positions - tr.motion.positions[:, :1]
-    shoulders = np.linalg.norm(rel[:, 11] - rel[:, 14], axis=1)  # H36M left/right shoulder
+    m = tr.motion
+    shoulders = np.linalg.norm(m.joint("left_shoulder") - m.joint("right_shoulder"), axis=1)
     assert ((shoulders > 0.2) & (shoulders < 0.6)).all()  # a human shoulder width, metres
+    # BlazePose's hand points ride along; her hands are out of the picture: marked invalid
+    assert m.has("left_thumb") and m.has("right_hand_tip") and len(m.joint_names) == 23
+    assert not m.joint_valid("left_thumb").any() and m.joint_valid("left_shoulder").all()
 
 
 def test_real_footage_offline(shared_data, tmp_path):
@@ -93,6 +96,15 @@ def test_real_footage_offline(shared_data, tmp_path):
         pad = 0.3 * (b[..., 3] - b[..., 1])
         inside = (x > b[..., 0] - pad) & (x < b[..., 2] + pad) & (y > b[..., 1] - pad) & (y < b[..., 3] + pad)
         assert inside[ok].mean() > 0.95
+    seen = 0
+    for tr in rec.tracks:  # hand points, where seen, hang within 30 cm of their wrist
+        m = tr.motion
+        for side in ("left", "right"):
+            ok = m.joint_valid(f"{side}_hand_tip")
+            d = np.linalg.norm(m.joint(f"{side}_hand_tip") - m.joint(f"{side}_wrist"), axis=1)[ok]
+            assert ((d > 0.0) & (d < 0.3)).all()
+            seen += ok.sum()
+    assert seen > 0
     write_outputs(rec, tmp_path / "street")
     assert (tmp_path / "street" / "preview.png").exists()
     with pytest.raises(NoPersonError):
