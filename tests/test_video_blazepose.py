@@ -56,8 +56,10 @@ def test_mediapipe_detector(hopper):
 def test_offline_pipeline_with_blazepose(hopper, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 50  # FocalLengthIn35mmFilm
     for i in range(3):
-        Image.fromarray(hopper).save(folder / f"{i:04d}.png")
+        Image.fromarray(hopper).save(folder / f"{i:04d}.jpg", quality=95, exif=exif)
     opts = Stage1Options(pose_backend="blazepose", detector="mediapipe", frames_fps=4.0,
                          min_track_s=0.25, detection_threshold=0.5)
     rec = reconstruct(folder, opts)
@@ -66,6 +68,8 @@ def test_offline_pipeline_with_blazepose(hopper, tmp_path):
     assert list(tr.frame_indices) == [1, 2]  # confirmed by the second detection
     np.testing.assert_allclose(tr.motion.timestamps, [0.25, 0.5])
     assert tr.extras["landmarks_33"].shape == (2, 33, 3)
+    h, w = hopper.shape[:2]
+    assert rec.camera["focal_px"] == pytest.approx(50 / 36 * max(h, w))  # from the EXIF
     assert (tr.scores[:, COCO_17.index("nose")] > 0.9).all()
     assert np.isfinite(tr.motion.positions).all()
     # no lifter checkpoint: the 3D comes from BlazePose's metric world landmarks

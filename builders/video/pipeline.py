@@ -436,8 +436,14 @@ def reconstruct(video: Path, options: Stage1Options, *, start_s: float | None = 
     notes = [f"dropped {d}" for d in dropped + no_pose]
     notes.append(f"{len(p2d.times)} frames, {p2d.detections} person detections, "
                  f"{len(p2d.observations)} tracker ids, {len(segments)} tracks kept")
+    world_options = options
+    if options.focal_px is None and info.focal_35mm:
+        # 35 mm film is 36 mm wide: f_px = f_35mm / 36 * width (landscape) or height (portrait)
+        focal = info.focal_35mm / 36.0 * max(info.width, info.height)
+        world_options = dataclasses.replace(options, focal_px=focal)
+        notes.append(f"focal length {focal:.0f} px from EXIF ({info.focal_35mm:g} mm equivalent)")
     tracks, camera = _to_world(segments, p2d.times, p2d.indices, info.width, info.height,
-                               options, models, notes)
+                               world_options, models, notes)
     rec = Reconstruction(str(video), info.fps, info.width, info.height, float(p2d.times[0]),
                          float(p2d.times[-1]), tracks, camera, notes, options.to_dict(),
                          p2d.preview_image, p2d.preview_index)
