@@ -198,12 +198,12 @@ def main(argv=None) -> dict:
     stage_sum = sum(times.values())
     print(f"{'stage':<8} {'frames/s':>10} {'share':>7}")
     for name, sec in times.items():
-        print(f"{name:<8} {total / sec:>10.1f} {sec / stage_sum:>7.1%}")
-    print(f"{'sum':<8} {total / stage_sum:>10.1f}")
+        print(f"{name:<8} {total / sec:>10.3g} {sec / stage_sum:>7.1%}")
+    print(f"{'sum':<8} {total / stage_sum:>10.3g}")
     for name, r in ratios.items():
         print(f"{name}: on-device preprocessing {r:.2f}x the speed of the transformers "
               f"processor's (same process, {len(frames)} frames)")
-    print(f"{'e2e':<8} {e2e_frames / e2e:>10.1f}   (reconstruct(), {len(rec.tracks)} tracks in the "
+    print(f"{'e2e':<8} {e2e_frames / e2e:>10.3g}   (reconstruct(), {len(rec.tracks)} tracks in the "
           f"last clip; ratio e2e / sum of stages {stage_sum / e2e * e2e_frames / total:.2f})")
     results = {name: total / sec for name, sec in times.items()}
     results.update(e2e=e2e_frames / e2e, frames=total, tracks_last_clip=len(rec.tracks),
