@@ -23,6 +23,7 @@ cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import io
 import os
 import resource
@@ -38,6 +39,7 @@ import pyarrow.csv as pacsv
 
 from imu2safety.builders.sources import ntu
 from imu2safety.builders.build import BuildOptions, build
+from imu2safety.builders.engine_ray import STAGE_TIMES
 from imu2safety.builders.records import Clip
 from imu2safety.simulator.imu import SimulationOptions, simulate_many
 from imu2safety.simulator.motion import MotionError
@@ -155,6 +157,21 @@ def simulate_like_builder(clips: list[Clip], opts: SimulationOptions) -> tuple[i
     return sum(not isinstance(r, MotionError) for r in recs), time.perf_counter() - start
 
 
+def build_with_ray(opts: BuildOptions, out: Path, num_cpus: int):
+    """The same build through ``--engine ray`` on a local Ray instance of ``num_cpus`` CPUs."""
+    from imu2safety.builders.build import RayOptions
+
+    return build(replace(opts, output_dir=out, engine="ray",
+                         ray=RayOptions(workers=num_cpus, num_cpus=num_cpus)), progress=False)
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    """True when both folders hold the same files with the same bytes."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    return files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()) and all(
+        (a / f).read_bytes() == (b / f).read_bytes() for f in files)
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Write the corpus, run the three timings, print them; returns the figures."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -165,6 +182,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="share of joints written with trackingState 0 (default 0.005)")
     p.add_argument("--num-proc", type=int, default=2, help="build worker processes (default 2)")
     p.add_argument("--device", default="ideal", help="device profile of the build (default ideal)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="ray: also build through the Ray engine (a local instance with "
+                        "--num-proc CPUs) and print its figures next to the local engine's")
     p.add_argument("--pin-blas", action="store_true",
                    help="set OMP/OPENBLAS/MKL_NUM_THREADS=1 for the build's worker processes")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
@@ -213,6 +233,14 @@ def main(argv: list[str] | None = None) -> dict:
             os.environ.update(saved_env)
         rep = res.report
         rows = sum(rep["rows"].values())
+        if args.engine == "ray":
+            ray_res = build_with_ray(build_opts, tmp / "dataset-ray", args.num_proc)
+            print(f"ray engine ({args.num_proc} CPUs, local instance started and stopped inside "
+                  f"the timing): {ray_res.seconds:.1f} s, {ray_res.clips_per_s:.0f} clips/s = "
+                  f"{res.seconds / ray_res.seconds:.2f} x the local engine's speed; stages (CPU s "
+                  f"summed over workers): read {STAGE_TIMES['read_s']:.1f}, simulate "
+                  f"{STAGE_TIMES['simulate_s']:.1f}; same dataset: "
+                  f"{same_tree(tmp / 'dataset', tmp / 'dataset-ray')}")
         files_per_s = len(paths) / res.seconds
         extrapolated = NTU120_SAMPLES / files_per_s
         out = {

@@ -18,7 +18,7 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -30,6 +30,7 @@ from ..simulator.placement import default_mounting
 from ..simulator.rng import clip_rng
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, get_source
+from .dataset.remote import RemoteFolder, default_staging, is_remote
 from .dataset.writer import DatasetWriter
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ class BuildOptions:
     engine: "local" (this machine, ``num_proc`` processes) or "ray" (a Ray cluster, see
         ``builders.engine_ray``; ``ray`` holds its options). The engine never changes the rows:
         both write byte-identical datasets, so neither it nor ``num_proc`` is recorded.
+    output_dir may also be an fsspec URL (``s3://bucket/ds``): the build then runs in the local
+        working copy ``staging_dir`` (default ``dataset.remote.default_staging``), pulled from
+        the URL first and pushed after every committed chunk (``builders.dataset.remote``).
     """
 
     source: str
@@ -96,9 +100,12 @@ class BuildOptions:
     source_options: dict[str, Any] = field(default_factory=dict)
     engine: str = "local"
     ray: RayOptions | None = None
+    staging_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        self.input_dir, self.output_dir = Path(self.input_dir), Path(self.output_dir)
+        self.input_dir = Path(self.input_dir)
+        if not is_remote(self.output_dir):
+            self.output_dir = Path(self.output_dir)
         if self.num_proc < 1:
             raise ValueError(f"num_proc must be >= 1, got {self.num_proc}")
         if self.augment < 0:
@@ -113,7 +120,8 @@ class BuildOptions:
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"], d["engine"], d["ray"]
+        for machine_specific in ("num_proc", "output_dir", "engine", "ray", "staging_dir"):
+            del d[machine_specific]
         return d
 
 
@@ -306,6 +314,19 @@ def _name(input_dir: Path, path: Path) -> str:
 
 def build(options: BuildOptions, repo_id: str | None = None, progress: bool = True) -> BuildResult:
     """Run one build; returns its report (also written to meta/report_{config}.json)."""
+    if is_remote(options.output_dir):
+        url = str(options.output_dir)
+        folder = RemoteFolder(url, options.staging_dir or default_staging(url))
+        folder.pull()
+        result = _build(replace(options, output_dir=folder.staging), repo_id, progress,
+                        after_commit=folder.push)
+        folder.push()
+        return result
+    return _build(options, repo_id, progress)
+
+
+def _build(options: BuildOptions, repo_id: str | None, progress: bool,
+           after_commit: Callable[[], Any] | None = None) -> BuildResult:
     start = time.perf_counter()
     source = get_source(options.source)
     if not options.input_dir.is_dir():
@@ -330,6 +351,8 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
         stream = _local_chunks(options, todo)
     for k, processed in stream:  # in input order, whatever the engine
         n_rows += _commit(writer, k, processed, digests, bar)
+        if after_commit:
+            after_commit()
     bar.close()
     for name, path in named:  # inputs committed by an earlier, interrupted run
         if name not in digests:
