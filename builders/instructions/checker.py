@@ -32,6 +32,7 @@ the text is the rounding the checker re-derives.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -348,3 +349,25 @@ def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, Clip
         if not clip.safe and not re.search(rf'hazard\s*:?\s*"{re.escape(clip.hazard)}"', pair["response"]):
             problems.append(f"classification response does not name the hazard {clip.hazard!r}")
     return problems
+
+
+_KEEP_RE = re.compile(_NUM + _UNIT_RE + r"|`[^`]+`|\b(?:hazard|activity)\s*:?\s*\"[^\"]*\"", re.I)
+
+
+def _kept_tokens(text: str) -> Counter:
+    out: Counter = Counter()
+    for m in _KEEP_RE.finditer(text):
+        if m.group(1) is not None:
+            out[(m.group(1), _UNIT_KEY[m.group("unit")])] += 1
+        elif m.group(0).startswith("`"):
+            out[m.group(0)] += 1
+        else:
+            out[re.sub(r"^(hazard|activity)\s*:?\s*", r"\1 ", m.group(0).lower())] += 1
+    return out
+
+
+def keeps_draft(draft: str, answer: str) -> list[str]:
+    """What a rewrite dropped from its draft: numbers with units, clip ids, quoted labels (empty =
+    it kept them all). A teacher extends the templated answer; it may not thin it out."""
+    missing = _kept_tokens(draft) - _kept_tokens(answer)
+    return [f"drops {k[0]} {UNITS[k[1]][0]}" if isinstance(k, tuple) else f"drops {k}" for k in missing]

@@ -35,7 +35,7 @@ from ..dataset.layout import shard_paths
 from ..dataset.schema import ARROW_SCHEMA, PAIR_KINDS
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
-from .checker import ClipInfo, check_pair
+from .checker import ClipInfo, check_pair, keeps_draft
 from .templates import is_lookalike, matching_hazard, template_pairs
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class InstructionStats:
     pairs: Counter = field(default_factory=Counter)            # kind -> pairs written
     dropped_by_checker: Counter = field(default_factory=Counter)  # kind -> templated pairs dropped
     duplicates_dropped: int = 0
-    teacher: dict[str, int] = field(default_factory=dict)      # used / discarded_by_checker / failed
+    teacher: dict[str, int] = field(default_factory=dict)      # used / discarded_by_checker / no_answer
     examples_of_drops: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,8 +178,10 @@ def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherF
         for (c, kept, _), new in zip(batch, rewritten):
             final = []
             for pair, alt in zip(kept, new):
+                if alt is None and teacher is not None:
+                    stats.teacher["no_answer"] = stats.teacher.get("no_answer", 0) + 1
                 if alt is not None:
-                    if check_pair(alt, c, known):
+                    if check_pair(alt, c, known) or keeps_draft(pair["response"], alt["response"]):
                         stats.teacher["discarded_by_checker"] = stats.teacher.get("discarded_by_checker", 0) + 1
                     else:
                         stats.teacher["used"] = stats.teacher.get("used", 0) + 1
