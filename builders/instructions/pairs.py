@@ -174,6 +174,7 @@ def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherF
                 kept.append(pair)
             named = {x.id: x for x in (c, ref, other) if x is not None}
             batch.append((c, kept, named))
+            bar.update(1)
         rewritten = teacher(batch) if teacher is not None else [[None] * len(k) for _, k, _ in batch]
         for (c, kept, _), new in zip(batch, rewritten):
             final = []
@@ -194,7 +195,6 @@ def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherF
                 stats.pairs[pair["kind"]] += 1
                 final.append(pair)
             out[c.id] = final
-            bar.update(1)
     bar.close()
     return out
 
