@@ -180,3 +180,14 @@ def test_teacher_spec_errors():
         make_teacher("gpt")
     with pytest.raises(ValueError, match="http"):
         make_teacher("openai:ftp://x")
+
+
+def test_pairs_on_worker_processes_equal_one_process(monkeypatch):
+    from imu2safety.builders.instructions import pairs as pairs_mod
+
+    index = {"train": [_clip(f"c{k:02d}", "falling" if k % 3 else "none", "falling" if k % 3 else "sitting down", k)
+                       for k in range(12)]}
+    monkeypatch.setattr(pairs_mod, "PAIR_BATCH", 5)
+    one = make_pairs(index, seed=3)
+    assert make_pairs(index, seed=3, num_proc=2) == one
+    assert sum(len(p) for p in one.values()) == 4 * 12
