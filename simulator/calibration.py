@@ -408,7 +408,7 @@ def _solve(gyro_syn, gyro_real, still, still_share: float) -> Rotation | None:
     return Rotation.align_vectors(a, b, weights=w)[0]
 
 
-def fit_mounting_robust(pairs, max_lag: int | None = None, min_pair_r: float = 0.5,
+def fit_mounting_robust(pairs, max_lag: int | None = None, min_pair_r: float = 0.6,
                         min_pairs: int = 2, still_gyro_rad_s: float = 0.3,
                         still_accel_tol: float = 0.6, min_still_samples: int = 25,
                         still_share: float = 0.5, max_uncertainty_deg: float = 20.0,
