@@ -18,16 +18,19 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..simulator.augment import AugmentOptions, apply_output, augmented_copy
 from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
+from .instructions.facts import compute_facts
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, get_source
-from .dataset.writer import DatasetWriter
+
+if TYPE_CHECKING:  # the writer (and with it ``datasets``) is imported by the driver only:
+    from .dataset.writer import DatasetWriter  # worker processes start faster without it
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,13 @@ class BuildOptions:
         (amplitude scaling), "device" (random device profile), "cutoff" (random low-pass cutoff).
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
+    instructions: write checked instruction pairs into every row (``builders/instructions``);
+        False leaves the column empty. Facts are always computed.
+    teacher: "none", "local:MODEL" (a transformers folder or id) or "openai:URL" (an
+        OpenAI-compatible endpoint; ``teacher_model`` names the model, the key comes from the
+        environment variable ``teacher_key_env``); its rewrites pass the checker or are discarded.
+    teacher_cache: folder of the teacher's answer cache (default: a ``cache/teacher`` folder in
+        the output, never pushed).
     engine: "local" (this machine, ``num_proc`` processes) or "ray" (a Ray cluster, see
         ``builders.engine_ray``; ``ray`` holds its options). The engine never changes the rows:
         both write byte-identical datasets, so neither it nor ``num_proc`` is recorded.
@@ -93,6 +103,11 @@ class BuildOptions:
     num_proc: int = 1
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
+    instructions: bool = True
+    teacher: str = "none"
+    teacher_model: str | None = None
+    teacher_key_env: str = "OPENAI_API_KEY"
+    teacher_cache: Path | None = None
     engine: str = "local"
     ray: RayOptions | None = None
 
@@ -113,7 +128,7 @@ class BuildOptions:
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"], d["engine"], d["ray"]
+        del d["num_proc"], d["output_dir"], d["engine"], d["ray"], d["teacher_cache"]
         return d
 
 
@@ -177,10 +192,12 @@ def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[
     }
 
 
-def _read_input(path: Path) -> list[Clip | Skip]:
+def _read_input(path: Path, data: bytes | None = None) -> list[Clip | Skip]:
+    """Clips and Skips of one input; ``data``: its bytes, for sources that parse bytes."""
     opts: BuildOptions = _STATE["options"]
+    kwargs = {"data": data} if data is not None else {}
     try:
-        items = list(_STATE["source"].read(path, **opts.source_options))
+        items = list(_STATE["source"].read(path, **kwargs, **opts.source_options))
     except Exception as err:  # a reader bug must not stop the build: report it as a skip
         logger.exception("reader failed on %s", path)
         items = [Skip(str(path), f"reader error: {type(err).__name__}: {err}")]
@@ -251,8 +268,20 @@ def read_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], di
     For video sources reading runs Stage 1 (the GPU part); engines may run it apart from
     ``finish_chunk``, which simulates.
     """
-    digests = {name: _sha256(path) for name, path in names_paths}
-    return {name: _read_input(path) for name, path in names_paths}, digests
+    digests, results = {}, {}
+    for name, path in names_paths:
+        if getattr(_STATE["source"], "READS_BYTES", False):  # one read: hashed, then parsed
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                digests[name], results[name] = "", [Skip(str(path), f"cannot read file: {err}")]
+                continue
+            digests[name] = hashlib.sha256(data).hexdigest()
+            results[name] = _read_input(path, data)
+        else:
+            digests[name] = _sha256(path)
+            results[name] = _read_input(path)
+    return results, digests
 
 
 def finish_chunk(results: dict[str, list],
@@ -285,6 +314,8 @@ def finish_chunk(results: dict[str, list],
         for k, item in enumerate(items):
             if isinstance(item, dict) and not np.isfinite(item["imu"]).all():
                 items[k] = Skip(f"{name}#{item['id']}", "IMU became non-finite in float32")
+            elif isinstance(item, dict):  # from the float32 samples the row stores
+                item["facts"] = compute_facts(item["imu"], item["sample_rate_hz"])
     return results, digests
 
 
@@ -318,6 +349,8 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     if not paths:
         raise ValueError(f"no {options.source} input files found under {options.input_dir}")
     named = [(_name(options.input_dir, p), p) for p in paths]
+    from .dataset.writer import DatasetWriter
+
     writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs)
     todo = list(writer.pending(named))
     done_before = len(writer.completed_chunks())
@@ -338,6 +371,7 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     for name, path in named:  # inputs committed by an earlier, interrupted run
         if name not in digests:
             digests[name] = _sha256(path)
+    writer.extra_report["instructions"] = _finish_instructions(options, progress)
     writer.finalize(build_options=options.recorded(),
                     source_checksums=inputs_checksum([n for n, _ in named], digests),
                     simulator_version="" if options.source in REAL_IMU_SOURCES else SIMULATOR_VERSION,
@@ -346,6 +380,21 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     seconds = time.perf_counter() - start
     return BuildResult(writer.report(), seconds, n_rows / seconds if seconds else 0.0,
                        n_bytes / 1e6 / seconds if seconds else 0.0)
+
+
+def _finish_instructions(options: BuildOptions, progress: bool) -> dict:
+    """The instruction finishing pass over the whole config (``instructions.pairs``)."""
+    from .instructions.pairs import add_instructions
+
+    teacher = None
+    if options.instructions and options.teacher != "none":
+        from .instructions.teachers import make_teacher
+
+        cache = options.teacher_cache or options.output_dir / "cache" / "teacher"
+        teacher = make_teacher(options.teacher, model=options.teacher_model, cache_dir=cache,
+                               key_env=options.teacher_key_env)
+    return add_instructions(options.output_dir, options.source, seed=options.seed,
+                            enabled=options.instructions, teacher=teacher, progress=progress)
 
 
 def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
@@ -385,6 +434,12 @@ def format_report(report: dict) -> str:
     lines.append("rows per split: " + ", ".join(f"{s} {n}" for s, n in report["rows"].items()))
     for split, counts in report["class_counts"].items():
         lines.append(f"  {split}: " + ", ".join(f"{h} {n}" for h, n in counts.items()))
+    ins = report.get("instructions")
+    if ins and ins.get("enabled"):
+        lines.append("instruction pairs: " + ", ".join(f"{k} {n}" for k, n in ins["pairs"].items())
+                     + f"; dropped by the checker {sum(ins['dropped_by_checker'].values())}, "
+                     f"duplicates {ins['duplicates_dropped']}"
+                     + "".join(f", teacher {k} {n}" for k, n in ins["teacher"].items()))
     if report["skip_reasons"]:
         lines.append("skips (clips or inputs) by reason:")
         for reason, n in sorted(report["skip_reasons"].items(), key=lambda kv: -kv[1]):
