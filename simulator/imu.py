@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Sequence, Union
 import numpy as np
 
 from . import kinematics as kin
+from . import limits as lim
 from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
 from .orientation import (body_rate, matrix_to_quat, optional_joints, quat_continuous,
                           quat_to_matrix, required_joints, segment_frame)
@@ -54,6 +55,9 @@ class SimulationOptions:
     twist_deg: forearm pronation assumed when the skeleton has no thumb joint, degrees.
     mounting: device pose on the segment; None uses ``placement.default_mounting``.
     calibration: sim-to-real calibration applied at simulation time, or None.
+    limits: plausibility limits (``limits.Limits``); None takes the defaults. Clips beyond them
+        are refused; they decide which clips exist, not the values, so they stay out of
+        ``to_dict``.
     """
 
     placement: str = "left_wrist"
@@ -65,6 +69,7 @@ class SimulationOptions:
     twist_deg: float = 0.0
     mounting: Mounting | None = None
     calibration: "Calibration | None" = None
+    limits: lim.Limits | None = None
 
     def __post_init__(self) -> None:
         check_placement(self.placement)
@@ -79,7 +84,7 @@ class SimulationOptions:
         """JSON-able provenance (the calibration is identified by a hash of its JSON)."""
         mount = self.mounting or default_mounting(self.placement)
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("mounting", "calibration")}
+               if f.name not in ("mounting", "calibration", "limits")}
         out["mounting"] = {"quaternion_wxyz": mount.rotation.as_quat(scalar_first=True).tolist(),
                            "offset_m": mount.offset_m.tolist()}
         cal = self.calibration
@@ -141,6 +146,11 @@ def _motion_joints(motion: Motion, options: SimulationOptions):
     t, x, valid = motion.timestamps, motion.positions[:, idx], motion.valid[:, idx]
     if len(t) < kin.MIN_FRAMES:
         raise MotionError(f"motion has {len(t)} frames; need at least {kin.MIN_FRAMES}")
+    limits = options.limits or lim.DEFAULT_LIMITS
+    ok = valid.all(axis=1)
+    lim.check_timeline(t, ok, options.rate_hz, limits)  # before anything is resampled
+    lim.check_positions(x, ok, limits)
+    lim.check_body_scale(x[:, 0], x[:, 1], x[:, 2], ok, limits)  # shoulder, elbow, wrist
     if not (valid.all() and np.all(np.diff(t) > 0)):
         t, x, valid = kin.repair_timeline(t, x, valid)
         t, x, _ = kin.fill_gaps(t, x, valid, what="motion")
@@ -169,6 +179,9 @@ def _pose_from_joints(t: np.ndarray, x: np.ndarray, names: tuple[str, ...],
 
 def _prepare_rigid(body: RigidBodyTrajectory, options: SimulationOptions) -> _Pose:
     quat = body.rotation.as_quat(scalar_first=True)
+    limits = options.limits or lim.DEFAULT_LIMITS
+    lim.check_timeline(body.timestamps, body.valid, options.rate_hz, limits, what="rigid body")
+    lim.check_positions(body.position[:, None], body.valid, limits, what="rigid body")
     t, x, valid = kin.repair_timeline(
         body.timestamps, np.concatenate([body.position, quat], axis=1)[:, None, :],
         body.valid[:, None])
@@ -240,6 +253,8 @@ def _finish(accel: np.ndarray, gyro: np.ndarray, t_out: np.ndarray, options: Sim
             clip_ids: list[str]) -> list[ImuRecording | MotionError]:
     """Calibration rotation, device model and quantile maps of a batch: (N, B, 3) ideal signals."""
     n, b = accel.shape[:2]
+    limits = options.limits or lim.DEFAULT_LIMITS
+    implausible = [lim.imu_problem(accel[:, k], gyro[:, k], limits) for k in range(b)]
     cal = options.calibration
     if cal is not None:
         accel, gyro = (x.reshape(n, b, 3) for x in cal.rotate(accel.reshape(-1, 3), gyro.reshape(-1, 3)))
@@ -251,6 +266,9 @@ def _finish(accel: np.ndarray, gyro: np.ndarray, t_out: np.ndarray, options: Sim
         imu = apply_device_batch(imu, options.rate_hz, get_device(options.device), rngs)
     out: list[ImuRecording | MotionError] = []
     for k, cid in enumerate(clip_ids):
+        if implausible[k]:  # judged on the ideal signals: a device model would clip them
+            out.append(MotionError(f"clip {cid!r}: {implausible[k]}; check the motion for outliers"))
+            continue
         a, g = imu[:, k, :3], imu[:, k, 3:]
         if cal is not None:
             a, g = cal.map_quantiles(a, g)

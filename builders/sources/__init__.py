@@ -40,6 +40,18 @@ SOURCE_PATHS: dict[str, str] = {
     "weda-fall": ".weda_fall",
     "up-fall": ".up_fall",
 }
+#: CLI name -> the folder ``--input`` must name (shown by ``imu2safety build --help``).
+SOURCE_INPUTS: dict[str, str] = {
+    "ntu": "a folder holding NTU RGB+D 60/120 *.skeleton files (any depth), e.g. nturgbd_skeletons_s001_to_s017/",
+    "utd-mhad": "UTD-MHAD's Skeleton/ folder (a*_s*_t*_skeleton.mat)",
+    "smartfallmm": "SmartFallMM's young/ folder (or its skeleton/ folder): headerless Azure Kinect CSVs",
+    "bvh": "a folder of *.bvh files with a labels.csv (file,label[,subject])",
+    "npz": "a folder of skeleton *.npz files with a labels.csv (file,label[,subject])",
+    "utd-mhad-imu": "UTD-MHAD's Inertial/ folder (a*_s*_t*_inertial.mat)",
+    "smartfallmm-imu": "SmartFallMM's young/ folder (holding accelerometer/watch and gyroscope/watch)",
+    "weda-fall": "the WEDA-FALL dataset folder (holding 50Hz/<F01..D11>/ and fall_timestamps.csv)",
+    "up-fall": "a folder holding UP-Fall CompleteDataSet.csv (or the CSV itself)",
+}
 #: Sources whose rows are recorded IMU (``synthetic = False``); the others are simulated.
 REAL_IMU_SOURCES = frozenset({"utd-mhad-imu", "smartfallmm-imu", "weda-fall", "up-fall"})
 
