@@ -19,7 +19,7 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -37,6 +37,31 @@ from .dataset.layout import CODEBASE_VERSION
 from .dataset.writer import BuildMismatch, DatasetWriter
 
 logger = logging.getLogger(__name__)
+
+#: Build engines: where chunks are processed. Both commit the same chunks in input order.
+ENGINES = ("local", "ray")
+
+
+@dataclass
+class RayOptions:
+    """Options of the Ray engine (``--engine ray``); none of them changes the rows.
+
+    address: Ray cluster to join ("auto", "ray://host:10001", ...); None starts a local instance.
+    workers: read/reconstruct actors (and at most as many simulation tasks in flight); None = the
+        cluster's CPU count. num_gpus_per_worker: GPUs per read actor (video sources; 0 = CPU).
+    num_cpus: CPUs of a locally started instance (None = all).
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    num_gpus_per_worker: float = 0.0
+    num_cpus: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.num_gpus_per_worker < 0:
+            raise ValueError(f"num_gpus_per_worker must be >= 0, got {self.num_gpus_per_worker}")
 
 
 @dataclass
@@ -61,6 +86,9 @@ class BuildOptions:
     Real-IMU sources take their recordings as they are: the simulation options (rate_hz,
     placement, device, seed, calibration, cutoff_hz, augment) do not apply to them; they are
     ignored with a warning and not recorded (their own rate is a source option, ``rate_hz``).
+    engine: "local" (this machine, ``num_proc`` processes) or "ray" (a Ray cluster, see
+        ``builders.engine_ray``; ``ray`` holds its options). The engine never changes the rows:
+        both write byte-identical datasets, so neither it nor ``num_proc`` is recorded.
     """
 
     source: str
@@ -77,6 +105,8 @@ class BuildOptions:
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
+    engine: str = "local"
+    ray: RayOptions | None = None
 
     def __post_init__(self) -> None:
         self.input_dir, self.output_dir = Path(self.input_dir), Path(self.output_dir)
@@ -86,6 +116,8 @@ class BuildOptions:
             raise ValueError(f"augment must be >= 0, got {self.augment}")
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         self.limits = self.plausibility().changed()  # validated, as numbers
         if self.real_imu:
             given = [f"{k}={v!r}" for k, v in self.simulation_options().items()
@@ -116,7 +148,7 @@ class BuildOptions:
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"]
+        del d["num_proc"], d["output_dir"], d["engine"], d["ray"]
         if self.real_imu:
             for k in _SIMULATION_DEFAULTS:
                 del d[k]
@@ -174,6 +206,12 @@ def _init_worker(options: BuildOptions) -> None:
                                       cutoff_hz=cutoff, limits=limits)
     # The provenance JSON of every synthetic row (it hashes the calibration): made once.
     _STATE["sim_json"] = json.dumps(_STATE["sim"].to_dict(), sort_keys=True)
+
+
+def ensure_worker(options: BuildOptions) -> None:
+    """Set this process's worker state for ``options`` unless it already is (engines call it)."""
+    if _STATE.get("options") != options:
+        _init_worker(options)
 
 
 def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
@@ -261,11 +299,24 @@ def _augmented_rows(clip: Clip) -> list[dict | Skip]:
 
 def _process_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], dict[str, str]]:
     """(input name -> rows and Skips, input name -> file sha256) for one chunk (in a worker)."""
-    results: dict[str, list] = {}
+    return finish_chunk(*read_chunk(names_paths))
+
+
+def read_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], dict[str, str]]:
+    """The first half of a chunk: (input name -> Clips and Skips as read, input name -> sha256).
+
+    For video sources reading runs Stage 1 (the GPU part); engines may run it apart from
+    ``finish_chunk``, which simulates.
+    """
     digests = {name: _sha256(path) for name, path in names_paths}
+    return {name: _read_input(path) for name, path in names_paths}, digests
+
+
+def finish_chunk(results: dict[str, list],
+                 digests: dict[str, str]) -> tuple[dict[str, list], dict[str, str]]:
+    """The second half: Clips of ``read_chunk`` -> rows (simulated or recorded) and Skips."""
     pending: list[tuple[str, int, Clip]] = []
-    for name, path in names_paths:
-        results[name] = _read_input(path)
+    for name in results:
         for k, item in enumerate(results[name]):
             if isinstance(item, Clip) and item.motion is not None:
                 pending.append((name, k, item))
@@ -376,25 +427,14 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     bar = tqdm(total=sum(len(chunk) for _, chunk in todo), unit="input",
                desc=f"build {options.source}", disable=not progress)
     n_rows = 0
-    if options.num_proc == 1:
-        _init_worker(options)
-        for k, chunk in todo:
-            n_rows = _commit(writer, k, _process_chunk(list(chunk)), seen, bar, n_rows)
+    if options.engine == "ray":
+        from .engine_ray import ray_chunks
+
+        stream = ray_chunks(options, todo)
     else:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
-            # At most 2 chunks per worker in flight, committed in input order: memory stays
-            # bounded however large the source, and the workers never wait for a window.
-            pending: deque = deque()
-            queue = iter(todo)
-            for k, chunk in queue:
-                pending.append((k, pool.apply_async(_process_chunk, (list(chunk),))))
-                if len(pending) >= 2 * options.num_proc:
-                    k0, res = pending.popleft()
-                    n_rows = _commit(writer, k0, res.get(), seen, bar, n_rows)
-            while pending:
-                k0, res = pending.popleft()
-                n_rows = _commit(writer, k0, res.get(), seen, bar, n_rows)
+        stream = _local_chunks(options, todo)
+    for k, processed in stream:  # in input order, whatever the engine
+        n_rows = _commit(writer, k, processed, seen, bar, n_rows)
     bar.close()
     digests = writer.committed_digests()
     for name, path in named:  # inputs committed by an older imu2safety, without a digest
@@ -408,6 +448,28 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     seconds = time.perf_counter() - start
     return BuildResult(writer.report(), seconds, n_rows / seconds if seconds else 0.0,
                        n_bytes / 1e6 / seconds if seconds else 0.0)
+
+
+def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
+    """(chunk index, processed chunk) in input order, on this machine's ``num_proc`` processes."""
+    if options.num_proc == 1:
+        _init_worker(options)
+        for k, chunk in todo:
+            yield k, _process_chunk(list(chunk))
+        return
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
+        # At most 2 chunks per worker in flight, committed in input order: memory stays
+        # bounded however large the source, and the workers never wait for a window.
+        pending: deque = deque()
+        for k, chunk in todo:
+            pending.append((k, pool.apply_async(_process_chunk, (list(chunk),))))
+            if len(pending) >= 2 * options.num_proc:
+                k0, res = pending.popleft()
+                yield k0, res.get()
+        while pending:
+            k0, res = pending.popleft()
+            yield k0, res.get()
 
 
 def _drop_duplicates(results: dict[str, list], seen: dict[str, str]) -> None:
