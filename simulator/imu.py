@@ -149,8 +149,8 @@ def _motion_joints(motion: Motion, options: SimulationOptions):
     limits = options.limits or lim.DEFAULT_LIMITS
     ok = valid.all(axis=1)
     lim.check_timeline(t, ok, options.rate_hz, limits)  # before anything is resampled
-    lim.check_positions(x, ok, limits)
     lim.check_body_scale(x[:, 0], x[:, 1], x[:, 2], ok, limits)  # shoulder, elbow, wrist
+    lim.check_positions(x, ok, limits)
     if not (valid.all() and np.all(np.diff(t) > 0)):
         t, x, valid = kin.repair_timeline(t, x, valid)
         t, x, _ = kin.fill_gaps(t, x, valid, what="motion")

@@ -128,15 +128,6 @@ def check_timeline(t: np.ndarray, ok: np.ndarray, rate_hz: float, limits: Limits
     tv = ts[oks]
     if tv.size < 2:
         return  # too few tracked frames: the caller's own check says so
-    duration = float(tv[-1] - tv[0])
-    if duration > limits.max_duration_s:
-        raise MotionError(f"{what}: lasts {_fmt(duration)} s, beyond {_fmt(limits.max_duration_s)} s "
-                          "(max_duration_s); split the recording or check its timestamps")
-    n_out = duration * float(rate_hz)
-    if n_out > limits.max_output_samples:
-        raise MotionError(f"{what}: {_fmt(duration)} s at {_fmt(rate_hz)} Hz would be {n_out:.3g} samples, "
-                          f"beyond {limits.max_output_samples} (max_output_samples); lower the rate "
-                          "or split the recording")
     gaps = np.diff(tv)
     k = int(np.argmax(gaps))
     if gaps[k] > limits.max_gap_s:
@@ -146,6 +137,15 @@ def check_timeline(t: np.ndarray, ok: np.ndarray, rate_hz: float, limits: Limits
         raise MotionError(f"{what}: {how} for {_fmt(gaps[k])} s (from t = {_fmt(tv[k])} s), beyond the "
                           f"{_fmt(limits.max_gap_s)} s bridged by interpolation (max_gap_s); "
                           "split the recording at the gap")
+    duration = float(tv[-1] - tv[0])
+    if duration > limits.max_duration_s:
+        raise MotionError(f"{what}: lasts {_fmt(duration)} s, beyond {_fmt(limits.max_duration_s)} s "
+                          "(max_duration_s); split the recording or check its timestamps")
+    n_out = duration * float(rate_hz)
+    if n_out > limits.max_output_samples:
+        raise MotionError(f"{what}: {_fmt(duration)} s at {_fmt(rate_hz)} Hz would be {n_out:.3g} samples, "
+                          f"beyond {limits.max_output_samples} (max_output_samples); lower the rate "
+                          "or split the recording")
 
 
 def check_positions(x: np.ndarray, ok: np.ndarray, limits: Limits, what: str = "motion") -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -37,11 +38,11 @@ from ... import __version__
 from ..labels import HAZARD_NAMES
 from .layout import (
     CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH,
-    TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
+    STATS_PATH, TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
     fsync_dir, load_info, parse_shard_name, save_info, shard_paths, write_bytes_atomic,
 )
 from ..records import SPLITS, Skip
-from .schema import FEATURES, to_arrow_table
+from .schema import FEATURES, IMU_CHANNELS, IMU_UNITS, imu_arrays, to_arrow_table
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ class DatasetWriter:
             info = load_info(self.output_dir)
             if info.configs.pop(self.config, None) is not None:
                 save_info(self.output_dir, info)  # the card is rewritten when the config is done
+        write_stats(self.output_dir, self.config, None)
         logger.info("config %s: removed its previous build (--overwrite)", self.config)
 
     def _save_progress(self) -> None:
@@ -403,11 +405,72 @@ class DatasetWriter:
             content_sha256=self._content_sha256(),
         )
         save_info(self.output_dir, info)
+        write_stats(self.output_dir, self.config, split_stats(self.output_dir, self.config))
         write_figures(self.output_dir, self.config)
         write_card(self.output_dir, info, repo_id=repo_id)
         logger.info("config %s: %d inputs, %d written, %d skipped; rows %s", self.config,
                     report["inputs"], report["inputs_written"], report["inputs_skipped"], report["rows"])
         return info
+
+
+def _combine(a: dict, b: dict) -> dict:
+    """Chan et al.'s pairwise update of (n, mean, M2, min, max) per channel."""
+    if a["n"] == 0:
+        return b
+    n = a["n"] + b["n"]
+    delta = b["mean"] - a["mean"]
+    return {"n": n, "mean": a["mean"] + delta * b["n"] / n,
+            "m2": a["m2"] + b["m2"] + delta**2 * a["n"] * b["n"] / n,
+            "min": np.minimum(a["min"], b["min"]), "max": np.maximum(a["max"], b["max"])}
+
+
+def split_stats(dataset_dir: str | Path, config: str) -> dict[str, dict[str, Any]]:
+    """Per-channel statistics of ``imu`` for every split of ``config``, read shard by shard.
+
+    split -> {"clips", "samples", "mean", "std" (population), "min", "max"}; the lists follow
+    ``schema.IMU_CHANNELS`` (m/s^2 for ax ay az, rad/s for gx gy gz), float64 sums.
+    """
+    out = {}
+    for split in SPLITS:
+        acc = {"n": 0}
+        clips = 0
+        for path in shard_paths(dataset_dir, config, split):
+            table = pq.read_table(path, columns=["imu"])
+            values, _ = imu_arrays(table["imu"])
+            clips += table.num_rows
+            if len(values) == 0:
+                continue
+            x = values.astype(np.float64)
+            mean = x.mean(axis=0)
+            acc = _combine(acc, {"n": len(x), "mean": mean, "m2": ((x - mean) ** 2).sum(axis=0),
+                                 "min": x.min(axis=0), "max": x.max(axis=0)})
+        if clips:
+            n = acc["n"]
+            out[split] = {
+                "clips": clips, "samples": int(n),
+                "mean": acc["mean"].tolist() if n else [], "std": np.sqrt(acc["m2"] / n).tolist() if n else [],
+                "min": acc["min"].tolist() if n else [], "max": acc["max"].tolist() if n else [],
+            }
+    return out
+
+
+def write_stats(dataset_dir: str | Path, config: str, stats: dict | None) -> None:
+    """Set (or, with None, remove) ``config``'s entry of ``meta/stats.json``; other configs stay."""
+    path = Path(dataset_dir) / STATS_PATH
+    d = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    configs = d.get("configs", {})
+    if stats is None:
+        if config not in configs:
+            return
+        del configs[config]
+    else:
+        configs[config] = stats
+    d = {"codebase_version": CODEBASE_VERSION, "channels": list(IMU_CHANNELS),
+         "units": [IMU_UNITS[c] for c in IMU_CHANNELS],
+         "meaning": "per config and split: clips, samples, and per-channel mean, std (population), "
+                    "min, max of imu over every sample; normalise with the train split's",
+         "configs": dict(sorted(configs.items()))}
+    write_bytes_atomic(path, dumps_json(d))
 
 
 def read_split(dataset_dir: str | Path, config: str, split: str,
