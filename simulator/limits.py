@@ -116,10 +116,15 @@ def check_timeline(t: np.ndarray, ok: np.ndarray, rate_hz: float, limits: Limits
     if len(t) > limits.max_frames:
         raise MotionError(f"{what}: {len(t)} frames, beyond the limit of {limits.max_frames} "
                           "(max_frames); split the recording")
-    order = np.argsort(t, kind="stable")
-    ts, oks = t[order], np.asarray(ok, dtype=bool)[order]
-    dt = np.diff(ts)
-    dt = dt[dt > 0]
+    ok = np.asarray(ok, dtype=bool)
+    dt = np.diff(t)
+    if dt.size and dt.min() > 0:  # the usual case: already increasing, no sort
+        ts, oks = t, ok
+    else:
+        order = np.argsort(t, kind="stable")
+        ts, oks = t[order], ok[order]
+        dt = np.diff(ts)
+        dt = dt[dt > 0]
     if dt.size:
         fps = 1.0 / float(np.median(dt))
         if fps < limits.min_fps:
