@@ -113,11 +113,11 @@ def test_build_into_an_fsspec_url_resumes_and_equals_a_local_build(local_build, 
     real_write = DatasetWriter.write_chunk
     calls = []
 
-    def crash_after_three(self, chunk, results):
+    def crash_after_three(self, chunk, results, **kw):
         if len(calls) == 3:
             raise KeyboardInterrupt("driver lost")
         calls.append(chunk)
-        return real_write(self, chunk, results)
+        return real_write(self, chunk, results, **kw)
 
     monkeypatch.setattr(DatasetWriter, "write_chunk", crash_after_three)
     first = _opts(url, "local")
