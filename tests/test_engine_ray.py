@@ -128,9 +128,9 @@ def test_build_into_an_fsspec_url_resumes_and_equals_a_local_build(local_build, 
     # a new driver with a new working copy resumes from what the remote folder holds
     resumed = []
 
-    def count(self, chunk, results):
+    def count(self, chunk, results, **kw):
         resumed.append(chunk)
-        return real_write(self, chunk, results)
+        return real_write(self, chunk, results, **kw)
 
     monkeypatch.setattr(DatasetWriter, "write_chunk", count)
     second = _opts(url, "local")
