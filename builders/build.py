@@ -9,10 +9,12 @@ byte-identical to a single-process build.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import multiprocessing as mp
+import os
 import time
 import warnings
 from collections import deque
@@ -29,7 +31,7 @@ from ..simulator.kinematics import DEFAULT_CUTOFF_HZ
 from ..simulator.placement import default_mounting
 from ..simulator.rng import clip_rng
 from .records import Clip, Skip
-from .sources import REAL_IMU_SOURCES, get_source
+from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
 from .dataset.writer import DatasetWriter
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,10 @@ class BuildOptions:
         come from (seed, clip id, k).
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
+    stage1: video sources only: ``builders.video.pipeline.Stage1Options`` fields (pose_backend,
+        detector, pose_model, lifter_checkpoint, device, batch_size, ...); {} = its defaults.
+    stage1_cache: video sources only: folder of the Stage-1 cache (one .npz per video window and
+        options); None = ``default_stage1_cache()``. Kept out of the dataset folder.
     """
 
     source: str
@@ -66,6 +72,8 @@ class BuildOptions:
     num_proc: int = 1
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
+    stage1: dict[str, Any] = field(default_factory=dict)
+    stage1_cache: Path | None = None
 
     def __post_init__(self) -> None:
         self.input_dir, self.output_dir = Path(self.input_dir), Path(self.output_dir)
@@ -75,13 +83,17 @@ class BuildOptions:
             raise ValueError(f"augment must be >= 0, got {self.augment}")
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
+        if self.stage1_cache is not None:
+            self.stage1_cache = Path(self.stage1_cache)
 
     def recorded(self) -> dict[str, Any]:
         """The options as written into meta/info.json (paths as given, no machine specifics)."""
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"]
+        del d["num_proc"], d["output_dir"], d["stage1_cache"]
+        if self.source not in VIDEO_SOURCES:
+            del d["stage1"]
         return d
 
 
@@ -113,6 +125,11 @@ def _init_worker(options: BuildOptions) -> None:
                                       cutoff_hz=cutoff)
     # The provenance JSON of every synthetic row (it hashes the calibration): made once.
     _STATE["sim_json"] = json.dumps(_STATE["sim"].to_dict(), sort_keys=True)
+    _STATE.pop("stage1", None)
+    if options.source in VIDEO_SOURCES:  # models load on the first video, once per process
+        from .sources.video import Stage1Runner
+
+        _STATE["stage1"] = Stage1Runner(options.stage1, options.stage1_cache or default_stage1_cache())
 
 
 def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
@@ -138,8 +155,9 @@ def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[
 
 def _read_input(path: Path) -> list[Clip | Skip]:
     opts: BuildOptions = _STATE["options"]
+    video = {"input_dir": opts.input_dir, "stage1": _STATE["stage1"]} if "stage1" in _STATE else {}
     try:
-        items = list(_STATE["source"].read(path, **opts.source_options))
+        items = list(_STATE["source"].read(path, **video, **opts.source_options))
     except Exception as err:  # a reader bug must not stop the build: report it as a skip
         logger.exception("reader failed on %s", path)
         items = [Skip(str(path), f"reader error: {type(err).__name__}: {err}")]
@@ -234,8 +252,29 @@ def _process_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list]
 
 
 def _sha256(path: Path) -> str:
+    """sha256 of a file; of a folder (frame images), over its files' names and digests; "missing"
+    for an input that does not exist (an annotated video never downloaded: a skip)."""
+    if path.is_dir():
+        h = hashlib.sha256()
+        for p in sorted(q for q in path.rglob("*") if q.is_file()):
+            h.update(f"{p.relative_to(path).as_posix()}\0{_sha256(p)}\n".encode())
+        return h.hexdigest()
+    if not path.exists():
+        return "missing"
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def default_stage1_cache() -> Path:
+    """``$XDG_CACHE_HOME/imu2safety/stage1`` (``~/.cache/imu2safety/stage1``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "imu2safety" / "stage1"
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
 
 
 def inputs_checksum(names: list[str], digests: dict[str, str]) -> dict[str, str]:
@@ -259,6 +298,17 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     source = get_source(options.source)
     if not options.input_dir.is_dir():
         raise FileNotFoundError(f"input folder {options.input_dir} does not exist")
+    if options.source in VIDEO_SOURCES:  # bad Stage-1 options fail here, before any work
+        try:
+            from .video.pipeline import Stage1Options
+        except ImportError as err:
+            raise ValueError(f"source {options.source!r} needs Stage 1 (imu2safety.builders.video."
+                             f"pipeline), which could not be imported: {err}") from err
+        names = [f.name for f in dataclasses.fields(Stage1Options)]
+        unknown = sorted(set(options.stage1) - set(names))
+        if unknown:
+            raise ValueError(f"unknown Stage-1 option(s) {unknown}; valid: {names}")
+        Stage1Options(**options.stage1)
     paths = list(source.list_inputs(options.input_dir, **options.source_options))
     if not paths:
         raise ValueError(f"no {options.source} input files found under {options.input_dir}")
@@ -268,7 +318,7 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     done_before = len(writer.completed_chunks())
     if done_before:
         logger.info("resuming: %d chunk(s) already committed", done_before)
-    n_bytes = sum(p.stat().st_size for _, chunk in todo for _, p in chunk)
+    n_bytes = sum(_size(p) for _, chunk in todo for _, p in chunk)
     bar = tqdm(total=len(todo), unit="chunk", desc=f"build {options.source}", disable=not progress)
     n_rows, digests = 0, {}
     if options.num_proc == 1:

@@ -39,7 +39,13 @@ SOURCE_PATHS: dict[str, str] = {
     "smartfallmm-imu": ".smartfallmm_imu",
     "weda-fall": ".weda_fall",
     "up-fall": ".up_fall",
+    "kinetics": ".kinetics",
+    "ucf-crime": ".ucf_crime",
+    "le2i": ".le2i",
+    "up-fall-video": ".up_fall_video",
 }
+#: Video sources (``VIDEO = True``): Stage 1 turns each annotated window into person tracks.
+VIDEO_SOURCES = frozenset({"kinetics", "ucf-crime", "le2i", "up-fall-video"})
 #: Sources whose rows are recorded IMU (``synthetic = False``); the others are simulated.
 REAL_IMU_SOURCES = frozenset({"utd-mhad-imu", "smartfallmm-imu", "weda-fall", "up-fall"})
 
