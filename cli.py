@@ -82,7 +82,7 @@ def _stage1_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_build(args) -> int:
-    from .builders.build import BuildOptions, build, format_report
+    from .builders.build import BuildOptions, RayOptions, build, format_report
 
     options = {}
     for kv in args.source_option or []:
@@ -101,7 +101,10 @@ def cmd_build(args) -> int:
                             seed=args.seed, calibration=args.calibration, cutoff_hz=args.cutoff,
                             augment=args.augment, num_proc=args.num_proc,
                             chunk_inputs=args.chunk_inputs, source_options=options,
-                            stage1=_stage1_options(args), stage1_cache=args.stage1_cache)
+                            stage1=_stage1_options(args), stage1_cache=args.stage1_cache,
+                            engine=args.engine,
+                            ray=RayOptions(address=args.ray_address, workers=args.workers,
+                                           num_gpus_per_worker=args.num_gpus_per_worker))
         result = build(opts, repo_id=args.repo_id)
     except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
         return _fail(str(err))
@@ -186,6 +189,15 @@ def make_parser() -> argparse.ArgumentParser:
                    help="N extra copies per skeleton clip: jittered mounting, every second one "
                         "mirrored (default 0)")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where chunks are processed: this machine, or a Ray cluster (the "
+                        "`distributed` extra); both write the same dataset")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join (e.g. auto, ray://HEAD:10001); default: start one here")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray read/reconstruct actors (default: the cluster's CPU count)")
+    p.add_argument("--num-gpus-per-worker", type=float, default=0.0,
+                   help="GPUs per Ray read actor, for video sources (default 0)")
     p.add_argument("--chunk-inputs", type=int, default=256,
                    help="input files per committed chunk/shard (keep it when resuming)")
     p.add_argument("--source-option", action="append", metavar="KEY=VALUE",
@@ -216,6 +228,10 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build, load and describe a dataset from the shipped sample")
     p.add_argument("-o", "--output", default="imu2safety-demo", help="output folder")
     p.set_defaults(func=cmd_demo)
+
+    from .evaluation.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -20,7 +20,7 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -35,6 +35,31 @@ from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
 from .dataset.writer import DatasetWriter
 
 logger = logging.getLogger(__name__)
+
+#: Build engines: where chunks are processed. Both commit the same chunks in input order.
+ENGINES = ("local", "ray")
+
+
+@dataclass
+class RayOptions:
+    """Options of the Ray engine (``--engine ray``); none of them changes the rows.
+
+    address: Ray cluster to join ("auto", "ray://host:10001", ...); None starts a local instance.
+    workers: read/reconstruct actors (and at most as many simulation tasks in flight); None = the
+        cluster's CPU count. num_gpus_per_worker: GPUs per read actor (video sources; 0 = CPU).
+    num_cpus: CPUs of a locally started instance (None = all).
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    num_gpus_per_worker: float = 0.0
+    num_cpus: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.num_gpus_per_worker < 0:
+            raise ValueError(f"num_gpus_per_worker must be >= 0, got {self.num_gpus_per_worker}")
 
 
 @dataclass
@@ -57,6 +82,9 @@ class BuildOptions:
         detector, pose_model, lifter_checkpoint, device, batch_size, ...); {} = its defaults.
     stage1_cache: video sources only: folder of the Stage-1 cache (one .npz per video window and
         options); None = ``default_stage1_cache()``. Kept out of the dataset folder.
+    engine: "local" (this machine, ``num_proc`` processes) or "ray" (a Ray cluster, see
+        ``builders.engine_ray``; ``ray`` holds its options). The engine never changes the rows:
+        both write byte-identical datasets, so neither it nor ``num_proc`` is recorded.
     """
 
     source: str
@@ -74,6 +102,8 @@ class BuildOptions:
     source_options: dict[str, Any] = field(default_factory=dict)
     stage1: dict[str, Any] = field(default_factory=dict)
     stage1_cache: Path | None = None
+    engine: str = "local"
+    ray: RayOptions | None = None
 
     def __post_init__(self) -> None:
         self.input_dir, self.output_dir = Path(self.input_dir), Path(self.output_dir)
@@ -85,13 +115,15 @@ class BuildOptions:
             self.calibration = Path(self.calibration)
         if self.stage1_cache is not None:
             self.stage1_cache = Path(self.stage1_cache)
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
     def recorded(self) -> dict[str, Any]:
         """The options as written into meta/info.json (paths as given, no machine specifics)."""
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"], d["stage1_cache"]
+        del d["num_proc"], d["output_dir"], d["engine"], d["ray"], d["stage1_cache"]
         if self.source not in VIDEO_SOURCES:
             del d["stage1"]
         return d
@@ -130,6 +162,12 @@ def _init_worker(options: BuildOptions) -> None:
         from .sources.video import Stage1Runner
 
         _STATE["stage1"] = Stage1Runner(options.stage1, options.stage1_cache or default_stage1_cache())
+
+
+def ensure_worker(options: BuildOptions) -> None:
+    """Set this process's worker state for ``options`` unless it already is (engines call it)."""
+    if _STATE.get("options") != options:
+        _init_worker(options)
 
 
 def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
@@ -218,11 +256,24 @@ def _augmented_rows(clip: Clip) -> list[dict | Skip]:
 
 def _process_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], dict[str, str]]:
     """(input name -> rows and Skips, input name -> file sha256) for one chunk (in a worker)."""
-    results: dict[str, list] = {}
+    return finish_chunk(*read_chunk(names_paths))
+
+
+def read_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], dict[str, str]]:
+    """The first half of a chunk: (input name -> Clips and Skips as read, input name -> sha256).
+
+    For video sources reading runs Stage 1 (the GPU part); engines may run it apart from
+    ``finish_chunk``, which simulates.
+    """
     digests = {name: _sha256(path) for name, path in names_paths}
+    return {name: _read_input(path) for name, path in names_paths}, digests
+
+
+def finish_chunk(results: dict[str, list],
+                 digests: dict[str, str]) -> tuple[dict[str, list], dict[str, str]]:
+    """The second half: Clips of ``read_chunk`` -> rows (simulated or recorded) and Skips."""
     pending: list[tuple[str, int, Clip]] = []
-    for name, path in names_paths:
-        results[name] = _read_input(path)
+    for name in results:
         for k, item in enumerate(results[name]):
             if isinstance(item, Clip) and item.motion is not None:
                 pending.append((name, k, item))
@@ -321,25 +372,14 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     n_bytes = sum(_size(p) for _, chunk in todo for _, p in chunk)
     bar = tqdm(total=len(todo), unit="chunk", desc=f"build {options.source}", disable=not progress)
     n_rows, digests = 0, {}
-    if options.num_proc == 1:
-        _init_worker(options)
-        for k, chunk in todo:
-            n_rows += _commit(writer, k, _process_chunk(list(chunk)), digests, bar)
+    if options.engine == "ray":
+        from .engine_ray import ray_chunks
+
+        stream = ray_chunks(options, todo)
     else:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
-            # At most 2 chunks per worker in flight, committed in input order: memory stays
-            # bounded however large the source, and the workers never wait for a window.
-            pending: deque = deque()
-            queue = iter(todo)
-            for k, chunk in queue:
-                pending.append((k, pool.apply_async(_process_chunk, (list(chunk),))))
-                if len(pending) >= 2 * options.num_proc:
-                    k0, res = pending.popleft()
-                    n_rows += _commit(writer, k0, res.get(), digests, bar)
-            while pending:
-                k0, res = pending.popleft()
-                n_rows += _commit(writer, k0, res.get(), digests, bar)
+        stream = _local_chunks(options, todo)
+    for k, processed in stream:  # in input order, whatever the engine
+        n_rows += _commit(writer, k, processed, digests, bar)
     bar.close()
     for name, path in named:  # inputs committed by an earlier, interrupted run
         if name not in digests:
@@ -352,6 +392,28 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     seconds = time.perf_counter() - start
     return BuildResult(writer.report(), seconds, n_rows / seconds if seconds else 0.0,
                        n_bytes / 1e6 / seconds if seconds else 0.0)
+
+
+def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
+    """(chunk index, processed chunk) in input order, on this machine's ``num_proc`` processes."""
+    if options.num_proc == 1:
+        _init_worker(options)
+        for k, chunk in todo:
+            yield k, _process_chunk(list(chunk))
+        return
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
+        # At most 2 chunks per worker in flight, committed in input order: memory stays
+        # bounded however large the source, and the workers never wait for a window.
+        pending: deque = deque()
+        for k, chunk in todo:
+            pending.append((k, pool.apply_async(_process_chunk, (list(chunk),))))
+            if len(pending) >= 2 * options.num_proc:
+                k0, res = pending.popleft()
+                yield k0, res.get()
+        while pending:
+            k0, res = pending.popleft()
+            yield k0, res.get()
 
 
 def _commit(writer: DatasetWriter, chunk: int, processed, digests: dict[str, str], bar) -> int:
