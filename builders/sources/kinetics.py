@@ -137,10 +137,16 @@ def _annotations_cached(root: str, stamp: tuple) -> dict[Key, Annotation]:
     return table
 
 
+@functools.lru_cache(maxsize=4)
+def _csvs_of(root: str) -> tuple[Path, ...]:
+    return tuple(annotation_csvs(Path(root)))
+
+
 def annotations(input_dir: Path) -> dict[Key, Annotation]:
-    """Every annotation CSV of ``input_dir`` merged (parsed once per process while unchanged)."""
+    """Every annotation CSV of ``input_dir`` merged (found and parsed once per process; parsed
+    again when a CSV changes)."""
     stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
-                  for p in annotation_csvs(input_dir))
+                  for p in _csvs_of(str(Path(input_dir).resolve())))
     return _annotations_cached(str(Path(input_dir).resolve()), stamp)
 
 

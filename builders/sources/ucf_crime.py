@@ -116,9 +116,15 @@ def _annotations_cached(stamp: tuple) -> dict[str, TestAnnotation]:
     return table
 
 
+@functools.lru_cache(maxsize=4)
+def _files_of(root: str) -> tuple[Path, ...]:
+    return tuple(sorted(Path(root).rglob(ANNOTATION_FILE), key=lambda p: p.as_posix()))
+
+
 def annotations(input_dir: Path) -> dict[str, TestAnnotation]:
-    """Every temporal annotation file under ``input_dir``, merged (parsed once per process)."""
-    files = sorted(Path(input_dir).rglob(ANNOTATION_FILE), key=lambda p: p.as_posix())
+    """Every temporal annotation file under ``input_dir``, merged (found and parsed once per
+    process; parsed again when a file changes)."""
+    files = _files_of(str(Path(input_dir).resolve()))
     return _annotations_cached(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
                                      for p in files))
 
