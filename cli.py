@@ -45,7 +45,8 @@ def cmd_simulate(args) -> int:
             cal = Calibration.load(args.calibration)
         opts = SimulationOptions(placement=args.placement, rate_hz=args.rate, device=args.device,
                                  seed=args.seed, calibration=cal,
-                                 cutoff_hz=None if args.cutoff <= 0 else args.cutoff)
+                                 cutoff_hz="auto" if args.cutoff is None else
+                                 (None if args.cutoff <= 0 else args.cutoff))
         source = read_motion(args.input)
         rec = simulate(source, opts, clip_id=args.clip_id or Path(args.input).stem)
         write_imu(args.output, rec.accel, rec.gyro, rec.timestamps, rec.sample_rate_hz)
@@ -171,8 +172,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="skeleton .npz, rigid-body .npz or .bvh")
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npz or .csv")
     _sim_args(p)
-    p.add_argument("--cutoff", type=float, default=8.0,
-                   help="low-pass cutoff of the motion, Hz; 0 disables (default 8)")
+    p.add_argument("--cutoff", type=float, default=None,
+                   help="low-pass cutoff of the motion, Hz; 0 disables (default: by input kind, "
+                        "15 for optical motion capture (rigid body), 3-4 for Kinect skeletons, "
+                        "8 for other skeletons)")
     p.add_argument("--clip-id", help="clip id for the noise stream (default: the file stem)")
     p.set_defaults(func=cmd_simulate)
 

@@ -27,7 +27,6 @@ from tqdm.auto import tqdm
 
 from ..simulator.augment import jitter_mounting, swap_handedness
 from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
-from ..simulator.kinematics import DEFAULT_CUTOFF_HZ
 from ..simulator.placement import default_mounting
 from ..simulator.rng import clip_rng
 from .records import Clip, Skip
@@ -71,7 +70,7 @@ class BuildOptions:
     rate_hz, placement, device, seed, calibration: simulation options (skeleton sources only);
         calibration is the path of a JSON written by ``imu2safety calibrate``.
     cutoff_hz: motion low-pass, Hz; None takes the source's ``CUTOFF_HZ`` (its tracker's noise
-        level) or else the simulator's default.
+        level) or else the simulator's "auto" (chosen from the input kind, ``simulator.cutoff``).
     augment: extra copies of every skeleton clip (ids ``<id>~aug<k>``): copy k wears the device
         with a jittered mounting (+-2 cm, up to 20 degrees; ``simulator.augment``), and even k
         also mirror the motion (the other arm, seen as this placement's arm). Each copy's draws
@@ -149,7 +148,7 @@ def _init_worker(options: BuildOptions) -> None:
 
         cal = Calibration.load(options.calibration)
     source = get_source(options.source)
-    cutoff = options.cutoff_hz or getattr(source, "CUTOFF_HZ", None) or DEFAULT_CUTOFF_HZ
+    cutoff = options.cutoff_hz or getattr(source, "CUTOFF_HZ", None) or "auto"
     _STATE["options"] = options
     _STATE["source"] = source
     _STATE["sim"] = SimulationOptions(placement=options.placement, rate_hz=options.rate_hz,
@@ -170,12 +169,15 @@ def ensure_worker(options: BuildOptions) -> None:
         _init_worker(options)
 
 
-def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
+def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str],
+         info: dict | None = None) -> dict:
     label = clip.resolved_label()
     sim: SimulationOptions = _STATE["sim"]
     extra = dict(clip.extra)
     if notes:
         extra["repairs"] = notes
+    if info:  # per-clip simulation choices, e.g. where the forearm twist came from
+        extra["simulation"] = info
     return {
         "id": clip.id, "source": clip.source, "subject": clip.subject,
         "source_label": clip.source_label, "activity": label.activity,
@@ -207,8 +209,9 @@ def _read_input(path: Path) -> list[Clip | Skip]:
     return out or [Skip(str(path), "the file holds no clip")]
 
 
-def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str]] | str]:
-    """IMU (N, 6) and repair notes per skeleton clip, or the reason it cannot be simulated."""
+def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str], dict] | str]:
+    """IMU (N, 6), repair notes and simulation info per skeleton clip, or the reason it cannot be
+    simulated."""
     def run(batch: list[Clip]) -> list:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # repairs come back as each recording's notes
@@ -225,7 +228,7 @@ def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str]] | st
                 recs += run([clip])
             except Exception as err:
                 recs.append(f"{type(err).__name__}: {err}")
-    return [(r.as_array(), r.notes) if isinstance(r, ImuRecording) else f"unusable motion: {r}"
+    return [(r.as_array(), r.notes, r.info) if isinstance(r, ImuRecording) else f"unusable motion: {r}"
             for r in recs]
 
 
@@ -245,7 +248,7 @@ def _augmented_rows(clip: Clip) -> list[dict | Skip]:
         if not isinstance(rec, ImuRecording):
             out.append(Skip(aug_id, f"unusable motion: {rec}"))
             continue
-        row = _row(replace(clip, id=aug_id), rec.as_array(), sim.rate_hz, True, rec.notes)
+        row = _row(replace(clip, id=aug_id), rec.as_array(), sim.rate_hz, True, rec.notes, rec.info)
         row["options"] = json.dumps(opts.to_dict(), sort_keys=True)
         extra = json.loads(row["extra"])
         extra["augmentation"] = {"of": clip.id, "copy": k, "mirrored": k % 2 == 0}
@@ -282,8 +285,8 @@ def finish_chunk(results: dict[str, list],
         if isinstance(res, str):
             results[name][k] = Skip(f"{name}#{clip.id}", res)
         else:
-            imu, notes = res
-            results[name][k] = _row(clip, imu, _STATE["sim"].rate_hz, True, notes)
+            imu, notes, info = res
+            results[name][k] = _row(clip, imu, _STATE["sim"].rate_hz, True, notes, info)
             if _STATE["options"].augment:
                 results[name].extend(_augmented_rows(clip))
     for name, items in results.items():

@@ -21,10 +21,12 @@ import numpy as np
 
 from . import kinematics as kin
 from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
-from .orientation import (body_rate, matrix_to_quat, optional_joints, quat_continuous,
-                          quat_to_matrix, required_joints, segment_frame)
+from .orientation import (body_rate, device_frame, matrix_to_quat, optional_joints,
+                          quat_continuous, quat_to_matrix, required_joints)
+from .cutoff import default_cutoff_hz
 from .placement import Mounting, check_placement, default_mounting
 from .rng import clip_rng
+from .twist import TwistOptions
 
 if TYPE_CHECKING:
     from .calibration import Calibration
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 Source = Union[Motion, RigidBodyTrajectory]
 
 #: Version of the simulation physics; written into every dataset row's provenance.
-SIMULATOR_VERSION = "1.0.0"
+SIMULATOR_VERSION = "1.1.0"
 #: Optional joints (hand, thumb) are used only when tracked in at least this share of frames.
 _OPTIONAL_MIN_VALID = 0.9
 #: Clips per vectorised batch: large enough to amortise Python overhead, small enough to stay
@@ -49,9 +51,11 @@ class SimulationOptions:
     device: name of a profile in ``devices.DEVICES`` ("ideal" adds nothing).
     seed: base seed; each clip's noise comes from (seed, clip id).
     cutoff_hz: zero-phase low-pass of the device's trajectory (position and orientation), Hz
-        (capped at 0.4 x the device rate and x the source rate); None disables it.
+        (capped at 0.4 x the device rate and x the source rate); "auto" (default) picks it from
+        the kind of input (``cutoff.CUTOFF_BY_KIND``: 15 Hz for optical motion capture, 3-4 Hz
+        for depth-camera skeletons, ...); None disables it.
     derivative: "spline" or "savgol" (see ``kinematics``).
-    twist_deg: forearm pronation assumed when the skeleton has no thumb joint, degrees.
+    twist: forearm twist: thumb gating and the pronation model (``twist.TwistOptions``).
     mounting: device pose on the segment; None uses ``placement.default_mounting``.
     calibration: sim-to-real calibration applied at simulation time, or None.
     """
@@ -60,9 +64,9 @@ class SimulationOptions:
     rate_hz: float = 50.0
     device: str = "ideal"
     seed: int = 0
-    cutoff_hz: float | None = kin.DEFAULT_CUTOFF_HZ
+    cutoff_hz: float | str | None = "auto"
     derivative: str = "spline"
-    twist_deg: float = 0.0
+    twist: TwistOptions = field(default_factory=TwistOptions)
     mounting: Mounting | None = None
     calibration: "Calibration | None" = None
 
@@ -70,8 +74,11 @@ class SimulationOptions:
         check_placement(self.placement)
         if not np.isfinite(self.rate_hz) or self.rate_hz <= 0:
             raise MotionError(f"rate must be positive, got {self.rate_hz}")
-        if self.cutoff_hz is not None and not self.cutoff_hz > 0:
-            raise ValueError(f"cutoff_hz must be positive or None, got {self.cutoff_hz}")
+        if isinstance(self.cutoff_hz, str):
+            if self.cutoff_hz != "auto":
+                raise ValueError(f"cutoff_hz must be a number, 'auto' or None, got {self.cutoff_hz!r}")
+        elif self.cutoff_hz is not None and not self.cutoff_hz > 0:
+            raise ValueError(f"cutoff_hz must be positive, 'auto' or None, got {self.cutoff_hz}")
         if self.derivative not in kin.DERIVATIVE_METHODS:
             raise ValueError(f"derivative must be one of {kin.DERIVATIVE_METHODS}, got {self.derivative!r}")
 
@@ -79,7 +86,8 @@ class SimulationOptions:
         """JSON-able provenance (the calibration is identified by a hash of its JSON)."""
         mount = self.mounting or default_mounting(self.placement)
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("mounting", "calibration")}
+               if f.name not in ("mounting", "calibration", "twist")}
+        out["twist"] = self.twist.to_dict()
         out["mounting"] = {"quaternion_wxyz": mount.rotation.as_quat(scalar_first=True).tolist(),
                            "offset_m": mount.offset_m.tolist()}
         cal = self.calibration
@@ -92,13 +100,15 @@ class SimulationOptions:
 @dataclass
 class ImuRecording:
     """accel: (N, 3) m/s^2 specific force, gyro: (N, 3) rad/s, both in the sensor frame;
-    timestamps: (N,) seconds; sample_rate_hz: nominal output rate."""
+    timestamps: (N,) seconds; sample_rate_hz: nominal output rate; info: JSON-able provenance of
+    choices made per clip (``twist``: where the forearm twist came from)."""
 
     accel: np.ndarray
     gyro: np.ndarray
     timestamps: np.ndarray
     sample_rate_hz: float
     notes: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
 
     def as_array(self) -> np.ndarray:
         """(N, 6) float32: ax ay az (m/s^2) gx gy gz (rad/s)."""
@@ -107,17 +117,24 @@ class ImuRecording:
 
 @dataclass
 class _Pose:
-    """Device trajectory on a uniform grid: t (T,), position (T, 3) m, quat (T, 4) w-first R_ws."""
+    """Device trajectory on a uniform grid: t (T,), position (T, 3) m, quat (T, 4) w-first R_ws;
+    info: per-clip provenance (see ImuRecording.info)."""
 
     t: np.ndarray
     position: np.ndarray
     quat: np.ndarray
+    info: list[dict] | dict = field(default_factory=dict)
 
 
-def _effective_cutoff(options: SimulationOptions, fs: float) -> float | None:
-    if options.cutoff_hz is None:
+def _source_cutoff(options: SimulationOptions, source: Source) -> float | None:
+    """The cutoff asked for ``source``, Hz, before the rate caps ("auto" resolved)."""
+    return default_cutoff_hz(source) if options.cutoff_hz == "auto" else options.cutoff_hz
+
+
+def _effective_cutoff(cutoff_hz: float | None, options: SimulationOptions, fs: float) -> float | None:
+    if cutoff_hz is None:
         return None
-    return min(options.cutoff_hz, 0.4 * options.rate_hz, 0.4 * fs)
+    return min(cutoff_hz, 0.4 * options.rate_hz, 0.4 * fs)
 
 
 def _uniform(t: np.ndarray, x: np.ndarray):
@@ -149,7 +166,7 @@ def _motion_joints(motion: Motion, options: SimulationOptions):
 
 
 def _pose_from_joints(t: np.ndarray, x: np.ndarray, names: tuple[str, ...],
-                      options: SimulationOptions) -> _Pose:
+                      options: SimulationOptions, cutoff_hz: float | None) -> _Pose:
     """Device trajectory from uniformly sampled joints x: (T, ..., K, 3) -> _Pose with (T, ..., 3/4).
 
     The low-pass acts on what is differentiated, the device position and its (sign-continuous)
@@ -158,13 +175,16 @@ def _pose_from_joints(t: np.ndarray, x: np.ndarray, names: tuple[str, ...],
     |accel| 0.76 against 0.74; benchmarks/fidelity_utd.py).
     """
     fs = 1.0 / float(np.median(np.diff(t)))
-    origin, r_seg = segment_frame({j: x[..., k, :] for k, j in enumerate(names)},
-                                  options.placement, options.twist_deg)
+    origin, r_seg, twist = device_frame({j: x[..., k, :] for k, j in enumerate(names)},
+                                        options.placement, fs_hz=fs, twist=options.twist)
     mount = options.mounting or default_mounting(options.placement)
     position = origin + r_seg @ mount.offset_m
     quat = quat_continuous(matrix_to_quat(r_seg @ mount.rotation.as_matrix()))
-    pose = kin.lowpass(np.concatenate([position, quat], axis=-1), fs, _effective_cutoff(options, fs))
-    return _Pose(t, pose[..., :3], pose[..., 3:])
+    pose = kin.lowpass(np.concatenate([position, quat], axis=-1), fs,
+                       _effective_cutoff(cutoff_hz, options, fs))
+    cut = _effective_cutoff(cutoff_hz, options, fs)
+    info = [{"twist": i.to_dict(), "cutoff_hz": cut} for i in twist]
+    return _Pose(t, pose[..., :3], pose[..., 3:], info if x.ndim > 3 else info[0])
 
 
 def _prepare_rigid(body: RigidBodyTrajectory, options: SimulationOptions) -> _Pose:
@@ -177,8 +197,9 @@ def _prepare_rigid(body: RigidBodyTrajectory, options: SimulationOptions) -> _Po
     t, x, _ = kin.fill_gaps(t, x, valid, what="rigid body")
     t, x = _uniform(t, x[:, 0])
     fs = 1.0 / float(np.median(np.diff(t)))
-    x = kin.lowpass(x, fs, _effective_cutoff(options, fs))
-    return _Pose(t, x[:, :3], x[:, 3:])
+    cut = _effective_cutoff(_source_cutoff(options, body), options, fs)
+    x = kin.lowpass(x, fs, cut)
+    return _Pose(t, x[:, :3], x[:, 3:], {"cutoff_hz": cut})
 
 
 def _signals(t: np.ndarray, position: np.ndarray, quat: np.ndarray, t_out: np.ndarray,
@@ -209,7 +230,7 @@ def _prepare_all(sources: Sequence[Source], options: SimulationOptions,
                     poses[i] = _prepare_rigid(src, options)
                 elif isinstance(src, Motion):
                     t, x, names = _motion_joints(src, options)
-                    key = (len(t), float(t[0]), float(t[-1]), names)
+                    key = (len(t), float(t[0]), float(t[-1]), names, _source_cutoff(options, src))
                     groups.setdefault(key, []).append((i, x))
                     grids.setdefault(key, t)
                 else:
@@ -223,16 +244,16 @@ def _prepare_all(sources: Sequence[Source], options: SimulationOptions,
             members = all_members[start:start + _BATCH]
             x = np.stack([m[1] for m in members], axis=1)  # (T, B, K, 3)
             try:
-                pose = _pose_from_joints(grids[key], x, key[3], options)
+                pose = _pose_from_joints(grids[key], x, key[3], options, key[4])
             except MotionError:  # a degenerate clip: find it, and let the others go on
                 for i, xi in members:
                     try:
-                        poses[i] = _pose_from_joints(grids[key], xi, key[3], options)
+                        poses[i] = _pose_from_joints(grids[key], xi, key[3], options, key[4])
                     except MotionError as err:
                         results[i] = err
                 continue
             for b, (i, _) in enumerate(members):
-                poses[i] = _Pose(pose.t, pose.position[:, b], pose.quat[:, b])
+                poses[i] = _Pose(pose.t, pose.position[:, b], pose.quat[:, b], pose.info[b])
     return poses
 
 
@@ -299,6 +320,7 @@ def simulate_many(sources: Sequence[Source], options: SimulationOptions | None =
         for i, rec in zip(members, _finish(accel, gyro, t_out, options, [clip_ids[i] for i in members])):
             if isinstance(rec, ImuRecording):
                 rec.notes = notes.get(i, [])
+                rec.info = poses[i].info
             results[i] = rec
     for i, r in enumerate(results):
         if isinstance(r, ImuRecording):

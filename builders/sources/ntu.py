@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ...simulator.joints import JOINT_SETS
+from ...simulator.cutoff import CUTOFF_BY_KIND
 from ...simulator.motion import Motion
 from ..labels import lookup
 from ..records import Clip, Item, Skip
@@ -42,7 +43,7 @@ from ..splits import NTU_PROTOCOLS, ntu_split
 NAME = "ntu"
 #: Recommended motion low-pass, Hz, for this source's tracker. Kinect v2 skeleton jitter: chosen by analogy with the Kinect v1 measurement of
 #: benchmarks/fidelity_utd.py (no paired real IMU exists for NTU).
-CUTOFF_HZ = 4.0
+CUTOFF_HZ = CUTOFF_BY_KIND["kinect_v2"]
 LICENSE = (
     "NTU RGB+D Release Agreement: non-commercial academic research only, access granted by the "
     "ROSE Lab (Nanyang Technological University); the original data may not be redistributed."
