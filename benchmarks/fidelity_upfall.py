@@ -61,8 +61,7 @@ def real_trials(folder: Path, rate_hz: float) -> dict[str, np.ndarray]:
 def synthetic_trials(folder: Path, runner: Stage1Runner, camera: int, rate_hz: float,
                      wanted: set[str]) -> tuple[dict[str, np.ndarray], list[str]]:
     """Clip id -> simulated left-wrist IMU (N, 6) of the trials in ``wanted``; and skip reasons."""
-    sim = SimulationOptions(placement=up_fall.PLACEMENT, rate_hz=rate_hz, device="ideal",
-                            cutoff_hz=up_fall_video.CUTOFF_HZ)
+    sim = SimulationOptions(placement=up_fall.PLACEMENT, rate_hz=rate_hz, device="ideal")
     out, skips = {}, []
     for path in up_fall_video.list_inputs(folder, camera=camera):
         key = up_fall_video.trial_key(path.name)

@@ -32,9 +32,6 @@ from .video import VIDEO_SUFFIXES, VideoWindow, make_read
 
 NAME = "kinetics"
 VIDEO = True
-#: Motion low-pass, Hz: video pose jitters more than depth-camera skeletons; falls and blows
-#: carry their wrist motion below it.
-CUTOFF_HZ = 6.0
 LICENSE = ("Kinetics annotations: CC BY 4.0 (DeepMind). The videos are YouTube videos owned by "
            "their uploaders under YouTube's terms of service; they are not redistributed here, "
            "only IMU simulated from them.")

@@ -32,9 +32,6 @@ from .video import VIDEO_SUFFIXES, VideoWindow, cut, make_read, probe
 
 NAME = "le2i"
 VIDEO = True
-#: Motion low-pass, Hz: video pose jitters more than depth-camera skeletons; falls and blows
-#: carry their wrist motion below it.
-CUTOFF_HZ = 6.0
 LICENSE = ("Le2i fall detection dataset (Laboratoire Electronique, Informatique et Image, "
            "Universite de Bourgogne): free for research use with citation of the paper; the "
            "videos are not redistributed here, only IMU simulated from them.")

@@ -35,9 +35,6 @@ from .video import VIDEO_SUFFIXES, VideoWindow, cut, make_read, probe
 
 NAME = "ucf-crime"
 VIDEO = True
-#: Motion low-pass, Hz: video pose jitters more than depth-camera skeletons; falls and blows
-#: carry their wrist motion below it.
-CUTOFF_HZ = 6.0
 LICENSE = ("UCF-Crime (CRCV, University of Central Florida): for research use only; the videos "
            "come from YouTube and LiveLeak and are not redistributed here, only IMU simulated "
            "from them. Cite the paper.")

@@ -33,9 +33,6 @@ from .video import VideoWindow, frame_files, make_read
 
 NAME = "up-fall-video"
 VIDEO = True
-#: Motion low-pass, Hz: video pose jitters more than depth-camera skeletons; falls and blows
-#: carry their wrist motion below it.
-CUTOFF_HZ = 6.0
 
 _TRIAL = re.compile(r"^Subject(\d+)Activity(\d+)Trial(\d+)Camera(\d+)$", re.IGNORECASE)
 _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})[_:](\d{2})[_:](\d{2}(?:\.\d+)?)")
