@@ -103,6 +103,8 @@ def cmd_build(args) -> int:
                             augment=args.augment, num_proc=args.num_proc,
                             chunk_inputs=args.chunk_inputs, source_options=options,
                             stage1=_stage1_options(args), stage1_cache=args.stage1_cache,
+                            instructions=args.instructions, teacher=args.teacher,
+                            teacher_model=args.teacher_model, teacher_key_env=args.teacher_key_env,
                             engine=args.engine,
                             ray=RayOptions(address=args.ray_address, workers=args.workers,
                                            num_gpus_per_worker=args.num_gpus_per_worker))
@@ -207,6 +209,14 @@ def make_parser() -> argparse.ArgumentParser:
                    help="source reader option, e.g. protocol=xview for ntu")
     p.add_argument("--repo-id", help="ORG/NAME used in the card's loading example")
     _stage1_args(p)
+    p.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=True,
+                   help="write checked instruction-response pairs into every row (default on)")
+    p.add_argument("--teacher", default="none", metavar="none|local:MODEL|openai:URL",
+                   help="rewrite the templated answers with a teacher model (default none); its "
+                        "output passes the checker or is discarded")
+    p.add_argument("--teacher-model", help="model name at an openai: endpoint")
+    p.add_argument("--teacher-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the endpoint's API key (never logged)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("calibrate", help="fit the sim-to-real calibration from two builds")

@@ -29,6 +29,7 @@ from ..simulator.augment import jitter_mounting, swap_handedness
 from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
 from ..simulator.placement import default_mounting
 from ..simulator.rng import clip_rng
+from .instructions.facts import compute_facts
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
 from .dataset.writer import DatasetWriter
@@ -81,6 +82,13 @@ class BuildOptions:
         detector, pose_model, lifter_checkpoint, device, batch_size, ...); {} = its defaults.
     stage1_cache: video sources only: folder of the Stage-1 cache (one .npz per video window and
         options); None = ``default_stage1_cache()``. Kept out of the dataset folder.
+    instructions: write checked instruction pairs into every row (``builders/instructions``);
+        False leaves the column empty. Facts are always computed.
+    teacher: "none", "local:MODEL" (a transformers folder or id) or "openai:URL" (an
+        OpenAI-compatible endpoint; ``teacher_model`` names the model, the key comes from the
+        environment variable ``teacher_key_env``); its rewrites pass the checker or are discarded.
+    teacher_cache: folder of the teacher's answer cache (default: a ``cache/teacher`` folder in
+        the output, never pushed).
     engine: "local" (this machine, ``num_proc`` processes) or "ray" (a Ray cluster, see
         ``builders.engine_ray``; ``ray`` holds its options). The engine never changes the rows:
         both write byte-identical datasets, so neither it nor ``num_proc`` is recorded.
@@ -101,6 +109,11 @@ class BuildOptions:
     source_options: dict[str, Any] = field(default_factory=dict)
     stage1: dict[str, Any] = field(default_factory=dict)
     stage1_cache: Path | None = None
+    instructions: bool = True
+    teacher: str = "none"
+    teacher_model: str | None = None
+    teacher_key_env: str = "OPENAI_API_KEY"
+    teacher_cache: Path | None = None
     engine: str = "local"
     ray: RayOptions | None = None
 
@@ -122,7 +135,8 @@ class BuildOptions:
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"], d["engine"], d["ray"], d["stage1_cache"]
+        del d["num_proc"], d["output_dir"], d["engine"], d["ray"], d["teacher_cache"]
+        del d["stage1_cache"]
         if self.source not in VIDEO_SOURCES:
             del d["stage1"]
         return d
@@ -302,6 +316,8 @@ def finish_chunk(results: dict[str, list],
         for k, item in enumerate(items):
             if isinstance(item, dict) and not np.isfinite(item["imu"]).all():
                 items[k] = Skip(f"{name}#{item['id']}", "IMU became non-finite in float32")
+            elif isinstance(item, dict):  # from the float32 samples the row stores
+                item["facts"] = compute_facts(item["imu"], item["sample_rate_hz"])
     return results, digests
 
 
@@ -387,6 +403,7 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     for name, path in named:  # inputs committed by an earlier, interrupted run
         if name not in digests:
             digests[name] = _sha256(path)
+    writer.extra_report["instructions"] = _finish_instructions(options, progress)
     writer.finalize(build_options=options.recorded(),
                     source_checksums=inputs_checksum([n for n, _ in named], digests),
                     simulator_version="" if options.source in REAL_IMU_SOURCES else SIMULATOR_VERSION,
@@ -395,6 +412,21 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     seconds = time.perf_counter() - start
     return BuildResult(writer.report(), seconds, n_rows / seconds if seconds else 0.0,
                        n_bytes / 1e6 / seconds if seconds else 0.0)
+
+
+def _finish_instructions(options: BuildOptions, progress: bool) -> dict:
+    """The instruction finishing pass over the whole config (``instructions.pairs``)."""
+    from .instructions.pairs import add_instructions
+
+    teacher = None
+    if options.instructions and options.teacher != "none":
+        from .instructions.teachers import make_teacher
+
+        cache = options.teacher_cache or options.output_dir / "cache" / "teacher"
+        teacher = make_teacher(options.teacher, model=options.teacher_model, cache_dir=cache,
+                               key_env=options.teacher_key_env)
+    return add_instructions(options.output_dir, options.source, seed=options.seed,
+                            enabled=options.instructions, teacher=teacher, progress=progress)
 
 
 def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
@@ -434,6 +466,12 @@ def format_report(report: dict) -> str:
     lines.append("rows per split: " + ", ".join(f"{s} {n}" for s, n in report["rows"].items()))
     for split, counts in report["class_counts"].items():
         lines.append(f"  {split}: " + ", ".join(f"{h} {n}" for h, n in counts.items()))
+    ins = report.get("instructions")
+    if ins and ins.get("enabled"):
+        lines.append("instruction pairs: " + ", ".join(f"{k} {n}" for k, n in ins["pairs"].items())
+                     + f"; dropped by the checker {sum(ins['dropped_by_checker'].values())}, "
+                     f"duplicates {ins['duplicates_dropped']}"
+                     + "".join(f", teacher {k} {n}" for k, n in ins["teacher"].items()))
     if report["skip_reasons"]:
         lines.append("skips (clips or inputs) by reason:")
         for reason, n in sorted(report["skip_reasons"].items(), key=lambda kv: -kv[1]):
