@@ -20,7 +20,7 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -32,7 +32,9 @@ from ..simulator.rng import clip_rng
 from .instructions.facts import compute_facts
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
-from .dataset.writer import DatasetWriter
+
+if TYPE_CHECKING:  # the writer (and with it ``datasets``) is imported by the driver only:
+    from .dataset.writer import DatasetWriter  # worker processes start faster without it
 
 logger = logging.getLogger(__name__)
 
@@ -207,11 +209,14 @@ def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[
     }
 
 
-def _read_input(path: Path) -> list[Clip | Skip]:
+def _read_input(path: Path, data: bytes | None = None) -> list[Clip | Skip]:
+    """Clips and Skips of one input; ``data``: its bytes, for sources that parse bytes."""
     opts: BuildOptions = _STATE["options"]
-    video = {"input_dir": opts.input_dir, "stage1": _STATE["stage1"]} if "stage1" in _STATE else {}
+    kwargs = {"data": data} if data is not None else {}
+    if "stage1" in _STATE:  # video sources: Stage 1 runs inside the reader
+        kwargs.update(input_dir=opts.input_dir, stage1=_STATE["stage1"])
     try:
-        items = list(_STATE["source"].read(path, **video, **opts.source_options))
+        items = list(_STATE["source"].read(path, **kwargs, **opts.source_options))
     except Exception as err:  # a reader bug must not stop the build: report it as a skip
         logger.exception("reader failed on %s", path)
         items = [Skip(str(path), f"reader error: {type(err).__name__}: {err}")]
@@ -282,8 +287,20 @@ def read_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], di
     For video sources reading runs Stage 1 (the GPU part); engines may run it apart from
     ``finish_chunk``, which simulates.
     """
-    digests = {name: _sha256(path) for name, path in names_paths}
-    return {name: _read_input(path) for name, path in names_paths}, digests
+    digests, results = {}, {}
+    for name, path in names_paths:
+        if getattr(_STATE["source"], "READS_BYTES", False):  # one read: hashed, then parsed
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                digests[name], results[name] = "", [Skip(str(path), f"cannot read file: {err}")]
+                continue
+            digests[name] = hashlib.sha256(data).hexdigest()
+            results[name] = _read_input(path, data)
+        else:
+            digests[name] = _sha256(path)
+            results[name] = _read_input(path)
+    return results, digests
 
 
 def finish_chunk(results: dict[str, list],
@@ -383,6 +400,8 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     if not paths:
         raise ValueError(f"no {options.source} input files found under {options.input_dir}")
     named = [(_name(options.input_dir, p), p) for p in paths]
+    from .dataset.writer import DatasetWriter
+
     writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs)
     todo = list(writer.pending(named))
     done_before = len(writer.completed_chunks())
