@@ -27,12 +27,8 @@ from imu2safety.builders.sources.video import Stage1Runner, VideoWindow, annotat
 from test_source_up_fall import rows as upfall_rows, write as write_upfall_csv
 from videofixtures import write_corrupt, write_frames
 
-# Stage 1 and its test kit come with issue 7 (helper i7); until they are on the branch these
-# tests cannot run (they do not fake Stage 1).
-pipeline = pytest.importorskip("imu2safety.builders.video.pipeline")
-videokit = pytest.importorskip("videokit")
-_render_video, tiny_detector, tiny_vitpose = (videokit.render_video, videokit.tiny_detector,
-                                              videokit.tiny_vitpose)
+from imu2safety.builders.video import pipeline
+from videokit import render_video as _render_video, tiny_detector, tiny_vitpose
 
 def render_video(path: Path, **kw):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,7 +212,7 @@ def test_ucf_crime_build(stage1, tmp_path):
     rep = build(_opts(stage1, "ucf-crime", root, out, source_options={"window_s": "1.5", "min_window_s": "0.5"}),
                 progress=False).report
     _check_report(rep)
-    assert rep["inputs"] == 3 and any("Assault007" in s["item"] and "unreadable" in s["reason"]
+    assert rep["inputs"] == 3 and any("Assault007" in s["item"] and "not a readable video" in s["reason"]
                                       for s in rep["skips"])
     rows = _rows(out)
     assert rows

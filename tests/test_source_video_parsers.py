@@ -206,7 +206,7 @@ def test_ucf_crime_windows(ucf_dir):
     assert by_id["Arson011_x264_a1"].source_label == "Arson"        # excluded later, by read()
     assert labels.excluded("ucf-crime", "Arson")
     (bad,) = skips
-    assert "Fighting042" in bad.input and "unreadable video" in bad.reason
+    assert "Fighting042" in bad.input and "not a readable video" in bad.reason
 
 
 def test_ucf_crime_labels_cover_every_class():
@@ -233,7 +233,7 @@ def _le2i_annotation(start: int, end: int, frames: int) -> str:
 def le2i_dir(tmp_path) -> Path:
     root = tmp_path / "Le2i"
     scene = root / "Coffee_room_01" / "Coffee_room_01"
-    write_video(scene / "Videos" / "video (1).avi", 100, 25, fall_at=50)   # 4 s
+    write_video(scene / "Videos" / "video (1).avi", 100, 25)                # 4 s
     (scene / "Annotation_files").mkdir(parents=True)
     (scene / "Annotation_files" / "video (1).txt").write_text(_le2i_annotation(48, 60, 100))
     write_video(scene / "Videos" / "video (2).avi", 50, 25)              # no fall
@@ -299,6 +299,9 @@ def test_up_fall_video_trials(tmp_path):
                                        "Subject16Activity6Trial2Camera1"]
     wins, skips = _split([x for p in paths for x in up_fall_video.windows(p, root)])
     by_id = {w.id: w for w in wins}
+    # Stage 1 reads the frames in time order (every number of the name counts)
+    from imu2safety.builders.video.decode import frame_files
+    assert [f.name for f in frame_files(t1 / "Subject1Activity1Trial1Camera1")] == _stamps(9)
     w = by_id["S01A01T01"]
     assert w.frames_fps == pytest.approx(18.0, rel=1e-4) and w.one_track
     assert (w.subject, w.split, w.source_label) == ("S01", "train", "1")

@@ -1,7 +1,5 @@
-"""Small videos and frame folders rendered by the tests with PyAV: moving figures on a floor.
-
-Each figure is a stick person drawn as filled rectangles (head, trunk, arms, legs) that walks
-across the frame; ``fall_at`` tips it over to lie on the floor from that frame on.
+"""Fixture videos of the video-source tests, drawn with Stage 1's test kit (``videokit``):
+video files in a source's folder layout, frame folders with given file names, corrupt files.
 """
 
 from __future__ import annotations
@@ -10,63 +8,32 @@ from pathlib import Path
 
 import numpy as np
 
-
-def figure_frame(k: int, width: int, height: int, people: int = 1,
-                 fall_at: int | None = None) -> np.ndarray:
-    """(height, width, 3) uint8 RGB frame ``k``: a grey floor and ``people`` walking figures."""
-    img = np.full((height, width, 3), 90, np.uint8)
-    img[int(0.8 * height):] = 150
-    h = int(0.6 * height)
-    for p in range(people):
-        x = int((0.15 + 0.5 * p + 0.01 * k) * width) % max(1, width - h // 3)
-        top = int(0.2 * height)
-        body = np.zeros((h, h // 2, 3), np.uint8)
-        body[: h // 6, h // 8: 3 * h // 8] = (230, 200, 170)          # head
-        body[h // 6: h // 2, h // 6: h // 3] = (40, 60, 200)           # trunk
-        swing = int((h // 10) * np.sin(0.5 * k + p))
-        body[h // 6: h // 2, max(0, h // 12 + swing): h // 6] = (230, 200, 170)   # arm
-        body[h // 2:, h // 6: h // 4] = (20, 20, 20)                   # legs
-        body[h // 2:, h // 4: h // 3] = (20, 20, 20)
-        if fall_at is not None and k >= fall_at:
-            body = np.rot90(body)[: h // 2 + 1]
-            top = int(0.8 * height) - body.shape[0]
-        y2, x2 = min(height, top + body.shape[0]), min(width, x + body.shape[1])
-        region = body[: y2 - top, : x2 - x]
-        mask = region.any(axis=2)
-        img[top:y2, x:x2][mask] = region[mask]
-    return img
+from videokit import draw_figure, render_video
 
 
-def write_video(path: Path, frames: int = 20, fps: int = 10, size: tuple[int, int] = (64, 48),
-                people: int = 1, fall_at: int | None = None, codec: str = "mpeg4") -> Path:
-    """Render a video file with PyAV (``mpeg4`` in .mp4/.avi: fast, no external encoder)."""
-    import av
-
-    width, height = size
+def write_video(path: Path, frames: int = 20, fps: int = 10, people: int = 1, **kw) -> Path:
+    """Render ``frames`` frames of walking stick figures to ``path`` (parent folders made);
+    ``.avi`` files get the ``mpeg4`` codec, as Le2i's AVIs."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for k in range(frames):
-            frame = av.VideoFrame.from_ndarray(figure_frame(k, width, height, people, fall_at),
-                                               format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    figures = [dict(x=25 + 60 * p, vx=1.0 - 1.8 * p, top=15, height=60) for p in range(people)]
+    if path.suffix.lower() == ".avi":
+        kw.setdefault("codec", "mpeg4")
+    render_video(path, n=frames, fps=fps, people=figures, **kw)
     return path
 
 
-def write_frames(folder: Path, names: list[str], size: tuple[int, int] = (64, 48),
+def write_frames(folder: Path, names: list[str], size: tuple[int, int] = (128, 96),
                  people: int = 1) -> Path:
-    """Write one PNG per name into ``folder`` (a frame-folder video)."""
-    import av
+    """One PNG of walking stick figures per name in ``names`` (a frame-folder video)."""
+    from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    width, height = size
+    w, h = size
     for k, name in enumerate(names):
-        frame = av.VideoFrame.from_ndarray(figure_frame(k, width, height, people), format="rgb24")
-        frame.to_image().save(folder / name)
+        img = np.full((h, w, 3), 70, np.uint8)
+        for p in range(people):
+            draw_figure(img, 25 + 60 * p + (1.0 - 1.8 * p) * k, 15, 60, phase=0.5 * k)
+        Image.fromarray(img).save(folder / name)
     return folder
 
 

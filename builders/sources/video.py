@@ -34,8 +34,6 @@ logger = logging.getLogger(__name__)
 
 #: Video file extensions the video sources list (lower case).
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg")
-#: Image extensions of frame folders.
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
 @dataclass(frozen=True)
@@ -82,42 +80,25 @@ class VideoInfo:
 
 
 def probe(video: Path) -> VideoInfo:
-    """Frame rate, frame count and duration of a video file from its container header (PyAV).
+    """Frame rate, frame count and duration of a video file from its container (Stage 1's
+    ``decode.probe``); ValueError (``VideoError``) with the reason for a missing, unreadable or
+    streamless file, or one whose container states no duration."""
+    from ..video.decode import probe as probe_video
 
-    Raises ValueError with the reason for a missing, unreadable or streamless file.
-    """
-    import av
-
-    video = Path(video)
-    if not video.is_file():
-        raise ValueError(f"video {video.name} is missing")
-    try:
-        with av.open(str(video)) as container:
-            streams = list(container.streams.video)
-            if streams:
-                stream = streams[0]
-                rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-                fps = float(rate) if rate else 0.0
-                if stream.duration is not None and stream.time_base is not None:
-                    duration = float(stream.duration * stream.time_base)
-                elif container.duration is not None:
-                    duration = container.duration / 1e6
-                else:
-                    duration = 0.0
-                frames = int(stream.frames or 0) or int(round(duration * fps))
-    except Exception as err:  # av.error.* (InvalidDataError, ...) and OSError
-        raise ValueError(f"unreadable video {video.name}: {type(err).__name__}: {err}") from err
-    if not streams:
-        raise ValueError(f"{video.name} has no video stream")
-    if fps <= 0 or duration <= 0:
-        raise ValueError(f"video {video.name} reports fps {fps:g} and duration {duration:g} s")
-    return VideoInfo(fps, frames, duration)
+    info = probe_video(Path(video))
+    duration = info.duration_s
+    if duration is None and info.num_frames:
+        duration = info.num_frames / info.fps
+    if not duration or duration <= 0:
+        raise ValueError(f"video {Path(video).name} states no duration")
+    return VideoInfo(info.fps, info.num_frames or int(round(duration * info.fps)), duration)
 
 
 def frame_files(folder: Path) -> list[Path]:
-    """The image files of a frame folder, sorted by name (numbered or time-stamped names)."""
-    return sorted(p for p in Path(folder).iterdir()
-                  if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+    """The image files of a frame folder in Stage 1's order (``decode.frame_files``)."""
+    from ..video.decode import frame_files as stage1_frame_files
+
+    return stage1_frame_files(Path(folder))
 
 
 def cut(duration_s: float, window_s: float, min_s: float) -> list[tuple[float, float]]:
