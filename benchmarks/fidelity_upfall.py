@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pose-backend"), p.add_argument("--lifter-checkpoint")
     p.add_argument("--device", default="cpu"), p.add_argument("--batch-size", type=int)
     p.add_argument("--min-track-s", type=float)
+    p.add_argument("--min-keypoint-score", type=float)
     p.add_argument("--stage1-cache", type=Path)
     p.add_argument("--json", type=Path, help="also write the per-trial table here")
     args = p.parse_args(argv)
@@ -97,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                                 "pose_backend": args.pose_backend,
                                 "lifter_checkpoint": args.lifter_checkpoint,
                                 "device": args.device, "batch_size": args.batch_size,
-                                "min_track_s": args.min_track_s}.items() if v is not None}
+                                "min_track_s": args.min_track_s,
+                                "min_keypoint_score": args.min_keypoint_score}.items()
+              if v is not None}
     real = real_trials(args.folder, args.rate)
     if not real:
         print(f"no UP-Fall wrist IMU (CompleteDataSet.csv) under {args.folder}. {NO_DATA}")

@@ -44,7 +44,7 @@ def stage1(tmp_path_factory):
     root = tmp_path_factory.mktemp("stage1")
     options = {"detector": str(tiny_detector(root / "det")),
                "pose_model": str(tiny_vitpose(root / "pose")), "min_track_s": 0.5,
-               "batch_size": 16}
+               "batch_size": 16, "min_keypoint_score": 0.0}   # random keypoints count as a body
     return SimpleNamespace(options=options, cache=root / "cache")
 
 
@@ -314,7 +314,8 @@ def test_fidelity_upfall_says_no_data_ships_and_runs_on_trials(stage1, tmp_path,
     write_frames(root / "Subject2Activity3Trial1Camera1", names, size=(128, 96), people=2)
     write_upfall_csv(root / "CompleteDataSet.csv", upfall_rows(2, 3, 1))
     args = [str(root), "--detector", stage1.options["detector"], "--pose-model",
-            stage1.options["pose_model"], "--min-track-s", "0.5", "--stage1-cache", str(stage1.cache),
+            stage1.options["pose_model"], "--min-track-s", "0.5", "--min-keypoint-score", "0",
+            "--stage1-cache", str(stage1.cache),
             "--json", str(tmp_path / "f.json")]
     assert bench.main(args) == 0
     out = capsys.readouterr().out
