@@ -158,6 +158,41 @@ def cmd_export_hdf5(args) -> int:
     return 0
 
 
+def cmd_describe(args) -> int:
+    from .builders.instructions.describe import describe, format_description, load_recording
+    from .builders.sources.folders import folder_label
+    from .simulator.imu import SimulationOptions
+    from .simulator.motion import MotionError
+
+    try:
+        cal = None
+        if args.calibration:
+            from .simulator.calibration import Calibration
+
+            cal = Calibration.load(args.calibration)
+        sim = SimulationOptions(placement=args.placement, rate_hz=args.rate, device=args.device,
+                                seed=args.seed, calibration=cal)
+        imu, rate = load_recording(args.input, sim)
+        label = folder_label(args.label) if args.label else None
+        facts, pairs = describe(imu, rate, args.clip_id or Path(args.input).stem, label, seed=args.seed)
+    except (MotionError, ValueError, OSError) as err:
+        return _fail(str(err))
+    print(f"{args.input}: {len(imu)} samples at {rate:g} Hz")
+    print(format_description(facts, pairs))
+    return 0
+
+
+def cmd_export_chat(args) -> int:
+    from .builders.dataset.chat import export_chat
+
+    try:
+        n = export_chat(args.folder, args.config, args.output, splits=args.split or None)
+    except (ValueError, FileNotFoundError) as err:
+        return _fail(str(err))
+    print(f"wrote {n} pairs to {args.output}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .builders.demo import run_demo
 
@@ -243,6 +278,21 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path)
     p.add_argument("output", type=Path)
     p.set_defaults(func=cmd_export_hdf5)
+
+    p = sub.add_parser("describe", help="print the signal facts and instruction pairs of one recording")
+    p.add_argument("input", type=Path, help="IMU .npz/.csv, or a motion .npz/.bvh (simulated first)")
+    p.add_argument("--label", help="hazard or activity name (adds the causal and classification pairs)")
+    p.add_argument("--clip-id", help="clip id (default: the file stem)")
+    _sim_args(p)
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("export-chat", help="export a config's instruction pairs as chat JSONL")
+    p.add_argument("folder", type=Path, help="dataset folder")
+    p.add_argument("config", help="config name")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .jsonl")
+    p.add_argument("--split", action="append", choices=["train", "validation", "test"],
+                   help="only these splits (repeatable; default all)")
+    p.set_defaults(func=cmd_export_chat)
 
     from .builders.video.cli import add_reconstruct_parser
 

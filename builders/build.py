@@ -470,7 +470,8 @@ def _finish_instructions(options: BuildOptions, progress: bool) -> dict:
         teacher = make_teacher(options.teacher, model=options.teacher_model, cache_dir=cache,
                                key_env=options.teacher_key_env)
     return add_instructions(options.output_dir, options.source, seed=options.seed,
-                            enabled=options.instructions, teacher=teacher, progress=progress)
+                            enabled=options.instructions, teacher=teacher, progress=progress,
+                            num_proc=options.num_proc)
 
 
 def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:

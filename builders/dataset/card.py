@@ -23,7 +23,7 @@ from .layout import (
     CARD_PATH, DATA_GLOB, FIGURE_PATH, REPORT_PATH, DatasetInfo, shard_paths, write_bytes_atomic,
 )
 from ..records import SPLITS
-from .schema import COLUMN_DOCS, imu_arrays
+from .schema import COLUMN_DOCS, FACT_DOCS, imu_arrays
 
 PRETTY_NAME = "imu2safety"
 #: The Hub has no time-series-classification task; clip classification is filed as tabular
@@ -81,8 +81,12 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _schema_table() -> str:
-    return _table(["column", "type", "unit / frame", "meaning"],
-                  [[f"`{k}`", t, u, m] for k, (t, u, m) in COLUMN_DOCS.items()])
+    columns = _table(["column", "type", "unit / frame", "meaning"],
+                     [[f"`{k}`", t, u, m] for k, (t, u, m) in COLUMN_DOCS.items()])
+    facts = _table(["field", "type", "unit", "meaning"],
+                   [[f"`{k}`", t, u, m] for k, (t, u, m) in FACT_DOCS.items()])
+    return (columns + "\n\n<details><summary>Fields of `facts` (" + str(len(FACT_DOCS))
+            + ")</summary>\n\n" + facts + "\n\n</details>")
 
 
 def _counts_table(split_counts: dict[str, int], class_counts: dict[str, dict[str, int]]) -> str:
@@ -127,6 +131,8 @@ def _config_section(dataset_dir: Path, info: DatasetInfo, name: str) -> str:
         opts = json.dumps(cfg.build_options, sort_keys=True)
         parts.append(f"Build options: `{opts}`.")
     parts += ["", "### Counts per split and class", "", _counts_table(cfg.split_counts, cfg.class_counts)]
+    if report_path.is_file():
+        parts += _instructions_section(dataset_dir, name, rep.get("instructions"))
     figures = [h for h in _config_hazards(info, name)
                if (dataset_dir / FIGURE_PATH.format(config=name, hazard=h)).is_file()]
     if figures:
@@ -137,6 +143,41 @@ def _config_section(dataset_dir: Path, info: DatasetInfo, name: str) -> str:
     if cfg.citation:
         parts += ["", "### Citation", "", "```", cfg.citation.strip(), "```"]
     return "\n".join(parts)
+
+
+def _instructions_section(dataset_dir: Path, config: str, ins: dict | None, per_kind: int = 2) -> list[str]:
+    """Counts per kind, the checker's drops and ``per_kind`` examples per kind (dataset order)."""
+    if not ins or not ins.get("enabled"):
+        return []
+    kinds = list(ins["pairs"])
+    rows = [[f"`{k}`", ins["pairs"][k], ins["dropped_by_checker"].get(k, 0)] for k in kinds]
+    parts = ["", "### Instruction pairs", "",
+             "Every number and event in a response is re-derived from the row's `facts` (and the facts "
+             "of the clips it names) by the checker; pairs that fail are dropped.", "",
+             _table(["kind", "pairs", "dropped by the checker"], rows), "",
+             f"Duplicates dropped within a split: {ins.get('duplicates_dropped', 0)}."]
+    if ins.get("teacher"):
+        parts.append("Teacher: " + ", ".join(f"{k} {v}" for k, v in ins["teacher"].items()) + ".")
+    examples: dict[str, list[tuple[str, dict]]] = {k: [] for k in kinds}
+    paths = [p for split in SPLITS for p in shard_paths(dataset_dir, config, split)]
+    for path in paths:  # one row group at a time, until every kind has its examples
+        f = pq.ParquetFile(path)
+        for g in range(f.num_row_groups):
+            if all(len(v) >= per_kind for v in examples.values()):
+                break
+            t = f.read_row_group(g, columns=["id", "instructions"])
+            for cid, pairs in zip(t["id"].to_pylist(), t["instructions"].to_pylist()):
+                for p in pairs:
+                    if len(examples.setdefault(p["kind"], [])) < per_kind:
+                        examples[p["kind"]].append((cid, p))
+    shown = [(k, cid, p) for k in kinds for cid, p in examples.get(k, [])]
+    if shown:
+        parts += ["", "<details><summary>Examples (" + str(per_kind) + " per kind)</summary>", ""]
+        for kind, cid, p in shown:
+            parts += [f"**{kind}**, clip `{cid}`", "", "> **User:** " + p["instruction"], ">",
+                      "> **Assistant:** " + p["response"], ""]
+        parts.append("</details>")
+    return parts
 
 
 def render_card(dataset_dir: str | Path, info: DatasetInfo, repo_id: str | None = None,
