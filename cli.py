@@ -100,7 +100,8 @@ def cmd_build(args) -> int:
         opts = BuildOptions(source=args.source, input_dir=args.input, output_dir=args.output,
                             rate_hz=args.rate, placement=args.placement, device=args.device,
                             seed=args.seed, calibration=args.calibration, cutoff_hz=args.cutoff,
-                            augment=args.augment, num_proc=args.num_proc,
+                            augment=args.augment, augment_kinds=tuple(args.augment_kinds.split(",")),
+                            num_proc=args.num_proc,
                             chunk_inputs=args.chunk_inputs, source_options=options,
                             stage1=_stage1_options(args), stage1_cache=args.stage1_cache,
                             instructions=args.instructions, teacher=args.teacher,
@@ -232,8 +233,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--cutoff", type=float, default=None,
                    help="motion low-pass, Hz (default: the source's recommended value)")
     p.add_argument("--augment", type=int, default=0, metavar="N",
-                   help="N extra copies per skeleton clip: jittered mounting, every second one "
-                        "mirrored (default 0)")
+                   help="N extra copies per skeleton clip, each with --augment-kinds (default 0)")
+    p.add_argument("--augment-kinds", default="jitter,mirror", metavar="K1,K2",
+                   help="comma-separated: jitter (mounting), mirror (every second copy), warp "
+                        "(time), scale (amplitude), device (random profile), cutoff (random "
+                        "low-pass); default jitter,mirror")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where chunks are processed: this machine, or a Ray cluster (the "

@@ -25,10 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..simulator.augment import jitter_mounting, swap_handedness
+from ..simulator.augment import AugmentOptions, apply_output, augmented_copy
 from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
-from ..simulator.placement import default_mounting
-from ..simulator.rng import clip_rng
 from .instructions.facts import compute_facts
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
@@ -75,10 +73,11 @@ class BuildOptions:
         calibration is the path of a JSON written by ``imu2safety calibrate``.
     cutoff_hz: motion low-pass, Hz; None takes the source's ``CUTOFF_HZ`` (its tracker's noise
         level) or else the simulator's "auto" (chosen from the input kind, ``simulator.cutoff``).
-    augment: extra copies of every skeleton clip (ids ``<id>~aug<k>``): copy k wears the device
-        with a jittered mounting (+-2 cm, up to 20 degrees; ``simulator.augment``), and even k
-        also mirror the motion (the other arm, seen as this placement's arm). Each copy's draws
-        come from (seed, clip id, k).
+    augment: extra copies of every skeleton clip (ids ``<id>~aug<k>``), each with the
+        augmentations of ``augment_kinds`` (``simulator.augment``); draws from (seed, clip id, k).
+    augment_kinds: any of ``simulator.augment.AUGMENTATIONS``: "jitter" (mounting +-2 cm, up to
+        20 degrees), "mirror" (even k: the mirrored motion), "warp" (time warp), "scale"
+        (amplitude scaling), "device" (random device profile), "cutoff" (random low-pass cutoff).
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
     stage1: video sources only: ``builders.video.pipeline.Stage1Options`` fields (pose_backend,
@@ -110,6 +109,7 @@ class BuildOptions:
     calibration: Path | None = None
     cutoff_hz: float | None = None
     augment: int = 0
+    augment_kinds: tuple[str, ...] = ("jitter", "mirror")
     num_proc: int = 1
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +132,7 @@ class BuildOptions:
             raise ValueError(f"num_proc must be >= 1, got {self.num_proc}")
         if self.augment < 0:
             raise ValueError(f"augment must be >= 0, got {self.augment}")
+        self.augment_kinds = AugmentOptions(kinds=tuple(self.augment_kinds)).kinds
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
         if self.stage1_cache is not None:
@@ -262,23 +263,23 @@ def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str], dict
 def _augmented_rows(clip: Clip) -> list[dict | Skip]:
     """The ``augment`` extra rows of one skeleton clip (see BuildOptions.augment)."""
     sim: SimulationOptions = _STATE["sim"]
-    base = sim.mounting or default_mounting(sim.placement)
+    aug = AugmentOptions(kinds=_STATE["options"].augment_kinds)
     out: list[dict | Skip] = []
     for k in range(1, _STATE["options"].augment + 1):
         aug_id = f"{clip.id}~aug{k}"
-        mounting = jitter_mounting(base, clip_rng(sim.seed, clip.id, f"augment{k}"))
-        motion = swap_handedness(clip.motion, sim.placement)[0] if k % 2 == 0 else clip.motion
-        opts = replace(sim, mounting=mounting)
+        motion, opts, gain_seed, applied = augmented_copy(clip.motion, sim, aug, k, clip.id)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rec = simulate_many([motion], opts, [aug_id], errors="return")[0]
         if not isinstance(rec, ImuRecording):
             out.append(Skip(aug_id, f"unusable motion: {rec}"))
             continue
-        row = _row(replace(clip, id=aug_id), rec.as_array(), sim.rate_hz, True, rec.notes, rec.info)
+        imu = apply_output(rec.as_array(), gain_seed, aug)
+        row = _row(replace(clip, id=aug_id), imu, sim.rate_hz, True, rec.notes, rec.info)
         row["options"] = json.dumps(opts.to_dict(), sort_keys=True)
+        row["device"] = opts.device
         extra = json.loads(row["extra"])
-        extra["augmentation"] = {"of": clip.id, "copy": k, "mirrored": k % 2 == 0}
+        extra["augmentation"] = {"of": clip.id, "mirrored": False, **applied}
         row["extra"] = json.dumps(extra, sort_keys=True)
         out.append(row)
     return out

@@ -70,4 +70,10 @@ def calibrate_from_builds(real_dir: Path, synthetic_dir: Path, real_config: str 
     angle = np.degrees(cal.mounting.magnitude())
     summary = (f"fitted on {len(shared)} clip pairs ({rc} vs {sc}); mounting rotation "
                f"{angle:.1f} deg about {np.round(cal.mounting.as_rotvec() / max(np.radians(angle), 1e-12), 3)}")
+    fit = cal.metadata.get("mounting_fit") or {}
+    if fit.get("fallback"):
+        summary += f" (identity: {fit['fallback']})"
+    elif fit.get("uncertainty_deg") is not None:
+        summary += (f", bootstrap uncertainty {fit['uncertainty_deg']:.1f} deg over "
+                    f"{fit['pairs_used']} of {fit['pairs_total']} pairs that passed the quality screen")
     return cal, summary
