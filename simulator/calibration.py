@@ -31,6 +31,7 @@ the directions do not pin a rotation down, or the uncertainty exceeds ``max_unce
 from __future__ import annotations
 
 import json
+import logging
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -62,7 +63,9 @@ class Calibration:
     mounting: single Rotation, simulated device frame -> real device frame (v_real = R v_sim).
     synthetic_quantiles, real_quantiles: (Q, 6) float, columns ax ay az (m/s^2) gx gy gz (rad/s),
         each column non-decreasing; both None when there is no quantile map.
-    metadata: JSON-serialisable description of what it was fitted on.
+    metadata: JSON-serialisable description of what it was fitted on; ``metadata["fitted_for"]``
+        holds the placement, rate_hz, device, source and simulator_version of the synthetic
+        recordings it was fitted on (``imu2safety calibrate`` writes it; ``check_applies`` reads it).
     """
 
     mounting: Rotation = field(default_factory=Rotation.identity)
@@ -548,3 +551,52 @@ def fit_calibration(pairs, n_quantiles: int = 101, fit_quantile_maps: bool = Tru
         "n_quantiles": int(n_quantiles) if fit_quantile_maps else None,
     }
     return Calibration(rotation, syn_q, real_q, metadata)
+
+
+# ---- what a calibration was fitted for, and the check when it is applied ----
+
+#: ``metadata["fitted_for"]`` keys a calibration must match when applied (refused otherwise,
+#: unless forced): the mounting rotation depends on the placement, the quantile maps on the
+#: device profile and the output rate.
+MUST_MATCH = ("placement", "rate_hz", "device")
+
+
+def check_applies(cal: Calibration, path=None, *, placement: str, rate_hz: float, device: str,
+                  force: bool = False) -> list[str]:
+    """Compare ``cal.metadata["fitted_for"]`` with how it is about to be applied.
+
+    A different placement, rate or device raises ValueError saying what differs and how to fix it;
+    with ``force`` it warns loudly instead. A calibration that records no fitting conditions, or
+    another simulator version, gets a warning. Returns the differences (empty when it applies).
+    """
+    from .imu import SIMULATOR_VERSION
+
+    name = Path(path).name if path is not None else "the calibration"
+    fitted = cal.metadata.get("fitted_for")
+    if not isinstance(fitted, dict):
+        warnings.warn(f"{name} does not record the placement, rate and device it was fitted for, so "
+                      "it cannot be checked; refit it with `imu2safety calibrate`", RuntimeWarning,
+                      stacklevel=2)
+        return []
+    now = {"placement": placement, "rate_hz": float(rate_hz), "device": device}
+    diffs = []
+    for key in MUST_MATCH:
+        then = fitted.get(key)
+        same = (then is None or (math.isclose(float(then), now[key]) if key == "rate_hz"
+                                 else then == now[key]))
+        if not same:
+            diffs.append(f"{key} {then!r} (this run: {now[key]!r})")
+    version = fitted.get("simulator_version")
+    if version and version != SIMULATOR_VERSION:
+        warnings.warn(f"{name} was fitted on simulator {version}; this is {SIMULATOR_VERSION}: "
+                      "refit it", RuntimeWarning, stacklevel=2)
+    if not diffs:
+        return []
+    message = (f"{name} was fitted for {'; '.join(diffs)}: refit it for these options "
+               "(imu2safety calibrate) or pass --force to apply it anyway")
+    if not force:
+        raise ValueError(message)
+    warnings.warn(f"APPLYING A MISMATCHED CALIBRATION (--force): {message}", RuntimeWarning,
+                  stacklevel=2)
+    logging.getLogger(__name__).warning("applying a mismatched calibration: %s", message)
+    return diffs

@@ -105,11 +105,11 @@ def test_killed_build_resumes_without_duplicates_or_loss(utd_dir, tmp_path, monk
     calls = {"n": 0}
     real_write = DatasetWriter.write_chunk
 
-    def dying(self, chunk, results):
+    def dying(self, chunk, results, **kw):
         if calls["n"] == 2:
             raise KeyboardInterrupt("killed")
         calls["n"] += 1
-        return real_write(self, chunk, results)
+        return real_write(self, chunk, results, **kw)
 
     monkeypatch.setattr(DatasetWriter, "write_chunk", dying)
     with pytest.raises(KeyboardInterrupt):
