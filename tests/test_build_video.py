@@ -180,11 +180,11 @@ def test_kinetics_killed_build_resumes(stage1, kinetics_dir, tmp_path, monkeypat
     build(_opts(stage1, "kinetics", kinetics_dir, tmp_path / "clean", chunk_inputs=1), progress=False)
     real_write, calls = DatasetWriter.write_chunk, {"n": 0}
 
-    def dying(self, chunk, results):
+    def dying(self, *args, **kwargs):
         if calls["n"] == 2:
             raise KeyboardInterrupt("killed")
         calls["n"] += 1
-        return real_write(self, chunk, results)
+        return real_write(self, *args, **kwargs)
 
     monkeypatch.setattr(DatasetWriter, "write_chunk", dying)
     with pytest.raises(KeyboardInterrupt):
