@@ -45,7 +45,8 @@ def cmd_simulate(args) -> int:
             cal = Calibration.load(args.calibration)
         opts = SimulationOptions(placement=args.placement, rate_hz=args.rate, device=args.device,
                                  seed=args.seed, calibration=cal,
-                                 cutoff_hz=None if args.cutoff <= 0 else args.cutoff)
+                                 cutoff_hz="auto" if args.cutoff is None else
+                                 (None if args.cutoff <= 0 else args.cutoff))
         source = read_motion(args.input)
         rec = simulate(source, opts, clip_id=args.clip_id or Path(args.input).stem)
         write_imu(args.output, rec.accel, rec.gyro, rec.timestamps, rec.sample_rate_hz)
@@ -70,6 +71,8 @@ def cmd_build(args) -> int:
                             seed=args.seed, calibration=args.calibration, cutoff_hz=args.cutoff,
                             augment=args.augment, num_proc=args.num_proc,
                             chunk_inputs=args.chunk_inputs, source_options=options,
+                            instructions=args.instructions, teacher=args.teacher,
+                            teacher_model=args.teacher_model, teacher_key_env=args.teacher_key_env,
                             engine=args.engine,
                             ray=RayOptions(address=args.ray_address, workers=args.workers,
                                            num_gpus_per_worker=args.num_gpus_per_worker))
@@ -139,8 +142,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="skeleton .npz, rigid-body .npz or .bvh")
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npz or .csv")
     _sim_args(p)
-    p.add_argument("--cutoff", type=float, default=8.0,
-                   help="low-pass cutoff of the motion, Hz; 0 disables (default 8)")
+    p.add_argument("--cutoff", type=float, default=None,
+                   help="low-pass cutoff of the motion, Hz; 0 disables (default: by input kind, "
+                        "15 for optical motion capture (rigid body), 3-4 for Kinect skeletons, "
+                        "8 for other skeletons)")
     p.add_argument("--clip-id", help="clip id for the noise stream (default: the file stem)")
     p.set_defaults(func=cmd_simulate)
 
@@ -171,6 +176,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--source-option", action="append", metavar="KEY=VALUE",
                    help="source reader option, e.g. protocol=xview for ntu")
     p.add_argument("--repo-id", help="ORG/NAME used in the card's loading example")
+    p.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=True,
+                   help="write checked instruction-response pairs into every row (default on)")
+    p.add_argument("--teacher", default="none", metavar="none|local:MODEL|openai:URL",
+                   help="rewrite the templated answers with a teacher model (default none); its "
+                        "output passes the checker or is discarded")
+    p.add_argument("--teacher-model", help="model name at an openai: endpoint")
+    p.add_argument("--teacher-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the endpoint's API key (never logged)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("calibrate", help="fit the sim-to-real calibration from two builds")

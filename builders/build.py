@@ -18,19 +18,21 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..simulator.augment import jitter_mounting, swap_handedness
 from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
-from ..simulator.kinematics import DEFAULT_CUTOFF_HZ
 from ..simulator.placement import default_mounting
 from ..simulator.rng import clip_rng
+from .instructions.facts import compute_facts
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, get_source
-from .dataset.writer import DatasetWriter
+
+if TYPE_CHECKING:  # the writer (and with it ``datasets``) is imported by the driver only:
+    from .dataset.writer import DatasetWriter  # worker processes start faster without it
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +71,20 @@ class BuildOptions:
     rate_hz, placement, device, seed, calibration: simulation options (skeleton sources only);
         calibration is the path of a JSON written by ``imu2safety calibrate``.
     cutoff_hz: motion low-pass, Hz; None takes the source's ``CUTOFF_HZ`` (its tracker's noise
-        level) or else the simulator's default.
+        level) or else the simulator's "auto" (chosen from the input kind, ``simulator.cutoff``).
     augment: extra copies of every skeleton clip (ids ``<id>~aug<k>``): copy k wears the device
         with a jittered mounting (+-2 cm, up to 20 degrees; ``simulator.augment``), and even k
         also mirror the motion (the other arm, seen as this placement's arm). Each copy's draws
         come from (seed, clip id, k).
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
+    instructions: write checked instruction pairs into every row (``builders/instructions``);
+        False leaves the column empty. Facts are always computed.
+    teacher: "none", "local:MODEL" (a transformers folder or id) or "openai:URL" (an
+        OpenAI-compatible endpoint; ``teacher_model`` names the model, the key comes from the
+        environment variable ``teacher_key_env``); its rewrites pass the checker or are discarded.
+    teacher_cache: folder of the teacher's answer cache (default: a ``cache/teacher`` folder in
+        the output, never pushed).
     engine: "local" (this machine, ``num_proc`` processes) or "ray" (a Ray cluster, see
         ``builders.engine_ray``; ``ray`` holds its options). The engine never changes the rows:
         both write byte-identical datasets, so neither it nor ``num_proc`` is recorded.
@@ -94,6 +103,11 @@ class BuildOptions:
     num_proc: int = 1
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
+    instructions: bool = True
+    teacher: str = "none"
+    teacher_model: str | None = None
+    teacher_key_env: str = "OPENAI_API_KEY"
+    teacher_cache: Path | None = None
     engine: str = "local"
     ray: RayOptions | None = None
 
@@ -113,7 +127,7 @@ class BuildOptions:
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"], d["engine"], d["ray"]
+        del d["num_proc"], d["output_dir"], d["engine"], d["ray"], d["teacher_cache"]
         return d
 
 
@@ -137,7 +151,7 @@ def _init_worker(options: BuildOptions) -> None:
 
         cal = Calibration.load(options.calibration)
     source = get_source(options.source)
-    cutoff = options.cutoff_hz or getattr(source, "CUTOFF_HZ", None) or DEFAULT_CUTOFF_HZ
+    cutoff = options.cutoff_hz or getattr(source, "CUTOFF_HZ", None) or "auto"
     _STATE["options"] = options
     _STATE["source"] = source
     _STATE["sim"] = SimulationOptions(placement=options.placement, rate_hz=options.rate_hz,
@@ -153,12 +167,15 @@ def ensure_worker(options: BuildOptions) -> None:
         _init_worker(options)
 
 
-def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str]) -> dict:
+def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[str],
+         info: dict | None = None) -> dict:
     label = clip.resolved_label()
     sim: SimulationOptions = _STATE["sim"]
     extra = dict(clip.extra)
     if notes:
         extra["repairs"] = notes
+    if info:  # per-clip simulation choices, e.g. where the forearm twist came from
+        extra["simulation"] = info
     return {
         "id": clip.id, "source": clip.source, "subject": clip.subject,
         "source_label": clip.source_label, "activity": label.activity,
@@ -174,10 +191,12 @@ def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[
     }
 
 
-def _read_input(path: Path) -> list[Clip | Skip]:
+def _read_input(path: Path, data: bytes | None = None) -> list[Clip | Skip]:
+    """Clips and Skips of one input; ``data``: its bytes, for sources that parse bytes."""
     opts: BuildOptions = _STATE["options"]
+    kwargs = {"data": data} if data is not None else {}
     try:
-        items = list(_STATE["source"].read(path, **opts.source_options))
+        items = list(_STATE["source"].read(path, **kwargs, **opts.source_options))
     except Exception as err:  # a reader bug must not stop the build: report it as a skip
         logger.exception("reader failed on %s", path)
         items = [Skip(str(path), f"reader error: {type(err).__name__}: {err}")]
@@ -189,8 +208,9 @@ def _read_input(path: Path) -> list[Clip | Skip]:
     return out or [Skip(str(path), "the file holds no clip")]
 
 
-def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str]] | str]:
-    """IMU (N, 6) and repair notes per skeleton clip, or the reason it cannot be simulated."""
+def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str], dict] | str]:
+    """IMU (N, 6), repair notes and simulation info per skeleton clip, or the reason it cannot be
+    simulated."""
     def run(batch: list[Clip]) -> list:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # repairs come back as each recording's notes
@@ -207,7 +227,7 @@ def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str]] | st
                 recs += run([clip])
             except Exception as err:
                 recs.append(f"{type(err).__name__}: {err}")
-    return [(r.as_array(), r.notes) if isinstance(r, ImuRecording) else f"unusable motion: {r}"
+    return [(r.as_array(), r.notes, r.info) if isinstance(r, ImuRecording) else f"unusable motion: {r}"
             for r in recs]
 
 
@@ -227,7 +247,7 @@ def _augmented_rows(clip: Clip) -> list[dict | Skip]:
         if not isinstance(rec, ImuRecording):
             out.append(Skip(aug_id, f"unusable motion: {rec}"))
             continue
-        row = _row(replace(clip, id=aug_id), rec.as_array(), sim.rate_hz, True, rec.notes)
+        row = _row(replace(clip, id=aug_id), rec.as_array(), sim.rate_hz, True, rec.notes, rec.info)
         row["options"] = json.dumps(opts.to_dict(), sort_keys=True)
         extra = json.loads(row["extra"])
         extra["augmentation"] = {"of": clip.id, "copy": k, "mirrored": k % 2 == 0}
@@ -247,8 +267,20 @@ def read_chunk(names_paths: list[tuple[str, Path]]) -> tuple[dict[str, list], di
     For video sources reading runs Stage 1 (the GPU part); engines may run it apart from
     ``finish_chunk``, which simulates.
     """
-    digests = {name: _sha256(path) for name, path in names_paths}
-    return {name: _read_input(path) for name, path in names_paths}, digests
+    digests, results = {}, {}
+    for name, path in names_paths:
+        if getattr(_STATE["source"], "READS_BYTES", False):  # one read: hashed, then parsed
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                digests[name], results[name] = "", [Skip(str(path), f"cannot read file: {err}")]
+                continue
+            digests[name] = hashlib.sha256(data).hexdigest()
+            results[name] = _read_input(path, data)
+        else:
+            digests[name] = _sha256(path)
+            results[name] = _read_input(path)
+    return results, digests
 
 
 def finish_chunk(results: dict[str, list],
@@ -264,8 +296,8 @@ def finish_chunk(results: dict[str, list],
         if isinstance(res, str):
             results[name][k] = Skip(f"{name}#{clip.id}", res)
         else:
-            imu, notes = res
-            results[name][k] = _row(clip, imu, _STATE["sim"].rate_hz, True, notes)
+            imu, notes, info = res
+            results[name][k] = _row(clip, imu, _STATE["sim"].rate_hz, True, notes, info)
             if _STATE["options"].augment:
                 results[name].extend(_augmented_rows(clip))
     for name, items in results.items():
@@ -281,6 +313,8 @@ def finish_chunk(results: dict[str, list],
         for k, item in enumerate(items):
             if isinstance(item, dict) and not np.isfinite(item["imu"]).all():
                 items[k] = Skip(f"{name}#{item['id']}", "IMU became non-finite in float32")
+            elif isinstance(item, dict):  # from the float32 samples the row stores
+                item["facts"] = compute_facts(item["imu"], item["sample_rate_hz"])
     return results, digests
 
 
@@ -314,6 +348,8 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     if not paths:
         raise ValueError(f"no {options.source} input files found under {options.input_dir}")
     named = [(_name(options.input_dir, p), p) for p in paths]
+    from .dataset.writer import DatasetWriter
+
     writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs)
     todo = list(writer.pending(named))
     done_before = len(writer.completed_chunks())
@@ -334,6 +370,7 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     for name, path in named:  # inputs committed by an earlier, interrupted run
         if name not in digests:
             digests[name] = _sha256(path)
+    writer.extra_report["instructions"] = _finish_instructions(options, progress)
     writer.finalize(build_options=options.recorded(),
                     source_checksums=inputs_checksum([n for n, _ in named], digests),
                     simulator_version="" if options.source in REAL_IMU_SOURCES else SIMULATOR_VERSION,
@@ -342,6 +379,21 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     seconds = time.perf_counter() - start
     return BuildResult(writer.report(), seconds, n_rows / seconds if seconds else 0.0,
                        n_bytes / 1e6 / seconds if seconds else 0.0)
+
+
+def _finish_instructions(options: BuildOptions, progress: bool) -> dict:
+    """The instruction finishing pass over the whole config (``instructions.pairs``)."""
+    from .instructions.pairs import add_instructions
+
+    teacher = None
+    if options.instructions and options.teacher != "none":
+        from .instructions.teachers import make_teacher
+
+        cache = options.teacher_cache or options.output_dir / "cache" / "teacher"
+        teacher = make_teacher(options.teacher, model=options.teacher_model, cache_dir=cache,
+                               key_env=options.teacher_key_env)
+    return add_instructions(options.output_dir, options.source, seed=options.seed,
+                            enabled=options.instructions, teacher=teacher, progress=progress)
 
 
 def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
@@ -381,6 +433,12 @@ def format_report(report: dict) -> str:
     lines.append("rows per split: " + ", ".join(f"{s} {n}" for s, n in report["rows"].items()))
     for split, counts in report["class_counts"].items():
         lines.append(f"  {split}: " + ", ".join(f"{h} {n}" for h, n in counts.items()))
+    ins = report.get("instructions")
+    if ins and ins.get("enabled"):
+        lines.append("instruction pairs: " + ", ".join(f"{k} {n}" for k, n in ins["pairs"].items())
+                     + f"; dropped by the checker {sum(ins['dropped_by_checker'].values())}, "
+                     f"duplicates {ins['duplicates_dropped']}"
+                     + "".join(f", teacher {k} {n}" for k, n in ins["teacher"].items()))
     if report["skip_reasons"]:
         lines.append("skips (clips or inputs) by reason:")
         for reason, n in sorted(report["skip_reasons"].items(), key=lambda kv: -kv[1]):

@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import signal, sparse
+from scipy import signal
 
 from .motion import G
 
@@ -224,44 +224,68 @@ def _gm_steps(n: int, dt: float) -> list[tuple[int, int, float]]:
     return out
 
 
-def _draws(n: int, p: DeviceProfile, gm: list, rng: np.random.Generator) -> dict:
-    """Every random number one recording needs, from its own ``rng`` in one call (one call is
-    several times faster than many small ones), split into views in a fixed order."""
-    sizes = {"jitter": n if p.sampling_jitter_s else 0, "scale": 6, "cross": 18, "turn_on": 6,
-             "walk": 6 * n, "white": 6 * n}
-    gm_sizes = [6 * k + 6 for _, k, _ in gm]
-    pool = rng.standard_normal(sum(sizes.values()) + sum(gm_sizes))
-    d, at = {}, 0
-    for key, size in sizes.items():
-        d[key] = pool[at:at + size]
-        at += size
-    d["jitter"] = d["jitter"] if p.sampling_jitter_s else None
-    d["cross"] = d["cross"].reshape(2, 3, 3)
-    d["walk"], d["white"] = d["walk"].reshape(n, 6), d["white"].reshape(n, 6)
-    d["gm"] = []
-    for (_, k, _), size in zip(gm, gm_sizes):
-        d["gm"].append((pool[at:at + 6 * k].reshape(k, 6), pool[at + 6 * k:at + size]))
-        at += size
-    return d
+def _pool_size(n: int, p: DeviceProfile, gm_knots: np.ndarray) -> int:
+    """Standard normal draws one recording of n samples needs, laid out (in this order) as:
+    jitter (n, only with sampling jitter), scale (6), cross-axis (2 x 3 x 3), turn-on (6), random
+    walk (n x 6), white (n x 6), then per Gauss-Markov term its knots x 6 drives and 6 starts."""
+    return (n if p.sampling_jitter_s else 0) + 30 + 12 * n + 6 * int(gm_knots.sum()) + 6 * len(gm_knots)
 
 
-@functools.lru_cache(maxsize=32)
-def _knot_interpolator(n: int, steps: tuple[int, ...]) -> sparse.csr_matrix:
-    """(n, sum of knots) sparse matrix: linear interpolation of knots every ``steps[k]`` samples,
-    for all coarse terms side by side, so that one product sums their interpolations."""
-    rows, cols, vals, offset = [], [], [], 0
-    pos = np.arange(n, dtype=np.float64)
-    for step in steps:
-        knots = -(-(n - 1) // step) + 1
-        u = pos / step
-        i0 = np.minimum(u.astype(np.intp), knots - 2)
-        frac = u - i0
-        rows += [np.arange(n), np.arange(n)]
-        cols += [offset + i0, offset + i0 + 1]
-        vals += [1.0 - frac, frac]
-        offset += knots
-    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                             shape=(n, offset))
+@functools.lru_cache(maxsize=256)
+def _gm_arrays(n: int, dt: float, instability: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(G,) steps, knots and AR coefficients of the Gauss-Markov terms (G = 0 without flicker)."""
+    gm = _gm_steps(n, dt) if instability else []
+    return (np.array([g[0] for g in gm], dtype=np.int64), np.array([g[1] for g in gm], dtype=np.int64),
+            np.array([g[2] for g in gm], dtype=np.float64))
+
+
+def apply_device_ragged(x: np.ndarray, offsets: np.ndarray, sample_rate_hz: float,
+                        profile: DeviceProfile, rngs: list[np.random.Generator]) -> np.ndarray:
+    """Measured signals of B recordings of any lengths, in place and returned.
+
+    x: (sum N, 6) float64, ideal ax ay az (m/s^2, specific force) gx gy gz (rad/s), sensor frame,
+    recording b in rows offsets[b]:offsets[b + 1], uniformly sampled at ``sample_rate_hz``;
+    rngs: one generator per recording. Each recording's draws come from its own generator only
+    (one ``standard_normal`` call, in a fixed layout), and the compiled pass computes each
+    recording on its own, so a recording's result does not depend on the others, bit for bit.
+    """
+    from .kernels import device_ragged
+
+    b = len(offsets) - 1
+    if len(rngs) != b:
+        raise ValueError(f"need one rng per recording: {b} recordings, {len(rngs)} rngs")
+    if profile.is_ideal:
+        return x
+    rate, dt = float(sample_rate_hz), 1.0 / float(sample_rate_hz)
+    instability = _field(profile, "bias_instability")
+    lengths = np.diff(offsets)
+    gms = [_gm_arrays(int(n), dt, bool(instability.any())) for n in lengths]
+    sizes = [_pool_size(int(n), profile, g[1]) if n else 0 for n, g in zip(lengths, gms)]
+    pool_offsets = np.zeros(b + 1, dtype=np.int64)
+    np.cumsum(sizes, out=pool_offsets[1:])
+    pool = np.empty(int(pool_offsets[-1]))
+    for k, rng in enumerate(rngs):
+        if sizes[k]:
+            rng.standard_normal(out=pool[pool_offsets[k]:pool_offsets[k + 1]])
+    ngm = max((len(g[0]) for g in gms), default=0)
+    gm_step, gm_knots, gm_a = np.ones((b, ngm), np.int64), np.ones((b, ngm), np.int64), np.zeros((b, ngm))
+    for k, (st, kn, a) in enumerate(gms):
+        gm_step[k, :len(st)], gm_knots[k, :len(kn)], gm_a[k, :len(a)] = st, kn, a
+    if profile.lowpass_fraction:
+        sos, zi = _butter2(profile.lowpass_fraction)
+    else:
+        sos, zi = np.zeros((0, 6)), np.zeros((0, 2))
+    sigma = instability * math.sqrt(math.log(_FLICKER_RATIO) / math.pi)
+    device_ragged(
+        x, np.asarray(offsets, dtype=np.int64), pool, pool_offsets, gm_step, gm_knots, gm_a,
+        profile.sampling_jitter_s * rate, sos, zi,
+        np.array([profile.accel_scale_error, profile.gyro_scale_error]),
+        np.array([profile.accel_misalignment, profile.gyro_misalignment]),
+        _field(profile, "turn_on_bias"), sigma, _field(profile, "bias_random_walk") * math.sqrt(dt),
+        _field(profile, "noise_density") * math.sqrt(rate),
+        np.array([profile.accel_range_ms2, profile.gyro_range_rads]),
+        np.array([profile.accel_lsb, profile.gyro_lsb]))
+    return x
 
 
 def apply_device_batch(imu: np.ndarray, sample_rate_hz: float, profile: DeviceProfile,
@@ -279,70 +303,9 @@ def apply_device_batch(imu: np.ndarray, sample_rate_hz: float, profile: DevicePr
         raise ValueError(f"need one rng per recording: {b} recordings, {len(rngs)} rngs")
     if profile.is_ideal or n == 0:
         return x
-    rate, dt = float(sample_rate_hz), 1.0 / float(sample_rate_hz)
-    gm = _gm_steps(n, dt)
-    draws = [_draws(n, profile, gm, r) for r in rngs]
-    stack = lambda key: np.stack([d[key] for d in draws], axis=1)  # noqa: E731  (N, B, ...)
-
-    # 1. sampling jitter: read at n + delta (samples) by linear interpolation
-    if profile.sampling_jitter_s and n >= 2:
-        # Offsets are a tiny fraction of a sample, so the neighbour on the offset's side is the
-        # whole interpolation (offsets are clipped to one sample and to the record's ends).
-        delta = np.clip(stack("jitter") * (profile.sampling_jitter_s * rate), -1.0, 1.0)
-        delta[0] = np.maximum(delta[0], 0.0)
-        delta[-1] = np.minimum(delta[-1], 0.0)
-        step = np.diff(x, axis=0)
-        forward = np.concatenate([step, step[-1:]])
-        backward = np.concatenate([step[:1], step])
-        x = x + np.where(delta[..., None] > 0, forward, backward) * delta[..., None]
-    # 2. on-chip low-pass: causal 2nd-order Butterworth, steady state at the first sample
-    if profile.lowpass_fraction:
-        sos, zi0 = _butter2(profile.lowpass_fraction)
-        flat = np.ascontiguousarray(x.reshape(n, -1).T)  # time last: contiguous, faster
-        y, _ = signal.sosfilt(sos, flat, axis=-1, zi=zi0[:, None, :] * flat[None, :, :1])
-        x = np.ascontiguousarray(y.T).reshape(n, b, 6)
-    # 3. scale factor and misalignment: measured = (I + diag(s)) (I + C) true, per sensor
-    eye = np.eye(3)
-    for k, sensor in enumerate(("accel", "gyro")):
-        scale, mis = getattr(profile, f"{sensor}_scale_error"), getattr(profile, f"{sensor}_misalignment")
-        if scale or mis:
-            sl = slice(3 * k, 3 * k + 3)
-            c = np.stack([d["cross"][k] for d in draws]) * mis
-            c[:, [0, 1, 2], [0, 1, 2]] = 0.0
-            gain = (eye + np.stack([np.diag(d["scale"][sl]) for d in draws]) * scale) @ (eye + c)
-            x[..., sl] = np.matmul(gain, x[..., sl, None])[..., 0]
-    # 4. biases
-    x += np.stack([d["turn_on"] for d in draws])[None] * _field(profile, "turn_on_bias")
-    instability = _field(profile, "bias_instability")
-    if instability.any():
-        sigma = instability * math.sqrt(math.log(_FLICKER_RATIO) / math.pi)
-        coarse = []
-        for t, (step, knots, a) in enumerate(gm):
-            drive = np.stack([d["gm"][t][0] for d in draws], 1) * (sigma * math.sqrt(1.0 - a * a))
-            start = np.stack([d["gm"][t][1] for d in draws]) * sigma
-            y, _ = signal.lfilter([1.0], [1.0, -a], drive, axis=0, zi=(a * start)[None])
-            if step == 1:
-                x += y[:n]
-            else:
-                coarse.append(y)
-        if coarse:
-            interp = _knot_interpolator(n, tuple(step for step, _, _ in gm if step > 1))
-            x += (interp @ np.concatenate(coarse).reshape(interp.shape[1], -1)).reshape(x.shape)
-    walk = _field(profile, "bias_random_walk")
-    if walk.any():
-        x += np.cumsum(stack("walk") * (walk * math.sqrt(dt)), axis=0)
-    # 5. white noise
-    x += stack("white") * (_field(profile, "noise_density") * math.sqrt(rate))
-    # 6. saturation and 7. quantisation
-    for k, sensor in enumerate(("accel", "gyro")):
-        sl = slice(3 * k, 3 * k + 3)
-        full_scale = profile._range(sensor)
-        if math.isfinite(full_scale):
-            x[..., sl] = np.clip(x[..., sl], -full_scale, full_scale)
-        lsb = profile.accel_lsb if sensor == "accel" else profile.gyro_lsb
-        if lsb:
-            x[..., sl] = np.round(x[..., sl] / lsb) * lsb
-    return x
+    flat = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(b * n, 6)
+    apply_device_ragged(flat, np.arange(b + 1, dtype=np.int64) * n, sample_rate_hz, profile, rngs)
+    return flat.reshape(b, n, 6).transpose(1, 0, 2).copy()
 
 
 def apply_device(accel, gyro, sample_rate_hz: float, profile: DeviceProfile,

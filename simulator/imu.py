@@ -11,20 +11,24 @@ the angular rate are analytic derivatives of one smooth trajectory.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import itertools
 import json
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence, Union
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
+from . import kernels
 from . import kinematics as kin
 from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
-from .orientation import (body_rate, matrix_to_quat, optional_joints, quat_continuous,
-                          quat_to_matrix, required_joints, segment_frame)
+from .orientation import device_frame, optional_joints, quat_continuous, required_joints
+from .cutoff import default_cutoff_hz
 from .placement import Mounting, check_placement, default_mounting
 from .rng import clip_rng
+from .twist import TwistOptions
 
 if TYPE_CHECKING:
     from .calibration import Calibration
@@ -32,12 +36,12 @@ if TYPE_CHECKING:
 Source = Union[Motion, RigidBodyTrajectory]
 
 #: Version of the simulation physics; written into every dataset row's provenance.
-SIMULATOR_VERSION = "1.0.0"
+SIMULATOR_VERSION = "1.1.0"
 #: Optional joints (hand, thumb) are used only when tracked in at least this share of frames.
 _OPTIONAL_MIN_VALID = 0.9
-#: Clips per vectorised batch: large enough to amortise Python overhead, small enough to stay
-#: in the CPU cache.
-_BATCH = 64
+#: Sources per block of ``simulate_iter``: enough to amortise Python overhead and share spline
+#: tables between clips of one time grid, few enough that a block's intermediates stay small.
+_BLOCK = 256
 
 
 @dataclass
@@ -49,9 +53,11 @@ class SimulationOptions:
     device: name of a profile in ``devices.DEVICES`` ("ideal" adds nothing).
     seed: base seed; each clip's noise comes from (seed, clip id).
     cutoff_hz: zero-phase low-pass of the device's trajectory (position and orientation), Hz
-        (capped at 0.4 x the device rate and x the source rate); None disables it.
+        (capped at 0.4 x the device rate and x the source rate); "auto" (default) picks it from
+        the kind of input (``cutoff.CUTOFF_BY_KIND``: 15 Hz for optical motion capture, 3-4 Hz
+        for depth-camera skeletons, ...); None disables it.
     derivative: "spline" or "savgol" (see ``kinematics``).
-    twist_deg: forearm pronation assumed when the skeleton has no thumb joint, degrees.
+    twist: forearm twist: thumb gating and the pronation model (``twist.TwistOptions``).
     mounting: device pose on the segment; None uses ``placement.default_mounting``.
     calibration: sim-to-real calibration applied at simulation time, or None.
     """
@@ -60,9 +66,9 @@ class SimulationOptions:
     rate_hz: float = 50.0
     device: str = "ideal"
     seed: int = 0
-    cutoff_hz: float | None = kin.DEFAULT_CUTOFF_HZ
+    cutoff_hz: float | str | None = "auto"
     derivative: str = "spline"
-    twist_deg: float = 0.0
+    twist: TwistOptions = field(default_factory=TwistOptions)
     mounting: Mounting | None = None
     calibration: "Calibration | None" = None
 
@@ -70,8 +76,11 @@ class SimulationOptions:
         check_placement(self.placement)
         if not np.isfinite(self.rate_hz) or self.rate_hz <= 0:
             raise MotionError(f"rate must be positive, got {self.rate_hz}")
-        if self.cutoff_hz is not None and not self.cutoff_hz > 0:
-            raise ValueError(f"cutoff_hz must be positive or None, got {self.cutoff_hz}")
+        if isinstance(self.cutoff_hz, str):
+            if self.cutoff_hz != "auto":
+                raise ValueError(f"cutoff_hz must be a number, 'auto' or None, got {self.cutoff_hz!r}")
+        elif self.cutoff_hz is not None and not self.cutoff_hz > 0:
+            raise ValueError(f"cutoff_hz must be positive, 'auto' or None, got {self.cutoff_hz}")
         if self.derivative not in kin.DERIVATIVE_METHODS:
             raise ValueError(f"derivative must be one of {kin.DERIVATIVE_METHODS}, got {self.derivative!r}")
 
@@ -79,7 +88,8 @@ class SimulationOptions:
         """JSON-able provenance (the calibration is identified by a hash of its JSON)."""
         mount = self.mounting or default_mounting(self.placement)
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("mounting", "calibration")}
+               if f.name not in ("mounting", "calibration", "twist")}
+        out["twist"] = self.twist.to_dict()
         out["mounting"] = {"quaternion_wxyz": mount.rotation.as_quat(scalar_first=True).tolist(),
                            "offset_m": mount.offset_m.tolist()}
         cal = self.calibration
@@ -92,36 +102,44 @@ class SimulationOptions:
 @dataclass
 class ImuRecording:
     """accel: (N, 3) m/s^2 specific force, gyro: (N, 3) rad/s, both in the sensor frame;
-    timestamps: (N,) seconds; sample_rate_hz: nominal output rate."""
+    timestamps: (N,) seconds; sample_rate_hz: nominal output rate; info: JSON-able provenance of
+    choices made per clip (``twist``: where the forearm twist came from)."""
 
     accel: np.ndarray
     gyro: np.ndarray
     timestamps: np.ndarray
     sample_rate_hz: float
     notes: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
 
     def as_array(self) -> np.ndarray:
         """(N, 6) float32: ax ay az (m/s^2) gx gy gz (rad/s)."""
         return np.concatenate([self.accel, self.gyro], axis=1).astype(np.float32)
 
 
-@dataclass
-class _Pose:
-    """Device trajectory on a uniform grid: t (T,), position (T, 3) m, quat (T, 4) w-first R_ws."""
+def _source_cutoff(options: SimulationOptions, source: Source) -> float | None:
+    """The cutoff asked for ``source``, Hz, before the rate caps ("auto" resolved)."""
+    if options.cutoff_hz != "auto":
+        return options.cutoff_hz
+    if isinstance(source, Motion):
+        return _skeleton_cutoff(source.joint_names)
+    return default_cutoff_hz(source)
 
-    t: np.ndarray
-    position: np.ndarray
-    quat: np.ndarray
+
+@functools.lru_cache(maxsize=64)
+def _skeleton_cutoff(names: tuple[str, ...]) -> float:
+    """``default_cutoff_hz`` of a skeleton, which depends on its joint names only."""
+    return default_cutoff_hz(Motion(np.zeros((1, len(names), 3)), names, np.zeros(1)))
 
 
-def _effective_cutoff(options: SimulationOptions, fs: float) -> float | None:
-    if options.cutoff_hz is None:
+def _effective_cutoff(cutoff_hz: float | None, options: SimulationOptions, fs: float) -> float | None:
+    if cutoff_hz is None:
         return None
-    return min(options.cutoff_hz, 0.4 * options.rate_hz, 0.4 * fs)
+    return min(cutoff_hz, 0.4 * options.rate_hz, 0.4 * fs)
 
 
-def _uniform(t: np.ndarray, x: np.ndarray):
-    return (t, x) if kin.is_uniform(t) else kin.to_uniform(t, x)
+def _uniform(t: np.ndarray, x: np.ndarray, dt: np.ndarray | None = None):
+    return (t, x) if kin.is_uniform(t, dt=dt) else kin.to_uniform(t, x)
 
 
 def _motion_joints(motion: Motion, options: SimulationOptions):
@@ -129,45 +147,55 @@ def _motion_joints(motion: Motion, options: SimulationOptions):
 
     Returns (t (T,) uniform seconds, x (T, K, 3) metres, joint names (K,)).
     """
+    names = motion.joint_names
     need = list(required_joints(options.placement))
-    missing = [j for j in need if not motion.has(j)]
+    missing = [j for j in need if j not in names]
     if missing:
         raise MotionError(f"motion lacks joints {missing} needed for placement {options.placement}")
-    for j in optional_joints(options.placement):
-        if motion.has(j) and j not in need:
-            if motion.joint_valid(j).mean() >= _OPTIONAL_MIN_VALID:
-                need.append(j)
-    idx = [motion.joint_names.index(j) for j in need]
+    extra = [j for j in optional_joints(options.placement) if j in names and j not in need]
+    if extra:
+        share = motion.valid[:, [names.index(j) for j in extra]].mean(axis=0)
+        need += [j for j, f in zip(extra, share) if f >= _OPTIONAL_MIN_VALID]
+    idx = [names.index(j) for j in need]
     t, x, valid = motion.timestamps, motion.positions[:, idx], motion.valid[:, idx]
     if len(t) < kin.MIN_FRAMES:
         raise MotionError(f"motion has {len(t)} frames; need at least {kin.MIN_FRAMES}")
-    if not (valid.all() and np.all(np.diff(t) > 0)):
+    dt = np.diff(t)
+    if not (valid.all() and dt.min() > 0):
         t, x, valid = kin.repair_timeline(t, x, valid)
         t, x, _ = kin.fill_gaps(t, x, valid, what="motion")
-    t, x = _uniform(t, x)
+        dt = None
+    t, x = _uniform(t, x, dt)
     return t, x, tuple(need)
 
 
-def _pose_from_joints(t: np.ndarray, x: np.ndarray, names: tuple[str, ...],
-                      options: SimulationOptions) -> _Pose:
-    """Device trajectory from uniformly sampled joints x: (T, ..., K, 3) -> _Pose with (T, ..., 3/4).
+def _rates(t: np.ndarray) -> np.ndarray:
+    """(B,) frame rates, Hz, of (B, T) uniform time grids: 1 / median interval, per row."""
+    return 1.0 / np.median(np.diff(t, axis=1), axis=1)
 
-    The low-pass acts on what is differentiated, the device position and its (sign-continuous)
-    quaternion, after the frame is built from the joints: 7 channels instead of 3 per joint,
-    and on UTD-MHAD it beat filtering the joints first (|gyro| correlation 0.80 against 0.75,
-    |accel| 0.76 against 0.74; benchmarks/fidelity_utd.py).
+
+def _device_poses(x: np.ndarray, names: tuple[str, ...], fs: float,
+                  options: SimulationOptions) -> tuple[np.ndarray, list[dict]]:
+    """Unfiltered device trajectory of B clips of one length and frame rate from their joints.
+
+    x: (T, B, K, 3) metres, world frame -> ((T, B, 7) position (m) and sign-continuous quaternion
+    (w, x, y, z) of the device-to-world rotation, one provenance dict per clip). The frame comes
+    from ``orientation.device_frame`` (NumPy, column by column, so a clip's frame does not depend
+    on the batch); the mounting and the quaternion conversion run compiled, clip by clip
+    (``kernels.device_pose``).
     """
-    fs = 1.0 / float(np.median(np.diff(t)))
-    origin, r_seg = segment_frame({j: x[..., k, :] for k, j in enumerate(names)},
-                                  options.placement, options.twist_deg)
+    origin, r_seg, twist = device_frame({j: x[..., k, :] for k, j in enumerate(names)},
+                                        options.placement, fs_hz=fs, twist=options.twist)
     mount = options.mounting or default_mounting(options.placement)
-    position = origin + r_seg @ mount.offset_m
-    quat = quat_continuous(matrix_to_quat(r_seg @ mount.rotation.as_matrix()))
-    pose = kin.lowpass(np.concatenate([position, quat], axis=-1), fs, _effective_cutoff(options, fs))
-    return _Pose(t, pose[..., :3], pose[..., 3:])
+    out = np.empty(x.shape[:2] + (7,))
+    kernels.device_pose(np.ascontiguousarray(origin), np.ascontiguousarray(r_seg),
+                        np.ascontiguousarray(mount.offset_m, dtype=np.float64),
+                        np.ascontiguousarray(mount.rotation.as_matrix()), out)
+    return out, [{"twist": i.to_dict()} for i in twist]
 
 
-def _prepare_rigid(body: RigidBodyTrajectory, options: SimulationOptions) -> _Pose:
+def _rigid_pose(body: RigidBodyTrajectory) -> tuple[np.ndarray, np.ndarray]:
+    """(t (T,) uniform s, pose (T, 7) position + sign-continuous quaternion) of a rigid body."""
     quat = body.rotation.as_quat(scalar_first=True)
     t, x, valid = kin.repair_timeline(
         body.timestamps, np.concatenate([body.position, quat], axis=1)[:, None, :],
@@ -176,138 +204,240 @@ def _prepare_rigid(body: RigidBodyTrajectory, options: SimulationOptions) -> _Po
     x[:, 0, 3:] = quat_continuous(x[:, 0, 3:])
     t, x, _ = kin.fill_gaps(t, x, valid, what="rigid body")
     t, x = _uniform(t, x[:, 0])
-    fs = 1.0 / float(np.median(np.diff(t)))
-    x = kin.lowpass(x, fs, _effective_cutoff(options, fs))
-    return _Pose(t, x[:, :3], x[:, 3:])
+    return t, np.ascontiguousarray(x)
 
 
-def _signals(t: np.ndarray, position: np.ndarray, quat: np.ndarray, t_out: np.ndarray,
-             method: str):
-    """Ideal specific force and body rate, (N, ..., 3) each, from (T, ..., 3) and (T, ..., 4)."""
-    p_dd, = kin.derivatives(t, position, t_out, (2,), method)
-    q, q_d = kin.derivatives(t, quat, t_out, (0, 1), method)
-    r_ws = quat_to_matrix(q)
-    accel = np.einsum("...ji,...j->...i", r_ws, p_dd - GRAVITY_WORLD)
-    return accel, body_rate(q, q_d)
+def _clean_group(motions: list[Motion], options: SimulationOptions) -> tuple[list, list]:
+    """Joint selection of skeleton clips of one length and joint vocabulary, vectorised.
+
+    Returns ([(indices into ``motions``, joint names (K,), t (B, T) s, x (T, B, K, 3) m)] for
+    the clips that need no repair (every used joint valid, strictly increasing and uniform
+    times), [indices of the others]); the same decisions as ``_motion_joints`` makes per clip."""
+    names = motions[0].joint_names
+    need = list(required_joints(options.placement))
+    if any(j not in names for j in need) or motions[0].num_frames < kin.MIN_FRAMES:
+        return [], list(range(len(motions)))  # the per-clip path raises the error
+    extra = [j for j in optional_joints(options.placement) if j in names and j not in need]
+    t = np.stack([m.timestamps for m in motions])
+    valid = np.stack([m.valid for m in motions])
+    dt = np.diff(t, axis=1)
+    mean = (t[:, -1] - t[:, 0]) / dt.shape[1]
+    lo, hi = dt.min(axis=1), dt.max(axis=1)
+    timely = (lo > 0) & (hi - mean <= 0.01 * mean) & (mean - lo <= 0.01 * mean)
+    share = (valid[:, :, [names.index(j) for j in extra]].mean(axis=1) >= _OPTIONAL_MIN_VALID
+             if extra else np.zeros((len(motions), 0), dtype=bool))
+    out, others = [], []
+    for pattern in {tuple(row) for row in share.tolist()}:
+        used = tuple(need + [j for j, keep in zip(extra, pattern) if keep])
+        idx = [names.index(j) for j in used]
+        members = np.flatnonzero((share == pattern).all(axis=1))
+        ok = timely[members] & valid[members][:, :, idx].all(axis=(1, 2))
+        others += members[~ok].tolist()
+        good = members[ok]
+        if good.size:
+            x = np.stack([motions[k].positions for k in good.tolist()], axis=1)[:, :, idx]
+            out.append((good.tolist(), used, t[good], x))
+    return out, others
 
 
-def _prepare_all(sources: Sequence[Source], options: SimulationOptions,
-                 results: list) -> list[_Pose | None]:
-    """Poses of all sources; skeleton clips sharing a time grid and joints are done as one batch.
+def _poses(sources: Sequence[Source], options: SimulationOptions, results: list) -> list:
+    """Unfiltered (t (T,), pose (T, 7), frame rate Hz, provenance dict) of each source, or None
+    where ``results[i]`` got its MotionError; ``results[i]`` gets the clip's repair notes.
 
-    Per-clip problems land in ``results[i]`` (a MotionError) and leave ``poses[i]`` None;
-    repair warnings are collected per clip into ``notes``-lists stored in ``results[i]``.
+    Skeleton clips of one length and joint vocabulary are prepared together (``_clean_group``)
+    and those of one frame rate among them share one ``device_frame`` call; clips that need
+    repairs take ``_motion_joints``.
     """
-    poses: list[_Pose | None] = [None] * len(sources)
-    groups: dict[tuple, list[tuple[int, np.ndarray]]] = {}
-    grids: dict[tuple, np.ndarray] = {}
+    poses: list = [None] * len(sources)
+    by_shape: dict[tuple, list[int]] = {}
     for i, src in enumerate(sources):
+        if isinstance(src, Motion):
+            by_shape.setdefault((src.num_frames, src.joint_names), []).append(i)
+    groups: list[tuple[list[int], tuple[str, ...], np.ndarray, np.ndarray]] = []
+    repair = [i for i, src in enumerate(sources) if not isinstance(src, Motion)]
+    for members in by_shape.values():
+        clean, others = _clean_group([sources[i] for i in members], options)
+        groups += [([members[k] for k in ks], used, t, x) for ks, used, t, x in clean]
+        repair += [members[k] for k in others]
+    repaired: dict[tuple, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for i in sorted(repair):
+        src = sources[i]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 if isinstance(src, RigidBodyTrajectory):
-                    poses[i] = _prepare_rigid(src, options)
+                    t, pose = _rigid_pose(src)
+                    poses[i] = (t, pose, float(_rates(t[None])[0]), {})
                 elif isinstance(src, Motion):
                     t, x, names = _motion_joints(src, options)
-                    key = (len(t), float(t[0]), float(t[-1]), names)
-                    groups.setdefault(key, []).append((i, x))
-                    grids.setdefault(key, t)
+                    repaired.setdefault((len(t), names), []).append((i, t, x))
                 else:
                     raise TypeError(f"expected Motion or RigidBodyTrajectory, got {type(src).__name__}")
             except MotionError as err:
                 results[i] = err
         if results[i] is None:
             results[i] = [str(w.message) for w in caught]
-    for key, all_members in groups.items():
-        for start in range(0, len(all_members), _BATCH):
-            members = all_members[start:start + _BATCH]
-            x = np.stack([m[1] for m in members], axis=1)  # (T, B, K, 3)
-            try:
-                pose = _pose_from_joints(grids[key], x, key[3], options)
-            except MotionError:  # a degenerate clip: find it, and let the others go on
-                for i, xi in members:
-                    try:
-                        poses[i] = _pose_from_joints(grids[key], xi, key[3], options)
-                    except MotionError as err:
-                        results[i] = err
-                continue
-            for b, (i, _) in enumerate(members):
-                poses[i] = _Pose(pose.t, pose.position[:, b], pose.quat[:, b])
+    for (_, names), members in repaired.items():
+        groups.append(([m[0] for m in members], names, np.stack([m[1] for m in members]),
+                       np.stack([m[2] for m in members], axis=1)))
+    for members, names, t, x in groups:
+        rates = _rates(t)
+        for fs in np.unique(rates).tolist():
+            sel = np.flatnonzero(rates == fs)
+            _frames_of(members, names, t, x, sel, fs, options, poses, results)
     return poses
 
 
-def _finish(accel: np.ndarray, gyro: np.ndarray, t_out: np.ndarray, options: SimulationOptions,
-            clip_ids: list[str]) -> list[ImuRecording | MotionError]:
-    """Calibration rotation, device model and quantile maps of a batch: (N, B, 3) ideal signals."""
-    n, b = accel.shape[:2]
+def _frames_of(members: list[int], names: tuple[str, ...], t: np.ndarray, x: np.ndarray,
+               sel: np.ndarray, fs: float, options: SimulationOptions, poses: list,
+               results: list) -> None:
+    """Device poses of the clips ``sel`` of one group (see ``_poses``), into ``poses``."""
+    for b in sel.tolist():
+        if results[members[b]] is None:
+            results[members[b]] = []
+    xs = x[:, sel] if len(sel) < x.shape[1] else x
+    try:
+        pose, infos = _device_poses(xs, names, fs, options)
+    except MotionError:  # a degenerate clip: find it, and let the others go on
+        for b in sel.tolist():
+            i = members[b]
+            try:
+                pose, infos = _device_poses(x[:, b:b + 1], names, fs, options)
+                poses[i] = (t[b], pose[:, 0], fs, infos[0])
+            except MotionError as err:
+                results[i] = err
+        return
+    for k, b in enumerate(sel.tolist()):
+        poses[members[b]] = (t[b], np.ascontiguousarray(pose[:, k]), fs, infos[k])
+
+
+def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenation along axis 0 and the (B + 1,) offsets of each piece."""
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in arrays], out=offsets[1:])
+    return np.concatenate(arrays, axis=0), offsets
+
+
+def _ideal_signals(poses: list[tuple], cutoffs: list[float | None], t_out: list[np.ndarray],
+                   options: SimulationOptions) -> list[np.ndarray]:
+    """Ideal (N, 6) accel + gyro of each (t, unfiltered pose, fs, info) at its instants ``t_out``.
+
+    The pose is low-passed at ``cutoffs`` (``kinematics.lowpass_many``) and differentiated
+    analytically through one quintic spline per channel (``kernels.imu_from_pose_ragged``;
+    clips under 6 frames and the "savgol" method go through ``kinematics.derivatives``)."""
+    filtered = kin.lowpass_many([p[1] for p in poses], [p[2] for p in poses], cutoffs)
+    out: list = [None] * len(poses)
+    fast = [k for k, p in enumerate(poses) if options.derivative == "spline" and len(p[0]) >= 6]
+    if fast:
+        t_all, offsets = _ragged([poses[k][0] for k in fast])
+        pose_all, _ = _ragged([filtered[k] for k in fast])
+        tq, q_offsets = _ragged([t_out[k] for k in fast])
+        ideal = np.empty((len(tq), 6))
+        kernels.imu_from_pose_ragged(t_all, pose_all, offsets, tq, q_offsets, GRAVITY_WORLD[2], ideal)
+        for j, k in enumerate(fast):
+            out[k] = ideal[q_offsets[j]:q_offsets[j + 1]]
+    for k in sorted(set(range(len(poses))) - set(fast)):
+        t, pose = poses[k][0], filtered[k]
+        p_dd, = kin.derivatives(t, pose[:, :3], t_out[k], (2,), options.derivative)
+        q, q_d = kin.derivatives(t, pose[:, 3:], t_out[k], (0, 1), options.derivative)
+        sig = np.ascontiguousarray(np.concatenate([p_dd, q, q_d], axis=1))
+        out[k] = np.empty((len(sig), 6))
+        kernels.output_stage(sig, GRAVITY_WORLD[2], out[k])
+    return out
+
+
+def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
+                    clip_ids: list[str]) -> list[ImuRecording | MotionError]:
+    """Results of one block of sources (see ``simulate_iter``)."""
+    results: list = [None] * len(sources)
+    poses = _poses(sources, options, results)
+    live, t_out = [], []
+    for i, pose in enumerate(poses):
+        if pose is None:
+            continue
+        t = pose[0]
+        ti = kin.output_times(t[0], t[-1], options.rate_hz)
+        if len(ti) < 2:
+            results[i] = MotionError(f"clip lasts {t[-1] - t[0]:.3g} s: too short for one "
+                                     f"sample interval at {options.rate_hz} Hz")
+            continue
+        live.append(i)
+        t_out.append(ti)
+    if not live:
+        return results
+    cutoffs = [_effective_cutoff(_source_cutoff(options, sources[i]), options, poses[i][2])
+               for i in live]
+    ideal = _ideal_signals([poses[i] for i in live], cutoffs, t_out, options)
     cal = options.calibration
     if cal is not None:
-        accel, gyro = (x.reshape(n, b, 3) for x in cal.rotate(accel.reshape(-1, 3), gyro.reshape(-1, 3)))
-    imu = np.concatenate([accel, gyro], axis=2)
+        ideal = [np.concatenate(cal.rotate(x[:, :3], x[:, 3:]), axis=1) for x in ideal]
     if options.device != "ideal":
-        from .devices import apply_device_batch, get_device
+        from .devices import apply_device_ragged, get_device
 
-        rngs = [clip_rng(options.seed, cid, "device") for cid in clip_ids]
-        imu = apply_device_batch(imu, options.rate_hz, get_device(options.device), rngs)
-    out: list[ImuRecording | MotionError] = []
-    for k, cid in enumerate(clip_ids):
-        a, g = imu[:, k, :3], imu[:, k, 3:]
+        imu, offsets = _ragged(ideal)
+        rngs = [clip_rng(options.seed, clip_ids[i], "device") for i in live]
+        apply_device_ragged(imu, offsets, options.rate_hz, get_device(options.device), rngs)
+        ideal = [imu[offsets[j]:offsets[j + 1]] for j in range(len(live))]
+    for j, i in enumerate(live):
+        a, g = ideal[j][:, :3], ideal[j][:, 3:]
         if cal is not None:
             a, g = cal.map_quantiles(a, g)
         if not (np.isfinite(a).all() and np.isfinite(g).all()):
-            out.append(MotionError(f"clip {cid!r}: simulation produced non-finite values "
-                                   "(check the motion for outliers)"))
+            results[i] = MotionError(f"clip {clip_ids[i]!r}: simulation produced non-finite values "
+                                     "(check the motion for outliers)")
             continue
-        out.append(ImuRecording(np.ascontiguousarray(a), np.ascontiguousarray(g), t_out,
-                                float(options.rate_hz)))
-    return out
+        results[i] = ImuRecording(np.ascontiguousarray(a), np.ascontiguousarray(g), t_out[j],
+                                  float(options.rate_hz), notes=results[i],
+                                  info={**poses[i][3], "cutoff_hz": cutoffs[j]})
+    return results
+
+
+def simulate_iter(sources: Iterable[Source], options: SimulationOptions | None = None,
+                  clip_ids: Iterable[str] | None = None, errors: str = "raise",
+                  block: int = _BLOCK, prefix_notes: bool = True) -> Iterator[ImuRecording | MotionError]:
+    """Simulate clips one block of ``block`` sources at a time, yielding results in input order.
+
+    Memory holds one block's intermediate poses and signals, never the whole list's: feed it a
+    generator of motions and consume the recordings as they come. Each result equals
+    ``simulate(source, options, clip_id)`` bit for bit, whatever the block size or neighbours
+    (every clip is computed on its own arithmetic; blocks only amortise Python overhead).
+    Repairs of a clip are in its ``notes`` and also issued as warnings (prefixed with the clip
+    id when ``prefix_notes``). ``errors="raise"`` raises an unusable clip's MotionError when it
+    is reached; ``errors="return"`` yields it in that clip's place and goes on.
+    """
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    options = options or SimulationOptions()
+    ids = iter(clip_ids) if clip_ids is not None else (str(i) for i in itertools.count())
+    source_iter = iter(sources)
+    while True:
+        srcs = list(itertools.islice(source_iter, block))
+        if not srcs:
+            return
+        cids = [next(ids) for _ in srcs]
+        for cid, r in zip(cids, _simulate_block(srcs, options, cids)):
+            if isinstance(r, ImuRecording):
+                for note in r.notes:
+                    warnings.warn(f"{cid}: {note}" if prefix_notes else note, RuntimeWarning,
+                                  stacklevel=3)
+            elif errors == "raise":
+                raise r
+            yield r
 
 
 def simulate_many(sources: Sequence[Source], options: SimulationOptions | None = None,
                   clip_ids: Sequence[str] | None = None,
                   errors: str = "raise") -> list[ImuRecording | MotionError]:
-    """Simulate several clips; clips sharing one time grid go through the splines together.
+    """Simulate several clips (a list of ``simulate_iter``'s results; see there).
 
-    The result of each clip equals ``simulate(source, options, clip_id)``: the batch only
-    vectorises the arithmetic. Repairs of a clip (filled gaps, dropped frames) are in its
-    ``notes`` and also issued as warnings. ``errors="raise"`` raises the first unusable clip's
-    MotionError; ``errors="return"`` puts it in that clip's place and simulates the others.
+    The result of each clip equals ``simulate(source, options, clip_id)`` bit for bit.
     """
-    if errors not in ("raise", "return"):
-        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
-    options = options or SimulationOptions()
     clip_ids = list(clip_ids) if clip_ids is not None else [str(i) for i in range(len(sources))]
-    results: list = [None] * len(sources)
-    poses = _prepare_all(sources, options, results)
-    notes = {i: r for i, r in enumerate(results) if isinstance(r, list)}
-    groups: dict[tuple, list[int]] = {}
-    for i, p in enumerate(poses):
-        if p is not None:
-            groups.setdefault((len(p.t), float(p.t[0]), float(p.t[-1])), []).append(i)
-    batches = [m[k:k + _BATCH] for m in groups.values() for k in range(0, len(m), _BATCH)]
-    for members in batches:
-        t = poses[members[0]].t
-        t_out = kin.output_times(t[0], t[-1], options.rate_hz)
-        if len(t_out) < 2:
-            for i in members:
-                results[i] = MotionError(f"clip lasts {t[-1] - t[0]:.3g} s: too short for one "
-                                         f"sample interval at {options.rate_hz} Hz")
-            continue
-        pos = np.stack([poses[i].position for i in members], axis=1)
-        quat = np.stack([poses[i].quat for i in members], axis=1)
-        accel, gyro = _signals(t, pos, quat, t_out, options.derivative)
-        for i, rec in zip(members, _finish(accel, gyro, t_out, options, [clip_ids[i] for i in members])):
-            if isinstance(rec, ImuRecording):
-                rec.notes = notes.get(i, [])
-            results[i] = rec
-    for i, r in enumerate(results):
-        if isinstance(r, ImuRecording):
-            for note in r.notes:
-                warnings.warn(f"{clip_ids[i]}: {note}" if len(sources) > 1 else note,
-                              RuntimeWarning, stacklevel=2)
-        elif errors == "raise" and isinstance(r, MotionError):
-            raise r
-    return results
+    if len(clip_ids) != len(sources):
+        raise ValueError(f"{len(clip_ids)} clip ids for {len(sources)} sources")
+    return list(simulate_iter(sources, options, clip_ids, errors, prefix_notes=len(sources) > 1))
 
 
 def simulate(source: Source, options: SimulationOptions | None = None,

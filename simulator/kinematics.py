@@ -84,9 +84,10 @@ def fill_gaps(t: np.ndarray, x: np.ndarray, valid: np.ndarray, what: str = "moti
     return t, x, n_fill
 
 
-def is_uniform(t: np.ndarray, rtol: float = 0.01) -> bool:
-    """Whether every frame interval of increasing t (T,) is within rtol of the mean interval."""
-    dt = np.diff(t)
+def is_uniform(t: np.ndarray, rtol: float = 0.01, dt: np.ndarray | None = None) -> bool:
+    """Whether every frame interval of increasing t (T,) is within rtol of the mean interval
+    (``dt``: np.diff(t) when the caller has it already)."""
+    dt = np.diff(t) if dt is None else dt
     mean = (t[-1] - t[0]) / max(len(dt), 1)
     return bool(dt.max() - mean <= rtol * mean and mean - dt.min() <= rtol * mean)
 
@@ -102,56 +103,62 @@ def to_uniform(t: np.ndarray, x: np.ndarray):
     return tu, CubicSpline(t, x, axis=0)(tu)
 
 
-def _poly_fit(y: np.ndarray, s: np.ndarray, degree: int) -> np.ndarray:
-    """Least-squares polynomial coefficients (degree + 1, C) of (n, C) y over abscissae s (n,)."""
-    basis = np.vander(s, degree + 1, increasing=True)
-    return np.linalg.pinv(basis) @ y
+@functools.lru_cache(maxsize=256)
+def _butter_sos(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sections (S, 6) of a low-pass Butterworth with normalised cutoff wn (1 = Nyquist), and
+    their steady-state initial conditions (S, 2) for a unit step."""
+    sos = signal.butter(order, wn, output="sos")
+    return sos, signal.sosfilt_zi(sos)
 
 
-def _extend(y: np.ndarray, pad: int, fit: int) -> np.ndarray:
-    """(n, C) -> (n + 2 pad, C): each end continued by its point mirror plus a curvature term.
+def lowpass_many(xs: list[np.ndarray], fs_hz: list[float], cutoff_hz: list[float | None],
+                 order: int = 4) -> list[np.ndarray]:
+    """``lowpass`` of several clips of any lengths in one compiled call.
 
-    The odd (point-mirror) extension y(-k) = 2 y(0) - y(k) keeps value and slope and stays as
-    bounded as the data (a polynomial extrapolation can run away on noisy skeletons), but flips
-    the curvature; adding y''(0) k^2, with y'' from a quadratic fitted to the ``fit`` edge
-    samples, restores it, which shrinks the filter's edge transient in the second derivative.
+    xs: (T_b, C) uniformly sampled clips (the same C for all); fs_hz, cutoff_hz: per clip.
+    Each clip is filtered on its own arithmetic: the result does not depend on the others.
     """
-    pad = min(pad, len(y) - 1)
-    k = np.arange(1, pad + 1, dtype=np.float64)[:, None]
-    kf = np.arange(fit, dtype=np.float64)
-    ends = []
-    for edge in (y, y[::-1]):
-        curv = 2.0 * _poly_fit(edge[:fit], kf, 2)[2]  # y''(0), per sample^2
-        ends.append((2 * edge[0] - edge[1:pad + 1] + curv * k * k)[::-1])
-    return np.concatenate([ends[0], y, ends[1][::-1]], axis=0)
+    if not xs:
+        return []
+    from . import kernels
 
-
-@functools.lru_cache(maxsize=64)
-def _butter_sos(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
-    return signal.butter(order, cutoff_hz, fs=fs_hz, output="sos")
+    b = len(xs)
+    pad = np.zeros(b, dtype=np.int64)
+    fit = np.zeros(b, dtype=np.int64)
+    sections = (order + 1) // 2
+    sos = np.zeros((b, sections, 6))
+    zi = np.zeros((b, sections, 2))
+    for k, (x, fs, cut) in enumerate(zip(xs, fs_hz, cutoff_hz)):
+        if cut is None or cut >= 0.45 * fs:
+            continue
+        # The design depends on cutoff / Nyquist only; rounding it to 12 digits lets clips whose
+        # frame rates differ in the last bits share one design (a 1e-12 relative change at most).
+        sos[k], zi[k] = _butter_sos(order, float(f"{2.0 * cut / fs:.12g}"))
+        pad[k] = int(np.ceil(3.0 * fs / cut))
+        fit[k] = max(MIN_FRAMES, int(np.ceil(fs / cut)))
+    offsets = np.zeros(b + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in xs], out=offsets[1:])
+    flat = np.concatenate([np.asarray(x, dtype=np.float64).reshape(len(x), -1) for x in xs])
+    out = np.empty_like(flat)
+    kernels.lowpass_ragged(flat, offsets, sos, zi, pad, fit, out)
+    return [out[offsets[k]:offsets[k + 1]] for k in range(b)]
 
 
 def lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None, order: int = 4) -> np.ndarray:
     """Zero-phase Butterworth low-pass along axis 0 of uniformly sampled (T, ...) data.
 
     The least-squares quadratic trend is removed first and added back, so constant acceleration
-    (free fall) passes exactly; each end is extended by a cubic fitted over two filter time
-    constants, for three time constants, so the edges keep their curvature. ``cutoff_hz`` None or
-    >= 0.45 * fs leaves the data unfiltered.
+    (free fall) passes exactly. Each end is extended by its point mirror plus the curvature of a
+    quadratic fitted over one filter time constant (fs / cutoff samples, at least MIN_FRAMES), for
+    three time constants or T - 1 samples, whichever is shorter, so the edges keep their
+    curvature; the residual is filtered forward and backward from a steady state. Every length
+    is filtered alike (T < 3 samples are their own quadratic trend and come back unchanged).
+    ``cutoff_hz`` None or >= 0.45 * fs leaves the data unfiltered.
     """
-    if cutoff_hz is None or cutoff_hz >= 0.45 * fs_hz or x.shape[0] < 2 * MIN_FRAMES:
-        return x
-    n = x.shape[0]
-    flat = x.reshape(n, -1)
-    s = np.linspace(-1.0, 1.0, n)
-    trend = np.vander(s, 3, increasing=True) @ _poly_fit(flat, s, 2)
-    sos = _butter_sos(order, float(cutoff_hz), float(fs_hz))
-    pad = int(np.ceil(3.0 * fs_hz / cutoff_hz))
-    fit = min(n, max(MIN_FRAMES, int(np.ceil(fs_hz / cutoff_hz))))
-    # Filtering along the contiguous last axis is ~1.5x faster than along axis 0.
-    resid = np.ascontiguousarray(_extend(flat - trend, pad, fit).T)
-    out = signal.sosfiltfilt(sos, resid, axis=-1, padtype=None)[:, pad:pad + n].T + trend
-    return out.reshape(x.shape)
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[0] == 0:
+        return x.copy()
+    return lowpass_many([x.reshape(x.shape[0], -1)], [fs_hz], [cutoff_hz], order)[0].reshape(x.shape)
 
 
 def output_times(t0: float, t1: float, rate_hz: float) -> np.ndarray:

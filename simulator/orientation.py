@@ -8,13 +8,15 @@ How the segment frame is built (see ``placement`` for the device axes):
 
 1. The long axis ``u`` points distally: elbow -> wrist for a watch (the watch rides on the distal
    forearm, which carries pronation), wrist -> hand tip (or hand) for a phone held in the hand.
-2. The *radial* direction ``r`` (toward the thumb), perpendicular to ``u``:
-   - from the thumb joint when the skeleton has one (Kinect v2, Azure Kinect): the explicit twist;
-   - else from the elbow's flexion plane: ``r`` is the component of shoulder -> elbow reversed,
-     perpendicular to the forearm, i.e. a neutral (thumb-up) forearm for a bent elbow, turned by
-     ``twist_deg`` about ``u`` (positive = pronation, palm turning down, on either side). When
-     the elbow is nearly straight (sine of its angle < 0.35) the flexion plane is ill-defined; the
-     body's forward direction (from the shoulders, else world x) fades in and takes over.
+2. The *radial* direction ``r`` (toward the thumb), perpendicular to ``u``, is a reference
+   direction turned about ``u`` by the forearm twist (``twist``):
+   - the reference is the component of shoulder -> elbow reversed, perpendicular to the forearm,
+     i.e. a neutral (thumb-up) forearm in the elbow's flexion plane. When the elbow is nearly
+     straight (sine of its angle < 0.35) the flexion plane is ill-defined; the body's forward
+     direction (from the shoulders, else world x) fades in and takes over;
+   - the twist (positive = pronation, palm turning down, on either side) comes from the thumb
+     joint where the skeleton has one and its frames are trusted, else from the twist model
+     (``twist.TwistOptions``: a constant, optionally plus a share of the elbow flexion).
 3. The back of the hand (dorsal) is ``r x u`` on the left and ``u x r`` on the right.
 """
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from .motion import MotionError
 from .placement import PLACEMENT_SIDE, check_placement
+from .twist import TwistOptions, elbow_flexion, forearm_twist, rotate_about
 
 #: Weight of the fallback direction relative to a unit-length flexion-plane vector, and the
 #: sine of the elbow (or thumb) angle below which it fades in.
@@ -43,11 +46,6 @@ def _perp(v: np.ndarray, u: np.ndarray) -> np.ndarray:
     return v - np.sum(v * u, axis=-1, keepdims=True) * u
 
 
-def _rotate_about(v: np.ndarray, u: np.ndarray, angle_rad: float) -> np.ndarray:
-    """Rotate v (perpendicular to unit u) about u by angle_rad (right-hand rule)."""
-    return np.cos(angle_rad) * v + np.sin(angle_rad) * np.cross(u, v)
-
-
 def required_joints(placement: str) -> tuple[str, ...]:
     side = PLACEMENT_SIDE[check_placement(placement)]
     return (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist")
@@ -58,13 +56,25 @@ def optional_joints(placement: str) -> tuple[str, ...]:
     return (f"{side}_hand", f"{side}_hand_tip", f"{side}_thumb", "left_shoulder", "right_shoulder")
 
 
-def segment_frame(joints: dict[str, np.ndarray], placement: str, twist_deg: float = 0.0):
+def segment_frame(joints: dict[str, np.ndarray], placement: str, twist_deg: float = 0.0,
+                  *, fs_hz: float | None = None, twist: TwistOptions | None = None):
     """Segment frame of ``placement`` from joint positions.
 
-    joints: canonical name -> (..., 3) positions, metres, world frame (z up); must hold
+    joints: canonical name -> (T, ..., 3) positions, metres, world frame (z up); must hold
         ``required_joints(placement)``; ``optional_joints`` are used when present.
-    Returns (origin (..., 3) metres, R (..., 3, 3) segment-to-world rotation matrices).
+    twist_deg: model twist when ``twist`` is None (``TwistOptions(twist_deg=twist_deg)``).
+    fs_hz: uniform frame rate of axis 0 (None: no time filtering; the thumb is taken as is).
+    Returns (origin (T, ..., 3) metres, R (T, ..., 3, 3) segment-to-world rotation matrices).
     """
+    origin, r, _ = device_frame(joints, placement, fs_hz=fs_hz,
+                                twist=twist if twist is not None else TwistOptions(twist_deg=twist_deg))
+    return origin, r
+
+
+def device_frame(joints: dict[str, np.ndarray], placement: str, *, fs_hz: float | None = None,
+                 twist: TwistOptions = TwistOptions()):
+    """``segment_frame`` plus one ``TwistInfo`` per clip (trailing batch shape, C order) saying
+    where the forearm twist came from (``twist`` module)."""
     side = PLACEMENT_SIDE[check_placement(placement)]
     missing = [j for j in required_joints(placement) if j not in joints]
     if missing:
@@ -89,24 +99,23 @@ def segment_frame(joints: dict[str, np.ndarray], placement: str, twist_deg: floa
         forward = np.broadcast_to(np.array([1.0, 0.0, 0.0]), u.shape)
     fallback = _perp(forward / np.linalg.norm(forward, axis=-1, keepdims=True), u)
 
-    if thumb is not None:
-        base = hand if hand is not None else w
-        r = _perp(thumb - base, u)
-        scale = np.linalg.norm(thumb - base, axis=-1, keepdims=True)
-    else:
-        upper = e - s
-        scale = np.linalg.norm(upper, axis=-1, keepdims=True)
-        r = _perp(-upper, u)
-    r = r / np.maximum(scale, 1e-9)
+    # Reference radial direction: the neutral (thumb-up) direction of the elbow's flexion plane.
+    upper = e - s
+    r = _perp(-upper, u) / np.maximum(np.linalg.norm(upper, axis=-1, keepdims=True), 1e-9)
     # |r| is the sine of the angle between the two vectors; below _FALLBACK_BELOW the plane is
     # ill-defined and the fallback fades in (C1-smoothly), above it the fallback has no effect.
-    fade = np.clip(1.0 - np.linalg.norm(r, axis=-1, keepdims=True) / _FALLBACK_BELOW, 0.0, 1.0)
-    r = r + _FALLBACK_WEIGHT * fade**2 * fallback
-    r = _unit(r, "radial direction")
-    if thumb is None and twist_deg:
-        # Pronation turns the thumb toward the body's midline: about +u on the left, -u on the right.
-        sign = 1.0 if side == "left" else -1.0
-        r = _rotate_about(r, u, sign * np.deg2rad(twist_deg))
+    sine = np.linalg.norm(r, axis=-1, keepdims=True)
+    fade = np.clip(1.0 - sine / _FALLBACK_BELOW, 0.0, 1.0)
+    ref = _unit(r + _FALLBACK_WEIGHT * fade**2 * fallback, "radial direction")
+
+    # Pronation turns the thumb toward the body's midline: about +u on the left, -u on the right.
+    axis = u if side == "left" else -u
+    base = hand if hand is not None else w
+    radial = None if thumb is None else thumb - base
+    bone = None if thumb is None else np.linalg.norm(radial, axis=-1)
+    phi, infos = forearm_twist(axis, ref, elbow_flexion(s, e, w), sine[..., 0] >= _FALLBACK_BELOW,
+                               radial, bone, fs_hz, twist)
+    r = rotate_about(ref, axis, phi)
 
     dorsal = np.cross(r, u) if side == "left" else np.cross(u, r)
     if placement == "left_wrist":
@@ -115,7 +124,7 @@ def segment_frame(joints: dict[str, np.ndarray], placement: str, twist_deg: floa
         axes = (-u, -r, dorsal)
     else:  # phone_in_hand: x radial, y distal, z out of the palm
         axes = (r, u, -dorsal)
-    return origin, np.stack(axes, axis=-1)
+    return origin, np.stack(axes, axis=-1), infos
 
 
 # ---- quaternions, scalar-first (w, x, y, z), arrays (..., 4) ----

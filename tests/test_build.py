@@ -158,20 +158,20 @@ def test_plain_load_dataset_sees_a_rebuilt_folder(utd_dir, tmp_path):
 def test_unexpected_simulation_error_skips_only_that_clip(utd_dir, tmp_path, monkeypatch):
     from imu2safety.simulator import imu as imu_mod
 
-    real = imu_mod._motion_joints
-    heads = {}
+    real = imu_mod._device_poses
+    shoulders = {}
     for p in sorted(utd_dir.glob("*.mat")):
         clip = next(iter(utd_mhad.read(p)))
         if hasattr(clip, "motion"):
-            heads[clip.id] = clip.motion.positions[0, 0, 2]
-    target = max(heads, key=heads.get)  # one clip, recognised by its head height
+            shoulders[clip.id] = clip.motion.joint("right_shoulder")[0, 2]
+    target = max(shoulders, key=shoulders.get)  # one clip, recognised by its shoulder height
 
-    def flaky(motion, options):
-        if motion.positions[0, 0, 2] == heads[target]:
+    def flaky(x, names, fs, options):  # x: (T, B, K, 3)
+        if np.any(x[0, :, names.index("right_shoulder"), 2] == shoulders[target]):
             raise ZeroDivisionError("boom")
-        return real(motion, options)
+        return real(x, names, fs, options)
 
-    monkeypatch.setattr(imu_mod, "_motion_joints", flaky)
+    monkeypatch.setattr(imu_mod, "_device_poses", flaky)
     rep = build(_opts(utd_dir, tmp_path / "ds"), progress=False).report
     assert rep["inputs"] == 11 and rep["inputs_skipped"] == 3
     assert any(target in s["item"] and "ZeroDivisionError: boom" in s["reason"] for s in rep["skips"])

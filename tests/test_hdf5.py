@@ -23,7 +23,7 @@ def row(clip_id: str, source: str, split: str, hazard: str, n: int) -> dict:
         "hazard": hazard, "safe": hazard == "none", "synthetic": source != "weda-fall",
         "placement": "left_wrist", "device": "fitbit_sense", "sample_rate_hz": 50.0, "imu": imu,
         "simulator_version": "", "options": "{}", "seed": n, "extra": json.dumps({"n": n}),
-        "instructions": [{"instruction": f"what happened in {clip_id}?", "response": hazard}],
+        "instructions": [{"kind": "description", "instruction": f"what happened in {clip_id}?", "response": hazard}],
         "split": split,
     }
 

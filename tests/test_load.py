@@ -21,7 +21,7 @@ from imu2safety.builders.dataset.writer import DatasetWriter
 from fakehub import COMMIT_OID, ENDPOINT, REPO, hub  # noqa: F401 (hub is a fixture)
 
 CONFIG = "utd-mhad"
-TAGS = ["v0.9.0", "v1.0.0", "v1.2.0", "v2.0.0"]
+TAGS = ["v0.9.0", "v1.0.0", "v1.1.0", "v1.2.0", "v2.0.0"]
 
 
 def row(clip_id: str, split: str, hazard: str, n: int) -> dict:
@@ -139,7 +139,7 @@ def test_resolve_revision_picks_the_newest_readable_tag(hub, ours, expected):
 
 def test_resolve_revision_for_this_codebase(hub):
     hub.tags = {t: COMMIT_OID for t in TAGS}
-    expected = {"1.0.0": "v1.0.0"}[CODEBASE_VERSION]  # update when the format version changes
+    expected = {"1.0.0": "v1.0.0", "1.1.0": "v1.1.0"}[CODEBASE_VERSION]  # update when the format version changes
     assert resolve_revision(REPO, api=HfApi(endpoint=ENDPOINT)) == expected
 
 

@@ -17,6 +17,7 @@ from scipy.spatial.transform import Rotation
 from imu2safety.simulator.imu import SimulationOptions, simulate
 from imu2safety.simulator.motion import G, Motion, RigidBodyTrajectory
 from imu2safety.simulator.placement import Mounting
+from imu2safety.simulator.twist import TwistOptions
 
 FPS = 30.0
 RATE = 50.0
@@ -100,7 +101,10 @@ def test_pure_twist_about_forearm_shows_only_x_rate():
         rows = [wrist + [-0.3, 0, 0.3], wrist + [-0.3, 0, 0], wrist, wrist + [0.08, 0, 0]]
         return np.stack([np.broadcast_to(r, (n, 3)) for r in rows] + [thumb], 1)
 
-    rec = simulate(_motion(fn, names=names), SimulationOptions(mounting=NO_OFFSET))
+    # The thumb is trusted on every frame (tests/test_twist.py covers gating and smoothing).
+    opts = SimulationOptions(mounting=NO_OFFSET, twist=TwistOptions(smooth_hz=None))
+    rec = simulate(_motion(fn, names=names), opts)
+    assert rec.info["twist"] == {"used": "thumb", "trusted_fraction": 1.0, "filled_frames": 0}
     t = rec.timestamps
     # r = (0, -cos phi, -sin phi) is r0 = -y turned by phi about +x, so the sensor turns about
     # its own x axis (= +x world) at d(phi)/dt.

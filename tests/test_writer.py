@@ -44,7 +44,7 @@ def fake_row(clip_id: str, split: str, hazard: str, n: int, source: str = CONFIG
         "placement": "left_wrist", "device": "ideal", "sample_rate_hz": 50.0, "imu": imu,
         "simulator_version": "0.1.0", "options": {"rate_hz": 50.0, "placement": "left_wrist"},
         "seed": seed, "extra": json.dumps({"clip": clip_id}),
-        "instructions": [{"instruction": "Is it safe?", "response": "yes" if hazard == "none" else "no"}],
+        "instructions": [{"kind": "classification", "instruction": "Is it safe?", "response": "yes" if hazard == "none" else "no"}],
         "split": split,
     }
 
@@ -251,7 +251,7 @@ def test_check_version():
     check_version("1.0.7")
     check_version("1.0.0", ours="1.3.0")
     with pytest.raises(VersionError, match="upgrade imu2safety"):
-        check_version("1.1.0")
+        check_version("1.1.0", ours="1.0.0")
     with pytest.raises(VersionError, match="upgrade imu2safety"):
         check_version("2.0.0")
     with pytest.raises(VersionError, match=r"rebuild it with imu2safety >= 1\.0\.0"):

@@ -6,7 +6,7 @@ Layout: one group ``/{config}/{split}`` per split that holds rows, with
   clip i is ``imu[offsets[i]:offsets[i + 1]]``. Attributes ``channels``, ``units``, ``frame``.
 - ``offsets``: (n + 1,) int64.
 - ``hazard``: (n,) int64 ClassLabel index, attribute ``names``.
-- one (n,) dataset per other column: UTF-8 strings, bool, float32, int64; ``instructions`` as JSON.
+- one (n,) dataset per other column: UTF-8 strings, bool, float32, int64; ``instructions`` and ``facts`` as JSON.
 
 File attributes: ``codebase_version``, ``created_by``; group ``/{config}`` attributes: ``source``,
 ``simulator_version``.
@@ -68,7 +68,7 @@ def _write_split(g: h5py.Group, table) -> None:
         if name == "hazard":
             d = g.create_dataset(name, data=np.asarray(column, np.int64), track_times=False)
             d.attrs["names"] = list(HAZARD_NAMES)
-        elif name == "instructions":
+        elif name in ("instructions", "facts"):
             data = [json.dumps(v, ensure_ascii=False) for v in column]
             g.create_dataset(name, data=np.array(data, dtype=object), dtype=_STR, track_times=False)
         elif getattr(feature, "dtype", None) == "string":

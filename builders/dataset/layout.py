@@ -8,6 +8,7 @@ A dataset folder holds::
     meta/progress_{config}.json                 committed chunks (resume record; not pushed)
     data/{config}/{split}-{chunk:05d}.parquet   one shard per split and chunk of inputs
     figures/{config}_{hazard}.png               example signal plots embedded in the card
+    cache/teacher/                              teacher answers (local only; not pushed)
 
 No file in it holds a timestamp or a duration, so identical builds give identical bytes.
 """
@@ -26,7 +27,7 @@ from ..records import SPLITS
 
 #: Format version of datasets written by this code (semantic: MAJOR.MINOR.PATCH). Bump MINOR for
 #: additions old readers can ignore, MAJOR for changes they cannot read.
-CODEBASE_VERSION = "1.0.0"
+CODEBASE_VERSION = "1.1.0"
 
 CARD_PATH = "README.md"
 INFO_PATH = "meta/info.json"
@@ -39,7 +40,7 @@ FIGURE_PATH = "figures/{config}_{hazard}.png"
 #: Suffix of files being written; they are renamed into place when complete.
 TMP_SUFFIX = ".tmp"
 #: Files that stay local: resume records and unfinished writes.
-LOCAL_ONLY_PATTERNS = ("meta/progress_*.json", f"*{TMP_SUFFIX}", f"**/*{TMP_SUFFIX}")
+LOCAL_ONLY_PATTERNS = ("meta/progress_*.json", f"*{TMP_SUFFIX}", f"**/*{TMP_SUFFIX}", "cache/**")
 
 _CONFIG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")

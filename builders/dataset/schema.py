@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..instructions.facts import FACT_FIELDS, compute_facts
 from ..labels import HAZARD_NAMES
 
 IMU_CHANNELS: tuple[str, ...] = ("ax", "ay", "az", "gx", "gy", "gz")
@@ -41,10 +42,14 @@ FEATURES = datasets.Features({
     "seed": datasets.Value("int64"),
     "extra": datasets.Value("string"),
     "instructions": datasets.List({
+        "kind": datasets.Value("string"),
         "instruction": datasets.Value("string"),
         "response": datasets.Value("string"),
     }),
+    "facts": {name: datasets.Value(dtype) for name, (dtype, _, _) in FACT_FIELDS.items()},
 })
+#: Kinds of instruction-response pairs (``instructions[].kind``).
+PAIR_KINDS: tuple[str, ...] = ("description", "causal", "comparative", "classification")
 #: Arrow schema of the shards; its ``huggingface`` metadata lets ``load_dataset`` restore the
 #: ClassLabel and Array2D features.
 ARROW_SCHEMA: pa.Schema = FEATURES.arrow_schema
@@ -68,8 +73,16 @@ COLUMN_DOCS: dict[str, tuple[str, str, str]] = {
     "options": ("string (JSON)", "", "simulation options"),
     "seed": ("int64", "", "seed of the clip's random stream"),
     "extra": ("string (JSON)", "", "source-specific provenance"),
-    "instructions": ("list of {instruction, response}", "", "instruction-response pairs"),
+    "instructions": ("list of {kind, instruction, response}", "",
+                     "instruction-response pairs, kind one of " + ", ".join(PAIR_KINDS)
+                     + "; every number and event re-derivable from `facts` (empty when built "
+                     "with --no-instructions)"),
+    "facts": ("struct", "SI (field suffix: _s, _ms2, _ms3, _rads, _hz, _deg)",
+              "signal facts from `imu` at its own rate (`builders/instructions/facts.py`); null "
+              "where a fact does not apply"),
 }
+#: Fields of the ``facts`` struct: name -> (type, unit, meaning).
+FACT_DOCS = FACT_FIELDS
 
 _STRING_COLUMNS = ("id", "source", "subject", "source_label", "activity", "placement", "device",
                    "simulator_version")
@@ -97,13 +110,14 @@ def validate_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """Check one row against the schema and return it normalised.
 
     Normalised: ``imu`` as a C-contiguous (N, 6) float32 array, ``options``/``extra`` as JSON
-    strings (dicts are dumped with sorted keys), numpy scalars as Python values.
+    strings (dicts are dumped with sorted keys), numpy scalars as Python values. A missing or None
+    ``facts`` is computed from the (float32) ``imu`` with the default ``FactOptions``.
     Raises RowError naming the clip and the bad value (missing/unknown column, NaN/Inf or wrong
     shape in ``imu``, unknown hazard, ``safe`` not matching ``hazard``, ...).
     """
     rid = row.get("id", "?")
     where = f"row {rid!r}"
-    missing = [k for k in FEATURES if k not in row]
+    missing = [k for k in FEATURES if k not in row and k != "facts"]
     if missing:
         raise RowError(f"{where} lacks columns {missing}")
     unknown = sorted(set(row) - set(FEATURES))
@@ -155,11 +169,37 @@ def validate_row(row: Mapping[str, Any]) -> dict[str, Any]:
         raise RowError(f"{where}: instructions must be a list, got {type(pairs).__name__}")
     out["instructions"] = []
     for i, pair in enumerate(pairs):
-        if not isinstance(pair, Mapping) or set(pair) != {"instruction", "response"} \
-                or not all(isinstance(v, str) for v in pair.values()):
-            raise RowError(f"{where}: instructions[{i}] must be {{'instruction': str, 'response': str}}, "
-                           f"got {pair!r}")
-        out["instructions"].append({"instruction": pair["instruction"], "response": pair["response"]})
+        if not isinstance(pair, Mapping) or set(pair) != {"kind", "instruction", "response"} \
+                or not all(isinstance(v, str) for v in pair.values()) or pair["kind"] not in PAIR_KINDS:
+            raise RowError(f"{where}: instructions[{i}] must be {{'kind': one of {PAIR_KINDS}, "
+                           f"'instruction': str, 'response': str}}, got {pair!r}")
+        out["instructions"].append({k: pair[k] for k in ("kind", "instruction", "response")})
+    out["facts"] = _check_facts(row.get("facts"), imu, out["sample_rate_hz"], where)
+    return out
+
+
+def _check_facts(facts: Any, imu: np.ndarray, rate: float, where: str) -> dict[str, Any]:
+    """``facts`` checked against ``FACT_FIELDS`` (computed from ``imu`` when None)."""
+    if facts is None:
+        return compute_facts(imu, rate)
+    if not isinstance(facts, Mapping) or set(facts) != set(FACT_FIELDS):
+        got = sorted(facts) if isinstance(facts, Mapping) else type(facts).__name__
+        raise RowError(f"{where}: facts must be a dict with the fields {list(FACT_FIELDS)}, got {got}")
+    out = {}
+    for name, (dtype, _, _) in FACT_FIELDS.items():
+        v = facts[name]
+        if v is not None:
+            if dtype == "string":
+                ok = isinstance(v, str)
+            elif dtype == "int64":
+                ok = isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            else:
+                ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) \
+                    and math.isfinite(float(v))
+            if not ok:
+                raise RowError(f"{where}: facts.{name} must be a finite {dtype} or None, got {v!r}")
+            v = str(v) if dtype == "string" else int(v) if dtype == "int64" else float(v)
+        out[name] = v
     return out
 
 

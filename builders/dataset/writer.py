@@ -111,6 +111,8 @@ class DatasetWriter:
         self.chunk_inputs = chunk_inputs
         self.source = source or config
         self.row_group_bytes = row_group_bytes
+        #: Entries added to the build report by finishing passes (e.g. ``instructions``).
+        self.extra_report: dict[str, Any] = {}
         self.data_dir = self.output_dir / DATA_DIR.format(config=config)
         self.progress_path = self.output_dir / PROGRESS_PATH.format(config=config)
         if (self.output_dir / INFO_PATH).is_file():
@@ -301,6 +303,7 @@ class DatasetWriter:
             "inputs": len(inputs), "inputs_written": written, "inputs_skipped": len(inputs) - written,
             "rows": {s: n for s, n in rows.items() if n}, "class_counts": class_counts,
             "skip_reasons": dict(Counter(s["reason"] for s in skips)), "skips": skips,
+            **self.extra_report,
         }
 
     def finalize(self, build_options: Mapping[str, Any] | None = None,

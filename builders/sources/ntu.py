@@ -30,9 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from numba import njit
 import pyarrow.csv as pacsv
 
 from ...simulator.joints import JOINT_SETS
+from ...simulator.cutoff import CUTOFF_BY_KIND
 from ...simulator.motion import Motion
 from ..labels import lookup
 from ..records import Clip, Item, Skip
@@ -42,7 +44,7 @@ from ..splits import NTU_PROTOCOLS, ntu_split
 NAME = "ntu"
 #: Recommended motion low-pass, Hz, for this source's tracker. Kinect v2 skeleton jitter: chosen by analogy with the Kinect v1 measurement of
 #: benchmarks/fidelity_utd.py (no paired real IMU exists for NTU).
-CUTOFF_HZ = 4.0
+CUTOFF_HZ = CUTOFF_BY_KIND["kinect_v2"]
 LICENSE = (
     "NTU RGB+D Release Agreement: non-commercial academic research only, access granted by the "
     "ROSE Lab (Nanyang Technological University); the original data may not be redistributed."
@@ -109,8 +111,14 @@ def list_inputs(input_dir: Path, **options) -> list[Path]:
     return sorted_files(input_dir, "*.skeleton")
 
 
-def read(path: Path, **options) -> Iterator[Item]:
-    """Clips of one ``.skeleton`` file (main actor, and second actor of mutual actions)."""
+#: ``read`` takes the file's bytes when the caller has read them already (``data=``), so that a
+#: build hashes and parses one read.
+READS_BYTES = True
+
+
+def read(path: Path, data: bytes | None = None, **options) -> Iterator[Item]:
+    """Clips of one ``.skeleton`` file (main actor, and second actor of mutual actions);
+    ``data``: the file's bytes, if already read."""
     opts = parse_options(Options, NAME, options)
     path = Path(path)
     stem = path.name.split(".", 1)[0]
@@ -127,7 +135,7 @@ def read(path: Path, **options) -> Iterator[Item]:
         yield Skip(str(path), f"unmapped label {label!r}")
         return
     try:
-        skeleton = parse_skeleton(path.read_bytes().decode("latin-1"))
+        skeleton = parse_skeleton_bytes(path.read_bytes() if data is None else data)
     except OSError as err:
         yield Skip(str(path), f"cannot read file: {err}")
         return
@@ -167,6 +175,24 @@ def read(path: Path, **options) -> Iterator[Item]:
         if "second_body" in base:
             clip.extra["second_body"] = base["second_body"]
         yield clip
+
+
+def parse_skeleton_bytes(data: bytes) -> Skeleton:
+    """``parse_skeleton`` of a file's bytes: a compiled scan for files in the usual layout
+    (the numbers each parsed exactly, bit for bit as Python's ``float``), and ``parse_skeleton``
+    itself for anything else (other whitespace or number forms, and every malformed file, whose
+    error it names)."""
+    status, num_frames, count, frames, id_at, values = _scan(np.frombuffer(data, dtype=np.uint8))
+    if status != 0:
+        return parse_skeleton(data.decode("latin-1"))
+    names: dict[tuple[int, int], str] = {}
+    ids = [names.setdefault((a, b), data[a:b].decode("latin-1")) for a, b in id_at[:count].tolist()]
+    return Skeleton(
+        num_frames=int(num_frames), frame=frames[:count].copy(),
+        body_id=np.asarray(ids, dtype=str).reshape(count),
+        xyz=values[:count * NUM_JOINTS, :3].reshape(count, NUM_JOINTS, 3),
+        state=_tracking_state(values[:count * NUM_JOINTS, 3].reshape(count, NUM_JOINTS)),
+    )
 
 
 def parse_skeleton(text: str) -> Skeleton:
@@ -332,3 +358,169 @@ def _missing_names(path: str) -> frozenset[str]:
         if token:
             names.add(token.split()[0].removesuffix(".skeleton"))
     return frozenset(names)
+
+
+# ---- compiled scan of the usual layout (``parse_skeleton_bytes``); status 1 = "not this layout,
+# ---- ask parse_skeleton", which also names every format error.
+
+_POW10 = np.array([10.0 ** k for k in range(23)])  # exact in float64
+
+
+@njit(cache=True)
+def _blank(c):
+    return c == 32 or c == 9 or c == 13
+
+
+@njit(cache=True)
+def _odd_space(c):
+    """Bytes str.split() / str.strip() take as whitespace besides space, tab and CR (latin-1)."""
+    return c == 11 or c == 12 or (28 <= c <= 31) or c == 133 or c == 160
+
+
+@njit(cache=True)
+def _tokens(buf, pos, starts, ends):
+    """Tokens of the line starting at buf[pos] into starts/ends: (count, start of the next line);
+    count -1 if the line holds other whitespace or more tokens than there is room for."""
+    k, i, nbytes = 0, pos, buf.shape[0]
+    while i < nbytes and buf[i] != 10:
+        c = buf[i]
+        if _blank(c):
+            i += 1
+            continue
+        if _odd_space(c) or k == starts.shape[0]:
+            return -1, i
+        starts[k] = i
+        while i < nbytes and buf[i] != 10 and not _blank(buf[i]):
+            if _odd_space(buf[i]):
+                return -1, i
+            i += 1
+        ends[k] = i
+        k += 1
+    return k, i + 1
+
+
+@njit(cache=True)
+def _int(buf, a, b):
+    """Non-negative decimal integer token buf[a:b], or -1."""
+    if b <= a or b - a > 12:
+        return -1
+    v = 0
+    for i in range(a, b):
+        c = buf[i]
+        if c < 48 or c > 57:
+            return -1
+        v = v * 10 + (c - 48)
+    return v
+
+
+@njit(cache=True)
+def _float(buf, a, b, pow10):
+    """(ok, value) of a token [+-]digits[.digits][(e|E)[+-]digits], exact (a mantissa below
+    2**53 scaled by at most 10**22 is one correctly rounded operation, as strtod gives)."""
+    i, neg = a, False
+    if i < b and (buf[i] == 43 or buf[i] == 45):
+        neg = buf[i] == 45
+        i += 1
+    mant, digits, scale, seen = 0, 0, 0, False
+    while i < b and 48 <= buf[i] <= 57:
+        if mant or buf[i] != 48:
+            digits += 1
+        mant = mant * 10 + (buf[i] - 48)
+        i += 1
+        seen = True
+    if i < b and buf[i] == 46:
+        i += 1
+        while i < b and 48 <= buf[i] <= 57:
+            if mant or buf[i] != 48:
+                digits += 1
+            mant = mant * 10 + (buf[i] - 48)
+            scale -= 1
+            i += 1
+            seen = True
+    if not seen or digits > 15:
+        return False, 0.0
+    if i < b and (buf[i] == 101 or buf[i] == 69):
+        i += 1
+        eneg = False
+        if i < b and (buf[i] == 43 or buf[i] == 45):
+            eneg = buf[i] == 45
+            i += 1
+        e, edigits = 0, 0
+        while i < b and 48 <= buf[i] <= 57 and edigits < 4:
+            e = e * 10 + (buf[i] - 48)
+            edigits += 1
+            i += 1
+        if edigits == 0:
+            return False, 0.0
+        scale += -e if eneg else e
+    if i != b:
+        return False, 0.0
+    v = float(mant)
+    if mant == 0:
+        v = 0.0
+    elif scale >= 0:
+        if scale > 22:
+            return False, 0.0
+        v = v * pow10[scale]
+    else:
+        if -scale > 22:
+            return False, 0.0
+        v = v / pow10[-scale]
+    return True, -v if neg else v
+
+
+@njit(cache=True)
+def _scan(buf):
+    """(status, frame count, records R, frame (R,), body-id byte span (R, 2), (R*25, 4) x y z
+    trackingState); status 0 = parsed, 1 = leave it to ``parse_skeleton``. One pass over the
+    bytes; what follows the last frame must be blank lines (as parse_skeleton's trimming)."""
+    nbytes = buf.shape[0]
+    cap = nbytes // (24 * NUM_JOINTS) + 1  # a joint line takes at least 24 bytes
+    frames = np.empty(cap, np.int64)
+    id_at = np.empty((cap, 2), np.int64)
+    values = np.empty((cap * NUM_JOINTS, 4))
+    ts = np.empty(13, np.int64)
+    te = np.empty(13, np.int64)
+    fail = (1, 0, 0, frames, id_at, values)
+    k, pos = _tokens(buf, 0, ts, te)
+    if k != 1:
+        return fail
+    num_frames = _int(buf, ts[0], te[0])
+    if num_frames < 0:
+        return fail
+    r = 0
+    for f in range(num_frames):
+        if pos >= nbytes:
+            return fail
+        k, pos = _tokens(buf, pos, ts, te)
+        bodies = _int(buf, ts[0], te[0]) if k == 1 else -1
+        if bodies < 0:
+            return fail
+        for _ in range(bodies):
+            if r >= cap or pos >= nbytes:
+                return fail
+            k, pos = _tokens(buf, pos, ts, te)
+            if k != 10 or pos >= nbytes:
+                return fail
+            id_at[r, 0], id_at[r, 1] = ts[0], te[0]
+            k, pos = _tokens(buf, pos, ts, te)
+            if k != 1 or _int(buf, ts[0], te[0]) != NUM_JOINTS:
+                return fail
+            for j in range(NUM_JOINTS):
+                if pos >= nbytes:
+                    return fail
+                k, pos = _tokens(buf, pos, ts, te)
+                if k != 12:
+                    return fail
+                for c, col in enumerate((0, 1, 2, 11)):
+                    ok, v = _float(buf, ts[col], te[col], _POW10)
+                    if not ok:
+                        return fail
+                    values[r * NUM_JOINTS + j, c] = v
+            frames[r] = f
+            r += 1
+    while pos < nbytes:  # only blank lines may follow
+        k, pos = _tokens(buf, pos, ts, te)
+        if k != 0:
+            return fail
+    return 0, num_frames, r, frames, id_at, values

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ...simulator.joints import JOINT_SETS
+from ...simulator.cutoff import CUTOFF_BY_KIND
 from ...simulator.motion import Motion
 from ..labels import lookup
 from ..records import Clip, Item, Skip
@@ -30,7 +31,7 @@ from ..splits import smartfallmm_split
 NAME = "smartfallmm"
 #: Recommended motion low-pass, Hz, for this source's tracker. Azure Kinect skeleton jitter: chosen by analogy with the Kinect v1 measurement of
 #: benchmarks/fidelity_utd.py (SmartFallMM's watch and skeleton trials were cut apart).
-CUTOFF_HZ = 4.0
+CUTOFF_HZ = CUTOFF_BY_KIND["azure_kinect"]
 LICENSE = "SmartFallMM (Texas State University SmartFall group): research use; cite the dataset."
 CITATION = (
     "SmartFallMM: A Multimodal Dataset Collected with Commodity Devices. Texas State University "

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.io
 
 from ...simulator.joints import JOINT_SETS
+from ...simulator.cutoff import CUTOFF_BY_KIND
 from ...simulator.motion import Motion
 from ..labels import lookup
 from ..records import Clip, Item, Skip
@@ -32,7 +33,7 @@ from ..splits import utd_mhad_split
 NAME = "utd-mhad"
 #: Recommended motion low-pass, Hz, for this source's tracker. Kinect v1 skeletons at ~20 fps are noisy: against the real wrist IMU the median |accel|
 #: correlation was 0.76 at 2.5-3 Hz, 0.71 at 4 Hz, 0.63 at 5 Hz (benchmarks/fidelity_utd.py).
-CUTOFF_HZ = 3.0
+CUTOFF_HZ = CUTOFF_BY_KIND["kinect_v1"]
 LICENSE = "UTD-MHAD: free for research use; cite the paper below (University of Texas at Dallas)."
 CITATION = (
     "Chen, Jafari, Kehtarnavaz. UTD-MHAD: A Multimodal Dataset for Human Action Recognition "

@@ -1,0 +1,350 @@
+"""The checker: every number and every claimed event of a pair re-derived from the facts.
+
+A pair passes when ``check_pair`` returns no problem. The rules, applied to the instruction and the
+response (templated or written by a teacher):
+
+- **Scope**: a sentence speaks of the row's own clip until a backticked clip id (`` `id` ``) switches
+  it to that clip, and "this clip" / "this recording" / "here" switch it back. An id that is not a
+  clip of the build is a problem.
+- **Numbers**: every number must carry a known unit (m/s², m/s³, rad/s, s, Hz, °, cycles/min). It
+  is compared with the facts of its scope that have that unit, narrowed by the nearest topic word
+  of its sentence (before it, else after it: "free fall", "impact", "peak", "rotation", ...) and, for
+  rad/s, by an axis right before it ("z 1.20 rad/s", "|gz| 0.57 rad/s"). It passes when one
+  candidate, formatted with the number's own decimals, gives the same text. A bare number fails,
+  so a teacher cannot slip in an invented count or threshold.
+- **Axes**: an axis claim ("about the z axis", "the x axis") not labelling a number must be the
+  dominant rotation axis in a rotation sentence, the peak-|accel| axis in a peak/impact sentence.
+- **Events**: "free fall", "impact" and "still/stillness/motionless/at rest" claim that the event
+  happened in the scope's clip; after "no", "not", "without", "nor" they claim that it did not.
+  Sentences with "would", "could", "might" or "if" are counterfactual: their events are not claims
+  (their numbers still are).
+- **Order**: two events in one sentence are in time order unless joined by "after" (not "after
+  which/that/this"), "preceded by" or "following", which reverse it; a sentence starting with
+  "Then"/"Afterwards"/"After that"/"Next"/"Finally" continues the previous sentence's last event.
+- **Comparisons**: "higher/lower/longer/shorter/... than" compares the numbers on either side.
+- **Labels**: ``hazard "x"`` and ``activity "x"`` must be the scope's labels; "is safe"/"is unsafe",
+  "(safe" / "(unsafe" and a response opening with "Safe"/"Unsafe" must match ``safe``.
+
+The numbers are formatted by ``fmt`` (``templates`` uses the same function), so the rounding of
+the text is the rounding the checker re-derives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .facts import AXES, FACT_FIELDS
+
+#: unit key -> (text unit, decimals used by the templates)
+UNITS: dict[str, tuple[str, int]] = {
+    "ms2": ("m/s²", 1), "ms3": ("m/s³", 0), "rads": ("rad/s", 2), "s": ("s", 2),
+    "hz": ("Hz", 1), "deg": ("°", 0), "per_min": ("cycles/min", 0),
+}
+_FIELD_UNIT = {"m/s^2": "ms2", "m/s^3": "ms3", "rad/s": "rads", "s": "s", "Hz": "hz", "deg": "deg",
+               "1/min": "per_min"}
+#: fact field -> unit key (fields with a unit only)
+FIELD_UNITS: dict[str, str] = {k: _FIELD_UNIT[u] for k, (_, u, _) in FACT_FIELDS.items() if u in _FIELD_UNIT}
+
+
+def fmt(value: float, unit: str, decimals: int | None = None) -> str:
+    """``value`` as the text writes it: ``fmt(12.345, "ms2") == "12.3 m/s²"``; ``°`` without a space."""
+    text, default = UNITS[unit]
+    number = f"{value:.{default if decimals is None else decimals}f}"
+    if number.startswith("-") and float(number) == 0:
+        number = number[1:]
+    return number + text if unit == "deg" else f"{number} {text}"
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What the checker knows of one clip: its labels and its facts (``facts.FACT_FIELDS``)."""
+
+    id: str
+    hazard: str
+    activity: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def safe(self) -> bool:
+        return self.hazard == "none"
+
+
+_NUM = r"(?<![\w.])(-?\d+(?:\.\d+)?)"
+_UNIT_RE = (r"\s*(?P<unit>m/s(?:²|\^2|2)|m/s(?:³|\^3|3)|rad/s|cycles/min|per minute|/min|Hz|°|"
+            r"degrees?\b|deg\b|seconds?\b|s\b)")
+_NUMBER_RE = re.compile(_NUM + r"(?:" + _UNIT_RE + r")?")
+_UNIT_KEY = {"m/s²": "ms2", "m/s^2": "ms2", "m/s2": "ms2", "m/s³": "ms3", "m/s^3": "ms3", "m/s3": "ms3",
+             "rad/s": "rads", "cycles/min": "per_min", "per minute": "per_min", "/min": "per_min",
+             "Hz": "hz", "°": "deg", "degree": "deg", "degrees": "deg", "deg": "deg",
+             "second": "s", "seconds": "s", "s": "s"}
+#: Tokens that look like numbers but are names.
+_ALLOWED_BARE = re.compile(r"\b[36]-axis\b|\b\d+-D\b|\bIMU\d*\b", re.I)
+_ID_RE = re.compile(r"`([^`]+)`")
+_PRIMARY_RE = re.compile(r"\b(this (?:clip|recording|signal|motion)|here)\b", re.I)
+
+_TOPICS: list[tuple[str, re.Pattern, tuple[str, ...]]] = [
+    (name, re.compile(rx, re.I), keys) for name, rx, keys in [
+        ("free_fall", r"free[- ]?fall|weightless", ("free_fall_s", "free_fall_start_s",
+                                                   "free_fall_first_s", "min_accel_ms2")),
+        ("impact", r"impact|landing", ("impact_ms2", "impact_time_s", "impact_jerk_ms3")),
+        ("jerk", r"\bjerk", ("impact_jerk_ms3",)),
+        ("still", r"\bstill(?:ness)?\b|motionless|at rest|\brests?\b",
+         ("still_after_impact_s", "still_start_s")),
+        ("tilt", r"tilt|gravity direction|orientation", ("tilt_change_deg",)),
+        ("rms", r"\brms\b|energy|intensity", ("rms_accel_ms2", "rms_before_ms2", "rms_during_ms2",
+                                             "rms_after_ms2")),
+        ("min", r"minimum|lowest|smallest|drops? to|dips? to", ("min_accel_ms2",)),
+        ("gyro", r"rotat|angular|gyro|spin|twist|\|g[xyz]\||\|w\||\|ω\|",
+         ("peak_gyro_rads", "peak_gyro_time_s", *(f"gyro_{s}_{a}_rads" for s in ("peak", "mean") for a in AXES))),
+        ("peak", r"\|a(?:ccel)?\||specific force", ("peak_accel_ms2", "peak_accel_time_s")),
+        ("freq", r"frequen|periodic|oscillat|rhythm", ("dominant_freq_hz",)),
+        ("cadence", r"cadence", ("cadence_per_min",)),
+        ("clip", r"\bclip\b|recording|duration|sampled|sample rate", ("duration_s", "sample_rate_hz")),
+        ("event", r"\bevent\b", ("event_start_s", "event_end_s")),
+    ]
+]
+_AXIS_RE = re.compile(r"(?:\|g([xyz])\||\bg([xyz])\b|\b([xyz])[- ]axis\b|\babout (?:its |the )?([xyz])\b|"
+                      r"\balong (?:its |the )?([xyz])\b|\b([xyz])(?=\s*:?\s*-?\d))")
+_EVENT_RES = {
+    "free_fall": re.compile(r"free[- ]?fall", re.I),
+    "impact": re.compile(r"\bimpact", re.I),
+    "stillness": re.compile(r"\bstill(?:ness)?\b|motionless|at rest", re.I),
+}
+_NEGATION = re.compile(r"\b(?:no|not|without|never|nor|absence of|lacks?|neither)\s+(?:[\w|-]+\s+){0,2}$", re.I)
+_HYPOTHETICAL = re.compile(r"\b(would|could|might|if)\b", re.I)
+_REVERSE = re.compile(r"\bafter\b(?!\s+(?:which|that|this|it))|preceded by|\bfollowing\b", re.I)
+_FORWARD = re.compile(r"\bthen\b|followed by|after (?:which|that|this|it)|\bbefore\b|\blater\b|\bnext\b|"
+                      r"leading to|\buntil\b", re.I)
+_CONTINUES = re.compile(r"^\s*(then|afterwards|after that|next|finally)\b", re.I)
+_COMPARE = re.compile(r"\b(higher|lower|longer|shorter|stronger|weaker|faster|slower|more|less|"
+                      r"larger|smaller|greater)\s+than\b", re.I)
+_UP_WORDS = {"higher", "longer", "stronger", "faster", "more", "larger", "greater"}
+_HAZARD_RE = re.compile(r'\bhazard\s*:?\s*"([^"]*)"', re.I)
+_ACTIVITY_RE = re.compile(r'\bactivity\s*:?\s*"([^"]*)"', re.I)
+_VERDICT_RE = re.compile(r"\bis (?:(not) )?(unsafe|safe)\b|\((unsafe|safe)\b|^\s*(unsafe|safe)\b", re.I)
+
+
+def _sentences(text: str) -> list[str]:
+    """Split on . ! ? followed by a space or the end, but not inside numbers."""
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z`\"(|])|\n+", text.strip())
+    return [p for p in parts if p.strip()]
+
+
+@dataclass
+class _Token:
+    pos: int
+    kind: str            # "scope" | "number" | "axis" | "event" | "topic"
+    value: Any
+    end: int = 0
+
+
+def _tokens(sentence: str, primary: str, known: Mapping[str, ClipInfo], problems: list[str]) -> list[_Token]:
+    toks: list[_Token] = []
+    masked = list(sentence)
+
+    def mask(a: int, b: int) -> None:
+        masked[a:b] = " " * (b - a)
+
+    for m in _ID_RE.finditer(sentence):
+        cid = m.group(1)
+        if cid not in known:
+            problems.append(f"unknown clip id `{cid}`")
+        toks.append(_Token(m.start(), "scope", cid, m.end()))
+        mask(m.start(), m.end())
+    for m in _PRIMARY_RE.finditer(sentence):
+        toks.append(_Token(m.start(), "scope", primary, m.end()))
+    for m in _ALLOWED_BARE.finditer(sentence):
+        mask(m.start(), m.end())
+    text = "".join(masked)
+    for m in _NUMBER_RE.finditer(text):
+        unit = _UNIT_KEY.get(m.group("unit")) if m.group("unit") else None
+        toks.append(_Token(m.start(), "number", (m.group(1), unit), m.end()))
+    for m in _AXIS_RE.finditer(text):
+        axis = next(g for g in m.groups() if g)
+        toks.append(_Token(m.start(), "axis", axis, m.end()))
+    for name, rx in _EVENT_RES.items():
+        for m in rx.finditer(text):
+            toks.append(_Token(m.start(), "event", name, m.end()))
+    for name, rx, _ in _TOPICS:
+        for m in rx.finditer(text):
+            toks.append(_Token(m.start(), "topic", name, m.end()))
+    toks.sort(key=lambda t: (t.pos, t.kind != "scope"))
+    return toks
+
+
+def _matches(number: str, value: Any) -> bool:
+    """Whether ``value`` rounded to the decimals of ``number`` reads ``number``."""
+    if value is None:
+        return False
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    text = f"{float(value):.{decimals}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return text == number
+
+
+def _topic_keys(name: str) -> tuple[str, ...]:
+    return next(keys for n, _, keys in _TOPICS if n == name)
+
+
+def _event_happened(facts: Mapping[str, Any], event: str) -> bool:
+    if event == "free_fall":
+        return bool(facts.get("free_fall_count"))
+    if event == "impact":
+        return facts.get("impact_ms2") is not None
+    return bool(facts.get("still_after_impact_s"))
+
+
+def _event_time(facts: Mapping[str, Any], event: str) -> float | None:
+    return {"free_fall": facts.get("free_fall_start_s"), "impact": facts.get("impact_time_s"),
+            "stillness": facts.get("still_start_s")}[event]
+
+
+def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims: bool = True) -> list[str]:
+    """Problems of one text about ``clip`` (empty when every claim holds). ``known``: id -> ClipInfo
+    of every clip of the build the text may name (``clip`` included). ``claims=False`` (an
+    instruction) checks ids and numbers only: a question claims no event or label."""
+    known = {**known, clip.id: clip}
+    problems: list[str] = []
+    last_event: tuple[str, str] | None = None  # (scope, event) of the previous sentence's last event
+    for sentence in _sentences(text):
+        hypothetical = bool(_HYPOTHETICAL.search(sentence)) or not claims
+        toks = _tokens(sentence, clip.id, known, problems)
+        scope = clip.id
+        scoped: list[tuple[_Token, str]] = []
+        for t in toks:
+            if t.kind == "scope":
+                scope = t.value if t.value in known else scope
+            else:
+                scoped.append((t, scope))
+        topics = [t for t, _ in scoped if t.kind == "topic"]
+        numbers = [(t, s) for t, s in scoped if t.kind == "number"]
+        axes = [(t, s) for t, s in scoped if t.kind == "axis"]
+        labelled_axes: set[int] = set()
+        # numbers
+        for t, s in numbers:
+            value, unit = t.value
+            if unit is None:
+                problems.append(f"number {value} without a unit in {sentence!r}")
+                continue
+            facts = known[s].facts
+            with_unit = [k for k, u in FIELD_UNITS.items() if u == unit]
+            cands = with_unit
+            before = [p for p in topics if p.pos < t.pos and set(_topic_keys(p.value)) & set(with_unit)]
+            after = [p for p in topics if p.pos > t.pos and set(_topic_keys(p.value)) & set(with_unit)]
+            topic = before[-1] if before else (after[0] if after else None)
+            if topic is not None:
+                cands = [k for k in _topic_keys(topic.value) if k in with_unit]
+            if unit == "rads":
+                ax = [a for a, _ in axes if a.end <= t.pos and t.pos - a.end <= 12
+                      and not any(n.pos > a.end and n.pos < t.pos for n, _ in numbers)]
+                if ax:
+                    labelled_axes.add(ax[-1].pos)
+                    cands = [f"gyro_peak_{ax[-1].value}_rads", f"gyro_mean_{ax[-1].value}_rads"]
+            if not any(_matches(value, facts.get(k)) for k in cands):
+                got = ", ".join(f"{k}={facts.get(k)!r}" for k in cands)
+                problems.append(f"{value} {UNITS[unit][0]} matches no fact of `{s}` ({got})")
+        # axis claims
+        for a, s in axes:
+            if a.pos in labelled_axes:
+                continue
+            facts = known[s].facts
+            before = [p for p in topics if p.pos < a.pos and p.value in ("gyro", "peak", "impact")]
+            after = [p for p in topics if p.pos > a.pos and p.value in ("gyro", "peak", "impact")]
+            topic = before[-1].value if before else (after[0].value if after else None)
+            allowed = {"gyro": {facts.get("gyro_dominant_axis")},
+                       "peak": {facts.get("peak_accel_axis")}, "impact": {facts.get("peak_accel_axis")},
+                       None: {facts.get("gyro_dominant_axis"), facts.get("peak_accel_axis")}}[topic]
+            if a.value not in allowed:
+                problems.append(f"axis {a.value} claimed for {topic or 'the motion'} of `{s}`, facts say "
+                                f"{sorted(x for x in allowed if x)}")
+        # events
+        claimed: list[tuple[_Token, str]] = []
+        for t, s in scoped:
+            if t.kind != "event" or hypothetical:
+                continue
+            negated = bool(_NEGATION.search(sentence[:t.pos]))
+            happened = _event_happened(known[s].facts, t.value)
+            if negated and happened:
+                problems.append(f"denies the {t.value} of `{s}`, which the facts show")
+            elif not negated and not happened:
+                problems.append(f"claims a {t.value} in `{s}`, which the facts do not show")
+            elif not negated:
+                claimed.append((t, s))
+        # order
+        pairs = []
+        if claimed and last_event is not None and _CONTINUES.match(sentence):
+            pairs.append((last_event, (claimed[0][1], claimed[0][0].value), False))
+        for (t1, s1), (t2, s2) in zip(claimed, claimed[1:]):
+            between = sentence[t1.end:t2.pos]
+            if s1 != s2 or t1.value == t2.value:
+                continue
+            if _REVERSE.search(between):
+                pairs.append(((s1, t1.value), (s2, t2.value), True))
+            elif _FORWARD.search(between):
+                pairs.append(((s1, t1.value), (s2, t2.value), False))
+        for (sa, ea), (sb, eb), reverse in pairs:
+            if sa != sb or ea == eb:
+                continue
+            ta, tb = _event_time(known[sa].facts, ea), _event_time(known[sb].facts, eb)
+            if ta is None or tb is None:
+                continue
+            if (ta > tb) if not reverse else (tb > ta):
+                first, second = (eb, ea) if reverse else (ea, eb)
+                problems.append(f"says the {first} comes before the {second} in `{sa}`, but the facts "
+                                f"put them at {ta:.2f} s and {tb:.2f} s")
+        if claimed:
+            last_event = (claimed[-1][1], claimed[-1][0].value)
+        elif not _CONTINUES.match(sentence):
+            last_event = None
+        # comparisons
+        for m in _COMPARE.finditer(sentence):
+            left = [(t, s) for t, s in numbers if t.end <= m.start()]
+            right = [(t, s) for t, s in numbers if t.pos >= m.end()]
+            if left and right and left[-1][0].value[1] == right[0][0].value[1]:
+                x, y = float(left[-1][0].value[0]), float(right[0][0].value[0])
+                up = m.group(1).lower() in _UP_WORDS
+                if (up and not x > y) or (not up and not x < y):
+                    problems.append(f"'{m.group(0)}' compares {x:g} with {y:g}")
+        # labels
+        if not hypothetical:
+            def scope_at(pos: int) -> str:
+                prior = [t.value for t in toks if t.kind == "scope" and t.pos < pos and t.value in known]
+                return prior[-1] if prior else clip.id
+
+            for m in _HAZARD_RE.finditer(sentence):
+                want = known[scope_at(m.start())].hazard
+                if m.group(1).strip().replace(" ", "_") != want:
+                    problems.append(f'hazard "{m.group(1)}" but `{scope_at(m.start())}` is {want!r}')
+            for m in _ACTIVITY_RE.finditer(sentence):
+                want = known[scope_at(m.start())].activity
+                if m.group(1).strip() != want:
+                    problems.append(f'activity "{m.group(1)}" but `{scope_at(m.start())}` is {want!r}')
+            for m in _VERDICT_RE.finditer(sentence):
+                negated = bool(m.group(1))
+                word = next(g for g in m.groups()[1:] if g).lower()
+                says_safe = (word == "safe") != negated
+                who = known[scope_at(m.start())]
+                if says_safe != who.safe:
+                    problems.append(f"calls `{who.id}` {'safe' if says_safe else 'unsafe'}, its hazard is "
+                                    f"{who.hazard!r}")
+    return problems
+
+
+def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, ClipInfo]) -> list[str]:
+    """Problems of one ``{kind, instruction, response}`` pair about ``clip`` (empty = it passes).
+
+    A classification response must also state the verdict, and for an unsafe clip name the hazard.
+    """
+    problems = check_text(pair["instruction"], clip, known, claims=False) + check_text(pair["response"], clip, known)
+    if not pair["response"].strip():
+        problems.append("empty response")
+    if pair.get("kind") == "classification":
+        first = _sentences(pair["response"])[:1]
+        if not first or not _VERDICT_RE.search(first[0]):
+            problems.append("classification response states no safe/unsafe verdict first")
+        if not clip.safe and not re.search(rf'hazard\s*:?\s*"{re.escape(clip.hazard)}"', pair["response"]):
+            problems.append(f"classification response does not name the hazard {clip.hazard!r}")
+    return problems

@@ -1,0 +1,228 @@
+"""The finishing pass of a build: instruction pairs for every row of one config, checked.
+
+Facts are computed per row while the chunks are written (``builders/build.py``); causal and
+comparative pairs need other clips of the build, so the pairs are written afterwards by
+``add_instructions``: it reads the labels and facts of every row of the config (small), picks each
+clip's partners, writes the templated pairs (optionally rewritten by a teacher), checks every pair,
+drops those that fail (and duplicates within a split) and rewrites each shard with its
+``instructions`` column replaced. The pass depends only on the config's rows and the seed, never on
+chunking or process count, and it rewrites every shard each time, so a resumed build gets the
+same bytes as an uninterrupted one.
+
+Partners (all within the clip's split, so that no pair of one split quotes another split's clip,
+except a causal reference falling back to the training split, whose numbers are not test data):
+
+- causal reference of an unsafe clip: a safe look-alike of its hazard (``templates.LOOKALIKES``),
+  else any safe clip; of a safe clip: a clip of the hazard it resembles, else any unsafe clip.
+- comparative partner: the same rule, else any other clip of the split. Copies of the same
+  recording (``id~augK``) are never partners of each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from ...simulator.rng import clip_rng
+from ..dataset.layout import shard_paths
+from ..dataset.schema import ARROW_SCHEMA, PAIR_KINDS
+from ..labels import HAZARD_NAMES
+from ..records import SPLITS
+from .checker import ClipInfo, check_pair
+from .templates import is_lookalike, matching_hazard, template_pairs
+
+logger = logging.getLogger(__name__)
+
+#: A teacher: (clip, its templated pairs, the clips they name) -> rewritten pairs (None = keep the
+#: template). ``teachers.Teacher`` objects are such callables.
+TeacherFn = Callable[[list[tuple[ClipInfo, list[dict[str, str]], dict[str, ClipInfo]]]],
+                     list[list[dict[str, str] | None]]]
+
+
+@dataclass
+class InstructionStats:
+    """What the pass wrote and dropped (the build report's ``instructions`` entry)."""
+
+    pairs: Counter = field(default_factory=Counter)            # kind -> pairs written
+    dropped_by_checker: Counter = field(default_factory=Counter)  # kind -> templated pairs dropped
+    duplicates_dropped: int = 0
+    teacher: dict[str, int] = field(default_factory=dict)      # used / discarded_by_checker / failed
+    examples_of_drops: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pairs": {k: self.pairs[k] for k in PAIR_KINDS},
+                "dropped_by_checker": {k: self.dropped_by_checker[k] for k in PAIR_KINDS},
+                "duplicates_dropped": self.duplicates_dropped, "teacher": dict(sorted(self.teacher.items())),
+                "examples_of_drops": self.examples_of_drops}
+
+
+def _base(clip_id: str) -> str:
+    return clip_id.split("~aug")[0]
+
+
+def read_index(dataset_dir: Path, config: str) -> dict[str, list[ClipInfo]]:
+    """split -> ClipInfo of every row in dataset order (ids, labels and facts; no IMU)."""
+    out: dict[str, list[ClipInfo]] = {}
+    for split in SPLITS:
+        rows: list[ClipInfo] = []
+        for path in shard_paths(dataset_dir, config, split):
+            t = pq.read_table(path, columns=["id", "hazard", "activity", "facts"])
+            for cid, h, act, facts in zip(*(t[c].to_pylist() for c in ("id", "hazard", "activity", "facts"))):
+                rows.append(ClipInfo(cid, HAZARD_NAMES[h], act, facts or {}))
+        if rows:
+            out[split] = rows
+    return out
+
+
+class _Groups:
+    """Sorted ids of one split by label, for partner picks without scanning the split per clip."""
+
+    def __init__(self, clips: Iterable[ClipInfo]) -> None:
+        self.safe: list[str] = []
+        self.unsafe: list[str] = []
+        self.by_hazard: dict[str, list[str]] = defaultdict(list)
+        self.lookalikes: dict[str, list[str]] = defaultdict(list)
+        self.all: list[str] = []
+        for c in clips:
+            self.all.append(c.id)
+            if c.safe:
+                self.safe.append(c.id)
+                for hazard in HAZARD_NAMES[1:]:
+                    if is_lookalike(c.activity, hazard):
+                        self.lookalikes[hazard].append(c.id)
+            else:
+                self.unsafe.append(c.id)
+                self.by_hazard[c.hazard].append(c.id)
+        for lst in (self.safe, self.unsafe, self.all, *self.by_hazard.values(), *self.lookalikes.values()):
+            lst.sort()
+
+    def choose(self, c: ClipInfo, seed: int, stream: str, any_clip: bool) -> str | None:
+        """A partner of ``c`` by the rule of the module docstring (None when there is none)."""
+        if c.safe:
+            tiers = [self.by_hazard.get(matching_hazard(c.activity), []), self.unsafe]
+        else:
+            tiers = [self.lookalikes.get(c.hazard, []), self.safe]
+        if any_clip:
+            tiers.append(self.all)
+        for ids in tiers:
+            found = _pick_other(ids, c.id, seed, stream)
+            if found is not None:
+                return found
+        return None
+
+
+def _pick_other(ids: list[str], clip_id: str, seed: int, stream: str) -> str | None:
+    """One of the sorted ``ids``, drawn from the stream of (seed, clip id, stream), skipping copies
+    of ``clip_id``'s own recording (the next id in order is taken instead)."""
+    if not ids:
+        return None
+    k = int(clip_rng(seed, clip_id, f"pairs/{stream}").integers(len(ids)))
+    for step in range(len(ids)):
+        cand = ids[(k + step) % len(ids)]
+        if _base(cand) != _base(clip_id):
+            return cand
+    return None
+
+
+def plan_pairs(index: Mapping[str, list[ClipInfo]], seed: int) -> dict[str, tuple[str | None, str | None]]:
+    """clip id -> (causal reference id, comparative partner id)."""
+    groups = {split: _Groups(clips) for split, clips in index.items()}
+    train = groups.get("train")
+    plan = {}
+    for split, clips in index.items():
+        g = groups[split]
+        for c in clips:
+            ref = g.choose(c, seed, "causal-ref", any_clip=False)
+            if ref is None and train is not None and split != "train":
+                ref = train.choose(c, seed, "causal-ref", any_clip=False)
+            plan[c.id] = (ref, g.choose(c, seed, "compare", any_clip=True))
+    return plan
+
+
+def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherFn | None = None,
+               stats: InstructionStats | None = None, progress: bool = False) -> dict[str, list[dict[str, str]]]:
+    """clip id -> its checked pairs (``{kind, instruction, response}``), duplicates within a split
+    removed; counts go to ``stats``."""
+    stats = stats if stats is not None else InstructionStats()
+    known = {c.id: c for clips in index.values() for c in clips}
+    plan = plan_pairs(index, seed)
+    out: dict[str, list[dict[str, str]]] = {}
+    total = sum(len(v) for v in index.values())
+    bar = tqdm(total=total, unit="clip", desc="instruction pairs", disable=not progress)
+    for split, clips in index.items():
+        seen: set[tuple[str, str]] = set()
+        batch: list[tuple[ClipInfo, list[dict[str, str]], dict[str, ClipInfo]]] = []
+        for c in clips:
+            ref_id, other_id = plan[c.id]
+            ref = known[ref_id] if ref_id else None
+            other = known[other_id] if other_id else None
+            kept = []
+            for pair in template_pairs(c, seed, ref, other):
+                problems = check_pair(pair, c, known)
+                if problems:
+                    stats.dropped_by_checker[pair["kind"]] += 1
+                    if len(stats.examples_of_drops) < 10:
+                        stats.examples_of_drops.append({"id": c.id, "kind": pair["kind"], "problem": problems[0]})
+                    continue
+                kept.append(pair)
+            named = {x.id: x for x in (c, ref, other) if x is not None}
+            batch.append((c, kept, named))
+        rewritten = teacher(batch) if teacher is not None else [[None] * len(k) for _, k, _ in batch]
+        for (c, kept, _), new in zip(batch, rewritten):
+            final = []
+            for pair, alt in zip(kept, new):
+                if alt is not None:
+                    if check_pair(alt, c, known):
+                        stats.teacher["discarded_by_checker"] = stats.teacher.get("discarded_by_checker", 0) + 1
+                    else:
+                        stats.teacher["used"] = stats.teacher.get("used", 0) + 1
+                        pair = alt
+                key = (pair["instruction"], pair["response"])
+                if key in seen:
+                    stats.duplicates_dropped += 1
+                    continue
+                seen.add(key)
+                stats.pairs[pair["kind"]] += 1
+                final.append(pair)
+            out[c.id] = final
+            bar.update(1)
+    bar.close()
+    return out
+
+
+def write_instructions(dataset_dir: Path, config: str, pairs: Mapping[str, list[dict[str, str]]]) -> None:
+    """Rewrite every shard of ``config`` with its ``instructions`` column from ``pairs`` (id -> pairs;
+    absent ids get an empty list)."""
+    from ..dataset.writer import write_parquet_atomic
+
+    field_ = ARROW_SCHEMA.field("instructions")
+    for split in SPLITS:
+        for path in shard_paths(dataset_dir, config, split):
+            table = pq.read_table(path)
+            column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
+            table = table.set_column(table.schema.get_field_index("instructions"), field_, column)
+            write_parquet_atomic(table.replace_schema_metadata(ARROW_SCHEMA.metadata), path)
+
+
+def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enabled: bool = True,
+                     teacher: TeacherFn | None = None, progress: bool = False) -> dict[str, Any]:
+    """The finishing pass (module docstring); returns the report entry (``InstructionStats``).
+
+    enabled=False empties the column instead (a --no-instructions build, resumed or not).
+    """
+    dataset_dir = Path(dataset_dir)
+    stats = InstructionStats()
+    index = read_index(dataset_dir, config)
+    pairs = make_pairs(index, seed, teacher, stats, progress) if enabled else {}
+    write_instructions(dataset_dir, config, pairs)
+    if stats.dropped_by_checker:
+        logger.warning("config %s: the checker dropped %d templated pair(s): %s", config,
+                       sum(stats.dropped_by_checker.values()), stats.examples_of_drops[:3])
+    return {"enabled": enabled, **stats.to_dict()}

@@ -1,0 +1,381 @@
+"""Templated instruction-response pairs written from the facts (several phrasings per kind).
+
+Every phrasing is chosen by a random stream from (seed, clip id, kind) (``simulator.rng.clip_rng``),
+so the same build gives the same pairs whatever the processing order. Numbers are written by
+``checker.fmt``, with the rounding the checker re-derives. A fact that is None (too short or too
+flat a clip) is never written: its sentence is left out.
+
+Kinds: ``description`` (what happens, in order, with axes, magnitudes and timings), ``causal``
+(the hazard's cause and how the matching safe activity differs, with numbers from a real clip of
+that activity in the same build), ``comparative`` (two clips of the same split, numbers from both)
+and ``classification`` (the label with a one-line justification). Clip ids appear in backticks,
+labels in double quotes (``hazard "falling"``, ``activity "walking"``), as the checker reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from ...simulator.rng import clip_rng
+from .checker import ClipInfo, fmt
+from .facts import events
+
+#: Hazard -> words of the safe activities that look like it (a fall against a controlled
+#: sit-down, a shove against a handshake); matched in lower-cased activity names.
+LOOKALIKES: dict[str, tuple[str, ...]] = {
+    "falling": ("sit", "lie", "lying", "squat", "kneel", "pick"),
+    "fainting": ("sit", "lie", "lying", "squat", "kneel"),
+    "losing_balance": ("walk", "stand", "turn", "hop", "stagger"),
+    "shoving": ("handshak", "pat", "hug", "giving", "touch", "high-five", "support"),
+    "fighting": ("clap", "wav", "handshak", "high-five", "throw", "swing", "cheer"),
+    "dragging": ("carry", "walk", "pull", "move heavy", "push"),
+    "jumping_from_height": ("jump", "hop", "squat", "sit"),
+}
+#: What causes each hazard, in words (no number, no event keyword: the signal part says those).
+CAUSES: dict[str, str] = {
+    "falling": "the body lost its support and came down on the ground",
+    "fainting": "a loss of consciousness let the body collapse without a protective reaction",
+    "losing_balance": "the balance was disturbed and the arm moved abruptly to recover it",
+    "shoving": "a push transferred a sudden force between two people",
+    "fighting": "forceful, repeated strikes drove the arm at high speed",
+    "dragging": "the body or a load was pulled along with sustained effort at the wrist",
+    "jumping_from_height": "a drop from a raised surface ended in a hard landing",
+}
+#: How the safe look-alike of each hazard would differ (counterfactual: no number).
+SAFE_VERSIONS: dict[str, str] = {
+    "falling": "A controlled sit-down would lower the body gradually, spreading the deceleration "
+               "over a longer time instead of one sharp spike",
+    "fainting": "A deliberate lie-down would keep the arm under control, with a slow change of "
+                "orientation and no sudden collapse",
+    "losing_balance": "Steady walking would keep a regular rhythm without the abrupt corrective swing",
+    "shoving": "A handshake would bring the hands together gently, with small, smooth accelerations",
+    "fighting": "Clapping or waving would repeat the arm motion at a far lower intensity",
+    "dragging": "Carrying a light object would keep the wrist steady with little sustained effort",
+    "jumping_from_height": "A small jump on flat ground would land softly after a much shorter flight",
+}
+UNSAFE_VERSIONS: dict[str, str] = {
+    "falling": "An uncontrolled fall would add a sharp spike as the body hits the ground",
+    "fainting": "A collapse from fainting would end in a sudden drop with no protective reaction",
+    "losing_balance": "Losing balance would break the rhythm with an abrupt corrective swing",
+    "shoving": "A shove would replace the gentle contact with a sudden, forceful push",
+    "fighting": "A strike would drive the arm many times harder and faster",
+    "dragging": "Dragging a person would add sustained, uneven effort at the wrist",
+    "jumping_from_height": "Jumping from a height would lengthen the flight and harden the landing",
+}
+
+INSTRUCTIONS: dict[str, tuple[str, ...]] = {
+    "description": (
+        "Describe the motion in technical detail.",
+        "Give a technical description of this wrist IMU recording.",
+        "What does this accelerometer and gyroscope signal show? Be specific about timings and magnitudes.",
+        "Walk me through this IMU clip: what happens, when, and how strongly?",
+        "Describe, in order, the events in this 6-axis IMU clip with their magnitudes and times.",
+        "Summarise the signal of this recording: axes, magnitudes and timings.",
+    ),
+    "causal_unsafe": (
+        "What caused this event, and how would a safe motion differ?",
+        "Explain what in the signal points to this hazard and how a safe version of the motion would look.",
+        "Why is this recording hazardous, and what would a safe counterpart look like in the IMU?",
+        "What happened to the wearer here, and how would the signal of a harmless look-alike differ?",
+        "Explain the cause of this event from the IMU, and contrast it with a safe motion.",
+    ),
+    "causal_safe": (
+        "What makes this motion safe, and how would an unsafe version differ?",
+        "Why is this recording harmless, and what would a hazardous counterpart look like in the IMU?",
+        "Explain from the signal why this motion is safe, and how a dangerous one would differ.",
+        "What in the IMU shows this is a safe activity, and what would change if it were a hazard?",
+    ),
+    "comparative": (
+        "Compare this recording (`{a}`) with `{b}`: how do their signals differ?",
+        "How does `{b}` differ from this clip (`{a}`)? Use numbers from both.",
+        "Contrast the IMU signals of this recording (`{a}`) and `{b}`.",
+        "Here are two clips of the same split, this one (`{a}`) and `{b}`. What sets them apart?",
+        "Which differences between this clip (`{a}`) and `{b}` show in the accelerometer and gyroscope?",
+    ),
+    "classification": (
+        "Is this motion safe? Which hazard, if any?",
+        "Classify this clip: safe or unsafe, and which hazard?",
+        "Does this IMU recording show a hazard? Name it, or say it is safe.",
+        "Safety check: is the wearer in danger in this recording? Give the hazard if there is one.",
+        "Label this wrist IMU clip as safe or unsafe, with the hazard.",
+    ),
+}
+
+
+class _Pick:
+    """Deterministic choices from the stream of (seed, clip id, kind)."""
+
+    def __init__(self, seed: int, clip_id: str, kind: str) -> None:
+        self.rng = clip_rng(seed, clip_id, f"pairs/{kind}")
+
+    def one(self, options: Sequence[str]) -> str:
+        return options[int(self.rng.integers(len(options)))]
+
+    def shuffled(self, items: list) -> list:
+        return [items[i] for i in self.rng.permutation(len(items))]
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _label(c: ClipInfo) -> str:
+    return f'hazard "{c.hazard}"' if not c.safe else f'activity "{c.activity}"'
+
+
+def event_clauses(f: Mapping[str, Any], p: _Pick) -> str | None:
+    """The clip's events in time order as one clause ("a free-fall phase ..., then an impact ..."),
+    or None without events."""
+    parts = []
+    for name, _ in events(f):
+        if name == "free_fall":
+            t, d = fmt(f["free_fall_start_s"], "s"), fmt(f["free_fall_first_s"], "s")
+            parts.append(p.one((f"a free-fall phase starts at {t} and lasts {d}",
+                                f"|accel| drops into free fall at {t} for {d}",
+                                f"the device is in free fall from {t} for {d}")))
+        elif name == "impact":
+            m, t = fmt(f["impact_ms2"], "ms2"), fmt(f["impact_time_s"], "s")
+            jerk = f.get("impact_jerk_ms3")
+            j = fmt(jerk, "ms3") if jerk is not None else None
+            parts.append(p.one((f"an impact of {m} at {t}" + (f" (jerk {j})" if j else ""),
+                                f"an impact peaks at {m} at {t}" + (f", with a jerk of {j}" if j else ""),
+                                f"the impact reaches {m} at {t}" + (f" with a jerk of {j}" if j else ""))))
+        elif name == "stillness":
+            t, d = fmt(f["still_start_s"], "s"), fmt(f["still_after_impact_s"], "s")
+            parts.append(p.one((f"the device stays still for {d} from {t}",
+                                f"stillness follows from {t}, lasting {d}",
+                                f"the wrist rests motionless for {d} starting at {t}")))
+    if not parts:
+        return None
+    text = parts[0]
+    for part in parts[1:]:
+        text += p.one((", then ", "; after that, ")) + part
+    return text
+
+
+def _peak_phrase(f: Mapping[str, Any], p: _Pick) -> str:
+    pk, t = fmt(f["peak_accel_ms2"], "ms2"), fmt(f["peak_accel_time_s"], "s")
+    return p.one((f"|accel| peaks at {pk} at {t}", f"the largest |accel| is {pk} at {t}",
+                  f"its peak |accel| is {pk} at {t}"))
+
+
+def _rotation_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
+    ax = f.get("gyro_dominant_axis")
+    if ax is None:
+        return None
+    pg, tg = fmt(f["peak_gyro_rads"], "rads"), fmt(f["peak_gyro_time_s"], "s")
+    mean = fmt(f[f"gyro_mean_{ax}_rads"], "rads")
+    per_axis = ", ".join(f"{a} {fmt(f[f'gyro_peak_{a}_rads'], 'rads')}" for a in "xyz")
+    return p.one((
+        f"Angular rate peaks at {pg} at {tg}, mostly about the {ax} axis (mean |g{ax}| {mean}).",
+        f"Rotation is dominated by the {ax} axis (mean |g{ax}| {mean}), with a peak |gyro| of {pg} at {tg}.",
+        f"The gyroscope's largest rate is {pg} at {tg}; per axis the peaks are {per_axis}, and most "
+        f"rotation is about the {ax} axis.",
+    ))
+
+
+def _tilt_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
+    if f.get("tilt_change_deg") is None:
+        return None
+    d = fmt(f["tilt_change_deg"], "deg")
+    return p.one((f"Across the event the device's gravity direction changes by {d}.",
+                  f"The device tilts by {d} across the event.",
+                  f"Tilt change across the event: {d}."))
+
+
+def _frequency_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
+    if f.get("dominant_freq_hz") is None:
+        return None
+    hz, cad = fmt(f["dominant_freq_hz"], "hz"), fmt(f["cadence_per_min"], "per_min")
+    return p.one((f"|accel| oscillates at a dominant frequency of {hz}, a cadence of {cad}.",
+                  f"The motion is periodic: dominant frequency {hz} ({cad}).",
+                  f"A rhythm of {hz} dominates |accel|, that is {cad}."))
+
+
+def _energy_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
+    phases = [(k, w) for k, w in (("rms_before_ms2", "before the event"), ("rms_during_ms2", "during it"),
+                                  ("rms_after_ms2", "after it")) if f.get(k) is not None]
+    if f.get("event_start_s") is not None and phases:
+        listed = [f"{fmt(f[k], 'ms2')} {w}" for k, w in phases]
+        body = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+        return p.one((f"The RMS dynamic acceleration is {body}.",
+                      f"By phase, the RMS dynamic acceleration is {body}."))
+    if f.get("rms_accel_ms2") is None:
+        return None
+    r = fmt(f["rms_accel_ms2"], "ms2")
+    return p.one((f"The RMS dynamic acceleration over the clip is {r}.",
+                  f"Its motion energy, as RMS dynamic acceleration, is {r}."))
+
+
+def _events_or_quiet(f: Mapping[str, Any], p: _Pick) -> str:
+    """One sentence on the clip's events (or their absence) in time order."""
+    clauses = event_clauses(f, p)
+    if clauses is None:
+        return _cap(p.one(("there is no free fall and no impact; ",
+                           "neither a free fall nor an impact appears; ",
+                           "the signal shows no free fall and no impact: ")) + _peak_phrase(f, p)) + "."
+    text = _cap(clauses) + "."
+    if f.get("impact_ms2") is None:
+        text += " No impact follows."
+    elif not f.get("still_after_impact_s"):
+        text += p.one((" No stillness follows the impact.", " The device does not come to rest afterwards."))
+    return text
+
+
+def description(c: ClipInfo, seed: int) -> dict[str, str]:
+    p = _Pick(seed, c.id, "description")
+    f = c.facts
+    dur, rate = fmt(f["duration_s"], "s"), fmt(f["sample_rate_hz"], "hz")
+    parts = [p.one((f"The recording lasts {dur} at {rate}.", f"This {dur} clip was sampled at {rate}.",
+                    f"Duration {dur}, sample rate {rate}.")),
+             _events_or_quiet(f, p)]
+    ax = f["peak_accel_axis"]
+    if f.get("impact_ms2") is not None:
+        parts.append(p.one((f"The impact acts mostly along the {ax} axis.",
+                            f"At the impact the {ax} axis carries most of the |accel|.")))
+    elif events(f):
+        parts.append(_cap(_peak_phrase(f, p)) + f", mostly along the {ax} axis.")
+    else:
+        parts.append(p.one((f"At the |accel| peak the {ax} axis carries most of the specific force.",
+                            f"The |accel| peak lies mostly along the {ax} axis.")))
+    rest = [s for s in (_rotation_sentence(f, p), _tilt_sentence(f, p), _frequency_sentence(f, p),
+                        _energy_sentence(f, p)) if s]
+    parts += p.shuffled(rest)
+    return {"kind": "description", "instruction": p.one(INSTRUCTIONS["description"]), "response": " ".join(parts)}
+
+
+def _reference_clauses(r: ClipInfo, p: _Pick) -> str:
+    f = r.facts
+    text = f"its |accel| peaks at {fmt(f['peak_accel_ms2'], 'ms2')}"
+    ff, imp = bool(f.get("free_fall_count")), f.get("impact_ms2") is not None
+    if not ff and not imp:
+        text += p.one((" with no free fall and no impact", ", with neither a free fall nor an impact"))
+    else:
+        text += ", with " + (f"a free fall of {fmt(f['free_fall_first_s'], 's')}" if ff else "no free fall")
+        text += " and " + (f"an impact of {fmt(f['impact_ms2'], 'ms2')}" if imp else "no impact")
+    if f.get("peak_gyro_rads") is not None:
+        text += f", and its angular rate peaks at {fmt(f['peak_gyro_rads'], 'rads')}"
+    return text
+
+
+def _comparison(a: ClipInfo, b: ClipInfo, p: _Pick) -> str | None:
+    """'In this clip |accel| reaches X, higher than in `b` (Y).' (None when the texts are equal)."""
+    xa, xb = fmt(a.facts["peak_accel_ms2"], "ms2"), fmt(b.facts["peak_accel_ms2"], "ms2")
+    if xa == xb:
+        return None
+    word = ("higher", "stronger") if a.facts["peak_accel_ms2"] > b.facts["peak_accel_ms2"] else ("lower", "weaker")
+    return p.one((f"In this clip |accel| reaches {xa}, {word[0]} than in `{b.id}` ({xb}).",
+                  f"Here the peak |accel| is {xa}, {word[1]} than in `{b.id}` ({xb})."))
+
+
+def causal(c: ClipInfo, ref: ClipInfo | None, seed: int) -> dict[str, str]:
+    p = _Pick(seed, c.id, "causal")
+    f = c.facts
+    clauses = event_clauses(f, p)
+    evidence = clauses or (_peak_phrase(f, p) + (f" and angular rate at {fmt(f['peak_gyro_rads'], 'rads')}"
+                                                  if f.get("peak_gyro_rads") is not None else ""))
+    if not c.safe:
+        h = c.hazard
+        parts = [p.one((f'The clip is unsafe, hazard "{h}": {CAUSES[h]}.',
+                        f'Hazard "{h}" (unsafe): {CAUSES[h]}.',
+                        f'This recording is unsafe (hazard "{h}"): {CAUSES[h]}.')),
+                 p.one(("The signal shows it: ", "In the IMU, ", "The evidence: ")) + evidence + "."]
+        if ref is not None:
+            parts.append(p.one((f'A safe look-alike from this build, `{ref.id}` (activity "{ref.activity}"), '
+                                f"differs: {_reference_clauses(ref, p)}.",
+                                f'The same build holds a safe look-alike, `{ref.id}` (activity '
+                                f'"{ref.activity}"): {_reference_clauses(ref, p)}.')))
+            cmp = _comparison(c, ref, p)
+            if cmp:
+                parts.append(cmp)
+        parts.append(SAFE_VERSIONS[h] + ".")
+        kind = "causal_unsafe"
+    else:
+        parts = [p.one((f'The clip is safe (activity "{c.activity}"): ',
+                        f'This recording is safe, activity "{c.activity}"; ')) + evidence + "."]
+        hazard = ref.hazard if ref is not None else matching_hazard(c.activity)
+        if ref is not None:
+            parts.append(p.one((f'An unsafe counterpart, `{ref.id}` (hazard "{ref.hazard}"), differs: '
+                                f"{_reference_clauses(ref, p)}.",
+                                f'Compare the unsafe `{ref.id}` (hazard "{ref.hazard}"): '
+                                f"{_reference_clauses(ref, p)}.")))
+            cmp = _comparison(c, ref, p)
+            if cmp:
+                parts.append(cmp)
+        parts.append(UNSAFE_VERSIONS[hazard] + ".")
+        kind = "causal_safe"
+    return {"kind": "causal", "instruction": p.one(INSTRUCTIONS[kind]), "response": " ".join(parts)}
+
+
+def comparative(a: ClipInfo, b: ClipInfo, seed: int) -> dict[str, str]:
+    p = _Pick(seed, a.id, "comparative")
+    fa, fb = a.facts, b.facts
+
+    def verdict(c: ClipInfo) -> str:
+        return f"`{c.id}` is {'safe' if c.safe else 'unsafe'} ({_label(c)})"
+
+    lines = [f"{verdict(a)}, while {verdict(b)}." if p.one(("w", "s")) == "w"
+             else f"{_cap(verdict(a))}; {verdict(b)}."]
+    body = [f"Peak |accel|: `{a.id}` {fmt(fa['peak_accel_ms2'], 'ms2')} at {fmt(fa['peak_accel_time_s'], 's')}, "
+            f"`{b.id}` {fmt(fb['peak_accel_ms2'], 'ms2')} at {fmt(fb['peak_accel_time_s'], 's')}."]
+    cmp = _comparison(a, b, p)
+    if cmp:
+        body.append(cmp)
+    for c in (a, b):
+        clauses = event_clauses(c.facts, p)
+        body.append(f"`{c.id}`: " + (clauses + "." if clauses else
+                                    p.one(("no free fall and no impact.", "neither a free fall nor an impact."))))
+    if fa.get("gyro_dominant_axis") and fb.get("gyro_dominant_axis"):
+        body.append(f"`{a.id}` rotates mostly about its {fa['gyro_dominant_axis']} axis, peaking at "
+                    f"{fmt(fa['peak_gyro_rads'], 'rads')}; `{b.id}` rotates mostly about its "
+                    f"{fb['gyro_dominant_axis']} axis, peaking at {fmt(fb['peak_gyro_rads'], 'rads')}.")
+    body.append(f"`{a.id}` lasts {fmt(fa['duration_s'], 's')} and `{b.id}` lasts {fmt(fb['duration_s'], 's')}.")
+    if fa.get("dominant_freq_hz") is not None and fb.get("dominant_freq_hz") is not None:
+        body.append(f"Both are periodic: `{a.id}` at a frequency of {fmt(fa['dominant_freq_hz'], 'hz')}, "
+                    f"`{b.id}` at a frequency of {fmt(fb['dominant_freq_hz'], 'hz')}.")
+    lines += p.shuffled(body)
+    instruction = p.one(INSTRUCTIONS["comparative"]).format(a=a.id, b=b.id)
+    return {"kind": "comparative", "instruction": instruction, "response": " ".join(lines)}
+
+
+def classification(c: ClipInfo, seed: int) -> dict[str, str]:
+    p = _Pick(seed, c.id, "classification")
+    f = c.facts
+    clauses = event_clauses(f, p)
+    if not c.safe:
+        head = p.one((f'Unsafe: hazard "{c.hazard}".', f'Unsafe, hazard "{c.hazard}".',
+                      f'Unsafe (hazard "{c.hazard}").'))
+        why = ("The signal shows " + clauses + "." if clauses else _cap(_peak_phrase(f, p)) + ".")
+    else:
+        head = p.one((f'Safe: activity "{c.activity}", no hazard.', f'Safe (activity "{c.activity}").',
+                      f'Safe, activity "{c.activity}".'))
+        why = ("The signal shows " + clauses + "." if clauses else _events_or_quiet(f, p))
+    return {"kind": "classification", "instruction": p.one(INSTRUCTIONS["classification"]),
+            "response": f"{head} {why}"}
+
+
+def matching_hazard(activity: str) -> str:
+    """The hazard a safe activity looks like (LOOKALIKES), "falling" when none matches."""
+    low = activity.lower()
+    for hazard, words in LOOKALIKES.items():
+        if any(w in low for w in words):
+            return hazard
+    return "falling"
+
+
+def is_lookalike(activity: str, hazard: str) -> bool:
+    """Whether a safe ``activity`` is a look-alike of ``hazard``."""
+    low = activity.lower()
+    return any(w in low for w in LOOKALIKES.get(hazard, ()))
+
+
+def template_pairs(c: ClipInfo, seed: int, causal_ref: ClipInfo | None,
+                   compare_with: ClipInfo | None) -> list[dict[str, str]]:
+    """The templated pairs of one clip: description, causal, comparative (with a partner) and
+    classification, in that order."""
+    out = [description(c, seed), causal(c, causal_ref, seed)]
+    if compare_with is not None:
+        out.append(comparative(c, compare_with, seed))
+    out.append(classification(c, seed))
+    return out
+

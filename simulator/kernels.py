@@ -1,0 +1,583 @@
+"""Compiled (numba) inner loops of the simulator: low-pass, quintic spline, output stage.
+
+Each kernel takes a *ragged batch*: clips of any lengths concatenated along time, with
+``offsets`` (B + 1,) marking where clip b lives (``x[offsets[b]:offsets[b + 1]]``). Every clip is
+computed on its own, channel by channel, with the same arithmetic in the same order, so a clip's
+result is bit-for-bit the same whether it is computed alone or in any batch (no fast-math, no
+reassociation, no BLAS). The public, documented behaviour lives in ``kinematics`` and ``imu``; the
+tests compare these kernels with the scipy functions they replace (``sosfiltfilt``,
+``make_interp_spline``) and with ``orientation``'s NumPy quaternion helpers.
+
+Compiled on first use and cached on disk (``cache=True``), so only the first process pays the
+compile time (a few seconds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Spline degree (quintic) and its number of non-zero basis functions per interval.
+DEGREE = 5
+_K1 = DEGREE + 1
+
+
+# ---------------------------------------------------------------- low-pass
+
+@njit(cache=True)
+def _gram_inverse(s, count):
+    """Inverse (3, 3) of the Gram matrix of [1, s, s^2] over s[:count] (least-squares quadratic:
+    coefficients = inverse @ [sum y, sum s y, sum s^2 y]), by the adjugate."""
+    g = np.zeros((3, 3))
+    for j in range(count):
+        p1 = s[j]
+        p2 = p1 * p1
+        g[0, 0] += 1.0
+        g[0, 1] += p1
+        g[0, 2] += p2
+        g[1, 2] += p1 * p2
+        g[2, 2] += p2 * p2
+    g[1, 0] = g[0, 1]
+    g[1, 1] = g[0, 2]
+    g[2, 0] = g[0, 2]
+    g[2, 1] = g[1, 2]
+    inv = np.empty((3, 3))
+    inv[0, 0] = g[1, 1] * g[2, 2] - g[1, 2] * g[2, 1]
+    inv[0, 1] = g[0, 2] * g[2, 1] - g[0, 1] * g[2, 2]
+    inv[0, 2] = g[0, 1] * g[1, 2] - g[0, 2] * g[1, 1]
+    inv[1, 0] = g[1, 2] * g[2, 0] - g[1, 0] * g[2, 2]
+    inv[1, 1] = g[0, 0] * g[2, 2] - g[0, 2] * g[2, 0]
+    inv[1, 2] = g[0, 2] * g[1, 0] - g[0, 0] * g[1, 2]
+    inv[2, 0] = g[1, 0] * g[2, 1] - g[1, 1] * g[2, 0]
+    inv[2, 1] = g[0, 1] * g[2, 0] - g[0, 0] * g[2, 1]
+    inv[2, 2] = g[0, 0] * g[1, 1] - g[0, 1] * g[1, 0]
+    det = g[0, 0] * inv[0, 0] + g[0, 1] * inv[1, 0] + g[0, 2] * inv[2, 0]
+    for i in range(3):
+        for j in range(3):
+            inv[i, j] /= det
+    return inv
+
+
+@njit(cache=True)
+def _fit_quadratic(y, start, step, count, s, inv, coef):
+    """coef (C, 3): least-squares quadratic through (s[j], y[start + step * j, c]), j < count,
+    for every channel c, given ``_gram_inverse(s, count)``."""
+    nch = y.shape[1]
+    r = np.zeros((nch, 3))
+    for j in range(count):
+        p1 = s[j]
+        p2 = p1 * p1
+        row = start + step * j
+        for c in range(nch):
+            v = y[row, c]
+            r[c, 0] += v
+            r[c, 1] += p1 * v
+            r[c, 2] += p2 * v
+    for c in range(nch):
+        for k in range(3):
+            coef[c, k] = inv[k, 0] * r[c, 0] + inv[k, 1] * r[c, 1] + inv[k, 2] * r[c, 2]
+
+
+@njit(cache=True)
+def _sos_pass(buf, m, sos, zi, forward):
+    """In place: causal second-order-section filter of every column of buf[:m] (direct form II
+    transposed, as scipy's sosfilt), forward or backward in time, each column's state started
+    at zi x its first sample. Columns are independent (interleaved only for speed)."""
+    nsec = sos.shape[0]
+    nch = buf.shape[1]
+    z = np.empty((nsec, 2, nch))
+    i0 = 0 if forward else m - 1
+    for s in range(nsec):
+        for c in range(nch):
+            z[s, 0, c] = zi[s, 0] * buf[i0, c]
+            z[s, 1, c] = zi[s, 1] * buf[i0, c]
+    for j in range(m):
+        i = j if forward else m - 1 - j
+        for s in range(nsec):
+            b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+            for c in range(nch):
+                x = buf[i, c]
+                y = b0 * x + z[s, 0, c]
+                z[s, 0, c] = b1 * x - a1 * y + z[s, 1, c]
+                z[s, 1, c] = b2 * x - a2 * y
+                buf[i, c] = y
+
+
+@njit(cache=True)
+def lowpass_ragged(x, offsets, sos, zi, pad, fit, out):
+    """Zero-phase low-pass of every clip and channel of x (sum T, C) into out (same shape).
+
+    Per clip b (n samples): the least-squares quadratic trend over s in [-1, 1] is removed; each
+    end is continued for ``p = min(pad[b], n - 1)`` samples by its point mirror plus the
+    curvature of a quadratic fitted to ``min(fit[b], n)`` edge samples; the extended residual is
+    filtered forward then backward with the sections ``sos[b]`` (S, 6), each pass started in
+    steady state (``zi[b]`` (S, 2) x its first sample, as scipy's ``sosfiltfilt`` with
+    ``padtype=None``); the middle n samples plus the trend are the result. Clips with n < 3 are
+    their own quadratic trend and come back unchanged; ``pad[b] == 0`` marks a clip not to filter.
+    """
+    nclips = offsets.shape[0] - 1
+    nch = x.shape[1]
+    trend = np.empty((nch, 3))
+    edge = np.empty((nch, 3))
+    for b in range(nclips):
+        o, n = offsets[b], offsets[b + 1] - offsets[b]
+        if n < 3 or pad[b] == 0:
+            for i in range(n):
+                for c in range(nch):
+                    out[o + i, c] = x[o + i, c]
+            continue
+        p = min(pad[b], n - 1)
+        nfit = min(fit[b], n)
+        s = np.empty(n)
+        step = 2.0 / (n - 1)
+        for i in range(n):
+            s[i] = -1.0 + i * step
+        s[n - 1] = 1.0
+        kf = np.arange(nfit).astype(np.float64)
+        _fit_quadratic(x, o, 1, n, s, _gram_inverse(s, n), trend)
+        m = n + 2 * p
+        buf = np.empty((m, nch))
+        for i in range(n):
+            for c in range(nch):
+                buf[p + i, c] = x[o + i, c] - (trend[c, 0] + trend[c, 1] * s[i]
+                                               + trend[c, 2] * s[i] * s[i])
+        inv = _gram_inverse(kf, nfit)
+        # left end: continued backwards from sample 0; right end: forwards from n - 1
+        _fit_quadratic(buf, p, 1, nfit, kf, inv, edge)
+        for j in range(p):
+            k = p - j
+            for c in range(nch):
+                buf[j, c] = 2.0 * buf[p, c] - buf[p + k, c] + 2.0 * edge[c, 2] * k * k
+        _fit_quadratic(buf, p + n - 1, -1, nfit, kf, inv, edge)
+        for j in range(p):
+            k = j + 1
+            for c in range(nch):
+                buf[p + n + j, c] = (2.0 * buf[p + n - 1, c] - buf[p + n - 1 - k, c]
+                                     + 2.0 * edge[c, 2] * k * k)
+        _sos_pass(buf, m, sos[b], zi[b], True)
+        _sos_pass(buf, m, sos[b], zi[b], False)
+        for i in range(n):
+            for c in range(nch):
+                out[o + i, c] = buf[p + i, c] + (trend[c, 0] + trend[c, 1] * s[i]
+                                                 + trend[c, 2] * s[i] * s[i])
+
+
+# ---------------------------------------------------------------- quintic interpolating spline
+
+@njit(cache=True)
+def _knots(t, k):
+    """Not-a-knot knot vector of make_interp_spline for odd degree k: k+1 copies of each end and
+    the data sites t[m+1 : n-m-1], m = (k - 1) // 2, in between."""
+    n = t.shape[0]
+    m = (k - 1) // 2
+    inner = n - 2 * (m + 1)
+    tk = np.empty(inner + 2 * (k + 1))
+    for j in range(k + 1):
+        tk[j] = t[0]
+        tk[k + 1 + inner + j] = t[n - 1]
+    for j in range(inner):
+        tk[k + 1 + j] = t[m + 1 + j]
+    return tk
+
+
+@njit(cache=True)
+def _span(tk, k, ncoef, x, start):
+    """Knot interval i (k <= i < ncoef) with tk[i] <= x < tk[i + 1], searching up from ``start``;
+    x beyond either end takes the first / last interval (extrapolation, as scipy does)."""
+    i = max(start, k)
+    while i < ncoef - 1 and x >= tk[i + 1]:
+        i += 1
+    return i
+
+
+@njit(cache=True)
+def _basis_derivs(tk, k, i, x, nders, ders, ndu, a, left, right):
+    """ders[d, j]: d-th derivative (d < nders) at x of the k+1 basis functions non-zero on
+    interval i (B_{i-k} ... B_i). Piegl & Tiller, The NURBS Book, algorithm A2.3."""
+    ndu[0, 0] = 1.0
+    for j in range(1, k + 1):
+        left[j] = x - tk[i + 1 - j]
+        right[j] = tk[i + j] - x
+        saved = 0.0
+        for r in range(j):
+            ndu[j, r] = right[r + 1] + left[j - r]
+            temp = ndu[r, j - 1] / ndu[j, r]
+            ndu[r, j] = saved + right[r + 1] * temp
+            saved = left[j - r] * temp
+        ndu[j, j] = saved
+    for j in range(k + 1):
+        ders[0, j] = ndu[j, k]
+    for r in range(k + 1):
+        s1, s2 = 0, 1
+        a[0, 0] = 1.0
+        for d in range(1, nders):
+            acc = 0.0
+            rk, pk = r - d, k - d
+            if r >= d:
+                a[s2, 0] = a[s1, 0] / ndu[pk + 1, rk]
+                acc = a[s2, 0] * ndu[rk, pk]
+            j1 = 1 if rk >= -1 else -rk
+            j2 = d - 1 if r - 1 <= pk else k - r
+            for j in range(j1, j2 + 1):
+                a[s2, j] = (a[s1, j] - a[s1, j - 1]) / ndu[pk + 1, rk + j]
+                acc += a[s2, j] * ndu[rk + j, pk]
+            if r <= pk:
+                a[s2, d] = -a[s1, d - 1] / ndu[pk + 1, r]
+                acc += a[s2, d] * ndu[r, pk]
+            ders[d, r] = acc
+            s1, s2 = s2, s1
+    factor = float(k)
+    for d in range(1, nders):
+        for j in range(k + 1):
+            ders[d, j] *= factor
+        factor *= k - d
+
+
+@njit(cache=True)
+def _spline_setup(t, t_out, band, first, table, span):
+    """Collocation LU and evaluation table of the not-a-knot quintic through sites t (n >= 7).
+
+    band (n, 11): LU factors of the banded collocation matrix (columns j - i + 5), factored
+    without pivoting, which B-spline collocation matrices allow (they are totally positive,
+    de Boor); first (n,): first non-zero column of each row. table (N, 3, 6): value, first and
+    second derivatives of the 6 basis functions non-zero at each t_out; span (N,) their interval.
+    """
+    k = DEGREE
+    n = t.shape[0]
+    tk = _knots(t, k)
+    ders = np.zeros((3, _K1))
+    ndu = np.zeros((_K1, _K1))
+    a = np.zeros((2, _K1))
+    left = np.zeros(_K1)
+    right = np.zeros(_K1)
+    band[:, :] = 0.0
+    i = k
+    for row in range(n):
+        i = _span(tk, k, n, t[row], i)
+        _basis_derivs(tk, k, i, t[row], 1, ders, ndu, a, left, right)
+        first[row] = i - k
+        for j in range(_K1):
+            band[row, i - k + j - row + 5] = ders[0, j]
+    # banded LU without pivoting (bandwidth 5 each side)
+    for col in range(n):
+        piv = band[col, 5]
+        for row in range(col + 1, min(col + 6, n)):
+            f = band[row, col - row + 5] / piv
+            band[row, col - row + 5] = f
+            if f != 0.0:
+                for j in range(col + 1, min(col + 6, n)):
+                    band[row, j - row + 5] -= f * band[col, j - col + 5]
+    i = k
+    for q in range(t_out.shape[0]):
+        i = _span(tk, k, n, t_out[q], i)
+        _basis_derivs(tk, k, i, t_out[q], 3, ders, ndu, a, left, right)
+        span[q] = i
+        for d in range(3):
+            for j in range(_K1):
+                table[q, d, j] = ders[d, j]
+
+
+@njit(cache=True)
+def _spline_coef(band, y, c):
+    """Solve the factored collocation system for every column: c (n, C) from values y (n, C)."""
+    n, nch = y.shape
+    for i in range(n):
+        for ch in range(nch):
+            c[i, ch] = y[i, ch]
+        for j in range(max(0, i - 5), i):
+            f = band[i, j - i + 5]
+            for ch in range(nch):
+                c[i, ch] -= f * c[j, ch]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, min(i + 6, n)):
+            f = band[i, j - i + 5]
+            for ch in range(nch):
+                c[i, ch] -= f * c[j, ch]
+        d = band[i, 5]
+        for ch in range(nch):
+            c[i, ch] /= d
+
+
+@njit(cache=True)
+def _same(a, a0, a1, b, b0, b1):
+    if a1 - a0 != b1 - b0:
+        return False
+    for j in range(a1 - a0):
+        if a[a0 + j] != b[b0 + j]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def imu_from_pose_ragged(t, pose, offsets, t_out, out_offsets, gravity_z, out):
+    """Ideal IMU of every clip from its low-passed pose, through one quintic spline per channel.
+
+    t: (sum T,) s, the sites of each clip (n >= 7 per clip); pose: (sum T, 7) position (m) and
+    sign-continuous quaternion (w, x, y, z, device-to-world) at the sites; t_out: (sum N,) s,
+    the device instants; out: (sum N, 6) ax ay az (m/s^2, specific force R^T (p'' - g)) and
+    gx gy gz (rad/s, 2 vec(conj(q) q') / |q|^2), sensor frame; g = (0, 0, gravity_z).
+    A clip whose sites equal the previous clip's (and whose instants too) reuses its tables.
+    """
+    nclips = offsets.shape[0] - 1
+    prev = -1
+    band = np.empty((0, 11))
+    first = np.empty(0, np.int64)
+    table = np.empty((0, 3, _K1))
+    span = np.empty(0, np.int64)
+    for b in range(nclips):
+        o0, o1 = offsets[b], offsets[b + 1]
+        q0, q1 = out_offsets[b], out_offsets[b + 1]
+        n, nout = o1 - o0, q1 - q0
+        if not (prev >= 0 and _same(t, o0, o1, t, offsets[prev], offsets[prev + 1])
+                and _same(t_out, q0, q1, t_out, out_offsets[prev], out_offsets[prev + 1])):
+            band = np.empty((n, 11))
+            first = np.empty(n, np.int64)
+            table = np.empty((nout, 3, _K1))
+            span = np.empty(nout, np.int64)
+            _spline_setup(t[o0:o1], t_out[q0:q1], band, first, table, span)
+        prev = b
+        c = np.empty((n, 7))
+        _spline_coef(band, pose[o0:o1], c)
+        sig = np.empty((nout, 11))  # p'' (3), q (4), q' (4)
+        for q in range(nout):
+            base = span[q] - DEGREE
+            for ch in range(11):
+                sig[q, ch] = 0.0
+            for j in range(_K1):
+                w0, w1, w2 = table[q, 0, j], table[q, 1, j], table[q, 2, j]
+                for ch in range(3):
+                    sig[q, ch] += c[base + j, ch] * w2
+                for ch in range(3, 7):
+                    sig[q, ch] += c[base + j, ch] * w0
+                    sig[q, ch + 4] += c[base + j, ch] * w1
+        output_stage(sig, gravity_z, out[q0:q1])
+
+
+@njit(cache=True)
+def output_stage(sig, gravity_z, out):
+    """sig (N, 11): p'' (m/s^2, world), q (w x y z), q' (1/s) -> out (N, 6) accel, gyro.
+
+    accel = R(q)^T (p'' - g) with R from the normalised q (as ``orientation.quat_to_matrix``);
+    gyro = 2 vec(conj(q) * q') / |q|^2 (as ``orientation.body_rate``)."""
+    for i in range(sig.shape[0]):
+        w, x, y, z = sig[i, 3], sig[i, 4], sig[i, 5], sig[i, 6]
+        qq = w * w + x * x + y * y + z * z
+        norm = np.sqrt(qq)
+        nw, nx, ny, nz = w / norm, x / norm, y / norm, z / norm
+        r00 = 1 - 2 * (ny * ny + nz * nz)
+        r01 = 2 * (nx * ny - nw * nz)
+        r02 = 2 * (nx * nz + nw * ny)
+        r10 = 2 * (nx * ny + nw * nz)
+        r11 = 1 - 2 * (nx * nx + nz * nz)
+        r12 = 2 * (ny * nz - nw * nx)
+        r20 = 2 * (nx * nz - nw * ny)
+        r21 = 2 * (ny * nz + nw * nx)
+        r22 = 1 - 2 * (nx * nx + ny * ny)
+        ax, ay, az = sig[i, 0], sig[i, 1], sig[i, 2] - gravity_z
+        out[i, 0] = r00 * ax + r10 * ay + r20 * az
+        out[i, 1] = r01 * ax + r11 * ay + r21 * az
+        out[i, 2] = r02 * ax + r12 * ay + r22 * az
+        # conj(q) * q_dot, vector part (Hamilton product with conj(q) = (w, -x, -y, -z))
+        dw, dx, dy, dz = sig[i, 7], sig[i, 8], sig[i, 9], sig[i, 10]
+        out[i, 3] = 2.0 * (w * dx - dw * x + (-y * dz + z * dy)) / qq
+        out[i, 4] = 2.0 * (w * dy - dw * y + (-z * dx + x * dz)) / qq
+        out[i, 5] = 2.0 * (w * dz - dw * z + (-x * dy + y * dx)) / qq
+
+
+# ---------------------------------------------------------------- device pose from frames
+
+@njit(cache=True)
+def device_pose(origin, frame, offset, mount, out):
+    """Device position and sign-continuous quaternion along time for each clip of a batch.
+
+    origin: (T, B, 3) m; frame: (T, B, 3, 3) segment-to-world (columns = segment axes);
+    offset: (3,) m in the segment frame; mount: (3, 3) device-to-segment rotation.
+    out: (T, B, 7) position origin + R offset and quaternion (w, x, y, z) of R mount by
+    Shepperd's method (as ``orientation.matrix_to_quat``), signs flipped along time so that
+    consecutive quaternions lie in one hemisphere (as ``orientation.quat_continuous``).
+    """
+    nt, nb = origin.shape[0], origin.shape[1]
+    m = np.empty((3, 3))
+    cand = np.empty(4)
+    for b in range(nb):
+        for i in range(nt):
+            for r in range(3):
+                out[i, b, r] = origin[i, b, r] + (frame[i, b, r, 0] * offset[0]
+                                                  + frame[i, b, r, 1] * offset[1]
+                                                  + frame[i, b, r, 2] * offset[2])
+                for c in range(3):
+                    m[r, c] = (frame[i, b, r, 0] * mount[0, c] + frame[i, b, r, 1] * mount[1, c]
+                               + frame[i, b, r, 2] * mount[2, c])
+            tr = m[0, 0] + m[1, 1] + m[2, 2]
+            best, top = 0, tr
+            for k in range(3):
+                if m[k, k] > top:
+                    best, top = k + 1, m[k, k]
+            if best == 0:
+                cand[0], cand[1] = 1 + tr, m[2, 1] - m[1, 2]
+                cand[2], cand[3] = m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]
+            elif best == 1:
+                cand[0], cand[1] = m[2, 1] - m[1, 2], 1 + m[0, 0] - m[1, 1] - m[2, 2]
+                cand[2], cand[3] = m[0, 1] + m[1, 0], m[0, 2] + m[2, 0]
+            elif best == 2:
+                cand[0], cand[1] = m[0, 2] - m[2, 0], m[0, 1] + m[1, 0]
+                cand[2], cand[3] = 1 - m[0, 0] + m[1, 1] - m[2, 2], m[1, 2] + m[2, 1]
+            else:
+                cand[0], cand[1] = m[1, 0] - m[0, 1], m[0, 2] + m[2, 0]
+                cand[2], cand[3] = m[1, 2] + m[2, 1], 1 - m[0, 0] - m[1, 1] + m[2, 2]
+            norm = np.sqrt(cand[0] * cand[0] + cand[1] * cand[1] + cand[2] * cand[2]
+                           + cand[3] * cand[3])
+            for k in range(4):
+                out[i, b, 3 + k] = cand[k] / norm
+        # sign flips from the dot products of the unflipped neighbours, accumulated
+        prev = np.empty(4)
+        for k in range(4):
+            prev[k] = out[0, b, 3 + k]
+        sign = 1.0
+        for i in range(1, nt):
+            dot = 0.0
+            for k in range(4):
+                dot += out[i, b, 3 + k] * prev[k]
+            for k in range(4):
+                prev[k] = out[i, b, 3 + k]
+            if dot < 0:
+                sign = -sign
+            if sign < 0:
+                for k in range(4):
+                    out[i, b, 3 + k] = -out[i, b, 3 + k]
+
+
+# ---------------------------------------------------------------- device model
+
+@njit(cache=True)
+def device_ragged(x, offsets, pool, pool_offsets, gm_step, gm_knots, gm_a, jitter, sos, zi,
+                  scale, mis, turn_on, gm_sigma, walk, white, full_scale, lsb):
+    """In place: the device model of ``devices.apply_device_batch`` on each clip of x (sum N, 6).
+
+    pool: each clip's standard normal draws, laid out as ``devices._draws`` splits them;
+    gm_*: (B, G) each Gauss-Markov term's samples between knots, knots, AR coefficient
+    (G may be 0: no bias instability); jitter: sampling jitter in samples (0 = off);
+    sos (S, 6) / zi (S, 2): the on-chip filter (S = 0: off); scale, mis (2,): per sensor;
+    turn_on, gm_sigma, walk, white (6,): per-channel factors (the random draw times the factor);
+    full_scale, lsb (2,): per sensor (inf / 0 = off). Stages and their order are those of
+    ``devices`` (module docstring); each clip uses only its own draws.
+    """
+    nclips = offsets.shape[0] - 1
+    ngm = gm_step.shape[1]
+    for b in range(nclips):
+        o, n = offsets[b], offsets[b + 1] - offsets[b]
+        if n == 0:
+            continue
+        at = pool_offsets[b]
+        jit_at = at
+        at += n if jitter != 0.0 else 0
+        scale_at, cross_at, turn_at = at, at + 6, at + 24
+        walk_at = at + 30
+        white_at = walk_at + 6 * n
+        gm_at = white_at + 6 * n
+        xs = x[o:o + n]
+        # 1. sampling jitter (nearest-side linear interpolation)
+        if jitter != 0.0 and n >= 2:
+            old = xs.copy()
+            for i in range(n):
+                d = min(max(pool[jit_at + i] * jitter, -1.0), 1.0)
+                if i == 0:
+                    d = max(d, 0.0)
+                if i == n - 1:
+                    d = min(d, 0.0)
+                if d > 0:
+                    j0 = i if i < n - 1 else n - 2
+                else:
+                    j0 = i - 1 if i > 0 else 0
+                for c in range(6):
+                    xs[i, c] = old[i, c] + (old[j0 + 1, c] - old[j0, c]) * d
+        # 2. on-chip low-pass, causal, steady state at the first sample
+        if sos.shape[0]:
+            _sos_pass(xs, n, sos, zi, True)
+        # 3. scale factor and misalignment: (I + diag(s)) (I + C) per sensor
+        for k in range(2):
+            if scale[k] != 0.0 or mis[k] != 0.0:
+                a = np.eye(3)
+                cm = np.eye(3)
+                for r in range(3):
+                    a[r, r] = 1.0 + pool[scale_at + 3 * k + r] * scale[k]
+                    for cc in range(3):
+                        if r != cc:
+                            cm[r, cc] = pool[cross_at + 9 * k + 3 * r + cc] * mis[k]
+                g = np.zeros((3, 3))
+                for r in range(3):
+                    for cc in range(3):
+                        acc = 0.0
+                        for j in range(3):
+                            acc += a[r, j] * cm[j, cc]
+                        g[r, cc] = acc
+                for i in range(n):
+                    v0, v1, v2 = xs[i, 3 * k], xs[i, 3 * k + 1], xs[i, 3 * k + 2]
+                    for r in range(3):
+                        xs[i, 3 * k + r] = g[r, 0] * v0 + g[r, 1] * v1 + g[r, 2] * v2
+        # 4. biases: turn-on, flicker (Gauss-Markov sum), random walk
+        for c in range(6):
+            tb = pool[turn_at + c] * turn_on[c]
+            for i in range(n):
+                xs[i, c] += tb
+        if ngm:
+            acc = np.zeros((n, 6))
+            gat = gm_at
+            for g_ in range(ngm):
+                step, knots, ar = gm_step[b, g_], gm_knots[b, g_], gm_a[b, g_]
+                y = np.empty((knots, 6))
+                sd = np.empty(6)
+                prev = np.empty(6)
+                for c in range(6):
+                    sd[c] = gm_sigma[c] * np.sqrt(1.0 - ar * ar)
+                    prev[c] = ar * (pool[gat + 6 * knots + c] * gm_sigma[c])
+                for j in range(knots):
+                    for c in range(6):
+                        v = pool[gat + 6 * j + c] * sd[c] + prev[c]
+                        y[j, c] = v
+                        prev[c] = ar * v
+                gat += 6 * knots + 6
+                if step == 1:
+                    for i in range(n):
+                        for c in range(6):
+                            xs[i, c] += y[i, c]
+                else:
+                    for i in range(n):
+                        u = i / step
+                        i0 = min(int(u), knots - 2)
+                        frac = u - i0
+                        for c in range(6):
+                            acc[i, c] += (1.0 - frac) * y[i0, c]
+                            acc[i, c] += frac * y[i0 + 1, c]
+            for i in range(n):
+                for c in range(6):
+                    xs[i, c] += acc[i, c]
+        if _any(walk):
+            run = np.zeros(6)
+            for i in range(n):
+                for c in range(6):
+                    run[c] += pool[walk_at + 6 * i + c] * walk[c]
+                    xs[i, c] += run[c]
+        # 5. white noise
+        for i in range(n):
+            for c in range(6):
+                xs[i, c] += pool[white_at + 6 * i + c] * white[c]
+        # 6. saturation and 7. quantisation
+        for k in range(2):
+            fs, q = full_scale[k], lsb[k]
+            for i in range(n):
+                for c in range(3 * k, 3 * k + 3):
+                    v = xs[i, c]
+                    if np.isfinite(fs):
+                        v = min(max(v, -fs), fs)
+                    if q != 0.0:
+                        v = np.rint(v / q) * q
+                    xs[i, c] = v
+
+
+@njit(cache=True)
+def _any(v):
+    for x in v:
+        if x != 0.0:
+            return True
+    return False

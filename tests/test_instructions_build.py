@@ -1,0 +1,164 @@
+"""Instruction pairs over a whole built sample: every number checked, determinism, variety, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from imu2safety.builders.build import BuildOptions, build
+from imu2safety.builders.demo import samples_dir
+from imu2safety.builders.dataset.layout import shard_paths
+from imu2safety.builders.dataset.schema import PAIR_KINDS, imu_arrays
+from imu2safety.builders.instructions.checker import FIELD_UNITS, UNITS, ClipInfo, check_pair, fmt
+from imu2safety.builders.instructions.facts import compute_facts
+from imu2safety.builders.labels import HAZARD_NAMES
+from imu2safety.builders.records import SPLITS
+
+CONFIG = "npz"
+
+
+def _opts(out: Path, **kw) -> BuildOptions:
+    return BuildOptions(source=CONFIG, input_dir=samples_dir(), output_dir=out, device="bmi160", **kw)
+
+
+def _rows(out: Path) -> dict[str, list[dict]]:
+    """split -> rows (id, hazard, activity, facts, instructions, imu) in dataset order."""
+    rows: dict[str, list[dict]] = {}
+    for split in SPLITS:
+        for path in shard_paths(out, CONFIG, split):
+            t = pq.read_table(path)
+            values, offsets = imu_arrays(t["imu"])
+            d = t.select(["id", "hazard", "activity", "facts", "instructions", "sample_rate_hz"]).to_pylist()
+            for i, r in enumerate(d):
+                r["imu"] = values[offsets[i]:offsets[i + 1]]
+                rows.setdefault(split, []).append(r)
+    return rows
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_figures():
+    """The card's example plots take most of a small build and are not under test here."""
+    from imu2safety.builders.dataset import card
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(card, "write_figures", lambda *a, **k: {})
+        yield
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, _no_figures) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("pairs") / "ds"
+    result = build(_opts(out), progress=False)
+    return out, result.report
+
+
+_NUM_UNIT = re.compile(r"(?<![\w.`])(-?\d+(?:\.\d+)?)\s*(m/s²|m/s³|rad/s|cycles/min|Hz|°|s\b)")
+_TEXT_UNIT = {text: key for key, (text, _) in UNITS.items()}
+
+
+def test_every_number_in_every_response_matches_the_facts(built):
+    out, report = built
+    rows = _rows(out)
+    known = {r["id"]: ClipInfo(r["id"], HAZARD_NAMES[r["hazard"]], r["activity"], r["facts"])
+             for split in rows.values() for r in split}
+    n_pairs, n_numbers = 0, 0
+    for split, split_rows in rows.items():
+        for r in split_rows:
+            # the stored facts are the facts of the stored float32 samples
+            assert r["facts"] == compute_facts(r["imu"], r["sample_rate_hz"])
+            assert {p["kind"] for p in r["instructions"]} == set(PAIR_KINDS), r["id"]
+            for pair in r["instructions"]:
+                assert check_pair(pair, known[r["id"]], known) == [], (r["id"], pair)
+                n_pairs += 1
+                # independent of the checker's topic rules: each number is some fact of a clip the
+                # pair names, with the text's rounding
+                named = [r["id"]] + re.findall(r"`([^`]+)`", pair["instruction"] + pair["response"])
+                for number, unit in _NUM_UNIT.findall(pair["response"]):
+                    key = _TEXT_UNIT[unit]
+                    decimals = len(number.split(".")[1]) if "." in number else 0
+                    options = {fmt(known[c].facts[k], key, decimals) for c in named
+                               for k, u in FIELD_UNITS.items() if u == key and known[c].facts[k] is not None}
+                    assert fmt(float(number), key, decimals) in options, (r["id"], number, unit, pair)
+                    n_numbers += 1
+    ins = report["instructions"]
+    assert sum(ins["pairs"].values()) == n_pairs == 4 * 33
+    assert sum(ins["dropped_by_checker"].values()) == 0 and ins["duplicates_dropped"] == 0
+    assert n_numbers > 1000
+    saved = json.loads((out / "meta" / f"report_{CONFIG}.json").read_text())
+    assert saved["instructions"] == ins
+
+
+def test_variety_and_no_duplicates_within_a_split(built):
+    out, _ = built
+    rows = _rows(out)
+    by_kind: dict[str, list[dict]] = defaultdict(list)
+    for split, split_rows in rows.items():
+        seen = Counter((p["instruction"], p["response"]) for r in split_rows for p in r["instructions"])
+        assert max(seen.values()) == 1, split
+        for r in split_rows:
+            for p in r["instructions"]:
+                by_kind[p["kind"]].append(p)
+    for kind, ps in by_kind.items():
+        responses = len({p["response"] for p in ps}) / len(ps)
+        instructions = len({p["instruction"] for p in ps})
+        print(f"{kind:15s} pairs {len(ps):3d}  distinct responses {responses:.2f}  "
+              f"distinct instructions {instructions}")
+        assert responses == 1.0 and instructions >= 3
+    # causal contrasts and comparisons name clips of the same split (or train for a causal reference)
+    split_of = {r["id"]: s for s, rs in rows.items() for r in rs}
+    for split, split_rows in rows.items():
+        for r in split_rows:
+            for p in r["instructions"]:
+                for other in re.findall(r"`([^`]+)`", p["instruction"] + p["response"]):
+                    if p["kind"] == "comparative":
+                        assert split_of[other] == split
+                    else:
+                        assert split_of[other] in (split, "train")
+
+
+def test_same_pairs_across_chunk_sizes_and_a_resume(built, tmp_path, monkeypatch):
+    out, _ = built
+    first = {r["id"]: r["instructions"] for rs in _rows(out).values() for r in rs}
+    build(_opts(tmp_path / "clean", chunk_inputs=7), progress=False)
+    assert {r["id"]: r["instructions"] for rs in _rows(tmp_path / "clean").values() for r in rs} == first
+    # killed in the middle of the finishing pass (after one shard was rewritten), then resumed
+    from imu2safety.builders.dataset import writer as writer_mod
+
+    real_write = writer_mod.write_parquet_atomic
+    calls = {"n": 0}
+
+    def dying(table, path, *a, **k):
+        if "instructions" in table.column_names and table["instructions"].null_count == 0 \
+                and any(len(x) for x in table["instructions"].to_pylist()):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt("killed")
+        return real_write(table, path, *a, **k)
+
+    monkeypatch.setattr(writer_mod, "write_parquet_atomic", dying)
+    with pytest.raises(KeyboardInterrupt):
+        build(_opts(tmp_path / "resumed", chunk_inputs=7), progress=False)
+    monkeypatch.setattr(writer_mod, "write_parquet_atomic", real_write)
+    build(_opts(tmp_path / "resumed", chunk_inputs=7), progress=False)
+    assert _tree(tmp_path / "clean") == _tree(tmp_path / "resumed")
+
+
+def test_no_instructions_leaves_the_column_empty(tmp_path):
+    out = tmp_path / "plain"
+    report = build(_opts(out, instructions=False, chunk_inputs=40), progress=False).report
+    rows = [r for rs in _rows(out).values() for r in rs]
+    assert all(r["instructions"] == [] for r in rows) and all(r["facts"]["duration_s"] > 0 for r in rows)
+    assert report["instructions"]["enabled"] is False
+    assert np.isfinite([r["facts"]["peak_accel_ms2"] for r in rows]).all()
