@@ -129,15 +129,18 @@ def daily_hours(w: Windows) -> float:
 
 
 def prepare(task: Task | str, input_dir: Path, output_dir: Path,
-            test_subjects: Iterable[str] | None = None) -> PrepareResult:
+            test_subjects: Iterable[str] | None = None,
+            trials: tuple[list[Trial], list[tuple[str, str]]] | None = None) -> PrepareResult:
     """Write the benchmark folder of ``task`` from the source in ``input_dir``.
 
     Test windows: subjects of the source's test split (or exactly ``test_subjects``); train
-    windows (for TRTR): every other subject. Raises ValueError when no test window results.
+    windows (for TRTR): every other subject. ``trials``: what ``read_trials(task, input_dir)``
+    returns, when the caller already has it. Raises ValueError when no test window results.
     """
     task = get_task(task) if isinstance(task, str) else task
     output_dir = Path(output_dir)
-    trials, skipped = read_trials(task, Path(input_dir))
+    trials, skipped = trials if trials is not None else read_trials(task, Path(input_dir))
+    skipped = list(skipped)
     windows, dropped = window_trials(trials, task)
     skipped += dropped
     if test_subjects is not None:

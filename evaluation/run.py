@@ -3,9 +3,9 @@
 For each task whose real data is under ``--data`` (the layout of ``../shared/data``):
 
 1. the benchmark folder is prepared (``prepare.prepare``) with the source's official test
-   subjects; when fewer than two of them are in the data (UTD-MHAD here: only odd subjects, the
-   test split is the even ones; SmartFallMM here: S31 alone), leave-one-subject-out over the
-   subjects present instead, predictions pooled over the folds;
+   subjects; when none of them is in the data (UTD-MHAD here: only odd subjects, the test split
+   is the even ones), leave-one-subject-out over the subjects present instead, predictions
+   pooled over the folds;
 2. synthetic training windows come from builds of the task's skeleton source (cached under the
    work dir, keyed by their options and the simulator version), without the test subjects of
    the fold when the skeletons are of the same people;
@@ -29,7 +29,7 @@ import platform
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +93,25 @@ def build_cached(source: str, input_dir: Path, workdir: Path, placement: str, de
 
 # ---------------------------------------------------------------- data of one task
 
+_CACHE: dict[tuple, object] = {}
+
+
+def _real_trials(task: Task, folder: Path, source: str | None = None, rate_hz: float | None = None):
+    """``read_trials`` of ``source`` (default the task's) at ``rate_hz``, read once per run."""
+    t = Task(**{**task.__dict__, "source": source or task.source,
+                "sample_rate_hz": rate_hz or task.sample_rate_hz})
+    key = ("real", t.source, str(folder), t.sample_rate_hz)
+    if key not in _CACHE:
+        _CACHE[key] = read_trials(t, folder)
+    return _CACHE[key]
+
+
+def _built_trials(out: Path, config: str) -> list[Trial]:
+    key = ("built", str(out), config)
+    if key not in _CACHE:
+        _CACHE[key] = read_built(out, config)
+    return _CACHE[key]
+
 @dataclass
 class TaskData:
     task: Task
@@ -107,16 +126,18 @@ def _plan(task: Task, data: Path) -> TaskData | str:
     if not real_dir.exists():
         return f"{task.source} data absent (no {REAL_DIRS[task.source]} under the data folder)"
     skel = data / SKELETON_DIRS[task.synthetic]
-    trials, _ = read_trials(task, real_dir)
+    trials, _ = _real_trials(task, real_dir)
     subjects = sorted({t.subject for t in trials if task.label_of(t.hazard, t.activity) is not None})
-    official = sorted({t.subject for t in trials if t.split == "test"})
-    if len(official) >= 2:
-        folds, note = [None], f"official test subjects {', '.join(official)}"
+    official = sorted({t.subject for t in trials if t.split == "test"} & set(subjects))
+    if official:
+        folds = [None]
+        note = f"official test subject(s) {', '.join(official)}"
+        if len(official) == 1:
+            note += " (one subject: no confidence intervals)"
     else:
         folds = [[s] for s in subjects]
-        have = f"only {', '.join(official)}" if official else "none"
-        note = (f"leave one subject out over {', '.join(subjects)}, predictions pooled (official "
-                f"test subjects present in the data: {have})")
+        note = (f"leave one subject out over {', '.join(subjects)}, predictions pooled (no "
+                f"official test subject is in the data)")
     return TaskData(task, real_dir, skel if skel.exists() else None, folds, note)
 
 
@@ -126,8 +147,7 @@ def _calibrate(task: Task, synthetic: list[Trial], twin_dir: Path, exclude: set[
     from ..simulator.calibration import fit_calibration
 
     rate = synthetic[0].rate_hz if synthetic else task.sample_rate_hz
-    twin_task = Task(**{**task.__dict__, "source": TWINS[task.synthetic], "sample_rate_hz": rate})
-    real, _ = read_trials(twin_task, twin_dir)
+    real, _ = _real_trials(task, twin_dir, TWINS[task.synthetic], rate)
     real = [t for t in real if t.subject not in exclude]
     subjects = sorted({t.subject for t in real})[:CALIBRATION_SUBJECTS]
     syn_by_id = {t.id: t for t in synthetic}
@@ -182,16 +202,15 @@ def evaluate_task(td: TaskData, workdir: Path, data: Path, log) -> tuple[dict[st
         for variant, device, augment in (("ideal", "ideal", 0), ("device", DEVICE_NOISE, 0),
                                           ("jitter", "ideal", JITTER_COPIES)):
             out = build_cached(task.synthetic, td.skeleton_dir, workdir, task.placement, device, augment)
-            synth[variant] = read_built(out, task.synthetic)
+            synth[variant] = _built_trials(out, task.synthetic)
     same_people = not task.cross_dataset
     cross_trials = None
     if task.name in CROSS and (data / REAL_DIRS[CROSS[task.name]]).exists():
-        cross_task = Task(**{**task.__dict__, "source": CROSS[task.name]})
-        cross_trials = read_trials(cross_task, data / REAL_DIRS[CROSS[task.name]])[0]
+        cross_trials = _real_trials(task, data / REAL_DIRS[CROSS[task.name]], CROSS[task.name])[0]
     tests = []
     for k, fold in enumerate(td.folds):
         bench = workdir / "bench" / task.name / ("official" if fold is None else f"fold-{fold[0]}")
-        prepare(task, td.real_dir, bench, test_subjects=fold)
+        prepare(task, td.real_dir, bench, test_subjects=fold, trials=_real_trials(task, td.real_dir))
         test, real_train = load_windows(bench, "test"), load_windows(bench, "train")
         tests.append(test)
         exclude = set(test.subjects.tolist()) if same_people else set()
@@ -210,7 +229,6 @@ def evaluate_task(td: TaskData, workdir: Path, data: Path, log) -> tuple[dict[st
             add("cross-dataset gbm", f"cross-dataset (real {CROSS[task.name]})", "gbm", "real",
                 cross, test, note="" if cross_trials else f"{CROSS[task.name]} data absent")
         if synth:
-            add("ablation: ideal device", "TSTR", "gbm", "synthetic only", syn, test)
             add(f"ablation: device noise ({DEVICE_NOISE})", "TSTR", "gbm", "synthetic only",
                 _windows(synth["device"], task, exclude), test)
             add(f"ablation: placement jitter (augment {JITTER_COPIES})", "TSTR", "gbm",
@@ -227,6 +245,8 @@ def evaluate_task(td: TaskData, workdir: Path, data: Path, log) -> tuple[dict[st
                                                            exclude), test)
             add("ablation: window augmentation", "TSTR", "gbm", "synthetic only",
                 augment_windows(syn, seed=k), test)
+    if synth:  # the ideal-device row is the TSTR gbm model itself: not trained twice
+        rows["ablation: ideal device"] = replace(rows["TSTR gbm"], name="ablation: ideal device")
     pooled = Windows.concatenate(tests, task)
     return rows, pooled
 
@@ -357,6 +377,7 @@ def run(tasks: list[str] | None = None, data: Path | None = None, submissions: l
 
     Returns {task: {row name: result}}.
     """
+    _CACHE.clear()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     data = Path(data) if data is not None else DEFAULT_DATA
     if not data.is_dir():
@@ -410,7 +431,8 @@ def run(tasks: list[str] | None = None, data: Path | None = None, submissions: l
                 if roc is not None:
                     r.result["roc"] = roc
         main_rows = [r for r in rows.values() if not r.name.startswith("ablation")]
-        ablation = [r for r in rows.values() if r.name.startswith("ablation")]
+        ablation = sorted((r for r in rows.values() if r.name.startswith("ablation")),
+                          key=lambda r: "ideal device" not in r.name)
         binary = bool(task.positive)
         md += ["### TSTR next to TRTR, few-shot and cross-dataset", ""] + _table(main_rows, binary)
         if ablation:

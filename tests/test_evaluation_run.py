@@ -23,7 +23,7 @@ def data_root(tmp_path_factory):
     _utd_fixture(root / "utd_mhad" / "data")
     (root / "up_fall").mkdir()
     upfall_csv(root / "up_fall" / "CompleteDataSet.csv",
-               [(s, a, 1) for s in (1, 2, 15, 16) for a in (1, 6)], n=101)
+               [(s, a, 1) for s in (1, 2, 3) for a in (1, 6)], n=101)  # no official test subject
     return root
 
 
@@ -34,10 +34,10 @@ def test_run_writes_every_protocol_deterministically(data_root, tmp_path):
     work = tmp_path / "work"
     kw = dict(tasks=["fall-upfall", "activity-utd", "fall-weda"], data=data_root, workdir=work,
               resamples=50, log=lambda *a: None)
-    # the pooled UP-Fall test set is every window (official test subjects 15, 16): ids from prepare
+    # UP-Fall: leave one subject out, so the pooled test set is every window
     from imu2safety.evaluation.prepare import prepare
 
-    prepare("fall-upfall", data_root / "up_fall", tmp_path / "b")
+    prepare("fall-upfall", data_root / "up_fall", tmp_path / "b", test_subjects=["S01", "S02", "S03"])
     ids = load_windows(tmp_path / "b").ids.tolist()
     (subm / "fall-upfall.jsonl").write_text("".join(
         json.dumps({"id": i, "label": "not_fall", "score": 0.0}) + "\n" for i in ids))
@@ -52,10 +52,12 @@ def test_run_writes_every_protocol_deterministically(data_root, tmp_path):
     for row in ("TSTR gbm", "TSTR cnn", "TRTR gbm", "TRTR cnn", "few-shot k=1 gbm",
                 "ablation: ideal device", "ablation: device noise (bmi160)",
                 "ablation: placement jitter (augment 2)", "ablation: window augmentation"):
-        assert 0.0 <= utd[row]["macro_f1"] <= 1.0 and utd[row]["windows"] == 8, row
-    assert "leave one subject out over s1, s2" in text
+        assert 0.0 <= utd[row]["macro_f1"] <= 1.0 and utd[row]["windows"] == 4, row
+    assert "official test subject(s) s2 (one subject: no confidence intervals)" in text
+    assert "leave one subject out over S01, S02, S03" in text
     up = first["fall-upfall"]
-    assert set(up["TRTR gbm"]["subjects"]) == {"S15", "S16"} and "auroc" in up["TRTR gbm"]
+    assert up["TRTR gbm"]["subjects"] == ["S01", "S02", "S03"] and "auroc" in up["TRTR gbm"]
+    assert up["TRTR gbm"]["windows"] == 12 and up["TRTR gbm"]["macro_f1_ci95"] is not None
     # the submission predicts not_fall everywhere: recall 0 on falls, macro-F1 = (2/3 + 0) / 2
     sub = up["submission: always-walk"]
     assert sub["sensitivity"] == 0.0 and sub["macro_f1"] == pytest.approx(1 / 3)
@@ -67,7 +69,7 @@ def test_run_writes_every_protocol_deterministically(data_root, tmp_path):
 def test_baselines_are_deterministic_and_train_baseline_round_trips(data_root, tmp_path):
     bench = tmp_path / "bench"
     assert main(["benchmark", "prepare", "fall-upfall", "--input", str(data_root / "up_fall"),
-                 "--output", str(bench)]) == 0
+                 "--output", str(bench), "--test-subjects", "S03"]) == 0
     real = load_windows(bench, "train")
     test = load_windows(bench, "test")
     for model in ("gbm", "cnn"):
