@@ -132,6 +132,12 @@ def cmd_demo(args) -> int:
     return run_demo(Path(args.output))
 
 
+def cmd_reconstruct(args) -> int:
+    from .builders.video.cli import run_reconstruct
+
+    return run_reconstruct(args, _fail)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imu2safety", description=__doc__)
     parser.add_argument("--version", action="version", version=f"imu2safety {__version__}")
@@ -204,6 +210,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path)
     p.add_argument("output", type=Path)
     p.set_defaults(func=cmd_export_hdf5)
+
+    from .builders.video.cli import add_reconstruct_parser
+
+    add_reconstruct_parser(sub, cmd_reconstruct)
 
     p = sub.add_parser("demo", help="build, load and describe a dataset from the shipped sample")
     p.add_argument("-o", "--output", default="imu2safety-demo", help="output folder")

@@ -24,11 +24,11 @@ import numpy as np
 from . import kernels
 from . import kinematics as kin
 from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
-from .orientation import device_frame, optional_joints, quat_continuous, required_joints
+from .orientation import optional_joints, quat_continuous, required_joints
 from .cutoff import default_cutoff_hz
-from .placement import Mounting, check_placement, default_mounting
+from .placement import PLACEMENT_SIDE, PLACEMENTS, Mounting, check_placement, default_mounting
 from .rng import clip_rng
-from .twist import TwistOptions
+from .twist import TwistInfo, TwistOptions
 
 if TYPE_CHECKING:
     from .calibration import Calibration
@@ -174,24 +174,68 @@ def _rates(t: np.ndarray) -> np.ndarray:
     return 1.0 / np.median(np.diff(t, axis=1), axis=1)
 
 
-def _device_poses(x: np.ndarray, names: tuple[str, ...], fs: float,
-                  options: SimulationOptions) -> tuple[np.ndarray, list[dict]]:
-    """Unfiltered device trajectory of B clips of one length and frame rate from their joints.
+#: Joint slots of the compiled frame construction (``kernels.device_frame_ragged``).
+_SLOTS = ("shoulder", "elbow", "wrist", "hand", "hand_tip", "thumb")
+_TWIST_USED = ("model", "thumb", "thumb (raw)")
+_TWIST_SOURCES = {"auto": 0, "thumb": 1, "model": 2}
 
-    x: (T, B, K, 3) metres, world frame -> ((T, B, 7) position (m) and sign-continuous quaternion
-    (w, x, y, z) of the device-to-world rotation, one provenance dict per clip). The frame comes
-    from ``orientation.device_frame`` (NumPy, column by column, so a clip's frame does not depend
-    on the batch); the mounting and the quaternion conversion run compiled, clip by clip
-    (``kernels.device_pose``).
+
+def _slot_names(placement: str) -> tuple[str, ...]:
+    side = PLACEMENT_SIDE[placement]
+    return tuple(f"{side}_{j}" for j in _SLOTS) + ("left_shoulder", "right_shoulder")
+
+
+def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], fs: list[float],
+                  options: SimulationOptions) -> list[tuple[np.ndarray, dict] | MotionError]:
+    """Unfiltered device trajectory of each clip from its joints, compiled, clip by clip.
+
+    clips: (positions (T, J, 3) m world frame, joint names (J,), indices into J of the joints to
+    use); fs: frame rates, Hz. Returns per clip ((T, 7) position (m) and sign-continuous
+    quaternion (w, x, y, z) of the device-to-world rotation, provenance dict) or the
+    MotionError of a degenerate clip. The arithmetic is ``orientation.device_frame`` (with its
+    twist gating) followed by the mounting and the quaternion of ``orientation.matrix_to_quat``;
+    ``tests/test_kernels.py`` compares the two.
     """
-    origin, r_seg, twist = device_frame({j: x[..., k, :] for k, j in enumerate(names)},
-                                        options.placement, fs_hz=fs, twist=options.twist)
+    slots = _slot_names(options.placement)
+    offsets = np.zeros(len(clips) + 1, dtype=np.int64)
+    np.cumsum([len(c[0]) for c in clips], out=offsets[1:])
+    joints = np.empty((int(offsets[-1]), len(slots), 3))
+    jidx = np.full((len(clips), len(slots)), -1, dtype=np.int64)
+    for b, (pos, names, use) in enumerate(clips):
+        chosen = {names[k] for k in use}
+        src = [names.index(j) if j in chosen else use[0] for j in slots]
+        np.take(pos, src, axis=1, out=joints[offsets[b]:offsets[b + 1]])
+        jidx[b] = [k if j in chosen else -1 for k, j in enumerate(slots)]
+    tw = options.twist
+    smooth = [kin.lowpass_design(f, min(tw.smooth_hz, 0.4 * f)) if tw.smooth_hz is not None
+              else (np.zeros((2, 6)), np.zeros((2, 2)), 0, 0) for f in fs]
     mount = options.mounting or default_mounting(options.placement)
-    out = np.empty(x.shape[:2] + (7,))
-    kernels.device_pose(np.ascontiguousarray(origin), np.ascontiguousarray(r_seg),
-                        np.ascontiguousarray(mount.offset_m, dtype=np.float64),
-                        np.ascontiguousarray(mount.rotation.as_matrix()), out)
-    return out, [{"twist": i.to_dict()} for i in twist]
+    out = np.empty((len(joints), 7))
+    status = np.empty(len(clips), dtype=np.int64)
+    used = np.empty(len(clips), dtype=np.int64)
+    share = np.empty(len(clips))
+    filled = np.empty(len(clips), dtype=np.int64)
+    kernels.device_frame_ragged(
+        joints, offsets, jidx, PLACEMENTS.index(options.placement), np.asarray(fs, dtype=np.float64),
+        np.array([np.deg2rad(tw.twist_deg), tw.pronation_per_flexion, tw.bone_tolerance,
+                  tw.min_sine, np.deg2rad(tw.max_twist_deg), np.deg2rad(tw.spike_deg),
+                  tw.max_rate_rad_s, tw.min_trusted]),
+        np.array([_TWIST_SOURCES[tw.source], tw.smooth_hz is not None], dtype=np.int64),
+        np.stack([m[0] for m in smooth]), np.stack([m[1] for m in smooth]),
+        np.array([m[2] for m in smooth], dtype=np.int64), np.array([m[3] for m in smooth], dtype=np.int64),
+        np.ascontiguousarray(mount.offset_m, dtype=np.float64),
+        np.ascontiguousarray(mount.rotation.as_matrix()), out, status, used, share, filled)
+    what = "hand" if options.placement == "phone_in_hand" else "forearm"
+    result: list = []
+    for b in range(len(clips)):
+        if status[b]:
+            result.append(MotionError(f"degenerate {what if status[b] == 1 else 'radial direction'}: "
+                                      "two joints coincide, so the segment has no direction"))
+            continue
+        trusted = None if np.isnan(share[b]) else round(float(share[b]), 4)
+        info = TwistInfo(_TWIST_USED[used[b]], trusted, int(filled[b]))
+        result.append((out[offsets[b]:offsets[b + 1]], {"twist": info.to_dict()}))
+    return result
 
 
 def _rigid_pose(body: RigidBodyTrajectory) -> tuple[np.ndarray, np.ndarray]:
@@ -210,9 +254,9 @@ def _rigid_pose(body: RigidBodyTrajectory) -> tuple[np.ndarray, np.ndarray]:
 def _clean_group(motions: list[Motion], options: SimulationOptions) -> tuple[list, list]:
     """Joint selection of skeleton clips of one length and joint vocabulary, vectorised.
 
-    Returns ([(indices into ``motions``, joint names (K,), t (B, T) s, x (T, B, K, 3) m)] for
-    the clips that need no repair (every used joint valid, strictly increasing and uniform
-    times), [indices of the others]); the same decisions as ``_motion_joints`` makes per clip."""
+    Returns ([(index into ``motions``, indices of the joints to use, t (T,) s)] for the clips
+    that need no repair (every used joint valid, strictly increasing and uniform times),
+    [indices of the others]); the same decisions as ``_motion_joints`` makes per clip."""
     names = motions[0].joint_names
     need = list(required_joints(options.placement))
     if any(j not in names for j in need) or motions[0].num_frames < kin.MIN_FRAMES:
@@ -228,15 +272,11 @@ def _clean_group(motions: list[Motion], options: SimulationOptions) -> tuple[lis
              if extra else np.zeros((len(motions), 0), dtype=bool))
     out, others = [], []
     for pattern in {tuple(row) for row in share.tolist()}:
-        used = tuple(need + [j for j, keep in zip(extra, pattern) if keep])
-        idx = [names.index(j) for j in used]
+        idx = [names.index(j) for j in need + [j for j, keep in zip(extra, pattern) if keep]]
         members = np.flatnonzero((share == pattern).all(axis=1))
         ok = timely[members] & valid[members][:, :, idx].all(axis=(1, 2))
         others += members[~ok].tolist()
-        good = members[ok]
-        if good.size:
-            x = np.stack([motions[k].positions for k in good.tolist()], axis=1)[:, :, idx]
-            out.append((good.tolist(), used, t[good], x))
+        out += [(k, idx, t[k]) for k in members[ok].tolist()]
     return out, others
 
 
@@ -244,22 +284,23 @@ def _poses(sources: Sequence[Source], options: SimulationOptions, results: list)
     """Unfiltered (t (T,), pose (T, 7), frame rate Hz, provenance dict) of each source, or None
     where ``results[i]`` got its MotionError; ``results[i]`` gets the clip's repair notes.
 
-    Skeleton clips of one length and joint vocabulary are prepared together (``_clean_group``)
-    and those of one frame rate among them share one ``device_frame`` call; clips that need
-    repairs take ``_motion_joints``.
+    Skeleton clips of one length and joint vocabulary are checked together (``_clean_group``);
+    clips that need repairs take ``_motion_joints``; then every skeleton clip's frame is built
+    by one compiled call (``_device_poses``).
     """
     poses: list = [None] * len(sources)
     by_shape: dict[tuple, list[int]] = {}
     for i, src in enumerate(sources):
         if isinstance(src, Motion):
             by_shape.setdefault((src.num_frames, src.joint_names), []).append(i)
-    groups: list[tuple[list[int], tuple[str, ...], np.ndarray, np.ndarray]] = []
+    todo: list[tuple[int, np.ndarray, tuple]] = []  # (source, t, (positions, names, joint indices))
     repair = [i for i, src in enumerate(sources) if not isinstance(src, Motion)]
     for members in by_shape.values():
         clean, others = _clean_group([sources[i] for i in members], options)
-        groups += [([members[k] for k in ks], used, t, x) for ks, used, t, x in clean]
+        for k, idx, t in clean:
+            src = sources[members[k]]
+            todo.append((members[k], t, (src.positions, src.joint_names, idx)))
         repair += [members[k] for k in others]
-    repaired: dict[tuple, list[tuple[int, np.ndarray, np.ndarray]]] = {}
     for i in sorted(repair):
         src = sources[i]
         with warnings.catch_warnings(record=True) as caught:
@@ -270,45 +311,30 @@ def _poses(sources: Sequence[Source], options: SimulationOptions, results: list)
                     poses[i] = (t, pose, float(_rates(t[None])[0]), {})
                 elif isinstance(src, Motion):
                     t, x, names = _motion_joints(src, options)
-                    repaired.setdefault((len(t), names), []).append((i, t, x))
+                    todo.append((i, t, (x, names, list(range(len(names))))))
                 else:
                     raise TypeError(f"expected Motion or RigidBodyTrajectory, got {type(src).__name__}")
             except MotionError as err:
                 results[i] = err
         if results[i] is None:
             results[i] = [str(w.message) for w in caught]
-    for (_, names), members in repaired.items():
-        groups.append(([m[0] for m in members], names, np.stack([m[1] for m in members]),
-                       np.stack([m[2] for m in members], axis=1)))
-    for members, names, t, x in groups:
-        rates = _rates(t)
-        for fs in np.unique(rates).tolist():
-            sel = np.flatnonzero(rates == fs)
-            _frames_of(members, names, t, x, sel, fs, options, poses, results)
+    if not todo:
+        return poses
+    fs = np.empty(len(todo))
+    by_length: dict[int, list[int]] = {}
+    for k, (_, t, _) in enumerate(todo):
+        by_length.setdefault(len(t), []).append(k)
+    for ks in by_length.values():  # per row, so the same whatever the other rows
+        fs[ks] = _rates(np.stack([todo[k][1] for k in ks]))
+    fs = fs.tolist()
+    for (i, t, _), f, res in zip(todo, fs, _device_poses([c for _, _, c in todo], fs, options)):
+        if results[i] is None:
+            results[i] = []
+        if isinstance(res, MotionError):
+            results[i] = res
+        else:
+            poses[i] = (t, res[0], f, res[1])
     return poses
-
-
-def _frames_of(members: list[int], names: tuple[str, ...], t: np.ndarray, x: np.ndarray,
-               sel: np.ndarray, fs: float, options: SimulationOptions, poses: list,
-               results: list) -> None:
-    """Device poses of the clips ``sel`` of one group (see ``_poses``), into ``poses``."""
-    for b in sel.tolist():
-        if results[members[b]] is None:
-            results[members[b]] = []
-    xs = x[:, sel] if len(sel) < x.shape[1] else x
-    try:
-        pose, infos = _device_poses(xs, names, fs, options)
-    except MotionError:  # a degenerate clip: find it, and let the others go on
-        for b in sel.tolist():
-            i = members[b]
-            try:
-                pose, infos = _device_poses(x[:, b:b + 1], names, fs, options)
-                poses[i] = (t[b], pose[:, 0], fs, infos[0])
-            except MotionError as err:
-                results[i] = err
-        return
-    for k, b in enumerate(sel.tolist()):
-        poses[members[b]] = (t[b], np.ascontiguousarray(pose[:, k]), fs, infos[k])
 
 
 def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -328,6 +354,8 @@ def _ideal_signals(poses: list[tuple], cutoffs: list[float | None], t_out: list[
     filtered = kin.lowpass_many([p[1] for p in poses], [p[2] for p in poses], cutoffs)
     out: list = [None] * len(poses)
     fast = [k for k, p in enumerate(poses) if options.derivative == "spline" and len(p[0]) >= 6]
+    # clips of one time grid side by side: the kernel reuses a grid's spline tables (same bits)
+    fast.sort(key=lambda k: (len(poses[k][0]), float(poses[k][0][0]), len(t_out[k])))
     if fast:
         t_all, offsets = _ragged([poses[k][0] for k in fast])
         pose_all, _ = _ragged([filtered[k] for k in fast])

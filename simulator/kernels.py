@@ -24,7 +24,7 @@ _K1 = DEGREE + 1
 
 # ---------------------------------------------------------------- low-pass
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gram_inverse(s, count):
     """Inverse (3, 3) of the Gram matrix of [1, s, s^2] over s[:count] (least-squares quadratic:
     coefficients = inverse @ [sum y, sum s y, sum s^2 y]), by the adjugate."""
@@ -58,7 +58,7 @@ def _gram_inverse(s, count):
     return inv
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fit_quadratic(y, start, step, count, s, inv, coef):
     """coef (C, 3): least-squares quadratic through (s[j], y[start + step * j, c]), j < count,
     for every channel c, given ``_gram_inverse(s, count)``."""
@@ -78,7 +78,7 @@ def _fit_quadratic(y, start, step, count, s, inv, coef):
             coef[c, k] = inv[k, 0] * r[c, 0] + inv[k, 1] * r[c, 1] + inv[k, 2] * r[c, 2]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sos_pass(buf, m, sos, zi, forward):
     """In place: causal second-order-section filter of every column of buf[:m] (direct form II
     transposed, as scipy's sosfilt), forward or backward in time, each column's state started
@@ -103,7 +103,7 @@ def _sos_pass(buf, m, sos, zi, forward):
                 buf[i, c] = y
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lowpass_ragged(x, offsets, sos, zi, pad, fit, out):
     """Zero-phase low-pass of every clip and channel of x (sum T, C) into out (same shape).
 
@@ -164,7 +164,7 @@ def lowpass_ragged(x, offsets, sos, zi, pad, fit, out):
 
 # ---------------------------------------------------------------- quintic interpolating spline
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _knots(t, k):
     """Not-a-knot knot vector of make_interp_spline for odd degree k: k+1 copies of each end and
     the data sites t[m+1 : n-m-1], m = (k - 1) // 2, in between."""
@@ -180,7 +180,7 @@ def _knots(t, k):
     return tk
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _span(tk, k, ncoef, x, start):
     """Knot interval i (k <= i < ncoef) with tk[i] <= x < tk[i + 1], searching up from ``start``;
     x beyond either end takes the first / last interval (extrapolation, as scipy does)."""
@@ -190,7 +190,7 @@ def _span(tk, k, ncoef, x, start):
     return i
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _basis_derivs(tk, k, i, x, nders, ders, ndu, a, left, right):
     """ders[d, j]: d-th derivative (d < nders) at x of the k+1 basis functions non-zero on
     interval i (B_{i-k} ... B_i). Piegl & Tiller, The NURBS Book, algorithm A2.3."""
@@ -233,7 +233,7 @@ def _basis_derivs(tk, k, i, x, nders, ders, ndu, a, left, right):
         factor *= k - d
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _spline_setup(t, t_out, band, first, table, span):
     """Collocation LU and evaluation table of the not-a-knot quintic through sites t (n >= 7).
 
@@ -277,7 +277,7 @@ def _spline_setup(t, t_out, band, first, table, span):
                 table[q, d, j] = ders[d, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _spline_coef(band, y, c):
     """Solve the factored collocation system for every column: c (n, C) from values y (n, C)."""
     n, nch = y.shape
@@ -298,7 +298,7 @@ def _spline_coef(band, y, c):
             c[i, ch] /= d
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _same(a, a0, a1, b, b0, b1):
     if a1 - a0 != b1 - b0:
         return False
@@ -308,7 +308,7 @@ def _same(a, a0, a1, b, b0, b1):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def imu_from_pose_ragged(t, pose, offsets, t_out, out_offsets, gravity_z, out):
     """Ideal IMU of every clip from its low-passed pose, through one quintic spline per channel.
 
@@ -353,7 +353,7 @@ def imu_from_pose_ragged(t, pose, offsets, t_out, out_offsets, gravity_z, out):
         output_stage(sig, gravity_z, out[q0:q1])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def output_stage(sig, gravity_z, out):
     """sig (N, 11): p'' (m/s^2, world), q (w x y z), q' (1/s) -> out (N, 6) accel, gyro.
 
@@ -386,7 +386,7 @@ def output_stage(sig, gravity_z, out):
 
 # ---------------------------------------------------------------- device pose from frames
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def device_pose(origin, frame, offset, mount, out):
     """Device position and sign-continuous quaternion along time for each clip of a batch.
 
@@ -449,7 +449,7 @@ def device_pose(origin, frame, offset, mount, out):
 
 # ---------------------------------------------------------------- device model
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def device_ragged(x, offsets, pool, pool_offsets, gm_step, gm_knots, gm_a, jitter, sos, zi,
                   scale, mis, turn_on, gm_sigma, walk, white, full_scale, lsb):
     """In place: the device model of ``devices.apply_device_batch`` on each clip of x (sum N, 6).
@@ -575,9 +575,287 @@ def device_ragged(x, offsets, pool, pool_offsets, gm_step, gm_knots, gm_a, jitte
                     xs[i, c] = v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _any(v):
     for x in v:
         if x != 0.0:
             return True
     return False
+
+
+# ---------------------------------------------------------------- device frame (orientation.py)
+
+@njit(cache=True, error_model="numpy")
+def _norm3(x, y, z):
+    return np.sqrt(x * x + y * y + z * z)
+
+
+@njit(cache=True, error_model="numpy")
+def _median(v):
+    """np.median of a 1-D array (the mean of the two middle values for an even count)."""
+    s = np.sort(v)
+    n = s.shape[0]
+    if n % 2:
+        return s[n // 2]
+    return (s[n // 2 - 1] + s[n // 2]) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def _median5_nearest(phi, out):
+    """scipy.ndimage.median_filter(phi, size=5, mode="nearest") of a 1-D array."""
+    n = phi.shape[0]
+    w = np.empty(5)
+    for i in range(n):
+        for k in range(5):
+            j = min(max(i + k - 2, 0), n - 1)
+            w[k] = phi[j]
+        w.sort()
+        out[i] = w[2]
+
+
+@njit(cache=True, error_model="numpy")
+def _unwrap(p, out):
+    """np.unwrap of a 1-D array (period 2 pi, discontinuity pi)."""
+    n = p.shape[0]
+    two_pi = 2.0 * np.pi
+    out[0] = p[0]
+    run = 0.0
+    for i in range(1, n):
+        dd = p[i] - p[i - 1]
+        m = np.fmod(dd + np.pi, two_pi)
+        if m != 0.0 and m < 0.0:
+            m += two_pi
+        ddmod = m - np.pi
+        if ddmod == -np.pi and dd > 0:
+            ddmod = np.pi
+        corr = ddmod - dd
+        if abs(dd) < np.pi:
+            corr = 0.0
+        run += corr
+        out[i] = p[i] + run
+
+
+@njit(cache=True, error_model="numpy")
+def _interp_good(phi, good, out):
+    """np.interp(t, t[good], phi[good]) with t = 0, 1, ... (at least one good frame)."""
+    n = phi.shape[0]
+    idx = np.flatnonzero(good)
+    first, last = idx[0], idx[-1]
+    j = 0
+    for i in range(n):
+        if i <= first:
+            out[i] = phi[first]
+        elif i >= last:
+            out[i] = phi[last]
+        else:
+            while idx[j + 1] <= i:
+                j += 1
+            x0, x1 = idx[j], idx[j + 1]
+            slope = (phi[x1] - phi[x0]) / (float(x1) - float(x0))
+            out[i] = slope * (float(i) - float(x0)) + phi[x0]
+
+
+@njit(cache=True, error_model="numpy")
+def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist_i, smooth_sos,
+                        smooth_zi, smooth_pad, smooth_fit, offset, mount, out, status, used,
+                        share, filled):
+    """Device pose of each clip from its joints: ``orientation.device_frame`` followed by the
+    mounting and the quaternion conversion of ``device_pose``, clip by clip, in compiled code.
+
+    joints: (sum T, K, 3) m; jidx_all: (B, 8) per clip, indices into K of shoulder, elbow, wrist,
+    hand, hand tip, thumb of the placement's side, left and right shoulder (-1 = absent); placement: 0 left
+    wrist, 1 right wrist, 2 phone in hand; fs (B,) Hz. twist_f: (twist rad, pronation per
+    flexion, bone tolerance, min sine, max twist rad, spike rad, max rate rad/s, min trusted);
+    twist_i: (source 0 auto / 1 thumb / 2 model, smoothing on); smooth_*: (B, ...) the twist
+    low-pass of each clip (``lowpass_ragged``'s arguments). out (sum T, 7); per clip: status
+    (0 ok, 1 degenerate segment axis, 2 degenerate radial direction), used (0 model, 1 thumb,
+    2 thumb raw), share (trusted share of thumb frames; NaN = none), filled frames.
+    """
+    left = placement == 0
+    (twist_rad, ppf, bone_tol, min_sine, max_twist, spike, max_rate, min_trusted) = (
+        twist_f[0], twist_f[1], twist_f[2], twist_f[3], twist_f[4], twist_f[5], twist_f[6],
+        twist_f[7])
+    source, smooth_on = twist_i[0], twist_i[1]
+    nclips = offsets.shape[0] - 1
+    for b in range(nclips):
+        o, n = offsets[b], offsets[b + 1] - offsets[b]
+        jidx = jidx_all[b]
+        js, je, jw, jh, jt, jth, jls, jrs = (jidx[0], jidx[1], jidx[2], jidx[3], jidx[4], jidx[5],
+                                            jidx[6], jidx[7])
+        status[b], used[b], share[b], filled[b] = 0, 0, np.nan, 0
+        u = np.empty((n, 3))
+        origin = np.empty((n, 3))
+        for i in range(n):
+            wv = joints[o + i, jw]
+            if placement == 2:
+                dj = jt if jt >= 0 else jh
+                if dj >= 0:
+                    v0, v1, v2 = (joints[o + i, dj, 0] - wv[0], joints[o + i, dj, 1] - wv[1],
+                                  joints[o + i, dj, 2] - wv[2])
+                else:
+                    v0, v1, v2 = (wv[0] - joints[o + i, je, 0], wv[1] - joints[o + i, je, 1],
+                                  wv[2] - joints[o + i, je, 2])
+                oj = jh if jh >= 0 else jw
+            else:
+                v0, v1, v2 = (wv[0] - joints[o + i, je, 0], wv[1] - joints[o + i, je, 1],
+                              wv[2] - joints[o + i, je, 2])
+                oj = jw
+            nv = _norm3(v0, v1, v2)
+            if nv < 1e-9:
+                status[b] = 1
+            u[i, 0], u[i, 1], u[i, 2] = v0 / nv, v1 / nv, v2 / nv
+            for k in range(3):
+                origin[i, k] = joints[o + i, oj, k]
+        if status[b]:
+            continue
+        ref = np.empty((n, 3))
+        plane_ok = np.empty(n, np.bool_)
+        flex = np.empty(n)
+        for i in range(n):
+            # forward direction from the shoulders (else world x), made perpendicular to u
+            f0, f1, f2 = 1.0, 0.0, 0.0
+            if jls >= 0 and jrs >= 0:
+                a0 = joints[o + i, jrs, 0] - joints[o + i, jls, 0]
+                a1 = joints[o + i, jrs, 1] - joints[o + i, jls, 1]
+                a2 = joints[o + i, jrs, 2] - joints[o + i, jls, 2]
+                c0 = 0.0 * a2 - 1.0 * a1  # np.cross((0, 0, 1), across), term by term
+                c1 = 1.0 * a0 - 0.0 * a2
+                c2 = 0.0 * a1 - 0.0 * a0
+                if not _norm3(c0, c1, c2) < 1e-6:
+                    f0, f1, f2 = c0, c1, c2
+            nf = _norm3(f0, f1, f2)
+            f0, f1, f2 = f0 / nf, f1 / nf, f2 / nf
+            u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
+            d = f0 * u0 + f1 * u1 + f2 * u2
+            fb0, fb1, fb2 = f0 - d * u0, f1 - d * u1, f2 - d * u2
+            up0 = joints[o + i, je, 0] - joints[o + i, js, 0]
+            up1 = joints[o + i, je, 1] - joints[o + i, js, 1]
+            up2 = joints[o + i, je, 2] - joints[o + i, js, 2]
+            d = -up0 * u0 + -up1 * u1 + -up2 * u2
+            nu = max(_norm3(up0, up1, up2), 1e-9)
+            r0, r1, r2 = (-up0 - d * u0) / nu, (-up1 - d * u1) / nu, (-up2 - d * u2) / nu
+            sine = _norm3(r0, r1, r2)
+            fade = min(max(1.0 - sine / 0.35, 0.0), 1.0)
+            w2 = 1.0 * (fade * fade)
+            r0, r1, r2 = r0 + w2 * fb0, r1 + w2 * fb1, r2 + w2 * fb2
+            nr = _norm3(r0, r1, r2)
+            if nr < 1e-9:
+                status[b] = 2
+            ref[i, 0], ref[i, 1], ref[i, 2] = r0 / nr, r1 / nr, r2 / nr
+            plane_ok[i] = sine >= 0.35
+            # elbow flexion
+            b0 = joints[o + i, jw, 0] - joints[o + i, je, 0]
+            b1 = joints[o + i, jw, 1] - joints[o + i, je, 1]
+            b2 = joints[o + i, jw, 2] - joints[o + i, je, 2]
+            cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(
+                _norm3(up0, up1, up2) * _norm3(b0, b1, b2), 1e-12)
+            flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
+        if status[b]:
+            continue
+        axis = np.empty((n, 3))
+        for i in range(n):
+            for k in range(3):
+                axis[i, k] = u[i, k] if left else -u[i, k]
+        # forearm twist (twist.forearm_twist)
+        model = np.empty(n)
+        for i in range(n):
+            model[i] = twist_rad + ppf * (flex[i] - np.pi / 2)
+        if ppf != 0.0 and smooth_on:
+            tmp = model.reshape(n, 1).copy()
+            res = np.empty((n, 1))
+            lowpass_ragged(tmp, np.array([0, n]), smooth_sos[b:b + 1], smooth_zi[b:b + 1],
+                           smooth_pad[b:b + 1], smooth_fit[b:b + 1], res)
+            model[:] = res[:, 0]
+        phi = model
+        if jth >= 0 and source != 2:
+            base = jh if jh >= 0 else jw
+            raw = np.empty(n)
+            sine_t = np.empty(n)
+            bone = np.empty(n)
+            for i in range(n):
+                x0 = joints[o + i, jth, 0] - joints[o + i, base, 0]
+                x1 = joints[o + i, jth, 1] - joints[o + i, base, 1]
+                x2 = joints[o + i, jth, 2] - joints[o + i, base, 2]
+                bone[i] = _norm3(x0, x1, x2)
+                a0, a1, a2 = axis[i, 0], axis[i, 1], axis[i, 2]
+                d = x0 * a0 + x1 * a1 + x2 * a2
+                p0, p1, p2 = x0 - d * a0, x1 - d * a1, x2 - d * a2
+                sine_t[i] = _norm3(p0, p1, p2) / max(bone[i], 1e-9)
+                e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
+                c0 = e1 * p2 - e2 * p1
+                c1 = e2 * p0 - e0 * p2
+                c2 = e0 * p1 - e1 * p0
+                raw[i] = np.arctan2(c0 * a0 + c1 * a1 + c2 * a2, e0 * p0 + e1 * p1 + e2 * p2)
+            if source == 1 or n < 2:
+                phi = raw
+                used[b] = 2
+            else:
+                un = np.empty(n)
+                _unwrap(raw, un)
+                med_bone = _median(bone)
+                ok = np.empty(n, np.bool_)
+                med5 = np.empty(n)
+                _median5_nearest(un, med5)
+                for i in range(n):
+                    good = abs(bone[i] - med_bone) <= bone_tol * max(med_bone, 1e-6)
+                    good &= sine_t[i] >= min_sine
+                    wrapped = np.arctan2(np.sin(un[i]), np.cos(un[i]))
+                    good &= (not plane_ok[i]) or (abs(wrapped) <= max_twist)
+                    good &= abs(un[i] - med5[i]) <= spike
+                    ok[i] = good
+                idx = np.flatnonzero(ok)
+                if idx.size >= 2:
+                    fast = np.zeros(idx.size - 1, np.bool_)
+                    for k in range(idx.size - 1):
+                        rate = abs(un[idx[k + 1]] - un[idx[k]]) * fs[b] / float(idx[k + 1] - idx[k])
+                        fast[k] = rate > max_rate
+                    for k in range(idx.size - 1):
+                        if fast[k]:
+                            ok[idx[k + 1]] = False
+                            ok[idx[k]] = False
+                count = 0
+                for i in range(n):
+                    count += ok[i]
+                share[b] = count / n
+                if share[b] >= min_trusted:
+                    used[b] = 1
+                    filled[b] = n - count
+                    interp = np.empty(n)
+                    _interp_good(un, ok, interp)
+                    if smooth_on:
+                        res = np.empty((n, 1))
+                        lowpass_ragged(interp.reshape(n, 1).copy(), np.array([0, n]),
+                                       smooth_sos[b:b + 1], smooth_zi[b:b + 1],
+                                       smooth_pad[b:b + 1], smooth_fit[b:b + 1], res)
+                        phi = res[:, 0].copy()
+                    else:
+                        phi = interp
+        # frame: r = rotate_about(ref, axis, phi); dorsal; axes by placement
+        frame = np.empty((n, 1, 3, 3))
+        for i in range(n):
+            e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
+            a0, a1, a2 = axis[i, 0], axis[i, 1], axis[i, 2]
+            c, s = np.cos(phi[i]), np.sin(phi[i])
+            x0 = a1 * e2 - a2 * e1
+            x1 = a2 * e0 - a0 * e2
+            x2 = a0 * e1 - a1 * e0
+            r0, r1, r2 = c * e0 + s * x0, c * e1 + s * x1, c * e2 + s * x2
+            u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
+            if left:
+                d0, d1, d2 = r1 * u2 - r2 * u1, r2 * u0 - r0 * u2, r0 * u1 - r1 * u0
+            else:
+                d0, d1, d2 = u1 * r2 - u2 * r1, u2 * r0 - u0 * r2, u0 * r1 - u1 * r0
+            if placement == 0:
+                cols = ((u0, u1, u2), (-r0, -r1, -r2), (d0, d1, d2))
+            elif placement == 1:
+                cols = ((-u0, -u1, -u2), (-r0, -r1, -r2), (d0, d1, d2))
+            else:
+                cols = ((r0, r1, r2), (u0, u1, u2), (-d0, -d1, -d2))
+            for c_ in range(3):
+                for k in range(3):
+                    frame[i, 0, k, c_] = cols[c_][k]
+        pose = np.empty((n, 1, 7))
+        device_pose(origin.reshape(n, 1, 3), frame, offset, mount, pose)
+        for i in range(n):
+            for k in range(7):
+                out[o + i, k] = pose[i, 0, k]

@@ -111,6 +111,15 @@ def _butter_sos(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
     return sos, signal.sosfilt_zi(sos)
 
 
+def lowpass_design(fs_hz: float, cutoff_hz: float, order: int = 4):
+    """(sos (S, 6), zi (S, 2), pad, fit) of ``lowpass`` at ``cutoff_hz`` for data at ``fs_hz``:
+    the sections and their unit-step initial state, the edge extension and the edge-fit length
+    (samples). The design depends on cutoff / Nyquist only; rounding that to 12 digits lets clips
+    whose frame rates differ in the last bits share one design (1e-12 relative change at most)."""
+    sos, zi = _butter_sos(order, float(f"{2.0 * cutoff_hz / fs_hz:.12g}"))
+    return sos, zi, int(np.ceil(3.0 * fs_hz / cutoff_hz)), max(MIN_FRAMES, int(np.ceil(fs_hz / cutoff_hz)))
+
+
 def lowpass_many(xs: list[np.ndarray], fs_hz: list[float], cutoff_hz: list[float | None],
                  order: int = 4) -> list[np.ndarray]:
     """``lowpass`` of several clips of any lengths in one compiled call.
@@ -129,13 +138,8 @@ def lowpass_many(xs: list[np.ndarray], fs_hz: list[float], cutoff_hz: list[float
     sos = np.zeros((b, sections, 6))
     zi = np.zeros((b, sections, 2))
     for k, (x, fs, cut) in enumerate(zip(xs, fs_hz, cutoff_hz)):
-        if cut is None or cut >= 0.45 * fs:
-            continue
-        # The design depends on cutoff / Nyquist only; rounding it to 12 digits lets clips whose
-        # frame rates differ in the last bits share one design (a 1e-12 relative change at most).
-        sos[k], zi[k] = _butter_sos(order, float(f"{2.0 * cut / fs:.12g}"))
-        pad[k] = int(np.ceil(3.0 * fs / cut))
-        fit[k] = max(MIN_FRAMES, int(np.ceil(fs / cut)))
+        if cut is not None and cut < 0.45 * fs:
+            sos[k], zi[k], pad[k], fit[k] = lowpass_design(fs, cut, order)
     offsets = np.zeros(b + 1, dtype=np.int64)
     np.cumsum([len(x) for x in xs], out=offsets[1:])
     flat = np.concatenate([np.asarray(x, dtype=np.float64).reshape(len(x), -1) for x in xs])

@@ -41,16 +41,20 @@ def _finite_positive(x: float) -> bool:
 
 def test_simulate_speed_runs_and_prints(capsys):
     sim = _load("simulate_speed")
-    res = sim.main(["--clips", "6", "--per-clip", "3", "--repeat", "1", "--device", "bmi160"])
+    res = sim.main(["--clips", "6", "--previous-clips", "3", "--naive-clips", "2", "--repeat", "1",
+                    "--quick"])
     out = capsys.readouterr().out
-    for row in ("simulate_many ideal", "simulate_many bmi160", "simulate (per clip) ideal"):
-        assert row in out
-        assert _finite_positive(res[row]["clips_per_s"])
-        assert res[row]["us_per_clip"] == pytest.approx(1e6 / res[row]["clips_per_s"])
-    assert res["simulate_many ideal"]["clips"] == 6 and res["simulate (per clip) ideal"]["clips"] == 3
-    assert _finite_positive(res["memory"]["tracemalloc_peak_mb"])
-    assert res["memory"]["maxrss_mb"] > res["memory"]["tracemalloc_peak_mb"]
-    assert "499 samples per clip" in out  # 10 s at 50 Hz over frames 0..299 at 30 fps
+    for corpus in ("equal", "mixed"):
+        for dev in ("ideal", "bmi160", "icm42688p"):
+            row = res["throughput"][f"{corpus} {dev}"]
+            assert row["clips"] == 6 and _finite_positive(row["clips_per_s"])
+            if "max_diff_previous" in row:  # the previous implementation read from git history
+                assert row["max_diff_previous"] < 1e-8 and _finite_positive(row["vs_previous"])
+        assert _finite_positive(res["throughput"][f"{corpus} ideal"]["vs_naive"])
+    assert set(res["per_call"]) >= {1, 10, 100} and set(res["length"]) == {2, 10, 60}
+    assert all(_finite_positive(v) for row in res["length"].values() for v in row.values())
+    assert _finite_positive(res["memory"][6]["simulate_iter_mb"])
+    assert "clips per call" in out and "clip length" in out
 
 
 def test_simulate_speed_motions_keep_bone_lengths():
@@ -83,10 +87,14 @@ def test_build_speed_runs_end_to_end(tmp_path, capsys):
     res = bs.main(["--files", "5", "--frames", "30", "40", "--num-proc", "1",
                    "--workdir", str(tmp_path)])
     out = capsys.readouterr().out
-    assert res["files"] == 5 and res["build_rows"] >= 5 and res["clips"] == res["build_rows"]
-    for key in ("parse_mb_per_s", "simulate_clips_per_s", "build_clips_per_s", "build_mb_per_s"):
+    build = res["builds"][1]
+    assert res["files"] == 5 and build["rows"] >= 5 and res["clips"] == build["rows"]
+    for key in ("parse_mb_per_s", "simulate_clips_per_s", "parse_cpu_ms_per_file"):
         assert _finite_positive(res[key])
-    assert res["ntu120_extrapolated_s"] == pytest.approx(bs.NTU120_SAMPLES / res["build_files_per_s"])
+    for key in ("clips_per_s", "mb_per_s", "cpu_ms_per_file", "finalize_s"):
+        assert _finite_positive(build[key])
+    assert build["wall_s"] > build["finalize_s"]
+    assert "cutoff 4.0 Hz" in out  # the NTU build's own cutoff (Kinect v2), not the default
     assert "NTU-120 (114480 samples)" in out
     assert list(tmp_path.iterdir()) == []  # the corpus and dataset were removed
 

@@ -166,10 +166,10 @@ def test_unexpected_simulation_error_skips_only_that_clip(utd_dir, tmp_path, mon
             shoulders[clip.id] = clip.motion.joint("right_shoulder")[0, 2]
     target = max(shoulders, key=shoulders.get)  # one clip, recognised by its shoulder height
 
-    def flaky(x, names, fs, options):  # x: (T, B, K, 3)
-        if np.any(x[0, :, names.index("right_shoulder"), 2] == shoulders[target]):
+    def flaky(clips, fs, options):  # clips: (positions (T, J, 3), names, joint indices)
+        if any(pos[0, names.index("right_shoulder"), 2] == shoulders[target] for pos, names, _ in clips):
             raise ZeroDivisionError("boom")
-        return real(x, names, fs, options)
+        return real(clips, fs, options)
 
     monkeypatch.setattr(imu_mod, "_device_poses", flaky)
     rep = build(_opts(utd_dir, tmp_path / "ds"), progress=False).report

@@ -168,3 +168,42 @@ def test_device_pose_matches_numpy_quaternions():
     kernels.device_pose(origin, np.ascontiguousarray(frame), offset, np.ascontiguousarray(mount), out)
     np.testing.assert_allclose(out[..., :3], origin + frame @ offset, atol=1e-14)
     np.testing.assert_allclose(out[..., 3:], quat_continuous(matrix_to_quat(frame @ mount)), atol=1e-14)
+
+
+@pytest.mark.parametrize("placement, twist", [
+    ("left_wrist", {}), ("right_wrist", {"pronation_per_flexion": -0.4, "twist_deg": 20.0}),
+    ("phone_in_hand", {}), ("left_wrist", {"source": "thumb"}), ("right_wrist", {"source": "model"}),
+    ("left_wrist", {"smooth_hz": None, "min_trusted": 0.3})])
+def test_compiled_frames_match_orientation_device_frame(placement, twist):
+    """The compiled frame construction against orientation.device_frame (+ mounting and
+    quaternion in NumPy), including the thumb gating, its fallbacks and the provenance."""
+    from imu2safety.simulator import imu as imu_mod
+    from imu2safety.simulator.orientation import device_frame
+    from imu2safety.simulator.twist import TwistOptions
+
+    opts = SimulationOptions(placement=placement, twist=TwistOptions(**twist))
+    rng = np.random.default_rng(4)
+    motions = _arms(4, 90, seed=5)
+    side = "right" if placement != "left_wrist" else "left"
+    thumb = ARM.index(f"{side}_thumb")
+    for m in motions:  # a thumb 4 cm off the hand, across the forearm: a trustworthy one
+        hand, wrist = m.joint(f"{side}_hand"), m.joint(f"{side}_wrist")
+        across = np.cross(hand - wrist, [0.0, 0.0, 1.0])
+        m.positions[:, thumb] = hand + 0.04 * across / np.linalg.norm(across, axis=1, keepdims=True)
+    motions[1].positions[::15, thumb] += rng.normal(0, 0.05, (6, 3))  # spikes: gated, filled
+    motions[2].positions[:, thumb] += rng.normal(0, 0.05, (90, 3))  # untrusted: the model
+    fs = [30.0] * len(motions)
+    clips = [(m.positions, m.joint_names, list(range(len(ARM)))) for m in motions]
+    got = imu_mod._device_poses(clips, fs, opts)
+    mount = opts.mounting or imu_mod.default_mounting(placement)
+    for m, (pose, info) in zip(motions, got):
+        origin, r_seg, infos = device_frame({j: m.positions[:, k] for k, j in enumerate(ARM)},
+                                            placement, fs_hz=30.0, twist=opts.twist)
+        np.testing.assert_allclose(pose[:, :3], origin + r_seg @ mount.offset_m, atol=1e-12)
+        quat = quat_continuous(matrix_to_quat(r_seg @ mount.rotation.as_matrix()))
+        np.testing.assert_allclose(pose[:, 3:], quat, atol=1e-12)
+        assert info == {"twist": infos[0].to_dict()}
+    tw = [info["twist"] for _, info in got]
+    if not twist:  # both branches of the gating were taken: a gated-and-filled thumb, the model
+        assert any(t["used"] == "thumb" and t["filled_frames"] > 0 for t in tw)
+        assert any(t["used"] == "model" and t["trusted_fraction"] is not None for t in tw)

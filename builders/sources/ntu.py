@@ -366,18 +366,18 @@ def _missing_names(path: str) -> frozenset[str]:
 _POW10 = np.array([10.0 ** k for k in range(23)])  # exact in float64
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _blank(c):
     return c == 32 or c == 9 or c == 13
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _odd_space(c):
     """Bytes str.split() / str.strip() take as whitespace besides space, tab and CR (latin-1)."""
     return c == 11 or c == 12 or (28 <= c <= 31) or c == 133 or c == 160
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _tokens(buf, pos, starts, ends):
     """Tokens of the line starting at buf[pos] into starts/ends: (count, start of the next line);
     count -1 if the line holds other whitespace or more tokens than there is room for."""
@@ -399,7 +399,7 @@ def _tokens(buf, pos, starts, ends):
     return k, i + 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _int(buf, a, b):
     """Non-negative decimal integer token buf[a:b], or -1."""
     if b <= a or b - a > 12:
@@ -413,7 +413,7 @@ def _int(buf, a, b):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _float(buf, a, b, pow10):
     """(ok, value) of a token [+-]digits[.digits][(e|E)[+-]digits], exact (a mantissa below
     2**53 scaled by at most 10**22 is one correctly rounded operation, as strtod gives)."""
@@ -469,7 +469,7 @@ def _float(buf, a, b, pow10):
     return True, -v if neg else v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _scan(buf):
     """(status, frame count, records R, frame (R,), body-id byte span (R, 2), (R*25, 4) x y z
     trackingState); status 0 = parsed, 1 = leave it to ``parse_skeleton``. One pass over the
