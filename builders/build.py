@@ -18,7 +18,7 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -30,6 +30,7 @@ from ..simulator.rng import clip_rng
 from .instructions.facts import compute_facts
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, get_source
+from .dataset.remote import is_remote
 
 if TYPE_CHECKING:  # the writer (and with it ``datasets``) is imported by the driver only:
     from .dataset.writer import DatasetWriter  # worker processes start faster without it
@@ -88,6 +89,9 @@ class BuildOptions:
     engine: "local" (this machine, ``num_proc`` processes) or "ray" (a Ray cluster, see
         ``builders.engine_ray``; ``ray`` holds its options). The engine never changes the rows:
         both write byte-identical datasets, so neither it nor ``num_proc`` is recorded.
+    output_dir may also be an fsspec URL (``s3://bucket/ds``): the build then runs in the local
+        working copy ``staging_dir`` (default ``dataset.remote.default_staging``), pulled from
+        the URL first and pushed after every committed chunk (``builders.dataset.remote``).
     """
 
     source: str
@@ -110,9 +114,12 @@ class BuildOptions:
     teacher_cache: Path | None = None
     engine: str = "local"
     ray: RayOptions | None = None
+    staging_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        self.input_dir, self.output_dir = Path(self.input_dir), Path(self.output_dir)
+        self.input_dir = Path(self.input_dir)
+        if not is_remote(self.output_dir):
+            self.output_dir = Path(self.output_dir)
         if self.num_proc < 1:
             raise ValueError(f"num_proc must be >= 1, got {self.num_proc}")
         if self.augment < 0:
@@ -127,7 +134,9 @@ class BuildOptions:
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
-        del d["num_proc"], d["output_dir"], d["engine"], d["ray"], d["teacher_cache"]
+        for machine_specific in ("num_proc", "output_dir", "engine", "ray", "staging_dir",
+                                 "teacher_cache"):
+            del d[machine_specific]
         return d
 
 
@@ -340,6 +349,21 @@ def _name(input_dir: Path, path: Path) -> str:
 
 def build(options: BuildOptions, repo_id: str | None = None, progress: bool = True) -> BuildResult:
     """Run one build; returns its report (also written to meta/report_{config}.json)."""
+    if is_remote(options.output_dir):
+        url = str(options.output_dir)
+        from .dataset.remote import RemoteFolder, default_staging
+
+        folder = RemoteFolder(url, options.staging_dir or default_staging(url))
+        folder.pull()
+        result = _build(replace(options, output_dir=folder.staging), repo_id, progress,
+                        after_commit=folder.push)
+        folder.push()
+        return result
+    return _build(options, repo_id, progress)
+
+
+def _build(options: BuildOptions, repo_id: str | None, progress: bool,
+           after_commit: Callable[[], Any] | None = None) -> BuildResult:
     start = time.perf_counter()
     source = get_source(options.source)
     if not options.input_dir.is_dir():
@@ -366,6 +390,8 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
         stream = _local_chunks(options, todo)
     for k, processed in stream:  # in input order, whatever the engine
         n_rows += _commit(writer, k, processed, digests, bar)
+        if after_commit:
+            after_commit()
     bar.close()
     for name, path in named:  # inputs committed by an earlier, interrupted run
         if name not in digests:

@@ -87,6 +87,7 @@ def _connect(ro: RayOptions) -> bool:
     """Join or start Ray; True when this call started it (and so must shut it down)."""
     import ray
 
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # one INFO line per stage is noise
     if ray.is_initialized():
         return False
     ray.init(address=ro.address, num_cpus=ro.num_cpus if ro.address is None else None,

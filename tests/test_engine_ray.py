@@ -24,7 +24,7 @@ def _tree(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _opts(out: Path, engine: str) -> BuildOptions:
+def _opts(out: Path | str, engine: str) -> BuildOptions:
     return BuildOptions(source="npz", input_dir=SAMPLES, output_dir=out, device="bmi160",
                         seed=3, chunk_inputs=CHUNK, augment=1, engine=engine,
                         ray=RayOptions(workers=2))
@@ -102,3 +102,42 @@ def test_ray_options_are_checked():
         RayOptions(workers=0)
     with pytest.raises(ValueError, match="engine"):
         BuildOptions(source="npz", input_dir=SAMPLES, output_dir="x", engine="spark")
+
+
+def test_build_into_an_fsspec_url_resumes_and_equals_a_local_build(local_build, tmp_path,
+                                                                   monkeypatch):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    url = "memory://bucket/ds"
+    real_write = DatasetWriter.write_chunk
+    calls = []
+
+    def crash_after_three(self, chunk, results):
+        if len(calls) == 3:
+            raise KeyboardInterrupt("driver lost")
+        calls.append(chunk)
+        return real_write(self, chunk, results)
+
+    monkeypatch.setattr(DatasetWriter, "write_chunk", crash_after_three)
+    first = _opts(url, "local")
+    first.staging_dir = tmp_path / "staging"
+    with pytest.raises(KeyboardInterrupt):
+        build(first, progress=False)
+    assert fs.exists("/bucket/ds/meta")  # committed chunks were pushed before the crash
+    # a new driver with a new working copy resumes from what the remote folder holds
+    resumed = []
+
+    def count(self, chunk, results):
+        resumed.append(chunk)
+        return real_write(self, chunk, results)
+
+    monkeypatch.setattr(DatasetWriter, "write_chunk", count)
+    second = _opts(url, "local")
+    second.staging_dir = tmp_path / "other-staging"
+    build(second, progress=False)
+    assert resumed == [3, 4, 5, 6]
+    remote = {p[len("/bucket/ds/"):]: hashlib.sha256(fs.cat_file(p)).hexdigest()
+              for p in sorted(fs.find("/bucket/ds"))}
+    assert remote == _tree(local_build)
+    fs.rm("/bucket", recursive=True)

@@ -56,8 +56,10 @@ def test_mediapipe_detector(hopper):
 def test_offline_pipeline_with_blazepose(hopper, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 50  # FocalLengthIn35mmFilm
     for i in range(3):
-        Image.fromarray(hopper).save(folder / f"{i:04d}.png")
+        Image.fromarray(hopper).save(folder / f"{i:04d}.jpg", quality=95, exif=exif)
     opts = Stage1Options(pose_backend="blazepose", detector="mediapipe", frames_fps=4.0,
                          min_track_s=0.25, detection_threshold=0.5)
     rec = reconstruct(folder, opts)
@@ -66,13 +68,18 @@ def test_offline_pipeline_with_blazepose(hopper, tmp_path):
     assert list(tr.frame_indices) == [1, 2]  # confirmed by the second detection
     np.testing.assert_allclose(tr.motion.timestamps, [0.25, 0.5])
     assert tr.extras["landmarks_33"].shape == (2, 33, 3)
+    h, w = hopper.shape[:2]
+    assert rec.camera["focal_px"] == pytest.approx(50 / 36 * max(h, w))  # from the EXIF
     assert (tr.scores[:, COCO_17.index("nose")] > 0.9).all()
     assert np.isfinite(tr.motion.positions).all()
     # no lifter checkpoint: the 3D comes from BlazePose's metric world landmarks
     assert rec.camera["lift"] == ["blazepose world landmarks"]
-    rel = tr.motion.positions - tr.motion.positions[:, :1]
-    shoulders = np.linalg.norm(rel[:, 11] - rel[:, 14], axis=1)  # H36M left/right shoulder
+    m = tr.motion
+    shoulders = np.linalg.norm(m.joint("left_shoulder") - m.joint("right_shoulder"), axis=1)
     assert ((shoulders > 0.2) & (shoulders < 0.6)).all()  # a human shoulder width, metres
+    # BlazePose's hand points ride along; her hands are out of the picture: marked invalid
+    assert m.has("left_thumb") and m.has("right_hand_tip") and len(m.joint_names) == 23
+    assert not m.joint_valid("left_thumb").any() and m.joint_valid("left_shoulder").all()
 
 
 def test_real_footage_offline(shared_data, tmp_path):
@@ -93,6 +100,15 @@ def test_real_footage_offline(shared_data, tmp_path):
         pad = 0.3 * (b[..., 3] - b[..., 1])
         inside = (x > b[..., 0] - pad) & (x < b[..., 2] + pad) & (y > b[..., 1] - pad) & (y < b[..., 3] + pad)
         assert inside[ok].mean() > 0.95
+    seen = 0
+    for tr in rec.tracks:  # hand points, where seen, hang within 30 cm of their wrist
+        m = tr.motion
+        for side in ("left", "right"):
+            ok = m.joint_valid(f"{side}_hand_tip")
+            d = np.linalg.norm(m.joint(f"{side}_hand_tip") - m.joint(f"{side}_wrist"), axis=1)[ok]
+            assert ((d > 0.0) & (d < 0.3)).all()
+            seen += ok.sum()
+    assert seen > 0
     write_outputs(rec, tmp_path / "street")
     assert (tmp_path / "street" / "preview.png").exists()
     with pytest.raises(NoPersonError):

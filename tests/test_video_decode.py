@@ -69,6 +69,16 @@ def test_frame_folder(tmp_path):
     assert [int(f.image[0, 0, 0]) for f in frames] == [1, 2, 10]
     np.testing.assert_allclose([f.time_s for f in frames], [0.0, 0.1, 0.2])
     assert len(digest(folder)) == 64
+    assert probe(folder, 10.0).focal_35mm is None
+
+
+def test_frame_folder_focal_length_from_exif(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 26  # FocalLengthIn35mmFilm, a phone's main camera
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(folder / "0001.jpg", exif=exif)
+    assert probe(folder, 30.0).focal_35mm == 26.0
 
 
 def test_bad_inputs_give_clear_errors(tmp_path):

@@ -47,3 +47,13 @@ def test_device_resize_matches_the_processor(tmp_path, gradient):
 
 def test_hog_finds_nothing_on_a_blank_frame(gradient):
     assert len(HogDetector()([np.zeros((200, 150, 3), np.uint8)])[0].boxes) == 0
+
+
+def test_bf16_models_run(tmp_path, gradient):
+    """The --dtype bf16 path (for GPUs) runs end to end on the CPU and gives finite outputs."""
+    det = RTDetrDetector(str(tiny_detector(tmp_path / "det")), dtype="bf16", threshold=0.1)
+    pose = VitPoseBackend(str(tiny_vitpose(tmp_path / "pose")), dtype="bf16")
+    found = det([gradient])[0]
+    assert len(found.boxes) and np.isfinite(found.boxes).all()
+    res = pose([gradient], [found.boxes[:2]])[0]
+    assert np.isfinite(res.keypoints).all() and ((res.scores >= 0) & (res.scores <= 1)).all()

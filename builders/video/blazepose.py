@@ -147,3 +147,27 @@ def world_lift(landmarks: np.ndarray, world_landmarks: np.ndarray,
              "neck": b["nose"], "head": (b["left_ear"] + b["right_ear"]) / 2}
     out = np.stack([table[n] if n in table else b[n] for n in H36M_17], axis=1)
     return out - out[:, :1]
+
+
+#: Hand joints BlazePose adds to a motion (canonical names), per side: the hand centre (midpoint
+#: of the index and pinky knuckle points), the index point and the thumb point.
+HAND_JOINTS = ("left_hand", "left_hand_tip", "left_thumb",
+               "right_hand", "right_hand_tip", "right_thumb")
+
+
+def hand_offsets(landmarks: np.ndarray, world_landmarks: np.ndarray,
+                 min_visibility: float = 0.3) -> np.ndarray:
+    """(T, 6, 3) offsets of ``HAND_JOINTS`` from their wrist, metres, in BlazePose's world axes
+    (camera-aligned: x right, y down, z away), from (T, 33, 3) landmarks / world landmarks.
+    Added to a lifted wrist they let Stage 2 orient the wrist from the hand."""
+    from .lift import fill_low_confidence
+
+    vis = np.asarray(landmarks, np.float64)[..., 2]
+    w = fill_low_confidence(np.asarray(world_landmarks, np.float64), vis, min_visibility)
+    b = {n: w[:, i] for i, n in enumerate(BLAZEPOSE_33)}
+    out = []
+    for side in ("left", "right"):
+        wrist = b[f"{side}_wrist"]
+        index, pinky, thumb = b[f"{side}_index"], b[f"{side}_pinky"], b[f"{side}_thumb"]
+        out += [(index + pinky) / 2 - wrist, index - wrist, thumb - wrist]
+    return np.stack(out, axis=1)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_key(video_digest: str, options: dict, start_s, end_s) -> str:

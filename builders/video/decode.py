@@ -38,6 +38,8 @@ class VideoInfo:
     duration_s: container duration, seconds (None when the container does not say).
     rotation_deg: display rotation, degrees counter-clockwise (0, 90, -90, 180).
     num_frames: frame count from the container (0 when unknown).
+    focal_35mm: 35 mm-equivalent focal length, mm, from the first frame image's EXIF
+        (``FocalLengthIn35mmFilm``; frame folders only: video containers carry no standard key).
     """
 
     path: str
@@ -48,6 +50,7 @@ class VideoInfo:
     rotation_deg: int
     num_frames: int
     is_frame_folder: bool = False
+    focal_35mm: float | None = None
 
 
 @dataclass
@@ -107,10 +110,13 @@ def probe(path: str | Path, frames_fps: float | None = None) -> VideoInfo:
         try:
             with Image.open(files[0]) as im:
                 w, h = im.size
+                exif = im.getexif().get_ifd(0x8769)  # the Exif sub-IFD
+                f35 = exif.get(0xA405)  # FocalLengthIn35mmFilm
         except OSError as err:
             raise VideoError(f"{files[0]}: unreadable image ({err})") from None
+        f35 = float(f35) if f35 and float(f35) > 0 else None
         return VideoInfo(str(path), float(frames_fps), w, h, len(files) / float(frames_fps), 0,
-                         len(files), True)
+                         len(files), True, f35)
     container = _open(path)
     try:
         stream = container.streams.video[0]

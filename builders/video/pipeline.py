@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ...simulator.joints import H36M_17
+from .blazepose import HAND_JOINTS
 from ...simulator.motion import Motion
 from . import cache as stage1_cache
 from .decode import VideoError, VideoInfo, batched, digest, iter_frames, probe
@@ -126,7 +127,8 @@ class Stage1Options:
 class PersonTrack:
     """One person over consecutive frames.
 
-    motion: Motion, H36M-17 joints, metres, world frame z up, timestamps s (container times).
+    motion: Motion, H36M-17 joints (+ ``blazepose.HAND_JOINTS`` when BlazePose ran), metres,
+        world frame z up, timestamps s (container times).
     frame_indices (T,) int frame numbers in the video; boxes (T, 4) x1 y1 x2 y2 pixels;
     keypoints_2d (T, 17, 2) COCO-17 pixels; scores (T, 17); mask (T,) bool False where a longer
     gap was masked. extras: backend-specific (T, ...) arrays (BlazePose: ``landmarks_33``
@@ -284,6 +286,26 @@ def _lift(seg: TrackSegment, width: int, height: int, options: Stage1Options,
     return planar_lift(seg.keypoints, seg.scores, options.min_keypoint_score), "planar fallback"
 
 
+def _hands(seg: TrackSegment, rel: np.ndarray, options: Stage1Options):
+    """BlazePose hand joints (``HAND_JOINTS``) hung on the lifted wrists: ((T, 6, 3) camera
+    frame, (T, 6) valid where BlazePose saw the wrist and the hand point), or None."""
+    if "world_landmarks_33" not in seg.extras or "landmarks_33" not in seg.extras:
+        return None
+    from .blazepose import BLAZEPOSE_33, hand_offsets
+
+    lm = seg.extras["landmarks_33"]
+    off = hand_offsets(lm, seg.extras["world_landmarks_33"], options.min_keypoint_score)
+    wrists = rel[:, [H36M_17.index("left_wrist")] * 3 + [H36M_17.index("right_wrist")] * 3]
+    seen = lm[..., 2] >= options.min_keypoint_score
+    valid = []
+    for side in ("left", "right"):
+        w = seen[:, BLAZEPOSE_33.index(f"{side}_wrist")]
+        idx, pinky, thumb = (seen[:, BLAZEPOSE_33.index(f"{side}_{p}")]
+                             for p in ("index", "pinky", "thumb"))
+        valid += [w & idx & pinky, w & idx, w & thumb]
+    return wrists + off, np.stack(valid, axis=1)
+
+
 def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarray,
               width: int, height: int, options: Stage1Options, models: Stage1Models,
               notes: list[str]) -> tuple[list[PersonTrack], dict]:
@@ -292,7 +314,7 @@ def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarr
 
     focal = options.focal_px or focal_from_fov(width, options.hfov_deg)
     center = (width / 2.0, height / 2.0)
-    rels, roots, paths = [], [], set()
+    rels, roots, hands, paths = [], [], [], set()
     for seg in segments:
         rel, path = _lift(seg, width, height, options, models)
         paths.add(path)
@@ -303,6 +325,7 @@ def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarr
         sc_h = np.where(seg.mask[:, None], sc_h, 0.0)
         roots.append(root_translation(rel, kp_h, sc_h, focal, center))
         rels.append(rel)
+        hands.append(_hands(seg, rel, options))
     if options.camera_pitch_deg is not None:
         up, source = up_from_pitch_roll(options.camera_pitch_deg, options.camera_roll_deg), "given"
     else:
@@ -312,7 +335,8 @@ def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarr
             up, source = up_from_pitch_roll(0.0), "level camera (no upright frame)"
             notes.append("camera up: no upright person frame; assumed a level camera")
     rot = camera_to_world(up)
-    worlds = [to_world(rel, root, rot) for rel, root in zip(rels, roots)]
+    worlds = [to_world(rel if hand is None else np.concatenate([rel, hand[0]], axis=1), root, rot)
+              for rel, root, hand in zip(rels, roots, hands)]
     if worlds:
         lows = np.concatenate([np.min(w[..., 2], axis=1)[s.mask] for w, s in zip(worlds, segments)
                                if s.mask.any()] or [np.zeros(1)])
@@ -320,7 +344,7 @@ def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarr
     else:
         floor = 0.0
     tracks = []
-    for seg, world in zip(segments, worlds):
+    for seg, world, hand in zip(segments, worlds, hands):
         world = world - np.array([0.0, 0.0, floor])
         if not np.isfinite(world).all():  # never hand NaN on: invalidate instead
             bad = ~np.isfinite(world).all(-1)
@@ -328,7 +352,10 @@ def _to_world(segments: list[TrackSegment], times: np.ndarray, indices: np.ndarr
         else:
             bad = np.zeros(world.shape[:2], bool)
         valid = seg.mask[:, None] & ~bad
-        motion = Motion(world, H36M_17, times[seg.positions], valid)
+        if hand is not None:
+            valid[:, len(H36M_17):] &= hand[1]
+        names = H36M_17 if world.shape[1] == len(H36M_17) else H36M_17 + HAND_JOINTS
+        motion = Motion(world, names, times[seg.positions], valid)
         tracks.append(PersonTrack(seg.track_id, motion, indices[seg.positions], seg.boxes,
                                   seg.keypoints, seg.scores, seg.mask, seg.extras))
     if "planar fallback" in paths:
@@ -347,7 +374,8 @@ def _to_cache(rec: Reconstruction) -> tuple[dict, dict[str, np.ndarray]]:
                                          "camera", "notes", "options", "preview_frame_index")}
     meta.update(cache_version=stage1_cache.CACHE_VERSION, num_tracks=len(rec.tracks),
                 track_ids=[t.track_id for t in rec.tracks],
-                extras=[sorted(t.extras) for t in rec.tracks])
+                extras=[sorted(t.extras) for t in rec.tracks],
+                joint_names=[list(t.motion.joint_names) for t in rec.tracks])
     arrays = {}
     if rec.preview_image is not None:
         arrays["preview_image"] = rec.preview_image
@@ -366,7 +394,7 @@ def _from_cache(meta: dict, arrays: dict[str, np.ndarray]) -> Reconstruction:
     tracks = []
     for i, tid in enumerate(meta["track_ids"]):
         a = lambda k: arrays[f"t{i}_{k}"]  # noqa: E731
-        motion = Motion(a("positions"), H36M_17, a("timestamps"), a("valid"))
+        motion = Motion(a("positions"), meta["joint_names"][i], a("timestamps"), a("valid"))
         tracks.append(PersonTrack(int(tid), motion, a("frame_indices"), a("boxes"),
                                   a("keypoints_2d"), a("scores"), a("mask").astype(bool),
                                   {k: arrays[f"t{i}_x_{k}"] for k in meta["extras"][i]}))
@@ -408,8 +436,14 @@ def reconstruct(video: Path, options: Stage1Options, *, start_s: float | None = 
     notes = [f"dropped {d}" for d in dropped + no_pose]
     notes.append(f"{len(p2d.times)} frames, {p2d.detections} person detections, "
                  f"{len(p2d.observations)} tracker ids, {len(segments)} tracks kept")
+    world_options = options
+    if options.focal_px is None and info.focal_35mm:
+        # 35 mm film is 36 mm wide: f_px = f_35mm / 36 * width (landscape) or height (portrait)
+        focal = info.focal_35mm / 36.0 * max(info.width, info.height)
+        world_options = dataclasses.replace(options, focal_px=focal)
+        notes.append(f"focal length {focal:.0f} px from EXIF ({info.focal_35mm:g} mm equivalent)")
     tracks, camera = _to_world(segments, p2d.times, p2d.indices, info.width, info.height,
-                               options, models, notes)
+                               world_options, models, notes)
     rec = Reconstruction(str(video), info.fps, info.width, info.height, float(p2d.times[0]),
                          float(p2d.times[-1]), tracks, camera, notes, options.to_dict(),
                          p2d.preview_image, p2d.preview_index)

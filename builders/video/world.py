@@ -11,7 +11,8 @@ weighted by the 2D scores (the classic closed form used to place a root-relative
 space). The skeleton's metric size sets the depth, so the depth is as right as the lifter's bone
 lengths; its image position sets x and y.
 
-**Focal length.** From the caller (``focal_px``), or from a field of view: ``f = (W / 2) /
+**Focal length.** From the caller (``focal_px``), from frame images' EXIF 35 mm-equivalent focal
+length (``f_px = f_35 / 36 mm x the long side``), or from a field of view: ``f = (W / 2) /
 tan(hfov / 2)``; the default horizontal FOV ``DEFAULT_HFOV_DEG`` = 65 degrees is typical of phone
 main cameras and webcams. A wrong focal length scales depth, not the drop's timing.
 
@@ -95,8 +96,8 @@ def root_translation(rel3d: np.ndarray, kp2d: np.ndarray, scores: np.ndarray, fo
 def up_from_pitch_roll(pitch_deg: float, roll_deg: float = 0.0) -> np.ndarray:
     """World up expressed in the camera frame (x right, y down, z forward) for a camera pitched
     down by ``pitch_deg`` and rolled by ``roll_deg`` (clockwise as seen from behind)."""
-    # A level camera sees up as -y. Tilting the camera down by p (a rotation about camera x)
-    # makes world up appear tilted toward -z... i.e. up_c = (0, -cos p, -sin p) before roll.
+    # A level camera sees up as -y; pitched down by p, its forward axis gains a downward
+    # component, so up (in camera axes) is (0, -cos p, -sin p); roll turns it about z.
     up = np.array([0.0, -math.cos(math.radians(pitch_deg)), -math.sin(math.radians(pitch_deg))])
     return Rotation.from_rotvec([0.0, 0.0, -math.radians(roll_deg)]).apply(up)
 
