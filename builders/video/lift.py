@@ -13,6 +13,8 @@ field on each side so that every input frame yields one 3D frame, and test-time 
 averages the prediction with that of the mirrored input (x -> -x, left/right keypoints swapped,
 the output mirrored back). Output: (T, 17, 3) Human3.6M joints (``simulator.joints.H36M_17``),
 root-relative (pelvis at the origin), metres, camera frame (x right, y down, z forward).
+The temporal convolution sees frames, not seconds: a variable-frame-rate video is lifted frame by
+frame as the model was trained (the output keeps the container's times, which Stage 2 resamples).
 
 Input layout: the in-the-wild checkpoint ``pretrained_h36m_detectron_coco.bin`` takes COCO-17
 keypoints as they are (``input_layout="coco17"``); the Human3.6M ones (e.g.
