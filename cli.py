@@ -12,7 +12,9 @@ from . import __version__
 
 
 def _fail(message: str) -> int:
-    print(f"imu2safety: error: {message}", file=sys.stderr)
+    """Print one line ``imu2safety: error: ...`` (the first line of ``message``); exit status 2."""
+    first = str(message).strip().splitlines()[0] if str(message).strip() else "unknown error"
+    print(f"imu2safety: error: {first}", file=sys.stderr)
     return 2
 
 
@@ -30,6 +32,21 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
                    help="device noise model (default ideal)")
     p.add_argument("--seed", type=int, default=0, help="base seed; noise per clip from (seed, clip id)")
     p.add_argument("--calibration", type=Path, help="sim-to-real calibration JSON (imu2safety calibrate)")
+    p.add_argument("--force", action="store_true",
+                   help="apply a calibration fitted for another placement, rate or device anyway")
+    p.add_argument("--limit", action="append", metavar="KEY=VALUE",
+                   help="override a plausibility limit of simulator/limits.py, e.g. max_gap_s=2")
+
+
+def _key_values(pairs: list[str] | None, what: str) -> dict[str, str]:
+    """``["a=1", "b-c=x"]`` -> ``{"a": "1", "b_c": "x"}``; ValueError naming a pair without '='."""
+    out = {}
+    for kv in pairs or []:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise ValueError(f"{what} takes KEY=VALUE, got {kv!r}")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
 
 
 def cmd_simulate(args) -> int:
@@ -37,16 +54,21 @@ def cmd_simulate(args) -> int:
     from .simulator.motion import MotionError
     from .simulator.readers import read_motion, write_imu
 
+    from .simulator.limits import Limits
+
     try:
         cal = None
         if args.calibration:
-            from .simulator.calibration import Calibration
+            from .simulator.calibration import Calibration, check_applies
 
             cal = Calibration.load(args.calibration)
+            check_applies(cal, args.calibration, placement=args.placement, rate_hz=args.rate,
+                          device=args.device, force=args.force)
         opts = SimulationOptions(placement=args.placement, rate_hz=args.rate, device=args.device,
                                  seed=args.seed, calibration=cal,
                                  cutoff_hz="auto" if args.cutoff is None else
-                                 (None if args.cutoff <= 0 else args.cutoff))
+                                 (None if args.cutoff <= 0 else args.cutoff),
+                                 limits=Limits.from_strings(_key_values(args.limit, "--limit")))
         source = read_motion(args.input)
         rec = simulate(source, opts, clip_id=args.clip_id or Path(args.input).stem)
         write_imu(args.output, rec.accel, rec.gyro, rec.timestamps, rec.sample_rate_hz)
@@ -59,27 +81,27 @@ def cmd_simulate(args) -> int:
 def cmd_build(args) -> int:
     from .builders.build import BuildOptions, RayOptions, build, format_report
 
-    options = {}
-    for kv in args.source_option or []:
-        key, sep, value = kv.partition("=")
-        if not sep:
-            return _fail(f"--source-option takes KEY=VALUE, got {kv!r}")
-        options[key.replace("-", "_")] = value
     try:
+        options = _key_values(args.source_option, "--source-option")
+        limits = _key_values(args.limit, "--limit")
         opts = BuildOptions(source=args.source, input_dir=args.input, output_dir=args.output,
                             rate_hz=args.rate, placement=args.placement, device=args.device,
                             seed=args.seed, calibration=args.calibration, cutoff_hz=args.cutoff,
-                            augment=args.augment, num_proc=args.num_proc,
+                            augment=args.augment, augment_kinds=tuple(args.augment_kinds.split(",")),
+                            num_proc=args.num_proc,
                             chunk_inputs=args.chunk_inputs, source_options=options,
+                            limits=limits,
                             instructions=args.instructions, teacher=args.teacher,
                             teacher_model=args.teacher_model, teacher_key_env=args.teacher_key_env,
                             engine=args.engine,
                             ray=RayOptions(address=args.ray_address, workers=args.workers,
                                            num_gpus_per_worker=args.num_gpus_per_worker))
-        result = build(opts, repo_id=args.repo_id)
+        result = build(opts, repo_id=args.repo_id, progress=not args.quiet,
+                       overwrite=args.overwrite, force=args.force)
     except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
         return _fail(str(err))
-    print(format_report(result.report))
+    if not args.quiet:
+        print(format_report(result.report))
     print(f"{result.seconds:.1f} s, {result.clips_per_s:.1f} clips/s, "
           f"{result.input_mb_per_s:.1f} MB/s of input; dataset in {args.output}")
     return 0
@@ -102,7 +124,7 @@ def cmd_calibrate(args) -> int:
 def cmd_push(args) -> int:
     from .builders.dataset.hub import push_dataset
 
-    from huggingface_hub import get_token
+    from huggingface_hub import constants, get_token
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     if not get_token():
@@ -111,8 +133,25 @@ def cmd_push(args) -> int:
         url = push_dataset(args.folder, args.repo_id, private=args.private)
     except (ValueError, FileNotFoundError, HfHubHTTPError, OfflineModeIsEnabled) as err:
         return _fail(f"push to {args.repo_id} failed: {str(err).splitlines()[0]}")
+    except Exception as err:  # the transport's own errors (httpx ConnectError, timeouts, ...)
+        if not _is_network_error(err):
+            raise
+        return _fail(f"push to {args.repo_id} failed: cannot reach {constants.ENDPOINT} "
+                     f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no answer'}); "
+                     "check the network or HF_ENDPOINT and push again (nothing was changed locally)")
     print(f"pushed {args.folder} to {url}")
     return 0
+
+
+def _is_network_error(err: BaseException) -> bool:
+    """Whether ``err`` (or its cause) is a connection or timeout error of the HTTP client."""
+    while err is not None:
+        names = {c.__name__ for c in type(err).__mro__}
+        if names & {"ConnectError", "ConnectTimeout", "TimeoutException", "NetworkError",
+                    "TransportError", "ConnectionError", "ProtocolError"}:
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def cmd_export_hdf5(args) -> int:
@@ -126,10 +165,69 @@ def cmd_export_hdf5(args) -> int:
     return 0
 
 
+def cmd_describe(args) -> int:
+    from .builders.instructions.describe import describe, format_description, load_recording
+    from .builders.sources.folders import folder_label
+    from .simulator.imu import SimulationOptions
+    from .simulator.motion import MotionError
+
+    try:
+        cal = None
+        if args.calibration:
+            from .simulator.calibration import Calibration
+
+            cal = Calibration.load(args.calibration)
+        sim = SimulationOptions(placement=args.placement, rate_hz=args.rate, device=args.device,
+                                seed=args.seed, calibration=cal)
+        imu, rate = load_recording(args.input, sim)
+        label = folder_label(args.label) if args.label else None
+        facts, pairs = describe(imu, rate, args.clip_id or Path(args.input).stem, label, seed=args.seed)
+    except (MotionError, ValueError, OSError) as err:
+        return _fail(str(err))
+    print(f"{args.input}: {len(imu)} samples at {rate:g} Hz")
+    print(format_description(facts, pairs))
+    return 0
+
+
+def cmd_export_chat(args) -> int:
+    from .builders.dataset.chat import export_chat
+
+    try:
+        n = export_chat(args.folder, args.config, args.output, splits=args.split or None)
+    except (ValueError, FileNotFoundError) as err:
+        return _fail(str(err))
+    print(f"wrote {n} pairs to {args.output}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .builders.demo import run_demo
 
     return run_demo(Path(args.output))
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _logging_args(p: argparse.ArgumentParser, suppress: bool = False) -> None:
+    """-v / -q / --log-level, on the main parser and (``suppress``: no defaults) every command."""
+    d = {"default": argparse.SUPPRESS} if suppress else {}
+    g = p.add_argument_group("output")
+    g.add_argument("-v", "--verbose", action="store_true", help="log progress details (level info)", **d)
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="only errors: no progress bar, no warnings, no report (level error)", **d)
+    g.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, **d,
+                   help="logging level (default warning); overrides -v / -q")
+
+
+def _sources_epilog() -> str:
+    from .builders.sources import REAL_IMU_SOURCES, SOURCE_INPUTS, SOURCE_PATHS
+
+    lines = ["sources and the folder each expects as --input:"]
+    for name in sorted(SOURCE_PATHS):
+        kind = "real IMU" if name in REAL_IMU_SOURCES else "skeleton, simulated"
+        lines.append(f"  {name:16s} ({kind}) {SOURCE_INPUTS.get(name, 'see the source module docstring')}")
+    return "\n".join(lines)
 
 
 def cmd_reconstruct(args) -> int:
@@ -141,8 +239,8 @@ def cmd_reconstruct(args) -> int:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imu2safety", description=__doc__)
     parser.add_argument("--version", action="version", version=f"imu2safety {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True)
+    _logging_args(parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("simulate", help="simulate the wrist IMU of one motion file (.npz, .bvh)")
     p.add_argument("input", type=Path, help="skeleton .npz, rigid-body .npz or .bvh")
@@ -157,16 +255,32 @@ def make_parser() -> argparse.ArgumentParser:
 
     from .builders.sources import SOURCE_PATHS
 
-    p = sub.add_parser("build", help="build a dataset config from a source folder")
-    p.add_argument("source", choices=sorted(SOURCE_PATHS))
-    p.add_argument("--input", type=Path, required=True, help="the source's folder")
-    p.add_argument("--output", type=Path, required=True, help="dataset folder")
+    p = sub.add_parser("build", help="build a dataset config from a source folder",
+                       description="Build one config (named after the source) of a versioned "
+                                   "Parquet dataset from a source folder on disk. Re-running into "
+                                   "the same --output resumes an interrupted build when every "
+                                   "option and input is unchanged; otherwise it stops and says "
+                                   "what differs (--overwrite rebuilds that config).",
+                       epilog=_sources_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", choices=sorted(SOURCE_PATHS), metavar="SOURCE",
+                   help="source to read; also the config name (one of: "
+                        + ", ".join(sorted(SOURCE_PATHS)) + "; the folder each expects is listed below)")
+    p.add_argument("--input", type=Path, required=True,
+                   help="the source's folder (see the list below)")
+    p.add_argument("--output", type=Path, required=True,
+                   help="dataset folder (created if absent; may hold other configs)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="rebuild this config from scratch when the folder holds it with other "
+                        "options or inputs (other configs are kept)")
     _sim_args(p)
     p.add_argument("--cutoff", type=float, default=None,
                    help="motion low-pass, Hz (default: the source's recommended value)")
     p.add_argument("--augment", type=int, default=0, metavar="N",
-                   help="N extra copies per skeleton clip: jittered mounting, every second one "
-                        "mirrored (default 0)")
+                   help="N extra copies per skeleton clip, each with --augment-kinds (default 0)")
+    p.add_argument("--augment-kinds", default="jitter,mirror", metavar="K1,K2",
+                   help="comma-separated: jitter (mounting), mirror (every second copy), warp "
+                        "(time), scale (amplitude), device (random profile), cutoff (random "
+                        "low-pass); default jitter,mirror")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where chunks are processed: this machine, or a Ray cluster (the "
@@ -201,15 +315,30 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("push", help="push a dataset folder to the Hugging Face Hub (HF_TOKEN)")
-    p.add_argument("folder", type=Path)
+    p.add_argument("folder", type=Path, help="dataset folder written by `imu2safety build`")
     p.add_argument("--repo-id", required=True, help="ORG/NAME")
     p.add_argument("--private", action="store_true")
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("export-hdf5", help="export a dataset folder to one HDF5 file")
-    p.add_argument("folder", type=Path)
-    p.add_argument("output", type=Path)
+    p.add_argument("folder", type=Path, help="dataset folder written by `imu2safety build`")
+    p.add_argument("output", type=Path, help="HDF5 file to write (e.g. my-dataset.h5)")
     p.set_defaults(func=cmd_export_hdf5)
+
+    p = sub.add_parser("describe", help="print the signal facts and instruction pairs of one recording")
+    p.add_argument("input", type=Path, help="IMU .npz/.csv, or a motion .npz/.bvh (simulated first)")
+    p.add_argument("--label", help="hazard or activity name (adds the causal and classification pairs)")
+    p.add_argument("--clip-id", help="clip id (default: the file stem)")
+    _sim_args(p)
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("export-chat", help="export a config's instruction pairs as chat JSONL")
+    p.add_argument("folder", type=Path, help="dataset folder")
+    p.add_argument("config", help="config name")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .jsonl")
+    p.add_argument("--split", action="append", choices=["train", "validation", "test"],
+                   help="only these splits (repeatable; default all)")
+    p.set_defaults(func=cmd_export_chat)
 
     from .builders.video.cli import add_reconstruct_parser
 
@@ -222,15 +351,48 @@ def make_parser() -> argparse.ArgumentParser:
     from .evaluation.commands import add_commands
 
     add_commands(sub)
+
+    for command in sub.choices.values():  # every command takes -v / -q / --log-level too
+        try:
+            _logging_args(command, suppress=True)
+        except argparse.ArgumentError:  # a command that defines its own
+            pass
     return parser
+
+
+def _level(args) -> int:
+    if getattr(args, "log_level", None):
+        return getattr(logging, args.log_level.upper())
+    if getattr(args, "quiet", False):
+        return logging.ERROR
+    return logging.INFO if getattr(args, "verbose", False) else logging.WARNING
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = _level(args)
+    args.quiet = level >= logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("imu2safety").setLevel(level)
     warnings.showwarning = _show_warning
-    return args.func(args)
+    with warnings.catch_warnings():
+        if args.quiet:
+            warnings.simplefilter("ignore")
+        try:
+            return args.func(args)
+        except Exception as err:
+            from .builders.dataset.layout import VersionError
+
+            if isinstance(err, VersionError):
+                return _fail(f"{err}{_VERSION_FIX.get(args.command, '')}")
+            raise
+
+
+#: What to do when a command meets a dataset folder of another format version.
+_VERSION_FIX = {
+    "build": "; or build into a new --output folder",
+    "export-hdf5": "; or export a folder built by this imu2safety",
+}
 
 
 if __name__ == "__main__":

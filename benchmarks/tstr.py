@@ -23,7 +23,7 @@ after the simulator's sim-to-real calibration (one mounting rotation + per-chann
 maps, ``simulator/calibration.py``) fitted in each fold on the training subjects' paired
 synthetic/real clips only, as ``imu2safety calibrate`` would.
 
-Tasks: UTD-MHAD 21 actions; SmartFallMM fall vs not fall (hazard != none); SmartFallMM 14
+Tasks: UTD-MHAD 21 actions; SmartFallMM fall vs not fall (hazard falling or fainting); SmartFallMM 14
 activities. Printed: accuracy and macro-F1 of TSTR and TRTR, and chance (majority class and
 uniform guessing).
 
@@ -160,7 +160,10 @@ def build_config(source: str, input_dir: Path, out_root: Path, placement: str, d
 
 
 def to_clips(dsd, keep_labels: set[str] | None = None) -> Clips:
-    """Features of every row of every split (optionally only ``keep_labels``)."""
+    """Features of every row of every split (optionally only ``keep_labels``). A clip is a fall
+    when its hazard is in ``labels.FALL_HAZARDS`` (losing balance, e.g. a stumble, is not)."""
+    from imu2safety.builders.labels import FALL_HAZARDS, HAZARD_NAMES
+
     feats, subj, lab, fall, ids, imus = [], [], [], [], [], []
     for split in dsd:
         ds = dsd[split].with_format("numpy", columns=["imu", "sample_rate_hz"], output_all_columns=True)
@@ -174,7 +177,7 @@ def to_clips(dsd, keep_labels: set[str] | None = None) -> Clips:
             ids.append(row["id"])
             subj.append(row["subject"])
             lab.append(row["source_label"])
-            fall.append(not bool(row["safe"]))
+            fall.append(HAZARD_NAMES[int(row["hazard"])] in FALL_HAZARDS)
     return Clips(np.array(feats), np.array(subj), np.array(lab), np.array(fall), np.array(ids), imus)
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import multiprocessing as mp
+import re
 import time
 import warnings
 from collections import deque
@@ -23,13 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..simulator.augment import jitter_mounting, swap_handedness
+from .. import __version__
+from ..simulator.augment import AugmentOptions, apply_output, augmented_copy
 from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
-from ..simulator.placement import default_mounting
-from ..simulator.rng import clip_rng
+from ..simulator.limits import Limits, imu_problem, use_limits
 from .instructions.facts import compute_facts
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, get_source
+from .dataset.layout import CODEBASE_VERSION
 from .dataset.remote import is_remote
 
 if TYPE_CHECKING:  # the writer (and with it ``datasets``) is imported by the driver only:
@@ -73,12 +75,19 @@ class BuildOptions:
         calibration is the path of a JSON written by ``imu2safety calibrate``.
     cutoff_hz: motion low-pass, Hz; None takes the source's ``CUTOFF_HZ`` (its tracker's noise
         level) or else the simulator's "auto" (chosen from the input kind, ``simulator.cutoff``).
-    augment: extra copies of every skeleton clip (ids ``<id>~aug<k>``): copy k wears the device
-        with a jittered mounting (+-2 cm, up to 20 degrees; ``simulator.augment``), and even k
-        also mirror the motion (the other arm, seen as this placement's arm). Each copy's draws
-        come from (seed, clip id, k).
+    augment: extra copies of every skeleton clip (ids ``<id>~aug<k>``), each with the
+        augmentations of ``augment_kinds`` (``simulator.augment``); draws from (seed, clip id, k).
+    augment_kinds: any of ``simulator.augment.AUGMENTATIONS``: "jitter" (mounting +-2 cm, up to
+        20 degrees), "mirror" (even k: the mirrored motion), "warp" (time warp), "scale"
+        (amplitude scaling), "device" (random device profile), "cutoff" (random low-pass cutoff).
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
+    limits: overrides of the plausibility limits (``simulator.limits.Limits`` field -> value);
+        clips beyond the limits are skipped with the reason.
+
+    Real-IMU sources take their recordings as they are: the simulation options (rate_hz,
+    placement, device, seed, calibration, cutoff_hz, augment) do not apply to them; they are
+    ignored with a warning and not recorded (their own rate is a source option, ``rate_hz``).
     instructions: write checked instruction pairs into every row (``builders/instructions``);
         False leaves the column empty. Facts are always computed.
     teacher: "none", "local:MODEL" (a transformers folder or id) or "openai:URL" (an
@@ -104,9 +113,11 @@ class BuildOptions:
     calibration: Path | None = None
     cutoff_hz: float | None = None
     augment: int = 0
+    augment_kinds: tuple[str, ...] = ("jitter", "mirror")
     num_proc: int = 1
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
     instructions: bool = True
     teacher: str = "none"
     teacher_model: str | None = None
@@ -124,20 +135,69 @@ class BuildOptions:
             raise ValueError(f"num_proc must be >= 1, got {self.num_proc}")
         if self.augment < 0:
             raise ValueError(f"augment must be >= 0, got {self.augment}")
+        self.augment_kinds = AugmentOptions(kinds=tuple(self.augment_kinds)).kinds
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        self.limits = self.plausibility().changed()  # validated, as numbers
+        if self.real_imu:
+            given = [f"{k}={v!r}" for k, v in self.simulation_options().items()
+                     if v != _SIMULATION_DEFAULTS[k]]
+            if given:  # ignored (and not recorded), with a warning
+                warnings.warn(f"{', '.join(given)} ignored: simulation options do not apply to the "
+                              f"real-IMU source {self.source!r} (its rows are recorded, not "
+                              "simulated; its own rate is --source-option rate_hz=...)",
+                              RuntimeWarning, stacklevel=3)
+
+    @property
+    def real_imu(self) -> bool:
+        return self.source in REAL_IMU_SOURCES
+
+    def plausibility(self) -> Limits:
+        """The plausibility limits of this build."""
+        return Limits.from_strings(self.limits)
+
+    def simulation_options(self) -> dict[str, Any]:
+        """The options that only skeleton (simulated) sources use."""
+        return {k: getattr(self, k) for k in _SIMULATION_DEFAULTS}
 
     def recorded(self) -> dict[str, Any]:
-        """The options as written into meta/info.json (paths as given, no machine specifics)."""
+        """The options as written into meta/info.json (paths as given, no machine specifics).
+
+        Real-IMU configs list no simulation option: none applies to them.
+        """
         d = asdict(self)
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
         for machine_specific in ("num_proc", "output_dir", "engine", "ray", "staging_dir",
                                  "teacher_cache"):
             del d[machine_specific]
+        if self.real_imu:
+            for k in _SIMULATION_DEFAULTS:
+                del d[k]
+        if not d["limits"]:
+            del d["limits"]
         return d
+
+    def row_key(self, calibration_sha256: str | None) -> dict[str, Any]:
+        """Everything besides the inputs' bytes that determines the rows (the resume record)."""
+        key = self.recorded()
+        del key["input_dir"], key["chunk_inputs"]  # the folder may move; chunking is checked apart
+        if not self.real_imu:
+            source = get_source(self.source)
+            key["cutoff_hz"] = self.cutoff_hz or getattr(source, "CUTOFF_HZ", None) or "auto"
+            key["calibration"] = calibration_sha256
+            key["simulator_version"] = SIMULATOR_VERSION
+        key["imu2safety_version"] = __version__
+        key["codebase_version"] = CODEBASE_VERSION
+        return key
+
+
+#: The simulation options and their defaults (``BuildOptions`` fields).
+_SIMULATION_DEFAULTS: dict[str, Any] = {"rate_hz": 50.0, "placement": "left_wrist", "device": "ideal",
+                                        "seed": 0, "calibration": None, "cutoff_hz": None,
+                                        "augment": 0, "augment_kinds": ("jitter", "mirror")}
 
 
 @dataclass
@@ -161,11 +221,13 @@ def _init_worker(options: BuildOptions) -> None:
         cal = Calibration.load(options.calibration)
     source = get_source(options.source)
     cutoff = options.cutoff_hz or getattr(source, "CUTOFF_HZ", None) or "auto"
+    limits = options.plausibility()
+    use_limits(limits)  # the file readers' size checks
     _STATE["options"] = options
     _STATE["source"] = source
     _STATE["sim"] = SimulationOptions(placement=options.placement, rate_hz=options.rate_hz,
                                       device=options.device, seed=options.seed, calibration=cal,
-                                      cutoff_hz=cutoff)
+                                      cutoff_hz=cutoff, limits=limits)
     # The provenance JSON of every synthetic row (it hashes the calibration): made once.
     _STATE["sim_json"] = json.dumps(_STATE["sim"].to_dict(), sort_keys=True)
 
@@ -243,23 +305,23 @@ def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str], dict
 def _augmented_rows(clip: Clip) -> list[dict | Skip]:
     """The ``augment`` extra rows of one skeleton clip (see BuildOptions.augment)."""
     sim: SimulationOptions = _STATE["sim"]
-    base = sim.mounting or default_mounting(sim.placement)
+    aug = AugmentOptions(kinds=_STATE["options"].augment_kinds)
     out: list[dict | Skip] = []
     for k in range(1, _STATE["options"].augment + 1):
         aug_id = f"{clip.id}~aug{k}"
-        mounting = jitter_mounting(base, clip_rng(sim.seed, clip.id, f"augment{k}"))
-        motion = swap_handedness(clip.motion, sim.placement)[0] if k % 2 == 0 else clip.motion
-        opts = replace(sim, mounting=mounting)
+        motion, opts, gain_seed, applied = augmented_copy(clip.motion, sim, aug, k, clip.id)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rec = simulate_many([motion], opts, [aug_id], errors="return")[0]
         if not isinstance(rec, ImuRecording):
             out.append(Skip(aug_id, f"unusable motion: {rec}"))
             continue
-        row = _row(replace(clip, id=aug_id), rec.as_array(), sim.rate_hz, True, rec.notes, rec.info)
+        imu = apply_output(rec.as_array(), gain_seed, aug)
+        row = _row(replace(clip, id=aug_id), imu, sim.rate_hz, True, rec.notes, rec.info)
         row["options"] = json.dumps(opts.to_dict(), sort_keys=True)
+        row["device"] = opts.device
         extra = json.loads(row["extra"])
-        extra["augmentation"] = {"of": clip.id, "copy": k, "mirrored": k % 2 == 0}
+        extra["augmentation"] = {"of": clip.id, "mirrored": False, **applied}
         row["extra"] = json.dumps(extra, sort_keys=True)
         out.append(row)
     return out
@@ -317,6 +379,8 @@ def finish_chunk(results: dict[str, list],
                     items[k] = Skip(f"{name}#{item.id}", f"IMU of shape {imu.shape}; need (N>=2, 6)")
                 elif not np.isfinite(imu).all():
                     items[k] = Skip(f"{name}#{item.id}", "IMU holds NaN or Inf")
+                elif (problem := imu_problem(imu[:, :3], imu[:, 3:], _STATE["sim"].limits)):
+                    items[k] = Skip(f"{name}#{item.id}", problem)
                 else:
                     items[k] = _row(item, imu, float(item.sample_rate_hz), False, [])
         for k, item in enumerate(items):
@@ -347,41 +411,85 @@ def _name(input_dir: Path, path: Path) -> str:
         return path.name
 
 
-def build(options: BuildOptions, repo_id: str | None = None, progress: bool = True) -> BuildResult:
-    """Run one build; returns its report (also written to meta/report_{config}.json)."""
+def _calibration_sha256(options: BuildOptions, force: bool) -> str | None:
+    """sha256 of the calibration JSON, after checking it was fitted for this build's options."""
+    if options.calibration is None:
+        return None
+    from ..simulator.calibration import Calibration, check_applies
+
+    if not options.calibration.is_file():
+        raise FileNotFoundError(f"calibration file {options.calibration} does not exist")
+    cal = Calibration.load(options.calibration)
+    check_applies(cal, options.calibration, placement=options.placement, rate_hz=options.rate_hz,
+                  device=options.device, force=force)
+    return hashlib.sha256(json.dumps(cal.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def _check_committed_inputs(writer: DatasetWriter, named: list[tuple[str, Path]]) -> None:
+    """Refuse to resume when an input of a committed chunk changed since it was read."""
+    from .dataset.writer import BuildMismatch
+
+    recorded = writer.committed_digests()
+    for name, path in named:
+        if name in recorded and _sha256(path) != recorded[name]:
+            raise BuildMismatch(
+                f"input {name!r} changed since it was built into config {writer.config!r} of "
+                f"{writer.output_dir}: add --overwrite to rebuild the config from the current inputs "
+                "(other configs are kept)")
+
+
+def build(options: BuildOptions, repo_id: str | None = None, progress: bool = True,
+          overwrite: bool = False, force: bool = False) -> BuildResult:
+    """Run one build; returns its report (also written to meta/report_{config}.json).
+
+    A folder that already holds the config continues it only when everything that determines the
+    rows is unchanged (``BuildOptions.row_key``, the code versions and every committed input's
+    sha256); otherwise BuildMismatch names what differs. ``overwrite`` rebuilds the config from
+    scratch (other configs of the folder are kept). ``force`` applies a calibration fitted for
+    another placement, rate or device (with a warning) instead of refusing.
+
+    Clip ids are unique in a config: a clip whose id an earlier input (in listing order) already
+    wrote is skipped with the reason "duplicate clip id", and the build goes on.
+    """
     if is_remote(options.output_dir):
         url = str(options.output_dir)
         from .dataset.remote import RemoteFolder, default_staging
 
         folder = RemoteFolder(url, options.staging_dir or default_staging(url))
         folder.pull()
-        result = _build(replace(options, output_dir=folder.staging), repo_id, progress,
-                        after_commit=folder.push)
+        result = _build(replace(options, output_dir=folder.staging), repo_id, progress, overwrite,
+                        force, after_commit=folder.push)
         folder.push()
         return result
-    return _build(options, repo_id, progress)
+    return _build(options, repo_id, progress, overwrite, force)
 
 
-def _build(options: BuildOptions, repo_id: str | None, progress: bool,
-           after_commit: Callable[[], Any] | None = None) -> BuildResult:
+def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite: bool = False,
+           force: bool = False, after_commit: Callable[[], Any] | None = None) -> BuildResult:
     start = time.perf_counter()
     source = get_source(options.source)
     if not options.input_dir.is_dir():
         raise FileNotFoundError(f"input folder {options.input_dir} does not exist")
+    cal_sha = _calibration_sha256(options, force)
     paths = list(source.list_inputs(options.input_dir, **options.source_options))
     if not paths:
         raise ValueError(f"no {options.source} input files found under {options.input_dir}")
     named = [(_name(options.input_dir, p), p) for p in paths]
     from .dataset.writer import DatasetWriter
 
-    writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs)
+    writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs,
+                           build_key=options.row_key(cal_sha), overwrite=overwrite)
     todo = list(writer.pending(named))
     done_before = len(writer.completed_chunks())
+    seen: dict[str, str] = {}
     if done_before:
         logger.info("resuming: %d chunk(s) already committed", done_before)
+        _check_committed_inputs(writer, named)
+        seen = dict.fromkeys(writer.committed_ids(), "an earlier run")
     n_bytes = sum(p.stat().st_size for _, chunk in todo for _, p in chunk)
-    bar = tqdm(total=len(todo), unit="chunk", desc=f"build {options.source}", disable=not progress)
-    n_rows, digests = 0, {}
+    bar = tqdm(total=sum(len(chunk) for _, chunk in todo), unit="input",
+               desc=f"build {options.source}", disable=not progress)
+    n_rows = 0
     if options.engine == "ray":
         from .engine_ray import ray_chunks
 
@@ -389,17 +497,18 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool,
     else:
         stream = _local_chunks(options, todo)
     for k, processed in stream:  # in input order, whatever the engine
-        n_rows += _commit(writer, k, processed, digests, bar)
+        n_rows = _commit(writer, k, processed, seen, bar, n_rows)
         if after_commit:
             after_commit()
     bar.close()
-    for name, path in named:  # inputs committed by an earlier, interrupted run
+    digests = writer.committed_digests()
+    for name, path in named:  # inputs committed by an older imu2safety, without a digest
         if name not in digests:
             digests[name] = _sha256(path)
     writer.extra_report["instructions"] = _finish_instructions(options, progress)
     writer.finalize(build_options=options.recorded(),
                     source_checksums=inputs_checksum([n for n, _ in named], digests),
-                    simulator_version="" if options.source in REAL_IMU_SOURCES else SIMULATOR_VERSION,
+                    simulator_version="" if options.real_imu else SIMULATOR_VERSION,
                     license=getattr(source, "LICENSE", ""), citation=getattr(source, "CITATION", ""),
                     repo_id=repo_id)
     seconds = time.perf_counter() - start
@@ -419,7 +528,8 @@ def _finish_instructions(options: BuildOptions, progress: bool) -> dict:
         teacher = make_teacher(options.teacher, model=options.teacher_model, cache_dir=cache,
                                key_env=options.teacher_key_env)
     return add_instructions(options.output_dir, options.source, seed=options.seed,
-                            enabled=options.instructions, teacher=teacher, progress=progress)
+                            enabled=options.instructions, teacher=teacher, progress=progress,
+                            num_proc=options.num_proc)
 
 
 def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
@@ -444,16 +554,57 @@ def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]
             yield k0, res.get()
 
 
-def _commit(writer: DatasetWriter, chunk: int, processed, digests: dict[str, str], bar) -> int:
+def _drop_duplicates(results: dict[str, list], seen: dict[str, str]) -> None:
+    """Turn rows whose clip id an earlier input wrote into Skips (in place); record the others."""
+    for name, items in results.items():
+        for k, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            first = seen.get(item["id"])
+            if first is not None:
+                items[k] = Skip(f"{name}#{item['id']}",
+                                f"duplicate clip id {item['id']!r}: already written from input {first!r}")
+            else:
+                seen[item["id"]] = name
+
+
+def _commit(writer: DatasetWriter, chunk: int, processed, seen: dict[str, str], bar,
+            n_rows: int) -> int:
+    """Commit one processed chunk; returns the clips written so far (shown on the bar)."""
     results, chunk_digests = processed
-    record = writer.write_chunk(chunk, results)
-    digests.update(chunk_digests)
-    bar.update(1)
-    return sum(record.rows.values())
+    _drop_duplicates(results, seen)
+    record = writer.write_chunk(chunk, results, digests=chunk_digests)
+    n_rows += sum(record.rows.values())
+    bar.set_postfix(clips=n_rows, refresh=False)
+    bar.update(len(results))
+    return n_rows
+
+
+#: Parts of a skip reason that vary from clip to clip: quoted names, file names, numbers.
+_VARYING = [(re.compile(r"'[^']*'|\"[^\"]*\""), "'…'"),
+            (re.compile(r"\S+\.(?:csv|mat|npz|bvh|skeleton|h5|json)\b", re.I), "FILE"),
+            (re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.I), "#")]
+
+
+def reason_kind(reason: str) -> str:
+    """A skip reason with its clip-specific parts (names, numbers) replaced by placeholders."""
+    for pattern, placeholder in _VARYING:
+        reason = pattern.sub(placeholder, reason)
+    return reason
+
+
+def group_reasons(skip_reasons: dict[str, int]) -> list[tuple[int, str, str]]:
+    """(count, reason kind, one example) per kind of reason, most frequent first."""
+    groups: dict[str, list] = {}
+    for reason, n in sorted(skip_reasons.items()):
+        g = groups.setdefault(reason_kind(reason), [0, reason])
+        g[0] += n
+    return sorted(((n, kind, example) for kind, (n, example) in groups.items()),
+                  key=lambda x: (-x[0], x[1]))
 
 
 def format_report(report: dict) -> str:
-    """Human-readable build report: inputs = written + skipped, reasons, class counts."""
+    """Human-readable build report: inputs = written + skipped, reasons (grouped), class counts."""
     lines = [f"config {report['config']}: {report['inputs']} inputs = {report['inputs_written']} "
              f"written + {report['inputs_skipped']} skipped"]
     lines.append("rows per split: " + ", ".join(f"{s} {n}" for s, n in report["rows"].items()))
@@ -466,7 +617,11 @@ def format_report(report: dict) -> str:
                      f"duplicates {ins['duplicates_dropped']}"
                      + "".join(f", teacher {k} {n}" for k, n in ins["teacher"].items()))
     if report["skip_reasons"]:
-        lines.append("skips (clips or inputs) by reason:")
-        for reason, n in sorted(report["skip_reasons"].items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {n:6d}  {reason}")
+        lines.append("skips (clips or inputs) by reason (# and '…' stand for numbers and names; "
+                     "every skip is in meta/report_<config>.json):")
+        for n, kind, example in group_reasons(report["skip_reasons"]):
+            line = f"  {n:6d}  {kind}"
+            if kind != example:
+                line += f"  (e.g. {example})"
+            lines.append(line)
     return "\n".join(lines)

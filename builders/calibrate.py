@@ -54,6 +54,27 @@ def _resample(imu: np.ndarray, rate: float, target: float) -> np.ndarray:
     return np.stack([np.interp(tn, t, imu[:, c]) for c in range(6)], axis=1)
 
 
+def fitted_for(synthetic_dir: Path, synthetic_config: str, real_dir: Path,
+               real_config: str) -> dict:
+    """What a calibration fitted on these two configs applies to (``Calibration.metadata``).
+
+    placement, rate_hz, device, cutoff_hz: the synthetic build's options (a build that applies
+    the calibration must use the same placement, rate and device; ``check_applies``);
+    source / real_source: the sources of the two configs; simulator_version: the synthetic rows'.
+    """
+    syn = load_info(synthetic_dir).configs[synthetic_config]
+    real = load_info(real_dir).configs[real_config]
+    opts = syn.build_options
+    return {
+        "placement": opts.get("placement"), "rate_hz": opts.get("rate_hz"),
+        "device": opts.get("device"), "cutoff_hz": opts.get("cutoff_hz"),
+        "seed": opts.get("seed"), "source": syn.source, "synthetic_config": synthetic_config,
+        "real_source": real.source, "real_config": real_config,
+        "real_rate_hz": real.build_options.get("source_options", {}).get("rate_hz"),
+        "simulator_version": syn.simulator_version,
+    }
+
+
 def calibrate_from_builds(real_dir: Path, synthetic_dir: Path, real_config: str | None = None,
                           synthetic_config: str | None = None) -> tuple[Calibration, str]:
     """Fit a Calibration from every clip id present in both configs; returns it and a summary."""
@@ -67,7 +88,14 @@ def calibrate_from_builds(real_dir: Path, synthetic_dir: Path, real_config: str 
                          "recordings")
     pairs = [(_resample(syn[i][0], syn[i][1], real[i][1]), real[i][0]) for i in shared]
     cal = fit_calibration(pairs)
+    cal.metadata["fitted_for"] = fitted_for(synthetic_dir, sc, real_dir, rc)
     angle = np.degrees(cal.mounting.magnitude())
     summary = (f"fitted on {len(shared)} clip pairs ({rc} vs {sc}); mounting rotation "
                f"{angle:.1f} deg about {np.round(cal.mounting.as_rotvec() / max(np.radians(angle), 1e-12), 3)}")
+    fit = cal.metadata.get("mounting_fit") or {}
+    if fit.get("fallback"):
+        summary += f" (identity: {fit['fallback']})"
+    elif fit.get("uncertainty_deg") is not None:
+        summary += (f", bootstrap uncertainty {fit['uncertainty_deg']:.1f} deg over "
+                    f"{fit['pairs_used']} of {fit['pairs_total']} pairs that passed the quality screen")
     return cal, summary

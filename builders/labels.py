@@ -13,6 +13,10 @@ UNSAFE_HAZARDS: tuple[str, ...] = (
     "falling", "losing_balance", "fighting", "shoving", "dragging",
     "jumping_from_height", "fainting",
 )
+#: Hazards that count as a fall where a task asks "fall or not" (benchmarks/tstr.py,
+#: benchmarks/fidelity_report.py; evaluation/tasks.py keeps the same rule). ``losing_balance``
+#: is unsafe but NOT a fall: WEDA-FALL's D07 (stumble while walking) is a not-fall there.
+FALL_HAZARDS: frozenset[str] = frozenset({"falling", "fainting"})
 #: ClassLabel names of the ``hazard`` column, in index order.
 HAZARD_NAMES: tuple[str, ...] = ("none",) + UNSAFE_HAZARDS
 
@@ -121,6 +125,8 @@ WEDA_FALL_LABELS: dict[str, Label] = {
     "D01": Label("walking"), "D02": Label("jogging"),
     "D03": Label("walking up and downstairs"), "D04": Label("sitting down and getting up"),
     "D05": Label("collapse into a chair"), "D06": Label("crouching to tie shoes"),
+    # A stumble is unsafe (losing balance) but not a fall: fall-or-not tasks count it as not a
+    # fall (FALL_HAZARDS).
     "D07": Label("stumble while walking", "losing_balance"),
     "D08": Label("gentle jump to reach a high object"), "D09": Label("hit table with hand"),
     "D10": Label("clapping hands"), "D11": Label("opening and closing door"),

@@ -96,7 +96,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_list)
 
     p = bsub.add_parser("prepare", help="cut a task's real windows into a benchmark folder")
-    p.add_argument("task", choices=sorted(TASKS))
+    p.add_argument("task", choices=sorted(TASKS), help="benchmark task (see `benchmark list`)")
     p.add_argument("--input", type=Path, required=True, help="the source's folder on disk")
     p.add_argument("--output", type=Path, required=True, help="benchmark folder to write")
     p.add_argument("--test-subjects", help="comma-separated subjects to test on (default: the "
@@ -104,7 +104,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_prepare)
 
     p = bsub.add_parser("train-baseline", help="train a shipped baseline on a built dataset")
-    p.add_argument("task", choices=sorted(TASKS))
+    p.add_argument("task", choices=sorted(TASKS), help="benchmark task (see `benchmark list`)")
     p.add_argument("--model", choices=("gbm", "cnn"), default="gbm")
     p.add_argument("--data", type=Path, required=True, help="built dataset folder")
     p.add_argument("--config", help="config in --data (default: its first config)")
@@ -126,7 +126,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("evaluate", help="score a submission JSONL against a benchmark folder")
-    p.add_argument("bench_dir", type=Path)
+    p.add_argument("bench_dir", type=Path, help="benchmark folder written by `benchmark prepare`")
     p.add_argument("--predictions", type=Path, required=True, help="one JSON line per window: "
                                                                    "id, label, optional score")
     p.add_argument("-o", "--output", type=Path, help="result JSON")

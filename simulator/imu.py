@@ -23,6 +23,7 @@ import numpy as np
 
 from . import kernels
 from . import kinematics as kin
+from . import limits as lim
 from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
 from .orientation import optional_joints, quat_continuous, required_joints
 from .cutoff import default_cutoff_hz
@@ -60,6 +61,9 @@ class SimulationOptions:
     twist: forearm twist: thumb gating and the pronation model (``twist.TwistOptions``).
     mounting: device pose on the segment; None uses ``placement.default_mounting``.
     calibration: sim-to-real calibration applied at simulation time, or None.
+    limits: plausibility limits (``limits.Limits``); None takes the defaults. Clips beyond them
+        are refused before anything large is allocated; they decide which clips exist, not the
+        values, so they stay out of ``to_dict``.
     """
 
     placement: str = "left_wrist"
@@ -71,6 +75,7 @@ class SimulationOptions:
     twist: TwistOptions = field(default_factory=TwistOptions)
     mounting: Mounting | None = None
     calibration: "Calibration | None" = None
+    limits: lim.Limits | None = None
 
     def __post_init__(self) -> None:
         check_placement(self.placement)
@@ -88,7 +93,7 @@ class SimulationOptions:
         """JSON-able provenance (the calibration is identified by a hash of its JSON)."""
         mount = self.mounting or default_mounting(self.placement)
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("mounting", "calibration", "twist")}
+               if f.name not in ("mounting", "calibration", "twist", "limits")}
         out["twist"] = self.twist.to_dict()
         out["mounting"] = {"quaternion_wxyz": mount.rotation.as_quat(scalar_first=True).tolist(),
                            "offset_m": mount.offset_m.tolist()}
@@ -280,6 +285,28 @@ def _clean_group(motions: list[Motion], options: SimulationOptions) -> tuple[lis
     return out, others
 
 
+def _check_limits(src: Source, options: SimulationOptions) -> None:
+    """Refuse (MotionError) a source beyond the plausibility limits (``limits``) before it is
+    resampled or simulated: a frame gap, frame rate, duration, output length, body scale or
+    coordinate no capture of a person has. Only the joints the placement needs are looked at."""
+    limits = options.limits or lim.DEFAULT_LIMITS
+    if isinstance(src, RigidBodyTrajectory):
+        lim.check_timeline(src.timestamps, src.valid, options.rate_hz, limits, what="rigid body")
+        lim.check_positions(src.position[:, None], src.valid, limits, what="rigid body")
+        return
+    if not isinstance(src, Motion):
+        return
+    names = src.joint_names
+    need = required_joints(options.placement)  # shoulder, elbow, wrist
+    if any(j not in names for j in need):
+        return  # the joint selection says what is missing
+    idx = [names.index(j) for j in need]
+    x, ok = src.positions[:, idx], src.valid[:, idx].all(axis=1)
+    lim.check_timeline(src.timestamps, ok, options.rate_hz, limits)
+    lim.check_body_scale(x[:, 0], x[:, 1], x[:, 2], ok, limits)
+    lim.check_positions(x, ok, limits)
+
+
 def _poses(sources: Sequence[Source], options: SimulationOptions, results: list) -> list:
     """Unfiltered (t (T,), pose (T, 7), frame rate Hz, provenance dict) of each source, or None
     where ``results[i]`` got its MotionError; ``results[i]`` gets the clip's repair notes.
@@ -289,12 +316,17 @@ def _poses(sources: Sequence[Source], options: SimulationOptions, results: list)
     by one compiled call (``_device_poses``).
     """
     poses: list = [None] * len(sources)
+    for i, src in enumerate(sources):
+        try:
+            _check_limits(src, options)
+        except MotionError as err:
+            results[i] = err
     by_shape: dict[tuple, list[int]] = {}
     for i, src in enumerate(sources):
-        if isinstance(src, Motion):
+        if isinstance(src, Motion) and results[i] is None:
             by_shape.setdefault((src.num_frames, src.joint_names), []).append(i)
     todo: list[tuple[int, np.ndarray, tuple]] = []  # (source, t, (positions, names, joint indices))
-    repair = [i for i, src in enumerate(sources) if not isinstance(src, Motion)]
+    repair = [i for i, src in enumerate(sources) if not isinstance(src, Motion) and results[i] is None]
     for members in by_shape.values():
         clean, others = _clean_group([sources[i] for i in members], options)
         for k, idx, t in clean:
@@ -396,6 +428,8 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
     cutoffs = [_effective_cutoff(_source_cutoff(options, sources[i]), options, poses[i][2])
                for i in live]
     ideal = _ideal_signals([poses[i] for i in live], cutoffs, t_out, options)
+    limits = options.limits or lim.DEFAULT_LIMITS  # judged on the ideal signals: a device clips
+    implausible = [lim.imu_problem(x[:, :3], x[:, 3:], limits) for x in ideal]
     cal = options.calibration
     if cal is not None:
         ideal = [np.concatenate(cal.rotate(x[:, :3], x[:, 3:]), axis=1) for x in ideal]
@@ -407,6 +441,9 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
         apply_device_ragged(imu, offsets, options.rate_hz, get_device(options.device), rngs)
         ideal = [imu[offsets[j]:offsets[j + 1]] for j in range(len(live))]
     for j, i in enumerate(live):
+        if implausible[j]:
+            results[i] = MotionError(f"clip {clip_ids[i]!r}: {implausible[j]}; check the motion for outliers")
+            continue
         a, g = ideal[j][:, :3], ideal[j][:, 3:]
         if cal is not None:
             a, g = cal.map_quantiles(a, g)

@@ -27,6 +27,7 @@ from typing import Callable, BinaryIO
 import numpy as np
 
 from .bvh import read_bvh
+from .limits import active_limits
 from .motion import Motion, MotionError, RigidBodyTrajectory
 
 IMU_CSV_HEADER = "timestamp_s,ax_mps2,ay_mps2,az_mps2,gx_radps,gy_radps,gz_radps"
@@ -43,6 +44,7 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise MotionError(f"cannot read {path}: {exc}") from None
     if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise MotionError(f"{path} is not a valid .npz file (not a zip archive)")
+    _check_array_sizes(path, active_limits().max_array_bytes)
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
@@ -53,6 +55,35 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
             f"{path}: an array needs pickle, which is never loaded ({exc}); save strings as a "
             "unicode array, e.g. np.array(joint_names, dtype=str)"
         ) from None
+
+
+def _check_array_sizes(path: Path, max_bytes: int) -> None:
+    """Refuse an ``.npz`` whose arrays, by their ``.npy`` headers, exceed ``max_bytes`` each.
+
+    Reads only the headers (a few hundred bytes per member), so a small file that would inflate to
+    gigabytes is refused before anything is allocated.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(f)
+                n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if n_bytes > max_bytes:
+                    raise MotionError(
+                        f"{path}: array {info.filename[:-4]!r} of shape {tuple(shape)} {dtype} would "
+                        f"take {n_bytes / 2**20:.4g} MiB, beyond {max_bytes / 2**20:.4g} MiB "
+                        "(simulator.limits max_array_bytes); split the recording"
+                    )
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, MotionError):
+            raise
+        raise MotionError(f"{path} is not a valid .npz file (corrupt zip or .npy header: {exc})") from None
 
 
 def _numeric(path: Path, name: str, value: np.ndarray) -> np.ndarray:

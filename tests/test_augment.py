@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from imu2safety.simulator.augment import jitter_mounting, swap_handedness
+from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, augmented_copy,
+                                          jitter_mounting, scale_amplitude, swap_handedness,
+                                          time_warp, warp_times)
+from imu2safety.simulator.imu import SimulationOptions, simulate
 from imu2safety.simulator.motion import Motion
 from imu2safety.simulator.placement import Mounting, default_mounting
 
@@ -68,3 +71,65 @@ def test_swap_handedness_mirrors_y_and_swaps_names():
     assert swap_handedness(motion, "phone_in_hand")[1] == "phone_in_hand"
     with pytest.raises(ValueError, match="placement"):
         swap_handedness(motion, "ankle")
+
+
+# ---------------------------------------------------------------- separate kinds (issue 12)
+
+def _arm_motion() -> Motion:
+    t = np.arange(90) / 30.0
+    th = 0.5 * np.sin(2 * np.pi * 0.5 * t)
+    e = np.array([0.0, 0.2, 1.1])
+    w = e + 0.28 * np.stack([np.cos(th), 0 * th, np.sin(th)], 1)
+    pos = np.stack([np.broadcast_to(e + [0, 0, 0.3], w.shape), np.broadcast_to(e, w.shape), w], 1)
+    return Motion(pos, ("left_shoulder", "left_elbow", "left_wrist"), t)
+
+
+def test_warp_times_is_monotone_bounded_and_keeps_the_start():
+    t = np.arange(300) / 30.0
+    for seed in range(20):
+        w = warp_times(t, np.random.default_rng(seed), 0.1)
+        assert w[0] == t[0]
+        speed = np.diff(w) / np.diff(t)
+        assert speed.min() > 0.9 * 0.95 - 1e-9 and speed.max() < 1.1 * 1.05 + 1e-9
+    np.testing.assert_allclose(warp_times(t, np.random.default_rng(0), 0.0), t)
+
+
+def test_scale_amplitude_scales_each_sensor_by_one_factor():
+    imu = np.random.default_rng(1).normal(size=(50, 6))
+    out = scale_amplitude(imu, np.random.default_rng(2), 0.1)
+    fa, fg = out[:, :3] / imu[:, :3], out[:, 3:] / imu[:, 3:]
+    np.testing.assert_allclose(fa, fa[0, 0])
+    np.testing.assert_allclose(fg, fg[0, 0])
+    assert 0.5 <= fa[0, 0] <= 1.5 and fa[0, 0] != fg[0, 0]
+
+
+def test_augmented_copy_applies_exactly_the_chosen_kinds():
+    motion, opts = _arm_motion(), SimulationOptions(placement="left_wrist", cutoff_hz="auto")
+    only_mirror = AugmentOptions(kinds=("mirror",))
+    m1, o1, g1, a1 = augmented_copy(motion, opts, only_mirror, 1, "c")
+    m2, o2, g2, a2 = augmented_copy(motion, opts, only_mirror, 2, "c")
+    assert m1 is motion and o1 == opts and g1 is None and a1 == {"copy": 1}
+    assert a2 == {"copy": 2, "mirrored": True} and o2.mounting is None
+    np.testing.assert_array_equal(m2.positions[..., 1], -motion.positions[..., 1])
+    only_jitter = AugmentOptions(kinds=("jitter",))
+    m3, o3, _, a3 = augmented_copy(motion, opts, only_jitter, 2, "c")
+    assert m3 is motion and o3.mounting is not None and "mirrored" not in a3
+    everything = AugmentOptions(kinds=AUGMENTATIONS)
+    m4, o4, g4, a4 = augmented_copy(motion, opts, everything, 3, "c")
+    assert not np.array_equal(m4.timestamps, motion.timestamps)
+    assert o4.device in everything.devices and g4 is not None
+    assert 0.7 * 8.0 <= o4.cutoff_hz <= 1.4 * 8.0  # "auto" resolved for this joint set first
+    again = augmented_copy(motion, opts, everything, 3, "c")
+    assert again[1].to_dict() == o4.to_dict() and again[2] == g4 and again[3] == a4  # deterministic per (seed, id, k)
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        AugmentOptions(kinds=("flip",))
+
+
+def test_time_warped_copy_simulates_the_same_poses_faster_or_slower():
+    motion = _arm_motion()
+    warped = time_warp(motion, np.random.default_rng(3), 0.1)
+    np.testing.assert_array_equal(warped.positions, motion.positions)
+    a = simulate(motion, SimulationOptions())
+    b = simulate(warped, SimulationOptions())
+    assert len(a.timestamps) != len(b.timestamps)
+    assert np.isfinite(b.gyro).all()

@@ -105,11 +105,11 @@ def test_killed_build_resumes_without_duplicates_or_loss(utd_dir, tmp_path, monk
     calls = {"n": 0}
     real_write = DatasetWriter.write_chunk
 
-    def dying(self, chunk, results):
+    def dying(self, chunk, results, **kw):
         if calls["n"] == 2:
             raise KeyboardInterrupt("killed")
         calls["n"] += 1
-        return real_write(self, chunk, results)
+        return real_write(self, chunk, results, **kw)
 
     monkeypatch.setattr(DatasetWriter, "write_chunk", dying)
     with pytest.raises(KeyboardInterrupt):
@@ -187,7 +187,8 @@ def test_augmented_copies(utd_dir, tmp_path):
     rows = {r["id"]: r for r in ds}
     base = next(i for i in rows if "~" not in i)
     one, two = rows[f"{base}~aug1"], rows[f"{base}~aug2"]
-    assert json.loads(one["extra"])["augmentation"] == {"of": base, "copy": 1, "mirrored": False}
+    assert json.loads(one["extra"])["augmentation"] == {"of": base, "copy": 1, "mirrored": False,
+                                                        "jitter": True}
     assert json.loads(two["extra"])["augmentation"]["mirrored"] is True
     mounts = {json.dumps(json.loads(r["options"])["mounting"]) for r in (rows[base], one, two)}
     assert len(mounts) == 3  # each copy wears the device differently

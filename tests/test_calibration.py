@@ -185,3 +185,50 @@ def test_json_round_trip_is_exact(tmp_path):
     bad = plain.to_dict() | {"format_version": 99}
     with pytest.raises(ValueError, match="format_version"):
         Calibration.from_dict(bad)
+
+
+# ---------------------------------------------------------------- robust mounting fit (issue 12)
+
+def test_robust_fit_screens_out_unrelated_pairs():
+    """Good pairs carry the true rotation; pairs whose 'real' twin is another recording (a bad
+    skeleton, a mis-cut trial) pull the plain fit away but are screened out of the robust one."""
+    from imu2safety.simulator.calibration import fit_mounting_robust
+
+    truth = Rotation.from_euler("xyz", [10.0, 35.0, -70.0], degrees=True)
+    good = [_real_from(_recording(900, seed=s), truth, 4, seed=20 + s) for s in range(3)]
+    bad = [(_recording(900, seed=40 + s), _real_from(_recording(900, seed=60 + s), truth, 0, seed=s)[1])
+           for s in range(4)]
+    fit = fit_mounting_robust(good + bad, max_lag=20)
+    assert fit.fallback is None and fit.pairs_used == 3 and fit.pairs_total == 7
+    assert np.degrees((fit.rotation * truth.inv()).magnitude()) < 1.0
+    assert 0.0 <= fit.uncertainty_deg < 2.0
+    plain = fit_mounting(good + bad, max_lag=20)
+    assert np.degrees((plain * truth.inv()).magnitude()) > 2.0
+    cal = fit_calibration(good + bad, max_lag=20, fit_quantile_maps=False)
+    assert cal.metadata["mounting_fit"]["pairs_used"] == 3
+    assert np.degrees((cal.mounting * truth.inv()).magnitude()) < 1.0
+
+
+def test_robust_fit_uses_still_gravity_and_falls_back_when_unsupported():
+    from imu2safety.simulator.calibration import fit_mounting_robust
+
+    truth = Rotation.from_euler("zyx", [40.0, -25.0, 15.0], degrees=True)
+    rng = np.random.default_rng(0)
+    pairs = []
+    for k in range(4):  # still poses held 2 s, separated by a turn: gravity in several directions
+        x = _recording(700, seed=k)
+        for start in (100, 400):
+            g = Rotation.random(random_state=10 * k + start).apply([0.0, 0.0, G])
+            x[start:start + 100, :3] = g + rng.normal(0, 0.02, (100, 3))
+            x[start:start + 100, 3:] = rng.normal(0, 0.01, (100, 3))
+        pairs.append(_real_from(x, truth, 0, seed=k))
+    fit = fit_mounting_robust(pairs, max_lag=10)
+    assert fit.fallback is None and fit.still_phases == 8
+    assert np.degrees((fit.rotation * truth.inv()).magnitude()) < 1.0
+    # Nothing related: the identity, and the reason.
+    unrelated = [(_recording(600, seed=80 + s), _recording(600, seed=90 + s)) for s in range(3)]
+    fb = fit_mounting_robust(unrelated, max_lag=10)
+    assert fb.fallback is not None and "pairs" in fb.fallback
+    assert fb.rotation.magnitude() == 0.0
+    cal = fit_calibration(unrelated, max_lag=10, fit_quantile_maps=False)
+    assert cal.mounting.magnitude() == 0.0 and cal.metadata["mounting_fit"]["fallback"]

@@ -87,7 +87,7 @@ def test_card_prose(dataset_dir):
     assert "CC BY 4.0 (SmartFallMM terms)." in text and "@misc{smartfallmm" in text
     assert "Inputs: 3 = 3 written + 0 skipped" in text
     for hazard in ("none", "falling", "shoving"):
-        assert f"![{CONFIG}: {hazard}](figures/{CONFIG}_{hazard}.png)" in text
+        assert f"![{CONFIG}: {hazard} (" in text and f"](figures/{CONFIG}_{hazard}.png)" in text
     info = load_info(dataset_dir)
     named = write_card(dataset_dir, info, repo_id="org/imu2safety").read_text()
     assert f'load_dataset("org/imu2safety", "{CONFIG}", revision="v{CODEBASE_VERSION}")' in named

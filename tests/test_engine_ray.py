@@ -67,11 +67,11 @@ def test_restarted_driver_resumes_without_redoing_committed_chunks(
     real_write = DatasetWriter.write_chunk
     committed = []
 
-    def crash_after_two(self, chunk, results):
+    def crash_after_two(self, chunk, results, **kw):
         if len(committed) == 2:
             raise KeyboardInterrupt("driver lost")
         committed.append(chunk)
-        return real_write(self, chunk, results)
+        return real_write(self, chunk, results, **kw)
 
     monkeypatch.setattr(DatasetWriter, "write_chunk", crash_after_two)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -113,11 +113,11 @@ def test_build_into_an_fsspec_url_resumes_and_equals_a_local_build(local_build, 
     real_write = DatasetWriter.write_chunk
     calls = []
 
-    def crash_after_three(self, chunk, results):
+    def crash_after_three(self, chunk, results, **kw):
         if len(calls) == 3:
             raise KeyboardInterrupt("driver lost")
         calls.append(chunk)
-        return real_write(self, chunk, results)
+        return real_write(self, chunk, results, **kw)
 
     monkeypatch.setattr(DatasetWriter, "write_chunk", crash_after_three)
     first = _opts(url, "local")
@@ -128,9 +128,9 @@ def test_build_into_an_fsspec_url_resumes_and_equals_a_local_build(local_build, 
     # a new driver with a new working copy resumes from what the remote folder holds
     resumed = []
 
-    def count(self, chunk, results):
+    def count(self, chunk, results, **kw):
         resumed.append(chunk)
-        return real_write(self, chunk, results)
+        return real_write(self, chunk, results, **kw)
 
     monkeypatch.setattr(DatasetWriter, "write_chunk", count)
     second = _opts(url, "local")

@@ -38,9 +38,9 @@ def test_push_sends_repo_files_and_tag(hub, dataset_dir, monkeypatch, caplog):
     assert url == f"{ENDPOINT}/datasets/{REPO}/commit/{COMMIT_OID}"
     assert hub.repo["name"] == "imu2safety" and hub.repo["organization"] == "imu-lab"
     assert hub.repo["type"] == "dataset"
-    assert sorted(hub.files) == ["README.md", "data/utd-mhad/train-00000.parquet",
+    assert sorted(hub.files) == ["LICENSE.md", "README.md", "data/utd-mhad/train-00000.parquet",
                                  "figures/utd-mhad_none.png", "meta/info.json",
-                                 "meta/report_utd-mhad.json"]  # no progress record, no temp file
+                                 "meta/report_utd-mhad.json", "meta/stats.json"]  # no progress, no temp
     for name, data in hub.files.items():
         assert data == (dataset_dir / name).read_bytes(), name
     card = hub.files["README.md"].decode()

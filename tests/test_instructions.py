@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from imu2safety.builders.instructions.checker import ClipInfo, check_pair, check_text, fmt
+from imu2safety.builders.instructions.checker import ClipInfo, check_pair, check_text, fmt, keeps_draft
 from imu2safety.builders.instructions.facts import G, FactOptions, compute_facts, events
 from imu2safety.builders.instructions.templates import (
     INSTRUCTIONS, classification, comparative, description, template_pairs,
@@ -216,3 +216,12 @@ def test_phrasings_vary_with_the_clip_and_seed(fall):
     assert len(texts) >= 5 and len(instructions) >= 4
     assert description(fall, 3) == description(fall, 3)
     assert all(re.search(r"\d", t) for t in texts)
+
+
+def test_a_rewrite_must_keep_the_drafts_numbers_ids_and_labels():
+    draft = 'Unsafe: hazard "falling". An impact of 50.0 m/s² at 1.30 s, unlike `walk_01`.'
+    assert keeps_draft(draft, "In short: " + draft + " It was a hard landing.") == []
+    assert keeps_draft(draft, 'Unsafe: hazard "falling". An impact of 50.0 m/s² at 1.3 s, unlike `walk_01`.') \
+        == ["drops 1.30 s"]
+    assert set(keeps_draft(draft, "Unsafe. An impact of 50.0 m/s² at 1.30 s.")) == \
+        {'drops hazard "falling"', "drops `walk_01`"}

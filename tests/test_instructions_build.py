@@ -162,3 +162,48 @@ def test_no_instructions_leaves_the_column_empty(tmp_path):
     assert all(r["instructions"] == [] for r in rows) and all(r["facts"]["duration_s"] > 0 for r in rows)
     assert report["instructions"]["enabled"] is False
     assert np.isfinite([r["facts"]["peak_accel_ms2"] for r in rows]).all()
+
+
+def test_card_export_chat_and_describe(built, tmp_path, capsys):
+    from imu2safety.cli import main
+    from imu2safety.simulator.readers import write_imu
+
+    out, report = built
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "### Instruction pairs" in card and "| `causal` | 33 | 0 |" in card
+    assert card.count("> **User:**") == 2 * len(PAIR_KINDS)
+    assert "`facts`" in card and "| `free_fall_s` | float64 | s |" in card
+
+    jsonl = tmp_path / "pairs.jsonl"
+    assert main(["export-chat", str(out), CONFIG, "-o", str(jsonl)]) == 0
+    lines = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == sum(report["instructions"]["pairs"].values())
+    rows = {r["id"]: r for rs in _rows(out).values() for r in rs}
+    for rec in lines:
+        assert list(rec)[:6] == ["id", "kind", "messages", "hazard", "safe", "activity"]
+        row = rows[rec["id"]]
+        assert [m["role"] for m in rec["messages"]] == ["user", "assistant"]
+        pair = {"kind": rec["kind"], "instruction": rec["messages"][0]["content"],
+                "response": rec["messages"][1]["content"]}
+        assert pair in row["instructions"]
+        assert rec["hazard"] == HAZARD_NAMES[row["hazard"]] and rec["safe"] == (rec["hazard"] == "none")
+        assert rec["clips"][0] == rec["id"] and all(c in rows for c in rec["clips"])
+        assert (len(rec["clips"]) == 2) == (rec["kind"] == "comparative") or rec["kind"] == "causal"
+    test_only = tmp_path / "test.jsonl"
+    assert main(["export-chat", str(out), CONFIG, "-o", str(test_only), "--split", "test"]) == 0
+    assert {json.loads(x)["split"] for x in test_only.read_text().splitlines()} == {"test"}
+    assert main(["export-chat", str(out), "nope", "-o", str(test_only)]) == 2
+
+    capsys.readouterr()
+    assert main(["describe", str(samples_dir() / "falling_01.npz"), "--label", "falling"]) == 0
+    text = capsys.readouterr().out
+    assert "peak_accel_ms2" in text and "[description]" in text and "[classification]" in text
+    assert 'hazard "falling"' in text
+    t = np.arange(0, 3, 0.02)
+    acc = np.zeros((len(t), 3))
+    acc[:, 2] = 9.80665
+    write_imu(tmp_path / "still.csv", acc, np.zeros((len(t), 3)), t, 50.0)
+    assert main(["describe", str(tmp_path / "still.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "[description]" in text and "[classification]" not in text and "no free fall" in text.lower()
+    assert main(["describe", str(tmp_path / "missing.npz")]) == 2

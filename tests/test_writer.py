@@ -175,7 +175,7 @@ def test_killed_build_resumes_without_duplicates_or_loss(tmp_path):
 def test_resume_refuses_a_changed_input_list(tmp_path):
     build(tmp_path, stop_after=0, finalize=False)
     w = DatasetWriter(tmp_path, CONFIG, CHUNK_INPUTS)
-    with pytest.raises(ValueError, match="chunk 0 .* the input list changed"):
+    with pytest.raises(ValueError, match="another list of inputs .chunk 0"):
         list(w.pending(["new/input"] + INPUTS))
     pairs = [(name, Path("/inputs") / name) for name in INPUTS]  # (name, payload) pairs work too
     assert [(c, [n for n, _ in part]) for c, part in w.pending(pairs)] == [(1, INPUTS[3:])]
@@ -199,7 +199,7 @@ def test_write_chunk_refuses_bad_input_and_commits_nothing(tmp_path):
     w.write_chunk(0, {"good": [fake_row("good", "train", "none", 3)]})
     with pytest.raises(ValueError, match="already committed"):
         w.write_chunk(0, {"good": [fake_row("good", "train", "none", 3)]})
-    with pytest.raises(ValueError, match="chunk_inputs=2"):
+    with pytest.raises(ValueError, match="chunk_inputs 2 -> 3"):
         DatasetWriter(tmp_path, CONFIG, 3)
 
 

@@ -3,9 +3,11 @@
 A dataset folder holds::
 
     README.md                                   dataset card (YAML ``configs:`` + prose)
+    LICENSE.md                                  each config's source terms (the card's license_link)
     meta/info.json                              DatasetInfo: format version and every config
     meta/report_{config}.json                   build report: inputs = written + skipped
     meta/progress_{config}.json                 committed chunks (resume record; not pushed)
+    meta/stats.json                             per-channel normalisation statistics per config and split
     data/{config}/{split}-{chunk:05d}.parquet   one shard per split and chunk of inputs
     figures/{config}_{hazard}.png               example signal plots embedded in the card
     cache/teacher/                              teacher answers (local only; not pushed)
@@ -30,9 +32,12 @@ from ..records import SPLITS
 CODEBASE_VERSION = "1.1.0"
 
 CARD_PATH = "README.md"
+#: The per-source licence terms the card's ``license_link`` points to (licence ``other``).
+LICENSE_PATH = "LICENSE.md"
 INFO_PATH = "meta/info.json"
 REPORT_PATH = "meta/report_{config}.json"
 PROGRESS_PATH = "meta/progress_{config}.json"
+STATS_PATH = "meta/stats.json"
 DATA_DIR = "data/{config}"
 DATA_PATH = "data/{config}/{split}-{chunk:05d}.parquet"
 DATA_GLOB = "data/{config}/{split}-*.parquet"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -37,11 +38,11 @@ from ... import __version__
 from ..labels import HAZARD_NAMES
 from .layout import (
     CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH,
-    TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
+    STATS_PATH, TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
     fsync_dir, load_info, parse_shard_name, save_info, shard_paths, write_bytes_atomic,
 )
 from ..records import SPLITS, Skip
-from .schema import FEATURES, to_arrow_table
+from .schema import FEATURES, IMU_CHANNELS, IMU_UNITS, imu_arrays, to_arrow_table
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class ChunkRecord:
     rows: split -> rows written.
     class_counts: split -> hazard -> rows.
     skips: {"input": input name, "item": what was skipped, "reason": why}, in input order.
+    digests: input name -> sha256 of the input's bytes when it was read (checked on resume).
     """
 
     chunk: int
@@ -69,10 +71,27 @@ class ChunkRecord:
     rows: dict[str, int] = field(default_factory=dict)
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     skips: list[dict[str, str]] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "rows": self.rows, "class_counts": self.class_counts,
-                "skips": self.skips}
+                "skips": self.skips, "digests": self.digests}
+
+
+class BuildMismatch(ValueError):
+    """A folder holds the config built with other options or inputs (the message says which)."""
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def describe_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """``"device 'bmi160' -> 'ideal', seed 0 -> 1"``: the keys whose values differ."""
+    keys = sorted(set(old) | set(new))
+    return ", ".join(f"{k} {_short(old.get(k))} -> {_short(new.get(k))}"
+                     for k in keys if old.get(k) != new.get(k))
 
 
 def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW_GROUP_BYTES) -> None:
@@ -100,10 +119,16 @@ class DatasetWriter:
     chunk_inputs: inputs per chunk (>= 1); bounds the rows, hence bytes, of each shard. A resumed
         build must use the same value.
     source: the rows' ``source`` (a key of ``labels.SOURCE_LABELS``); defaults to ``config``.
+    build_key: everything that determines the rows (options, calibration hash, code versions),
+        JSON-able; kept in the progress record. Resuming with another key raises BuildMismatch
+        naming what differs, unless ``overwrite``.
+    overwrite: delete this config (its shards, progress, report, figures and its entry in
+        ``meta/info.json``) and start it afresh; other configs of the folder are kept.
     """
 
     def __init__(self, output_dir: str | Path, config: str, chunk_inputs: int,
-                 source: str | None = None, row_group_bytes: int = ROW_GROUP_BYTES) -> None:
+                 source: str | None = None, row_group_bytes: int = ROW_GROUP_BYTES,
+                 build_key: Mapping[str, Any] | None = None, overwrite: bool = False) -> None:
         self.output_dir = Path(output_dir)
         self.config = check_config_name(config)
         if isinstance(chunk_inputs, bool) or not isinstance(chunk_inputs, int) or chunk_inputs < 1:
@@ -115,8 +140,11 @@ class DatasetWriter:
         self.extra_report: dict[str, Any] = {}
         self.data_dir = self.output_dir / DATA_DIR.format(config=config)
         self.progress_path = self.output_dir / PROGRESS_PATH.format(config=config)
+        self.build_key = json.loads(json.dumps(dict(build_key or {}), sort_keys=True))
         if (self.output_dir / INFO_PATH).is_file():
             load_info(self.output_dir)  # refuse to add to a dataset of another format version
+        if overwrite:
+            self.clear()
         self._chunks = self._load_progress()
         self._remove_uncommitted()
 
@@ -127,18 +155,40 @@ class DatasetWriter:
             return {}
         d = json.loads(self.progress_path.read_text(encoding="utf-8"))
         check_version(d["codebase_version"])
-        if d["chunk_inputs"] != self.chunk_inputs or d["source"] != self.source:
-            raise ValueError(
-                f"{self.progress_path} was written with chunk_inputs={d['chunk_inputs']}, "
-                f"source={d['source']!r}; resume with the same values, or delete {self.data_dir} and "
-                f"{self.progress_path} to rebuild config {self.config!r} from scratch"
+        old = {"chunk_inputs": d["chunk_inputs"], "source": d["source"], **d.get("build_key", {})}
+        new = {"chunk_inputs": self.chunk_inputs, "source": self.source, **self.build_key}
+        if self.build_key and "build_key" not in d:
+            old["build_key"] = "(not recorded: an older imu2safety)"
+        if old != new:
+            raise BuildMismatch(
+                f"{self.output_dir} holds config {self.config!r} built with other options or code "
+                f"({describe_differences(old, new)}): run with the same ones to resume, or add "
+                f"--overwrite to rebuild config {self.config!r} (other configs are kept)"
             )
         return {int(k): ChunkRecord(int(k), **v) for k, v in d["chunks"].items()}
+
+    def clear(self) -> None:
+        """Delete everything of this config (shards, progress, report, figures, info entry)."""
+        import shutil
+
+        if self.data_dir.is_dir():
+            shutil.rmtree(self.data_dir)
+        for template in (PROGRESS_PATH, REPORT_PATH):
+            (self.output_dir / template.format(config=self.config)).unlink(missing_ok=True)
+        for h in HAZARD_NAMES:
+            (self.output_dir / FIGURE_PATH.format(config=self.config, hazard=h)).unlink(missing_ok=True)
+        info_file = self.output_dir / INFO_PATH
+        if info_file.is_file():
+            info = load_info(self.output_dir)
+            if info.configs.pop(self.config, None) is not None:
+                save_info(self.output_dir, info)  # the card is rewritten when the config is done
+        write_stats(self.output_dir, self.config, None)
+        logger.info("config %s: removed its previous build (--overwrite)", self.config)
 
     def _save_progress(self) -> None:
         d = {
             "codebase_version": CODEBASE_VERSION, "config": self.config, "source": self.source,
-            "chunk_inputs": self.chunk_inputs,
+            "chunk_inputs": self.chunk_inputs, "build_key": self.build_key,
             "chunks": {f"{k:05d}": self._chunks[k].to_dict() for k in sorted(self._chunks)},
         }
         write_bytes_atomic(self.progress_path, dumps_json(d))
@@ -183,20 +233,39 @@ class DatasetWriter:
             recorded = [name for name, _ in self._chunks[chunk].inputs]
             names = [str(x[0]) if isinstance(x, tuple) else str(x) for x in part]
             if recorded != names:
-                raise ValueError(
-                    f"chunk {chunk} of config {self.config!r} was committed with inputs {recorded[:3]}..., "
-                    f"now it would hold {names[:3]}...: the input list changed; delete "
-                    f"{self.data_dir} and {self.progress_path} to rebuild the config"
+                n = len(min(recorded, names, key=len))
+                changed = next(((a, b) for a, b in zip(recorded, names) if a != b),
+                               ((recorded + ["(none)"])[n], (names + ["(none)"])[n]))
+                raise BuildMismatch(
+                    f"{self.output_dir} holds config {self.config!r} built from another list of "
+                    f"inputs (chunk {chunk}: {changed[0]!r} then, {changed[1]!r} now): add "
+                    f"--overwrite to rebuild config {self.config!r} (other configs are kept)"
                 )
 
     # ---------------------------------------------------------------- writing
 
+    def committed_digests(self) -> dict[str, str]:
+        """Input name -> sha256 recorded when it was committed (inputs of older records lack one)."""
+        return {n: d for k in sorted(self._chunks) for n, d in self._chunks[k].digests.items()}
+
+    def committed_ids(self) -> set[str]:
+        """Clip ids in the committed shards of every split."""
+        ids: set[str] = set()
+        for split in SPLITS:
+            for p in shard_paths(self.output_dir, self.config, split):
+                if parse_shard_name(p.name)[1] in self._chunks:
+                    ids.update(pq.read_table(p, columns=["id"])["id"].to_pylist())
+        return ids
+
     def write_chunk(self, chunk: int,
-                    results: Mapping[str, Sequence[Mapping[str, Any] | Skip]]) -> ChunkRecord:
+                    results: Mapping[str, Sequence[Mapping[str, Any] | Skip]],
+                    digests: Mapping[str, str] | None = None) -> ChunkRecord:
         """Commit chunk ``chunk``.
 
         results: input name -> what it yielded, in input order: rows (schema columns plus
             ``"split"``, ``imu`` (N, 6) float32) and/or ``Skip``s. Every input yields at least one.
+        digests: input name -> sha256 of its bytes, recorded so that a resumed build can tell
+            whether an input changed since.
         Raises ValueError on a committed chunk, too many inputs, or a bad row (nothing is committed).
         """
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 0:
@@ -206,7 +275,7 @@ class DatasetWriter:
                              "skip the chunks in completed_chunks()")
         if not 1 <= len(results) <= self.chunk_inputs:
             raise ValueError(f"a chunk holds 1..{self.chunk_inputs} inputs, got {len(results)}")
-        record = ChunkRecord(chunk)
+        record = ChunkRecord(chunk, digests={str(k): str(v) for k, v in (digests or {}).items()})
         by_split: dict[str, list[dict]] = {}
         for name, items in results.items():
             if not items:
@@ -339,11 +408,72 @@ class DatasetWriter:
             content_sha256=self._content_sha256(),
         )
         save_info(self.output_dir, info)
+        write_stats(self.output_dir, self.config, split_stats(self.output_dir, self.config))
         write_figures(self.output_dir, self.config)
         write_card(self.output_dir, info, repo_id=repo_id)
         logger.info("config %s: %d inputs, %d written, %d skipped; rows %s", self.config,
                     report["inputs"], report["inputs_written"], report["inputs_skipped"], report["rows"])
         return info
+
+
+def _combine(a: dict, b: dict) -> dict:
+    """Chan et al.'s pairwise update of (n, mean, M2, min, max) per channel."""
+    if a["n"] == 0:
+        return b
+    n = a["n"] + b["n"]
+    delta = b["mean"] - a["mean"]
+    return {"n": n, "mean": a["mean"] + delta * b["n"] / n,
+            "m2": a["m2"] + b["m2"] + delta**2 * a["n"] * b["n"] / n,
+            "min": np.minimum(a["min"], b["min"]), "max": np.maximum(a["max"], b["max"])}
+
+
+def split_stats(dataset_dir: str | Path, config: str) -> dict[str, dict[str, Any]]:
+    """Per-channel statistics of ``imu`` for every split of ``config``, read shard by shard.
+
+    split -> {"clips", "samples", "mean", "std" (population), "min", "max"}; the lists follow
+    ``schema.IMU_CHANNELS`` (m/s^2 for ax ay az, rad/s for gx gy gz), float64 sums.
+    """
+    out = {}
+    for split in SPLITS:
+        acc = {"n": 0}
+        clips = 0
+        for path in shard_paths(dataset_dir, config, split):
+            table = pq.read_table(path, columns=["imu"])
+            values, _ = imu_arrays(table["imu"])
+            clips += table.num_rows
+            if len(values) == 0:
+                continue
+            x = values.astype(np.float64)
+            mean = x.mean(axis=0)
+            acc = _combine(acc, {"n": len(x), "mean": mean, "m2": ((x - mean) ** 2).sum(axis=0),
+                                 "min": x.min(axis=0), "max": x.max(axis=0)})
+        if clips:
+            n = acc["n"]
+            out[split] = {
+                "clips": clips, "samples": int(n),
+                "mean": acc["mean"].tolist() if n else [], "std": np.sqrt(acc["m2"] / n).tolist() if n else [],
+                "min": acc["min"].tolist() if n else [], "max": acc["max"].tolist() if n else [],
+            }
+    return out
+
+
+def write_stats(dataset_dir: str | Path, config: str, stats: dict | None) -> None:
+    """Set (or, with None, remove) ``config``'s entry of ``meta/stats.json``; other configs stay."""
+    path = Path(dataset_dir) / STATS_PATH
+    d = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    configs = d.get("configs", {})
+    if stats is None:
+        if config not in configs:
+            return
+        del configs[config]
+    else:
+        configs[config] = stats
+    d = {"codebase_version": CODEBASE_VERSION, "channels": list(IMU_CHANNELS),
+         "units": [IMU_UNITS[c] for c in IMU_CHANNELS],
+         "meaning": "per config and split: clips, samples, and per-channel mean, std (population), "
+                    "min, max of imu over every sample; normalise with the train split's",
+         "configs": dict(sorted(configs.items()))}
+    write_bytes_atomic(path, dumps_json(d))
 
 
 def read_split(dataset_dir: str | Path, config: str, split: str,

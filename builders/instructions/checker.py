@@ -8,7 +8,7 @@ response (templated or written by a teacher):
   clip of the build is a problem.
 - **Numbers**: every number must carry a known unit (m/s², m/s³, rad/s, s, Hz, °, cycles/min). It
   is compared with the facts of its scope that have that unit, narrowed by the nearest topic word
-  of its sentence (before it, else after it: "free fall", "impact", "peak", "rotation", ...) and, for
+  of its sentence (before it, else after it: "free fall", "impact", "|accel|", "rotation", ...) and, for
   rad/s, by an axis right before it ("z 1.20 rad/s", "|gz| 0.57 rad/s"). It passes when one
   candidate, formatted with the number's own decimals, gives the same text. A bare number fails,
   so a teacher cannot slip in an invented count or threshold.
@@ -26,12 +26,14 @@ response (templated or written by a teacher):
   "(safe" / "(unsafe" and a response opening with "Safe"/"Unsafe" must match ``safe``.
 
 The numbers are formatted by ``fmt`` (``templates`` uses the same function), so the rounding of
-the text is the rounding the checker re-derives.
+the text is the rounding the checker re-derives. A teacher's rewrite must also keep every number,
+clip id and quoted label of its draft (``keeps_draft``).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -74,44 +76,51 @@ class ClipInfo:
 _NUM = r"(?<![\w.])(-?\d+(?:\.\d+)?)"
 _UNIT_RE = (r"\s*(?P<unit>m/s(?:²|\^2|2)|m/s(?:³|\^3|3)|rad/s|cycles/min|per minute|/min|Hz|°|"
             r"degrees?\b|deg\b|seconds?\b|s\b)")
-_NUMBER_RE = re.compile(_NUM + r"(?:" + _UNIT_RE + r")?")
 _UNIT_KEY = {"m/s²": "ms2", "m/s^2": "ms2", "m/s2": "ms2", "m/s³": "ms3", "m/s^3": "ms3", "m/s3": "ms3",
              "rad/s": "rads", "cycles/min": "per_min", "per minute": "per_min", "/min": "per_min",
              "Hz": "hz", "°": "deg", "degree": "deg", "degrees": "deg", "deg": "deg",
              "second": "s", "seconds": "s", "s": "s"}
-#: Tokens that look like numbers but are names.
-_ALLOWED_BARE = re.compile(r"\b[36]-axis\b|\b\d+-D\b|\bIMU\d*\b", re.I)
 _ID_RE = re.compile(r"`([^`]+)`")
-_PRIMARY_RE = re.compile(r"\b(this (?:clip|recording|signal|motion)|here)\b", re.I)
 
-_TOPICS: list[tuple[str, re.Pattern, tuple[str, ...]]] = [
-    (name, re.compile(rx, re.I), keys) for name, rx, keys in [
-        ("free_fall", r"free[- ]?fall|weightless", ("free_fall_s", "free_fall_start_s",
-                                                   "free_fall_first_s", "min_accel_ms2")),
-        ("impact", r"impact|landing", ("impact_ms2", "impact_time_s", "impact_jerk_ms3")),
-        ("jerk", r"\bjerk", ("impact_jerk_ms3",)),
-        ("still", r"\bstill(?:ness)?\b|motionless|at rest|\brests?\b",
-         ("still_after_impact_s", "still_start_s")),
-        ("tilt", r"tilt|gravity direction|orientation", ("tilt_change_deg",)),
-        ("rms", r"\brms\b|energy|intensity", ("rms_accel_ms2", "rms_before_ms2", "rms_during_ms2",
-                                             "rms_after_ms2")),
-        ("min", r"minimum|lowest|smallest|drops? to|dips? to", ("min_accel_ms2",)),
-        ("gyro", r"rotat|angular|gyro|spin|twist|\|g[xyz]\||\|w\||\|ω\|",
-         ("peak_gyro_rads", "peak_gyro_time_s", *(f"gyro_{s}_{a}_rads" for s in ("peak", "mean") for a in AXES))),
-        ("peak", r"\|a(?:ccel)?\||specific force", ("peak_accel_ms2", "peak_accel_time_s")),
-        ("freq", r"frequen|periodic|oscillat|rhythm", ("dominant_freq_hz",)),
-        ("cadence", r"cadence", ("cadence_per_min",)),
-        ("clip", r"\bclip\b|recording|duration|sampled|sample rate", ("duration_s", "sample_rate_hz")),
-        ("event", r"\bevent\b", ("event_start_s", "event_end_s")),
-    ]
-]
-_AXIS_RE = re.compile(r"(?:\|g([xyz])\||\bg([xyz])\b|\b([xyz])[- ]axis\b|\babout (?:its |the )?([xyz])\b|"
-                      r"\balong (?:its |the )?([xyz])\b|\b([xyz])(?=\s*:?\s*-?\d))")
-_EVENT_RES = {
-    "free_fall": re.compile(r"free[- ]?fall", re.I),
-    "impact": re.compile(r"\bimpact", re.I),
-    "stillness": re.compile(r"\bstill(?:ness)?\b|motionless|at rest", re.I),
+#: Topic -> the fact fields a number near it may state.
+_TOPIC_KEYS: dict[str, tuple[str, ...]] = {
+    "free_fall": ("free_fall_s", "free_fall_start_s", "free_fall_first_s", "min_accel_ms2"),
+    "impact": ("impact_ms2", "impact_time_s", "impact_jerk_ms3"),
+    "jerk": ("impact_jerk_ms3",),
+    "still": ("still_after_impact_s", "still_start_s"),
+    "tilt": ("tilt_change_deg",),
+    "rms": ("rms_accel_ms2", "rms_before_ms2", "rms_during_ms2", "rms_after_ms2"),
+    "min": ("min_accel_ms2",),
+    "gyro": ("peak_gyro_rads", "peak_gyro_time_s", *(f"gyro_{s}_{a}_rads" for s in ("peak", "mean") for a in AXES)),
+    "peak": ("peak_accel_ms2", "peak_accel_time_s"),
+    "freq": ("dominant_freq_hz",),
+    "cadence": ("cadence_per_min",),
+    "clip": ("duration_s", "sample_rate_hz"),
+    "event": ("event_start_s", "event_end_s"),
 }
+#: One pass over a sentence finds every token (group name -> what it is): clip ids, "this clip",
+#: names that look like numbers, numbers with their unit, axes, and topic words, the words that
+#: also claim an event marked ``ev_``.
+_WORDS: list[tuple[str, str]] = [
+    ("ev_free_fall", r"free[- ]?fall"), ("t_free_fall", r"weightless"),
+    ("ev_impact", r"\bimpact"), ("t_impact", r"landing"), ("t_jerk", r"\bjerk"),
+    ("ev_still", r"\bstill(?:ness)?\b|motionless|at rest\b"), ("t_still", r"\brests?\b"),
+    ("t_tilt", r"tilt|gravity direction|orientation"), ("t_rms", r"\brms\b|energy|intensity"),
+    ("t_min", r"minimum|lowest|smallest|drops? to|dips? to"),
+    ("t_gyro", r"rotat|angular|gyro|spin|twist|\|w\||\|ω\|"),
+    ("t_peak", r"\|a(?:ccel)?\||specific force"), ("t_freq", r"frequen|periodic|oscillat|rhythm"),
+    ("t_cadence", r"cadence"), ("t_clip", r"\bclip\b|recording|duration|sampled|sample rate"),
+    ("t_event", r"\bevent\b"),
+]
+_MASTER = re.compile("|".join([
+    r"(?P<id>`[^`]+`)",
+    r"(?P<primary>\bthis (?:clip|recording|signal|motion)\b|\bhere\b)",
+    r"(?P<bare>\b[36]-axis\b|\b\d+-D\b|\bIMU\d*\b)",
+    r"(?P<num>(?<![\w.])-?\d+(?:\.\d+)?)(?:" + _UNIT_RE + r")?",
+    r"(?P<axis>(?<![\w|])\|?g?[xyz]\|?(?!\w))",
+    *(f"(?P<{name}>{rx})" for name, rx in _WORDS),
+]), re.I)
+_UNIT_KEY_LOWER = {k.lower(): v for k, v in _UNIT_KEY.items()}
 _NEGATION = re.compile(r"\b(?:no|not|without|never|nor|absence of|lacks?|neither)\s+(?:[\w|-]+\s+){0,2}$", re.I)
 _HYPOTHETICAL = re.compile(r"\b(would|could|might|if)\b", re.I)
 _REVERSE = re.compile(r"\bafter\b(?!\s+(?:which|that|this|it))|preceded by|\bfollowing\b", re.I)
@@ -142,35 +151,30 @@ class _Token:
 
 def _tokens(sentence: str, primary: str, known: Mapping[str, ClipInfo], problems: list[str]) -> list[_Token]:
     toks: list[_Token] = []
-    masked = list(sentence)
-
-    def mask(a: int, b: int) -> None:
-        masked[a:b] = " " * (b - a)
-
-    for m in _ID_RE.finditer(sentence):
-        cid = m.group(1)
-        if cid not in known:
-            problems.append(f"unknown clip id `{cid}`")
-        toks.append(_Token(m.start(), "scope", cid, m.end()))
-        mask(m.start(), m.end())
-    for m in _PRIMARY_RE.finditer(sentence):
-        toks.append(_Token(m.start(), "scope", primary, m.end()))
-    for m in _ALLOWED_BARE.finditer(sentence):
-        mask(m.start(), m.end())
-    text = "".join(masked)
-    for m in _NUMBER_RE.finditer(text):
-        unit = _UNIT_KEY.get(m.group("unit")) if m.group("unit") else None
-        toks.append(_Token(m.start(), "number", (m.group(1), unit), m.end()))
-    for m in _AXIS_RE.finditer(text):
-        axis = next(g for g in m.groups() if g)
-        toks.append(_Token(m.start(), "axis", axis, m.end()))
-    for name, rx in _EVENT_RES.items():
-        for m in rx.finditer(text):
-            toks.append(_Token(m.start(), "event", name, m.end()))
-    for name, rx, _ in _TOPICS:
-        for m in rx.finditer(text):
-            toks.append(_Token(m.start(), "topic", name, m.end()))
-    toks.sort(key=lambda t: (t.pos, t.kind != "scope"))
+    for m in _MASTER.finditer(sentence):
+        kind, a, b = m.lastgroup, m.start(), m.end()
+        if kind == "unit":  # the unit group closes a number match
+            kind = "num"
+        if kind == "id":
+            cid = m.group("id")[1:-1]
+            if cid not in known:
+                problems.append(f"unknown clip id `{cid}`")
+            toks.append(_Token(a, "scope", cid, b))
+        elif kind == "primary":
+            toks.append(_Token(a, "scope", primary, b))
+        elif kind == "num":
+            unit = m.group("unit")
+            toks.append(_Token(a, "number", (m.group("num"), _UNIT_KEY_LOWER[unit.lower()] if unit else None), b))
+        elif kind == "axis":
+            text = m.group("axis")
+            toks.append(_Token(a, "axis", text.strip("|")[-1].lower(), b))
+            if "g" in text.lower():  # "gx", "|gx|": a rotation word too
+                toks.append(_Token(a, "topic", "gyro", b))
+        elif kind.startswith("ev_"):
+            toks.append(_Token(a, "event", {"ev_still": "stillness"}.get(kind, kind[3:]), b))
+            toks.append(_Token(a, "topic", {"ev_still": "still"}.get(kind, kind[3:]), b))
+        elif kind.startswith("t_"):
+            toks.append(_Token(a, "topic", kind[2:], b))
     return toks
 
 
@@ -186,7 +190,7 @@ def _matches(number: str, value: Any) -> bool:
 
 
 def _topic_keys(name: str) -> tuple[str, ...]:
-    return next(keys for n, _, keys in _TOPICS if n == name)
+    return _TOPIC_KEYS[name]
 
 
 def _event_happened(facts: Mapping[str, Any], event: str) -> bool:
@@ -348,3 +352,25 @@ def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, Clip
         if not clip.safe and not re.search(rf'hazard\s*:?\s*"{re.escape(clip.hazard)}"', pair["response"]):
             problems.append(f"classification response does not name the hazard {clip.hazard!r}")
     return problems
+
+
+_KEEP_RE = re.compile(_NUM + _UNIT_RE + r"|`[^`]+`|\b(?:hazard|activity)\s*:?\s*\"[^\"]*\"", re.I)
+
+
+def _kept_tokens(text: str) -> Counter:
+    out: Counter = Counter()
+    for m in _KEEP_RE.finditer(text):
+        if m.group(1) is not None:
+            out[(m.group(1), _UNIT_KEY[m.group("unit")])] += 1
+        elif m.group(0).startswith("`"):
+            out[m.group(0)] += 1
+        else:
+            out[re.sub(r"^(hazard|activity)\s*:?\s*", r"\1 ", m.group(0).lower())] += 1
+    return out
+
+
+def keeps_draft(draft: str, answer: str) -> list[str]:
+    """What a rewrite dropped from its draft: numbers with units, clip ids, quoted labels (empty =
+    it kept them all). A teacher extends the templated answer; it may not thin it out."""
+    missing = _kept_tokens(draft) - _kept_tokens(answer)
+    return [f"drops {k[0]} {UNITS[k[1]][0]}" if isinstance(k, tuple) else f"drops {k}" for k in missing]

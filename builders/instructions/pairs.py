@@ -2,10 +2,10 @@
 
 Facts are computed per row while the chunks are written (``builders/build.py``); causal and
 comparative pairs need other clips of the build, so the pairs are written afterwards by
-``add_instructions``: it reads the labels and facts of every row of the config (small), picks each
-clip's partners, writes the templated pairs (optionally rewritten by a teacher), checks every pair,
-drops those that fail (and duplicates within a split) and rewrites each shard with its
-``instructions`` column replaced. The pass depends only on the config's rows and the seed, never on
+``add_instructions``: it reads the labels and facts of every row of the config (no IMU), picks each
+clip's partners, then shard by shard writes the templated pairs (on ``num_proc`` processes),
+checks every pair, lets the teacher rewrite them (optional; checked again), drops failures and
+duplicates within a split, and rewrites the shard with its ``instructions`` column replaced. The pass depends only on the config's rows and the seed, never on
 chunking or process count, and it rewrites every shard each time, so a resumed build gets the
 same bytes as an uninterrupted one.
 
@@ -20,11 +20,13 @@ except a causal reference falling back to the training split, whose numbers are 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import multiprocessing as mp
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,7 +37,7 @@ from ..dataset.layout import shard_paths
 from ..dataset.schema import ARROW_SCHEMA, PAIR_KINDS
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
-from .checker import ClipInfo, check_pair
+from .checker import ClipInfo, check_pair, keeps_draft
 from .templates import is_lookalike, matching_hazard, template_pairs
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ class InstructionStats:
     pairs: Counter = field(default_factory=Counter)            # kind -> pairs written
     dropped_by_checker: Counter = field(default_factory=Counter)  # kind -> templated pairs dropped
     duplicates_dropped: int = 0
-    teacher: dict[str, int] = field(default_factory=dict)      # used / discarded_by_checker / failed
+    teacher: dict[str, int] = field(default_factory=dict)      # used / discarded_by_checker / no_answer
     examples_of_drops: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,14 +72,20 @@ def _base(clip_id: str) -> str:
 def read_index(dataset_dir: Path, config: str) -> dict[str, list[ClipInfo]]:
     """split -> ClipInfo of every row in dataset order (ids, labels and facts; no IMU)."""
     out: dict[str, list[ClipInfo]] = {}
+    for split, _, clips in read_shards(dataset_dir, config):
+        out.setdefault(split, []).extend(clips)
+    return out
+
+
+def read_shards(dataset_dir: Path, config: str) -> list[tuple[str, Path, list[ClipInfo]]]:
+    """(split, shard path, ClipInfo of its rows) for every shard in dataset order."""
+    out = []
     for split in SPLITS:
-        rows: list[ClipInfo] = []
         for path in shard_paths(dataset_dir, config, split):
             t = pq.read_table(path, columns=["id", "hazard", "activity", "facts"])
-            for cid, h, act, facts in zip(*(t[c].to_pylist() for c in ("id", "hazard", "activity", "facts"))):
-                rows.append(ClipInfo(cid, HAZARD_NAMES[h], act, facts or {}))
-        if rows:
-            out[split] = rows
+            cols = (t[c].to_pylist() for c in ("id", "hazard", "activity", "facts"))
+            out.append((split, path, [ClipInfo(cid, HAZARD_NAMES[h], act, facts or {})
+                                      for cid, h, act, facts in zip(*cols)]))
     return out
 
 
@@ -146,82 +154,147 @@ def plan_pairs(index: Mapping[str, list[ClipInfo]], seed: int) -> dict[str, tupl
     return plan
 
 
-def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherFn | None = None,
-               stats: InstructionStats | None = None, progress: bool = False) -> dict[str, list[dict[str, str]]]:
-    """clip id -> its checked pairs (``{kind, instruction, response}``), duplicates within a split
-    removed; counts go to ``stats``."""
-    stats = stats if stats is not None else InstructionStats()
-    known = {c.id: c for clips in index.values() for c in clips}
-    plan = plan_pairs(index, seed)
-    out: dict[str, list[dict[str, str]]] = {}
-    total = sum(len(v) for v in index.values())
-    bar = tqdm(total=total, unit="clip", desc="instruction pairs", disable=not progress)
-    for split, clips in index.items():
-        seen: set[tuple[str, str]] = set()
-        batch: list[tuple[ClipInfo, list[dict[str, str]], dict[str, ClipInfo]]] = []
-        for c in clips:
-            ref_id, other_id = plan[c.id]
-            ref = known[ref_id] if ref_id else None
-            other = known[other_id] if other_id else None
-            kept = []
-            for pair in template_pairs(c, seed, ref, other):
-                problems = check_pair(pair, c, known)
-                if problems:
-                    stats.dropped_by_checker[pair["kind"]] += 1
-                    if len(stats.examples_of_drops) < 10:
-                        stats.examples_of_drops.append({"id": c.id, "kind": pair["kind"], "problem": problems[0]})
-                    continue
+# ---- templating and checking (in worker processes when num_proc > 1) ----
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(source: Any, seed: int) -> None:
+    """Worker state: every clip, the partner plan and the seed. ``source`` is an index (split ->
+    clips) or (dataset folder, config), read here so that no large index is pickled."""
+    index = read_index(Path(source[0]), source[1]) if isinstance(source, tuple) else source
+    _WORKER["known"] = {c.id: c for clips in index.values() for c in clips}
+    _WORKER["plan"] = plan_pairs(index, seed)
+    _WORKER["seed"] = seed
+
+
+def _templated(ids: list[str]) -> list[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]:
+    """(clip id, its templated pairs that pass the checker, (kind, first problem) of the others)."""
+    known, plan, seed = _WORKER["known"], _WORKER["plan"], _WORKER["seed"]
+    out = []
+    for cid in ids:
+        c = known[cid]
+        ref_id, other_id = plan[cid]
+        kept, dropped = [], []
+        for pair in template_pairs(c, seed, known.get(ref_id) if ref_id else None,
+                                   known.get(other_id) if other_id else None):
+            problems = check_pair(pair, c, known)
+            if problems:
+                dropped.append((pair["kind"], problems[0]))
+            else:
                 kept.append(pair)
-            named = {x.id: x for x in (c, ref, other) if x is not None}
-            batch.append((c, kept, named))
+        out.append((cid, kept, dropped))
+    return out
+
+
+#: Clips per task of the worker processes.
+PAIR_BATCH = 256
+
+
+def _templated_stream(source: Any, seed: int, ids: list[str], num_proc: int
+                      ) -> Iterator[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]:
+    """``_templated`` over ``ids`` in order, on ``num_proc`` processes (tasks of ``PAIR_BATCH``)."""
+    chunks = [ids[i:i + PAIR_BATCH] for i in range(0, len(ids), PAIR_BATCH)]
+    if num_proc <= 1 or len(chunks) <= 1:
+        _init_worker(source, seed)
+        for chunk in chunks:
+            yield from _templated(chunk)
+        return
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(num_proc, initializer=_init_worker, initargs=(source, seed)) as pool:
+        for part in pool.imap(_templated, chunks):
+            yield from part
+
+
+class _Finisher:
+    """Teacher, duplicate removal within a split and counts, shard by shard (in order)."""
+
+    def __init__(self, known: Mapping[str, ClipInfo], plan, teacher: TeacherFn | None,
+                 stats: InstructionStats) -> None:
+        self.known, self.plan, self.teacher, self.stats = known, plan, teacher, stats
+        self.seen: dict[str, set[bytes]] = defaultdict(set)
+
+    def finish(self, split: str, rows: list[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]
+               ) -> dict[str, list[dict[str, str]]]:
+        stats, known = self.stats, self.known
+        batch = []
+        for cid, kept, dropped in rows:
+            for kind, problem in dropped:
+                stats.dropped_by_checker[kind] += 1
+                if len(stats.examples_of_drops) < 10:
+                    stats.examples_of_drops.append({"id": cid, "kind": kind, "problem": problem})
+            named = {x: known[x] for x in (cid, *self.plan[cid]) if x}
+            batch.append((known[cid], kept, named))
+        teacher = self.teacher
         rewritten = teacher(batch) if teacher is not None else [[None] * len(k) for _, k, _ in batch]
+        out = {}
         for (c, kept, _), new in zip(batch, rewritten):
             final = []
             for pair, alt in zip(kept, new):
+                if alt is None and teacher is not None:
+                    stats.teacher["no_answer"] = stats.teacher.get("no_answer", 0) + 1
                 if alt is not None:
-                    if check_pair(alt, c, known):
+                    if check_pair(alt, c, known) or keeps_draft(pair["response"], alt["response"]):
                         stats.teacher["discarded_by_checker"] = stats.teacher.get("discarded_by_checker", 0) + 1
                     else:
                         stats.teacher["used"] = stats.teacher.get("used", 0) + 1
                         pair = alt
-                key = (pair["instruction"], pair["response"])
-                if key in seen:
+                key = hashlib.sha256(f"{pair['instruction']}\0{pair['response']}".encode()).digest()
+                if key in self.seen[split]:
                     stats.duplicates_dropped += 1
                     continue
-                seen.add(key)
+                self.seen[split].add(key)
                 stats.pairs[pair["kind"]] += 1
                 final.append(pair)
             out[c.id] = final
-            bar.update(1)
-    bar.close()
+        return out
+
+
+def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherFn | None = None,
+               stats: InstructionStats | None = None, progress: bool = False,
+               num_proc: int = 1) -> dict[str, list[dict[str, str]]]:
+    """clip id -> its checked pairs (``{kind, instruction, response}``), duplicates within a split
+    removed; counts go to ``stats``. (In memory: for a built config ``add_instructions`` streams.)"""
+    stats = stats if stats is not None else InstructionStats()
+    known = {c.id: c for clips in index.values() for c in clips}
+    finisher = _Finisher(known, plan_pairs(index, seed), teacher, stats)
+    out: dict[str, list[dict[str, str]]] = {}
+    for split, clips in index.items():
+        rows = list(_templated_stream(dict(index), seed, [c.id for c in clips], num_proc))
+        out.update(finisher.finish(split, rows))
     return out
 
 
-def write_instructions(dataset_dir: Path, config: str, pairs: Mapping[str, list[dict[str, str]]]) -> None:
-    """Rewrite every shard of ``config`` with its ``instructions`` column from ``pairs`` (id -> pairs;
-    absent ids get an empty list)."""
-    from ..dataset.writer import write_parquet_atomic
-
-    field_ = ARROW_SCHEMA.field("instructions")
-    for split in SPLITS:
-        for path in shard_paths(dataset_dir, config, split):
-            table = pq.read_table(path)
-            column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
-            table = table.set_column(table.schema.get_field_index("instructions"), field_, column)
-            write_parquet_atomic(table.replace_schema_metadata(ARROW_SCHEMA.metadata), path)
-
-
 def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enabled: bool = True,
-                     teacher: TeacherFn | None = None, progress: bool = False) -> dict[str, Any]:
+                     teacher: TeacherFn | None = None, progress: bool = False, num_proc: int = 1) -> dict[str, Any]:
     """The finishing pass (module docstring); returns the report entry (``InstructionStats``).
 
-    enabled=False empties the column instead (a --no-instructions build, resumed or not).
+    Shard by shard in dataset order: the pairs of one shard are made (on ``num_proc`` processes),
+    passed to the teacher, checked and written before the next, so only one shard's pairs are in
+    memory. enabled=False empties the column instead (a --no-instructions build, resumed or not).
     """
+    from ..dataset.writer import write_parquet_atomic
+
     dataset_dir = Path(dataset_dir)
     stats = InstructionStats()
-    index = read_index(dataset_dir, config)
-    pairs = make_pairs(index, seed, teacher, stats, progress) if enabled else {}
-    write_instructions(dataset_dir, config, pairs)
+    shards = read_shards(dataset_dir, config)
+    index: dict[str, list[ClipInfo]] = {}
+    for split, _, clips in shards:
+        index.setdefault(split, []).extend(clips)
+    known = {c.id: c for clips in index.values() for c in clips}
+    finisher = _Finisher(known, plan_pairs(index, seed), teacher, stats)
+    ids = [c.id for _, _, clips in shards for c in clips]
+    stream = _templated_stream((str(dataset_dir), config), seed, ids, num_proc) if enabled else iter(())
+    field_ = ARROW_SCHEMA.field("instructions")
+    bar = tqdm(total=len(ids), unit="clip", desc="instruction pairs", disable=not progress)
+    for split, path, clips in shards:
+        pairs = finisher.finish(split, [next(stream) for _ in clips]) if enabled else {}
+        table = pq.read_table(path)
+        column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
+        table = table.set_column(table.schema.get_field_index("instructions"), field_, column)
+        write_parquet_atomic(table.replace_schema_metadata(ARROW_SCHEMA.metadata), path)
+        bar.update(len(clips))
+    bar.close()
     if stats.dropped_by_checker:
         logger.warning("config %s: the checker dropped %d templated pair(s): %s", config,
                        sum(stats.dropped_by_checker.values()), stats.examples_of_drops[:3])

@@ -345,11 +345,11 @@ def classification(c: ClipInfo, seed: int) -> dict[str, str]:
     if not c.safe:
         head = p.one((f'Unsafe: hazard "{c.hazard}".', f'Unsafe, hazard "{c.hazard}".',
                       f'Unsafe (hazard "{c.hazard}").'))
-        why = ("The signal shows " + clauses + "." if clauses else _cap(_peak_phrase(f, p)) + ".")
+        why = ("In the signal, " + clauses + "." if clauses else _cap(_peak_phrase(f, p)) + ".")
     else:
         head = p.one((f'Safe: activity "{c.activity}", no hazard.', f'Safe (activity "{c.activity}").',
                       f'Safe, activity "{c.activity}".'))
-        why = ("The signal shows " + clauses + "." if clauses else _events_or_quiet(f, p))
+        why = ("In the signal, " + clauses + "." if clauses else _events_or_quiet(f, p))
     return {"kind": "classification", "instruction": p.one(INSTRUCTIONS["classification"]),
             "response": f"{head} {why}"}
 

@@ -40,6 +40,70 @@ SOURCE_PATHS: dict[str, str] = {
     "weda-fall": ".weda_fall",
     "up-fall": ".up_fall",
 }
+#: CLI name -> the folder ``--input`` must name (shown by ``imu2safety build --help``).
+SOURCE_INPUTS: dict[str, str] = {
+    "ntu": "a folder holding NTU RGB+D 60/120 *.skeleton files (any depth), e.g. nturgbd_skeletons_s001_to_s017/",
+    "utd-mhad": "UTD-MHAD's Skeleton/ folder (a*_s*_t*_skeleton.mat)",
+    "smartfallmm": "SmartFallMM's young/ folder (or its skeleton/ folder): headerless Azure Kinect CSVs",
+    "bvh": "a folder of *.bvh files with a labels.csv (file,label[,subject])",
+    "npz": "a folder of skeleton *.npz files with a labels.csv (file,label[,subject])",
+    "utd-mhad-imu": "UTD-MHAD's Inertial/ folder (a*_s*_t*_inertial.mat)",
+    "smartfallmm-imu": "SmartFallMM's young/ folder (holding accelerometer/watch and gyroscope/watch)",
+    "weda-fall": "the WEDA-FALL dataset folder (holding 50Hz/<F01..D11>/ and fall_timestamps.csv)",
+    "up-fall": "a folder holding UP-Fall CompleteDataSet.csv (or the CSV itself)",
+}
+#: CLI name -> the function of ``builders.splits`` that assigns its splits (the card quotes its
+#: docstring as the split protocol). Folder sources use ``sources.folders.folder_split``.
+SOURCE_SPLITS: dict[str, str] = {
+    "ntu": "ntu_split", "utd-mhad": "utd_mhad_split", "utd-mhad-imu": "utd_mhad_split",
+    "smartfallmm": "smartfallmm_split", "smartfallmm-imu": "smartfallmm_split",
+    "weda-fall": "weda_fall_split", "up-fall": "up_fall_split",
+}
+
+#: CLI name -> BibTeX of the source's paper (the card's citation section); sources without an
+#: entry are cited by their ``CITATION`` text.
+SOURCE_BIBTEX: dict[str, str] = {
+    "ntu": """@inproceedings{shahroudy2016ntu,
+  title = {{NTU RGB+D}: A Large Scale Dataset for {3D} Human Activity Analysis},
+  author = {Shahroudy, Amir and Liu, Jun and Ng, Tian-Tsong and Wang, Gang},
+  booktitle = {IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year = {2016}
+}
+@article{liu2020ntu120,
+  title = {{NTU RGB+D 120}: A Large-Scale Benchmark for {3D} Human Activity Understanding},
+  author = {Liu, Jun and Shahroudy, Amir and Perez, Mauricio and Wang, Gang and Duan, Ling-Yu and Kot, Alex C.},
+  journal = {IEEE Transactions on Pattern Analysis and Machine Intelligence},
+  year = {2020}
+}""",
+    "utd-mhad": """@inproceedings{chen2015utdmhad,
+  title = {{UTD-MHAD}: A Multimodal Dataset for Human Action Recognition Utilizing a Depth Camera and a Wearable Inertial Sensor},
+  author = {Chen, Chen and Jafari, Roozbeh and Kehtarnavaz, Nasser},
+  booktitle = {IEEE International Conference on Image Processing (ICIP)},
+  year = {2015}
+}""",
+    "smartfallmm": """@misc{smartfallmm,
+  title = {{SmartFallMM}: A Multimodal Dataset Collected with Commodity Devices},
+  author = {{Texas State University SmartFall group} and Ngu, Anne},
+  howpublished = {\\url{https://github.com/txst-cs-smartfall/SmartFallMM-Dataset}}
+}""",
+    "weda-fall": """@misc{wedafall,
+  title = {{WEDA-FALL}: Wrist Elderly Daily Activity and Fall Dataset},
+  author = {Marques, Jo{\\~a}o and others},
+  howpublished = {\\url{https://github.com/joaojtmarques/WEDA-FALL}}
+}""",
+    "up-fall": """@article{martinez2019upfall,
+  title = {{UP-Fall} Detection Dataset: A Multimodal Approach},
+  author = {Mart{\\'i}nez-Villase{\\~n}or, Lourdes and Ponce, Hiram and Brieva, Jorge and Moya-Albor, Ernesto and N{\\'u}{\\~n}ez-Mart{\\'i}nez, Jos{\\'e} and Pe{\\~n}afort-Asturiano, Carlos},
+  journal = {Sensors},
+  volume = {19},
+  number = {9},
+  pages = {1988},
+  year = {2019}
+}""",
+}
+SOURCE_BIBTEX["utd-mhad-imu"] = SOURCE_BIBTEX["utd-mhad"]
+SOURCE_BIBTEX["smartfallmm-imu"] = SOURCE_BIBTEX["smartfallmm"]
+
 #: Sources whose rows are recorded IMU (``synthetic = False``); the others are simulated.
 REAL_IMU_SOURCES = frozenset({"utd-mhad-imu", "smartfallmm-imu", "weda-fall", "up-fall"})
 

@@ -34,6 +34,9 @@ class StreamOptions:
                 raise ValueError(f"{f.name} must be positive, got {getattr(self, f.name)}")
 
 DEG_TO_RAD = np.pi / 180.0
+#: Date-times outside these years are taken as corrupt cells (the recordings are from 2010-2030;
+#: beyond 1677-2262 a nanosecond clock would also overflow and wrap silently).
+PLAUSIBLE_YEARS = (1990, 2100)
 
 
 class StreamError(ValueError):
@@ -48,6 +51,47 @@ def g_to_ms2(x: np.ndarray) -> np.ndarray:
 def deg_to_rad(x: np.ndarray) -> np.ndarray:
     """Angular rate in deg/s -> rad/s."""
     return np.asarray(x, dtype=np.float64) * DEG_TO_RAD
+
+
+def parse_datetimes_ns(stamps) -> tuple[np.ndarray, np.ndarray]:
+    """ISO 8601 date-time strings -> (ns (N,) int64 since 1970, ok (N,) bool).
+
+    A stamp that does not parse, carries a time zone, or lies outside ``PLAUSIBLE_YEARS`` is not
+    ok (its ns value is 0): one bad cell costs its own row, never the file, and never wraps
+    around the nanosecond clock into a wrong but valid-looking time.
+    """
+    import pandas as pd
+
+    s = pd.Series(stamps, dtype=object).astype(str)
+    try:
+        dt = pd.to_datetime(s, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):  # e.g. mixed time zones: parse one by one, zoned ones fail
+        dt = pd.to_datetime(pd.Series([_naive(v) for v in s], dtype=object), format="ISO8601",
+                            errors="coerce")
+    if getattr(dt.dt, "tz", None) is not None:
+        dt = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    years = dt.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = (years >= PLAUSIBLE_YEARS[0]) & (years < PLAUSIBLE_YEARS[1])
+    us = dt.to_numpy(dtype="datetime64[us]").astype(np.int64)  # us: no overflow in these years
+    return np.where(ok, us * 1000 + _sub_us_ns(dt), 0), ok
+
+
+def _naive(value: str):
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return None if ts.tzinfo is not None else value
+
+
+def _sub_us_ns(dt) -> np.ndarray:
+    """The nanoseconds below the microsecond of each stamp (0 where absent)."""
+    try:
+        return dt.dt.nanosecond.to_numpy(dtype=np.int64, na_value=0)
+    except (AttributeError, TypeError):
+        return np.zeros(len(dt), dtype=np.int64)
 
 
 @dataclass

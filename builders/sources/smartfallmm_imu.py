@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .imu_io import Stream, StreamError, StreamOptions, clean_stream, join_streams
+from .imu_io import (Stream, StreamError, StreamOptions, clean_stream, join_streams,
+                     parse_datetimes_ns)
 from ..labels import lookup
 from ..records import Clip, Item, Skip
 from . import parse_options
@@ -102,13 +103,13 @@ def read_raw(path: Path) -> RawStream:
     lines = sum(1 for line in text.splitlines() if line.strip())
     if lines == 0:
         raise StreamError(f"{kind} file {path.name} is empty")
+    # A bad byte spoils only its own cell (replaced, then fails to parse): its row is dropped.
     df = pd.read_csv(io.BytesIO(text), header=None, names=["time", "x", "y", "z"], dtype=str,
-                     on_bad_lines="skip", skip_blank_lines=True)
-    stamp = pd.to_datetime(df["time"], format="ISO8601", errors="coerce")
+                     on_bad_lines="skip", skip_blank_lines=True, encoding_errors="replace")
+    ns, ok = parse_datetimes_ns(df["time"])
     x = df[["x", "y", "z"]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     # lines pandas skipped (too many fields) count as corrupt too
-    return RawStream(stamp.to_numpy(dtype="datetime64[ns]").astype(np.int64),
-                     ~stamp.isna().to_numpy(), x, lines - len(df))
+    return RawStream(ns, ok, x, lines - len(df))
 
 
 def read_streams(acc_path: Path) -> tuple[Stream, Stream, int]:

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .imu_io import StreamError, StreamOptions, clean_stream, deg_to_rad, g_to_ms2, join_streams
+from .imu_io import (StreamError, StreamOptions, clean_stream, deg_to_rad, g_to_ms2, join_streams,
+                     parse_datetimes_ns)
 from ..labels import lookup
 from ..records import Clip, Item, Skip
 from . import parse_options
@@ -115,10 +116,10 @@ _NAT = np.iinfo(np.int64).min
 
 
 def _nanoseconds(stamps: pd.Series) -> np.ndarray:
-    """ISO date-time strings -> int64 ns since 1970 (``_NAT`` where a stamp does not parse)."""
-    dt = pd.to_datetime(stamps, format="ISO8601", errors="coerce")
-    ns = dt.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return np.where(dt.isna().to_numpy(), _NAT, ns)
+    """ISO date-time strings -> int64 ns since 1970 (``_NAT`` where a stamp does not parse, has a
+    time zone, or is out of range: ``imu_io.parse_datetimes_ns``)."""
+    ns, ok = parse_datetimes_ns(stamps)
+    return np.where(ok, ns, _NAT)
 
 
 def _trials(path: Path, lay: Layout, chunk_rows: int) -> tuple[dict, int]:

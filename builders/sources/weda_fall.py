@@ -67,23 +67,41 @@ def list_inputs(input_dir: Path, **options) -> list[Path]:
     return sorted(files, key=lambda p: (p.parent.name, p.name))
 
 
+#: Fall marks (s on the file clock) beyond this are not times of a trial (a trial lasts < 1 min).
+MAX_FALL_MARK_S = 3600.0
+
+
 @functools.lru_cache(maxsize=8)
-def _fall_table(path: Path, mtime_ns: int) -> dict[str, tuple[float, float]]:
-    df = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+def _fall_table(path: Path, mtime_ns: int) -> tuple[dict[str, tuple[float, float]], int]:
+    # A bad byte spoils only its own row: decoded as U+FFFD, the row no longer matches a trial.
+    df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, encoding_errors="replace",
+                     on_bad_lines="skip", keep_default_na=False)
     df.columns = [c.strip() for c in df.columns]
-    start = pd.to_numeric(df["start_time"], errors="coerce")
-    end = pd.to_numeric(df["end_time"], errors="coerce")
-    return {name.strip(): (float(s), float(e))
-            for name, s, e in zip(df["filename"].astype(str), start, end)
-            if np.isfinite(s) and np.isfinite(e)}
+    start = pd.to_numeric(df["start_time"], errors="coerce").to_numpy(np.float64)
+    end = pd.to_numeric(df["end_time"], errors="coerce").to_numpy(np.float64)
+    names = df["filename"].astype(str).str.strip()
+    good = (np.isfinite(start) & np.isfinite(end) & (start <= end) & (np.abs(start) <= MAX_FALL_MARK_S)
+            & (np.abs(end) <= MAX_FALL_MARK_S) & ~names.str.contains("\ufffd", regex=False).to_numpy())
+    table = {n: (float(s), float(e)) for n, s, e, g in zip(names, start, end, good) if g}
+    return table, int((~good).sum())
 
 
 def fall_times(dataset_dir: Path) -> dict[str, tuple[float, float]]:
-    """``"F01/U01_R01" -> (start_s, end_s)`` from ``fall_timestamps.csv``; {} when it is absent."""
+    """``"F01/U01_R01" -> (start_s, end_s)`` from ``fall_timestamps.csv``; {} when it is absent.
+
+    Rows with a bad byte, a non-numeric or implausible time (beyond ``MAX_FALL_MARK_S``, or end
+    before start) are dropped (``fall_times_dropped_rows`` counts them).
+    """
     path = Path(dataset_dir) / FALL_TIMESTAMPS
     if not path.is_file():
         return {}
-    return _fall_table(path, path.stat().st_mtime_ns)
+    return _fall_table(path, path.stat().st_mtime_ns)[0]
+
+
+def fall_times_dropped_rows(dataset_dir: Path) -> int:
+    """Rows of ``fall_timestamps.csv`` that ``fall_times`` dropped (0 when the file is absent)."""
+    path = Path(dataset_dir) / FALL_TIMESTAMPS
+    return _fall_table(path, path.stat().st_mtime_ns)[1] if path.is_file() else 0
 
 
 def read_stream(path: Path, kind: str) -> Stream:
@@ -91,7 +109,8 @@ def read_stream(path: Path, kind: str) -> Stream:
     if not path.is_file():
         raise StreamError(f"{kind} file {path.name} is missing")
     try:
-        df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", encoding_errors="replace",
+                         on_bad_lines="skip")
     except pd.errors.EmptyDataError:
         raise StreamError(f"{kind} file {path.name} is empty") from None
     cols = [f"{kind}_{c}_list" for c in ("time", "x", "y", "z")]
@@ -139,9 +158,12 @@ def read(path: Path, **options) -> Iterator[Item]:
         except (OSError, ValueError, KeyError) as err:
             yield Skip(str(path), f"unreadable {FALL_TIMESTAMPS}: {err}")
             return
-        # seconds from imu[0]; None when the trial has no annotation
+        # seconds from imu[0]; None when the trial has no (plausible) annotation
         extra["fall_start_s"] = None if marks is None else round(marks[0] - joined.start_s, 6)
         extra["fall_end_s"] = None if marks is None else round(marks[1] - joined.start_s, 6)
+        dropped = fall_times_dropped_rows(path.parents[2])
+        if dropped:
+            extra["fall_timestamps_dropped_rows"] = dropped
     yield Clip(
         id=f"{code}_{stem}", source=NAME, subject=f"U{user}", source_label=code,
         split=weda_fall_split(int(user)), imu=joined.imu, sample_rate_hz=opts.rate_hz,

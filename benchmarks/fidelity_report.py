@@ -1,0 +1,517 @@
+"""Sim-to-real fidelity report: TSTR vs TRTR, per-axis agreement and peak distributions, one command.
+
+Reads the real recordings in ``../shared/data`` directly with the project's source readers (no
+build), simulates the skeletons in-process with ``simulate_many`` (what ``build`` does) for every
+*variant* of the simulator, and measures, always subject-wise:
+
+1. **TSTR / TRTR** (macro-F1) with the reference classifier of ``benchmarks/tstr.py`` (its
+   per-channel statistics of ax ay az gx gy gz |a| |g| at 50 Hz) fed to two fixed models: a random
+   forest (scikit-learn, 150 trees, seed 0: the classifier of issue 12's table) and tstr.py's L2
+   logistic regression. Tasks:
+   - UTD-MHAD a1-a21 (right wrist): leave one subject out over the odd subjects in the folder;
+     train on the synthetic clips of the other subjects (TSTR) or their real clips (TRTR);
+   - SmartFallMM fall vs not (left wrist): leave one subject out the same way;
+   - WEDA-FALL fall vs not: never simulated; TSTR trains on *all* synthetic SmartFallMM clips
+     (other people) and tests on every WEDA-FALL trial; TRTR leaves one WEDA user out. Fall =
+     hazard in ``labels.FALL_HAZARDS``: D07 (stumble, ``losing_balance``) counts as NOT a fall.
+   With ``calibration`` the variant's synthetic clips go through a calibration (mounting rotation
+   + quantile maps, ``simulator.calibration.fit_calibration``) fitted per fold on the training
+   subjects' pairs only (WEDA: on all SmartFallMM pairs).
+2. **Agreement** per paired clip (UTD-MHAD, SmartFallMM): |accel| and |gyro| correlation at the
+   best lag (+-1 s), and per-axis correlation after the mounting rotation fitted on the *other*
+   subjects (leave one subject out; ``fit_mounting_robust``), medians reported.
+3. **Distributions**: 95th percentile of |gyro| (pooled samples) synthetic vs real per source; per
+   clip peak |gyro| and peak |accel| per class, synthetic vs real (box plots, PNG).
+
+Variants (``--variants``, default all): ``before`` (raw thumb joint, unsmoothed; cutoffs per
+source), ``gated`` (the thumb gated, per-frame/per-clip fallback: today's default), ``model-only``
+(never the thumb), ``pronation`` (the pronation model with the slope chosen on training subjects,
+UTD-MHAD only), and augmentations ``aug-<kind>`` (4 copies with one kind: jitter, mirror, warp,
+scale, device, cutoff) and ``aug-best`` (the kinds that helped). Prints tables and writes
+``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
+
+    python benchmarks/fidelity_report.py [--data ../shared/data] [--out fidelity_report]
+        [--variants before,gated,...] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tstr  # noqa: E402  (the reference features and logistic regression)
+
+from imu2safety.builders.labels import FALL_HAZARDS  # noqa: E402
+from imu2safety.builders.sources import get_source  # noqa: E402
+from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_output,  # noqa: E402
+                                          augmented_copy)
+from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
+                                              fit_mounting_robust)
+from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
+from imu2safety.simulator.twist import TwistOptions  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RATE = 50.0
+MAX_LAG = int(RATE)
+
+
+# ---------------------------------------------------------------- data
+
+@dataclass
+class Clip:
+    """One recording: id, subject, class label, fall flag; motion (skeleton) and/or real (N, 6)
+    at 50 Hz."""
+
+    id: str
+    subject: str
+    label: str
+    fall: bool
+    motion: object = None
+    real: np.ndarray | None = None
+
+
+@dataclass
+class SourceData:
+    name: str
+    placement: str
+    cutoff_hz: float
+    clips: list[Clip] = field(default_factory=list)
+
+    def paired(self) -> list[Clip]:
+        return [c for c in self.clips if c.motion is not None and c.real is not None]
+
+
+def _read(name: str, folder: Path):
+    src = get_source(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in src.list_inputs(folder):
+            for item in src.read(path):
+                if hasattr(item, "subject"):
+                    yield item
+
+
+def _fall(item) -> bool:
+    return item.resolved_label().hazard in FALL_HAZARDS
+
+
+def load_skeleton_source(skel: str, real: str, folder: Path, placement: str,
+                         keep=lambda label: True, quick: bool = False) -> SourceData:
+    src = get_source(skel)
+    data = SourceData(skel, placement, float(src.CUTOFF_HZ))
+    reals = {c.id: tstr.resample(np.asarray(c.imu, np.float64), float(c.sample_rate_hz), RATE)
+             for c in _read(real, folder) if keep(c.source_label)}
+    for i, c in enumerate(_read(skel, folder)):
+        if not keep(c.source_label) or (quick and i % 3):
+            continue
+        data.clips.append(Clip(c.id, c.subject, c.source_label, _fall(c), c.motion, reals.get(c.id)))
+    return data
+
+
+def load_weda(folder: Path) -> SourceData:
+    data = SourceData("weda-fall", "left_wrist", 0.0)
+    for c in _read("weda-fall", folder):
+        data.clips.append(Clip(c.id, c.subject, c.source_label, _fall(c), None,
+                               tstr.resample(np.asarray(c.imu, np.float64), float(c.sample_rate_hz), RATE)))
+    return data
+
+
+# ---------------------------------------------------------------- variants
+
+@dataclass(frozen=True)
+class Variant:
+    """How the synthetic clips are made: twist options, augmentation copies/kinds, device,
+    calibration ("none" or "robust")."""
+
+    name: str
+    twist: TwistOptions = TwistOptions()
+    copies: int = 0
+    kinds: tuple[str, ...] = ()
+    device: str = "ideal"
+    calibration: str = "none"
+    fit_pronation: bool = False
+
+
+#: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
+#: measured one at a time (report.md of 2026-12-02): mirroring and device randomisation.
+BEST_KINDS = ("mirror", "device")
+
+
+def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant]:
+    v = [Variant("before", TwistOptions(source="thumb", smooth_hz=None)),
+         Variant("gated"),
+         Variant("model-only", TwistOptions(source="model")),
+         Variant("pronation", fit_pronation=True),
+         Variant("gated+cal", calibration="robust")]
+    v += [Variant(f"aug-{k}", copies=4, kinds=(k,)) for k in AUGMENTATIONS]
+    v += [Variant("aug-best", copies=4, kinds=best_kinds),
+          Variant("aug-best+cal", copies=4, kinds=best_kinds, calibration="robust")]
+    return {x.name: x for x in v}
+
+
+def simulate_source(data: SourceData, clips: list[Clip], variant: Variant,
+                    twist: TwistOptions | None = None, seed: int = 0):
+    """Synthetic (N, 6) at 50 Hz for ``clips`` and their augmented copies.
+
+    Returns (list of (clip index, copy k, imu)); clips that cannot be simulated are left out.
+    """
+    opts = SimulationOptions(placement=data.placement, rate_hz=RATE, cutoff_hz=data.cutoff_hz,
+                             device=variant.device, seed=seed, twist=twist or variant.twist)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recs = simulate_many([c.motion for c in clips], opts, [c.id for c in clips], errors="return")
+        for i, r in enumerate(recs):
+            if isinstance(r, ImuRecording):
+                out.append((i, 0, r.as_array().astype(np.float64), r.info))
+        if variant.copies:
+            aug = AugmentOptions(kinds=variant.kinds)
+            for i, c in enumerate(clips):
+                for k in range(1, variant.copies + 1):
+                    motion, o, gain, _ = augmented_copy(c.motion, opts, aug, k, c.id)
+                    r = simulate_many([motion], o, [f"{c.id}~aug{k}"], errors="return")[0]
+                    if isinstance(r, ImuRecording):
+                        imu = apply_output(r.as_array().astype(np.float64), gain, aug)
+                        out.append((i, k, imu, r.info))
+    return out
+
+
+# ---------------------------------------------------------------- classifiers
+
+def _rf_predict(xtr, ytr, xte):
+    from sklearn.ensemble import RandomForestClassifier
+
+    rf = RandomForestClassifier(n_estimators=150, random_state=0, n_jobs=1)
+    return rf.fit(xtr, ytr).predict(xte)
+
+
+def _lr_predict(xtr, ytr, xte):
+    classes = np.unique(ytr)
+    return classes[tstr.train_predict(xtr, np.searchsorted(classes, ytr), xte, len(classes))]
+
+
+CLASSIFIERS = {"RF": _rf_predict, "LR": _lr_predict}
+
+
+def _calibrated(syn: list[tuple], clips: list[Clip], train_subjects: set[str]):
+    """Calibration fitted on the training subjects' pairs (original copies only), applied to all."""
+    pairs = [(imu, clips[i].real) for i, k, imu, _ in syn
+             if k == 0 and clips[i].real is not None and clips[i].subject in train_subjects]
+    if len(pairs) < 3:
+        return syn, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = fit_calibration(pairs, max_lag=MAX_LAG)
+    out = []
+    for i, k, imu, info in syn:
+        a, g = cal.rotate(imu[:, :3], imu[:, 3:])
+        a, g = cal.map_quantiles(a, g)
+        out.append((i, k, np.concatenate([a, g], 1), info))
+    return out, cal
+
+
+_TRTR_CACHE: dict = {}
+
+
+def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str) -> dict:
+    """Leave one subject out on ``data``'s real clips; TSTR trains on the other subjects'
+    synthetic clips (all copies), TRTR on their real clips. Returns macro-F1 per classifier."""
+    clips = data.clips
+    real_idx = [k for k, c in enumerate(clips) if c.real is not None]
+    y_of = (lambda c: c.fall) if target == "fall" else (lambda c: c.label)
+    feats_real = {k: tstr.features(clips[k].real) for k in real_idx}
+    subjects = sorted({clips[k].subject for k in real_idx})
+    truth, preds = [], {f"{m}-{s}": [] for m in CLASSIFIERS for s in ("TSTR", "TRTR")}
+    for subj in subjects:
+        test = [k for k in real_idx if clips[k].subject == subj]
+        train_real = [k for k in real_idx if clips[k].subject != subj]
+        fold_syn = syn
+        if calibration != "none":
+            fold_syn, _ = _calibrated(syn, clips, {clips[k].subject for k in train_real})
+        tr_syn = [(i, imu) for i, _, imu, _ in fold_syn if clips[i].subject != subj]
+        xs = np.array([tstr.features(imu) for _, imu in tr_syn])
+        ys = np.array([y_of(clips[i]) for i, _ in tr_syn])
+        xr = np.array([feats_real[k] for k in train_real])
+        yr = np.array([y_of(clips[k]) for k in train_real])
+        xt = np.array([feats_real[k] for k in test])
+        truth.append(np.array([y_of(clips[k]) for k in test]))
+        for m, fn in CLASSIFIERS.items():
+            preds[f"{m}-TSTR"].append(fn(xs, ys, xt))
+            key = (data.name, target, subj, m)  # TRTR does not depend on the variant
+            if key not in _TRTR_CACHE:
+                _TRTR_CACHE[key] = fn(xr, yr, xt)
+            preds[f"{m}-TRTR"].append(_TRTR_CACHE[key])
+    y = np.concatenate(truth)
+    return {k: _f1(y, np.concatenate(v)) for k, v in preds.items()} | {"test_clips": len(y)}
+
+
+def _f1(y, p) -> float:
+    return round(tstr.macro_f1(np.asarray(y).astype(str), np.asarray(p).astype(str)), 4)
+
+
+def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: str) -> dict:
+    """TSTR: all synthetic SmartFallMM -> every WEDA-FALL trial; TRTR: leave one WEDA user out."""
+    if calibration != "none":
+        syn, _ = _calibrated(syn, sfm.clips, {c.subject for c in sfm.clips})
+    xs = np.array([tstr.features(imu) for _, _, imu, _ in syn])
+    ys = np.array([sfm.clips[i].fall for i, _, _, _ in syn])
+    xw = np.array([tstr.features(c.real) for c in weda.clips])
+    yw = np.array([c.fall for c in weda.clips])
+    subj = np.array([c.subject for c in weda.clips])
+    out = {"test_clips": len(yw)}
+    for m, fn in CLASSIFIERS.items():
+        out[f"{m}-TSTR"] = _f1(yw, fn(xs, ys, xw))
+        if ("weda", m) not in _TRTR_CACHE:  # TRTR does not depend on the variant
+            p = np.empty(len(yw), dtype=bool)
+            for s in np.unique(subj):
+                te = subj == s
+                p[te] = fn(xw[~te], yw[~te], xw[te])
+            _TRTR_CACHE[("weda", m)] = _f1(yw, p)
+        out[f"{m}-TRTR"] = _TRTR_CACHE[("weda", m)]
+    return out
+
+
+# ---------------------------------------------------------------- agreement and distributions
+
+def _aligned(a, b, lag):
+    if lag >= 0:
+        b = b[lag:]
+    else:
+        a = a[-lag:]
+    n = min(len(a), len(b))
+    return a[:n], b[:n]
+
+
+def agreement(data: SourceData, syn: list[tuple]) -> dict:
+    """Median |accel|/|gyro| correlation at the best lag, and per-axis correlation after the
+    mounting rotation fitted (robustly) on the other subjects' pairs."""
+    pairs = [(data.clips[i], imu) for i, k, imu, _ in syn if k == 0 and data.clips[i].real is not None]
+    acc_n, gyr_n = [], []
+    for c, imu in pairs:
+        for cols, out in ((slice(0, 3), acc_n), (slice(3, 6), gyr_n)):
+            s, r = np.linalg.norm(imu[:, cols], axis=1), np.linalg.norm(c.real[:, cols], axis=1)
+            out.append(_corr(*_aligned(s, r, best_lag(s, r, MAX_LAG))))
+    axes, fits = [], []
+    for subj in sorted({c.subject for c, _ in pairs}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = fit_mounting_robust([(imu, c.real) for c, imu in pairs if c.subject != subj], MAX_LAG)
+        fits.append(fit.to_dict())
+        for c, imu in pairs:
+            if c.subject != subj:
+                continue
+            rot = np.concatenate([fit.rotation.apply(imu[:, :3]), fit.rotation.apply(imu[:, 3:])], 1)
+            lag = best_lag(np.linalg.norm(rot[:, 3:], axis=1), np.linalg.norm(c.real[:, 3:], axis=1),
+                           MAX_LAG)
+            s, r = _aligned(rot, c.real, lag)
+            axes.append([_corr(s[:, j], r[:, j]) for j in range(6)])
+    return {"pairs": len(pairs), "acc_norm_r": round(float(np.nanmedian(acc_n)), 3),
+            "gyr_norm_r": round(float(np.nanmedian(gyr_n)), 3),
+            "axes_r": [round(float(v), 3) for v in np.nanmedian(np.array(axes), 0)],
+            "mounting_fits": fits}
+
+
+def gyro_p95(syn: list[tuple], clips: list[Clip]) -> dict:
+    """95th percentile of |gyro| over all samples: synthetic (original copies) and real."""
+    s = np.concatenate([np.linalg.norm(imu[:, 3:], axis=1) for _, k, imu, _ in syn if k == 0])
+    reals = [c.real for c in clips if c.real is not None]
+    out = {"synthetic": round(float(np.percentile(s, 95)), 3)}
+    if reals:
+        r = np.concatenate([np.linalg.norm(x[:, 3:], axis=1) for x in reals])
+        out["real"] = round(float(np.percentile(r, 95)), 3)
+        out["ratio"] = round(out["synthetic"] / out["real"], 3)
+    return out
+
+
+def peak_plot(path: Path, title: str, syn: list[tuple], clips: list[Clip],
+              real_clips: list[Clip] | None = None) -> None:
+    """Box plots of per-clip peak |gyro| and |accel| per class, synthetic vs real."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    real_clips = clips if real_clips is None else real_clips
+    labels = sorted({c.label for c in clips} | {c.label for c in real_clips if c.real is not None})
+    fig, axes = plt.subplots(2, 1, figsize=(max(8, 0.55 * len(labels)), 7), sharex=True)
+    for ax, cols, name in ((axes[0], slice(3, 6), "peak |gyro| rad/s"),
+                           (axes[1], slice(0, 3), "peak |accel| m/s^2")):
+        syn_by = {lab: [] for lab in labels}
+        real_by = {lab: [] for lab in labels}
+        for i, k, imu, _ in syn:
+            if k == 0:
+                syn_by[clips[i].label].append(np.linalg.norm(imu[:, cols], axis=1).max())
+        for c in real_clips:
+            if c.real is not None:
+                real_by[c.label].append(np.linalg.norm(c.real[:, cols], axis=1).max())
+        pos = np.arange(len(labels))
+        for off, by, color in ((-0.2, syn_by, "tab:orange"), (0.2, real_by, "tab:blue")):
+            data = [by[lab] if by[lab] else [np.nan] for lab in labels]
+            bp = ax.boxplot(data, positions=pos + off, widths=0.35, patch_artist=True,
+                            showfliers=False)
+            for patch in bp["boxes"]:
+                patch.set_facecolor(color)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[1].set_xticks(np.arange(len(labels)), labels, rotation=60, fontsize=7)
+    axes[0].set_title(f"{title}: synthetic (orange) vs real (blue), per class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- pronation slope
+
+PRONATION_GRID = (-0.6, -0.4, -0.2, 0.0, 0.2, 0.4)
+
+
+def fit_pronation_slope(data: SourceData, clips: list[Clip], train_subjects: set[str]) -> float:
+    """Pronation per degree of elbow flexion maximising the training subjects' median gyro-x
+    correlation (after their own robust mounting fit)."""
+    train = [c for c in clips if c.subject in train_subjects and c.real is not None]
+    best, best_r = 0.0, -np.inf
+    for k in PRONATION_GRID:
+        syn = simulate_source(data, train, Variant("tmp"), TwistOptions(pronation_per_flexion=k))
+        pairs = [(imu, train[i].real) for i, _, imu, _ in syn]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = fit_mounting_robust(pairs, MAX_LAG)
+        rs = []
+        for imu, real in pairs:
+            g = fit.rotation.apply(imu[:, 3:])
+            lag = best_lag(np.linalg.norm(g, axis=1), np.linalg.norm(real[:, 3:], axis=1), MAX_LAG)
+            s, r = _aligned(g[:, 0], real[:, 3], lag)
+            rs.append(_corr(s, r))
+        med = float(np.nanmedian(rs))
+        if med > best_r:
+            best, best_r = k, med
+    return best
+
+
+def pronation_loso(data: SourceData) -> tuple[list[tuple], dict]:
+    """Synthetic clips where each held-out subject's clips use the slope fitted on the others."""
+    clips, out, slopes = data.clips, [], {}
+    for subj in sorted({c.subject for c in clips}):
+        k = fit_pronation_slope(data, clips, {c.subject for c in clips} - {subj})
+        slopes[subj] = k
+        idx = [i for i, c in enumerate(clips) if c.subject == subj]
+        syn = simulate_source(data, [clips[i] for i in idx], Variant("tmp"),
+                              TwistOptions(pronation_per_flexion=k))
+        out += [(idx[i], kk, imu, info) for i, kk, imu, info in syn]
+    return out, slopes
+
+
+# ---------------------------------------------------------------- main
+
+def run(args) -> dict:
+    utd_dir = args.data / "utd_mhad" / "data"
+    sfm_dir = args.data / "smartfallmm" / "young"
+    weda_dir = args.data / "weda_fall"
+    sources = {}
+    if utd_dir.is_dir():
+        wrist = {f"a{k}" for k in range(1, 22)}
+        sources["utd-mhad"] = load_skeleton_source("utd-mhad", "utd-mhad-imu", utd_dir, "right_wrist",
+                                                   lambda lab: lab in wrist, args.quick)
+    if sfm_dir.is_dir():
+        sources["smartfallmm"] = load_skeleton_source("smartfallmm", "smartfallmm-imu", sfm_dir,
+                                                      "left_wrist", quick=args.quick)
+    weda = load_weda(weda_dir) if weda_dir.is_dir() and "smartfallmm" in sources else None
+    if not sources:
+        print(f"no UTD-MHAD or SmartFallMM under {args.data}: nothing to measure")
+        return {}
+    variants = make_variants()
+    names = list(variants) if args.variants == "all" else args.variants.split(",")
+    unknown = [n for n in names if n not in variants]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; choose from {list(variants)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    for name in names:
+        v = variants[name]
+        t0 = time.perf_counter()
+        res = results[name] = {}
+        for sname, data in sources.items():
+            if v.fit_pronation:
+                if sname != "utd-mhad":
+                    continue
+                syn, slopes = pronation_loso(data)
+                res["pronation_slopes"] = slopes
+            else:
+                syn = simulate_source(data, data.clips, v)
+            target = "label" if sname == "utd-mhad" else "fall"
+            r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration)}
+            if v.copies == 0:
+                r["agreement"] = agreement(data, syn)
+                r["gyro_p95"] = gyro_p95(syn, data.clips)
+                used = [info.get("twist", {}).get("used") for _, _, _, info in syn]
+                r["twist_used"] = {u: used.count(u) for u in sorted(set(map(str, used)))}
+                if name in ("before", "gated"):
+                    peak_plot(args.out / f"peaks_{sname}_{name}.png", f"{sname} ({name})", syn, data.clips)
+            if sname == "smartfallmm" and weda is not None:
+                res["weda-fall"] = {"tstr": tstr_weda(data, syn, weda, v.calibration)}
+                if name == "gated":
+                    peak_plot(args.out / "peaks_weda_from_smartfallmm.png",
+                              "synthetic SmartFallMM vs real WEDA-FALL", syn, data.clips, weda.clips)
+        print(f"[{name}] {time.perf_counter() - t0:.0f} s: " + json.dumps(
+            {s: r["tstr"] for s, r in res.items() if isinstance(r, dict) and "tstr" in r}), flush=True)
+        (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+        write_markdown(args.out / "report.md", results)
+    print((args.out / "report.md").read_text())
+    return results
+
+
+def write_markdown(path: Path, results: dict) -> None:
+    lines = ["# Fidelity report (benchmarks/fidelity_report.py)", "",
+             "Macro-F1 on real clips of held-out subjects (RF = random forest, LR = tstr.py's "
+             "logistic regression; features of benchmarks/tstr.py).", "",
+             "| variant | UTD-MHAD RF | UTD LR | SmartFallMM fall RF | SFM LR | WEDA-FALL fall RF | WEDA LR |",
+             "|---|---|---|---|---|---|---|"]
+    trtr = None
+    for name, res in results.items():
+        cells = []
+        for s in ("utd-mhad", "smartfallmm", "weda-fall"):
+            t = res.get(s, {}).get("tstr")
+            cells += [f"{t['RF-TSTR']:.3f}", f"{t['LR-TSTR']:.3f}"] if t else ["", ""]
+            if t and trtr is None:
+                trtr = {}
+            if t:
+                trtr.setdefault(s, (t["RF-TRTR"], t["LR-TRTR"]))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if trtr:
+        cells = []
+        for s in ("utd-mhad", "smartfallmm", "weda-fall"):
+            cells += [f"{x:.3f}" for x in trtr[s]] if s in trtr else ["", ""]
+        lines.append("| train on real (TRTR) | " + " | ".join(cells) + " |")
+    lines += ["", "| variant | source | pairs | \\|a\\| r | \\|g\\| r | ax ay az gx gy gz r | "
+              "p95 \\|g\\| syn / real | twist used |", "|---|---|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        for s in ("utd-mhad", "smartfallmm"):
+            a = res.get(s, {}).get("agreement")
+            if not a:
+                continue
+            p = res[s]["gyro_p95"]
+            lines.append(f"| {name} | {s} | {a['pairs']} | {a['acc_norm_r']} | {a['gyr_norm_r']} | "
+                         f"{' '.join(f'{x:.2f}' for x in a['axes_r'])} | {p['synthetic']:.2f} / "
+                         f"{p.get('real', float('nan')):.2f} | {res[s]['twist_used']} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--out", type=Path, default=Path("fidelity_report"))
+    p.add_argument("--variants", default="all", help="comma-separated variant names, or all")
+    p.add_argument("--quick", action="store_true", help="a third of the skeleton clips (iteration)")
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
