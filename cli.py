@@ -78,9 +78,40 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+#: Build flags of video sources -> ``Stage1Options`` fields (unset flags keep its defaults).
+_STAGE1_FLAGS = {"pose_backend": "pose_backend", "detector": "detector", "pose_model": "pose_model",
+                 "lifter_checkpoint": "lifter_checkpoint", "stage1_device": "device",
+                 "stage1_dtype": "dtype", "batch_size": "batch_size", "min_track_s": "min_track_s"}
+
+
+def _stage1_options(args) -> dict:
+    return {field: getattr(args, flag) for flag, field in _STAGE1_FLAGS.items()
+            if getattr(args, flag, None) is not None}
+
+
+def _stage1_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("video sources (Stage 1: video -> 3D motion)")
+    g.add_argument("--pose-backend", choices=["vitpose", "blazepose"], help="2D pose backend")
+    g.add_argument("--detector", help="RT-DETR person detector (Hub id or folder), or 'hog'")
+    g.add_argument("--pose-model", help="ViTPose model (Hub id or folder)")
+    g.add_argument("--lifter-checkpoint", help="VideoPose3D .bin checkpoint")
+    g.add_argument("--stage1-device", help="torch device of the Stage-1 models, e.g. cpu, cuda "
+                                           "(--device names the simulated IMU device)")
+    g.add_argument("--stage1-dtype", choices=["fp32", "bf16", "fp16"], help="Stage-1 model dtype")
+    g.add_argument("--batch-size", type=int, help="frames per Stage-1 batch")
+    g.add_argument("--min-track-s", type=float, help="shortest person track kept, s")
+    g.add_argument("--stage1-cache", type=Path,
+                   help="Stage-1 cache folder (default ~/.cache/imu2safety/stage1)")
+
+
 def cmd_build(args) -> int:
     from .builders.build import BuildOptions, RayOptions, build, format_report
 
+    from .builders.sources import VIDEO_SOURCES
+
+    if _stage1_options(args) and args.source not in VIDEO_SOURCES:
+        return _fail(f"Stage-1 options apply to the video sources ({', '.join(sorted(VIDEO_SOURCES))}), "
+                     f"not to {args.source!r}")
     try:
         options = _key_values(args.source_option, "--source-option")
         limits = _key_values(args.limit, "--limit")
@@ -90,6 +121,7 @@ def cmd_build(args) -> int:
                             augment=args.augment, augment_kinds=tuple(args.augment_kinds.split(",")),
                             num_proc=args.num_proc,
                             chunk_inputs=args.chunk_inputs, source_options=options,
+                            stage1=_stage1_options(args), stage1_cache=args.stage1_cache,
                             limits=limits,
                             instructions=args.instructions, teacher=args.teacher,
                             teacher_model=args.teacher_model, teacher_key_env=args.teacher_key_env,
@@ -313,6 +345,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--source-option", action="append", metavar="KEY=VALUE",
                    help="source reader option, e.g. protocol=xview for ntu")
     p.add_argument("--repo-id", help="ORG/NAME used in the card's loading example")
+    _stage1_args(p)
     p.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=True,
                    help="write checked instruction-response pairs into every row (default on)")
     p.add_argument("--teacher", default="none", metavar="none|local:MODEL|openai:URL",

@@ -9,10 +9,12 @@ byte-identical to a single-process build.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import multiprocessing as mp
+import os
 import re
 import time
 import warnings
@@ -30,7 +32,7 @@ from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, 
 from ..simulator.limits import Limits, imu_problem, use_limits
 from .instructions.facts import compute_facts
 from .records import Clip, Skip
-from .sources import REAL_IMU_SOURCES, get_source
+from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
 from .dataset.layout import CODEBASE_VERSION
 from .dataset.remote import is_remote
 
@@ -82,6 +84,10 @@ class BuildOptions:
         (amplitude scaling), "device" (random device profile), "cutoff" (random low-pass cutoff).
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
+    stage1: video sources only: ``builders.video.pipeline.Stage1Options`` fields (pose_backend,
+        detector, pose_model, lifter_checkpoint, device, batch_size, ...); {} = its defaults.
+    stage1_cache: video sources only: folder of the Stage-1 cache (one .npz per video window and
+        options); None = ``default_stage1_cache()``. Kept out of the dataset folder.
     limits: overrides of the plausibility limits (``simulator.limits.Limits`` field -> value);
         clips beyond the limits are skipped with the reason.
 
@@ -117,6 +123,8 @@ class BuildOptions:
     num_proc: int = 1
     chunk_inputs: int = 256
     source_options: dict[str, Any] = field(default_factory=dict)
+    stage1: dict[str, Any] = field(default_factory=dict)
+    stage1_cache: Path | None = None
     limits: dict[str, Any] = field(default_factory=dict)
     instructions: bool = True
     teacher: str = "none"
@@ -138,6 +146,8 @@ class BuildOptions:
         self.augment_kinds = AugmentOptions(kinds=tuple(self.augment_kinds)).kinds
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
+        if self.stage1_cache is not None:
+            self.stage1_cache = Path(self.stage1_cache)
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         self.limits = self.plausibility().changed()  # validated, as numbers
@@ -171,8 +181,10 @@ class BuildOptions:
         d.update(input_dir=self.input_dir.name,
                  calibration=None if self.calibration is None else self.calibration.name)
         for machine_specific in ("num_proc", "output_dir", "engine", "ray", "staging_dir",
-                                 "teacher_cache"):
+                                 "teacher_cache", "stage1_cache"):
             del d[machine_specific]
+        if self.source not in VIDEO_SOURCES:
+            del d["stage1"]
         if self.real_imu:
             for k in _SIMULATION_DEFAULTS:
                 del d[k]
@@ -230,6 +242,11 @@ def _init_worker(options: BuildOptions) -> None:
                                       cutoff_hz=cutoff, limits=limits)
     # The provenance JSON of every synthetic row (it hashes the calibration): made once.
     _STATE["sim_json"] = json.dumps(_STATE["sim"].to_dict(), sort_keys=True)
+    _STATE.pop("stage1", None)
+    if options.source in VIDEO_SOURCES:  # models load on the first video, once per process
+        from .sources.video import Stage1Runner
+
+        _STATE["stage1"] = Stage1Runner(options.stage1, options.stage1_cache or default_stage1_cache())
 
 
 def ensure_worker(options: BuildOptions) -> None:
@@ -266,6 +283,8 @@ def _read_input(path: Path, data: bytes | None = None) -> list[Clip | Skip]:
     """Clips and Skips of one input; ``data``: its bytes, for sources that parse bytes."""
     opts: BuildOptions = _STATE["options"]
     kwargs = {"data": data} if data is not None else {}
+    if "stage1" in _STATE:  # video sources: Stage 1 runs inside the reader
+        kwargs.update(input_dir=opts.input_dir, stage1=_STATE["stage1"])
     try:
         items = list(_STATE["source"].read(path, **kwargs, **opts.source_options))
     except Exception as err:  # a reader bug must not stop the build: report it as a skip
@@ -392,8 +411,29 @@ def finish_chunk(results: dict[str, list],
 
 
 def _sha256(path: Path) -> str:
+    """sha256 of a file; of a folder (frame images), over its files' names and digests; "missing"
+    for an input that does not exist (an annotated video never downloaded: a skip)."""
+    if path.is_dir():
+        h = hashlib.sha256()
+        for p in sorted(q for q in path.rglob("*") if q.is_file()):
+            h.update(f"{p.relative_to(path).as_posix()}\0{_sha256(p)}\n".encode())
+        return h.hexdigest()
+    if not path.exists():
+        return "missing"
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def default_stage1_cache() -> Path:
+    """``$XDG_CACHE_HOME/imu2safety/stage1`` (``~/.cache/imu2safety/stage1``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "imu2safety" / "stage1"
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
 
 
 def inputs_checksum(names: list[str], digests: dict[str, str]) -> dict[str, str]:
@@ -470,6 +510,17 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
     source = get_source(options.source)
     if not options.input_dir.is_dir():
         raise FileNotFoundError(f"input folder {options.input_dir} does not exist")
+    if options.source in VIDEO_SOURCES:  # bad Stage-1 options fail here, before any work
+        try:
+            from .video.pipeline import Stage1Options
+        except ImportError as err:
+            raise ValueError(f"source {options.source!r} needs Stage 1 (imu2safety.builders.video."
+                             f"pipeline), which could not be imported: {err}") from err
+        names = [f.name for f in dataclasses.fields(Stage1Options)]
+        unknown = sorted(set(options.stage1) - set(names))
+        if unknown:
+            raise ValueError(f"unknown Stage-1 option(s) {unknown}; valid: {names}")
+        Stage1Options(**options.stage1)
     cal_sha = _calibration_sha256(options, force)
     paths = list(source.list_inputs(options.input_dir, **options.source_options))
     if not paths:
@@ -486,7 +537,7 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
         logger.info("resuming: %d chunk(s) already committed", done_before)
         _check_committed_inputs(writer, named)
         seen = dict.fromkeys(writer.committed_ids(), "an earlier run")
-    n_bytes = sum(p.stat().st_size for _, chunk in todo for _, p in chunk)
+    n_bytes = sum(_size(p) for _, chunk in todo for _, p in chunk)
     bar = tqdm(total=sum(len(chunk) for _, chunk in todo), unit="input",
                desc=f"build {options.source}", disable=not progress)
     n_rows = 0

@@ -73,3 +73,39 @@ def up_fall_split(subject: int) -> str:
     if subject >= 15:
         return "test"
     return "validation" if subject >= 13 else "train"
+
+
+#: Kinetics CSV ``split`` values -> our splits (the official train / validate / test sets).
+KINETICS_SPLITS = {"train": "train", "val": "validation", "validate": "validation",
+                   "validation": "validation", "test": "test"}
+
+
+def kinetics_split(value: str) -> str:
+    """The official Kinetics split of a CSV row (``train``, ``val``/``validate``, ``test``)."""
+    try:
+        return KINETICS_SPLITS[value.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown Kinetics split {value!r}; expected one of "
+                         f"{sorted(KINETICS_SPLITS)}") from None
+
+
+def ucf_crime_split(in_test_annotations: bool, video_number: int) -> str:
+    """UCF-Crime's official split: the 290 temporally annotated videos are test, the rest train;
+    validation = training videos whose number is a multiple of 10 (e.g. Fighting010)."""
+    if in_test_annotations:
+        return "test"
+    return "validation" if video_number % 10 == 0 else "train"
+
+
+#: Le2i has no subjects ids and no official split: whole scenes are held out.
+LE2I_TEST_SCENES = frozenset({"home_02"})
+LE2I_VALIDATION_SCENES = frozenset({"coffee_room_02"})
+
+
+def le2i_split(scene: str) -> str:
+    """Le2i split by scene (the actors differ between scenes): Home_02 test, Coffee_room_02
+    validation, the others (Coffee_room_01, Home_01, ...) train."""
+    key = scene.strip().lower()
+    if key in LE2I_TEST_SCENES:
+        return "test"
+    return "validation" if key in LE2I_VALIDATION_SCENES else "train"

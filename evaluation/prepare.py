@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
-
-from ..builders.dataset.layout import shard_paths, write_bytes_atomic
+from ..builders.dataset.layout import write_bytes_atomic
+from ..builders.dataset.schema import imu_arrays
+from ..builders.dataset.writer import read_split
 from ..builders.labels import HAZARD_NAMES
 from ..builders.records import SPLITS, Clip, Skip
 from ..builders.sources import get_source
-from .tasks import (LABELS, MANIFEST, WINDOWS, Task, Windows, cut_windows,
+from .tasks import (FALL_HAZARDS, LABELS, MANIFEST, WINDOWS, Task, Windows, cut_windows,
                     empty_windows, get_task, resample_to)
 
 logger = logging.getLogger(__name__)
@@ -73,8 +73,13 @@ def read_trials(task: Task, input_dir: Path) -> tuple[list[Trial], list[tuple[st
     return trials, skipped
 
 
-def window_trials(trials: Iterable[Trial], task: Task) -> tuple[Windows, list[tuple[str, str]]]:
-    """Windows of the trials that belong to the task, with the trials dropped and why."""
+def window_trials(trials: Iterable[Trial], task: Task, require_events: bool = True
+                  ) -> tuple[Windows, list[tuple[str, str]]]:
+    """Windows of the trials that belong to the task, with the trials dropped and why.
+
+    require_events: in an event-centred task, drop fall trials without marked fall times (the
+    real test data); False slides over them instead (training data from other sources).
+    """
     parts: dict[str, list] = {k: [] for k in ("ids", "imu", "labels", "subjects", "trials",
                                               "start_s", "daily")}
     dropped = []
@@ -84,7 +89,7 @@ def window_trials(trials: Iterable[Trial], task: Task) -> tuple[Windows, list[tu
             continue  # not one of the task's classes (e.g. UTD-MHAD thigh actions)
         imu = resample_to(tr.imu, tr.rate_hz, task.sample_rate_hz)
         event = tr.event_s if task.event_centred and tr.hazard != "none" else None
-        if task.event_centred and tr.hazard in ("falling", "fainting") and event is None:
+        if require_events and task.event_centred and tr.hazard in FALL_HAZARDS and event is None:
             dropped.append((tr.id, "fall trial without marked fall times"))
             continue
         cut = cut_windows(imu, task, event)
@@ -124,15 +129,18 @@ def daily_hours(w: Windows) -> float:
 
 
 def prepare(task: Task | str, input_dir: Path, output_dir: Path,
-            test_subjects: Iterable[str] | None = None) -> PrepareResult:
+            test_subjects: Iterable[str] | None = None,
+            trials: tuple[list[Trial], list[tuple[str, str]]] | None = None) -> PrepareResult:
     """Write the benchmark folder of ``task`` from the source in ``input_dir``.
 
     Test windows: subjects of the source's test split (or exactly ``test_subjects``); train
-    windows (for TRTR): every other subject. Raises ValueError when no test window results.
+    windows (for TRTR): every other subject. ``trials``: what ``read_trials(task, input_dir)``
+    returns, when the caller already has it. Raises ValueError when no test window results.
     """
     task = get_task(task) if isinstance(task, str) else task
     output_dir = Path(output_dir)
-    trials, skipped = read_trials(task, Path(input_dir))
+    trials, skipped = trials if trials is not None else read_trials(task, Path(input_dir))
+    skipped = list(skipped)
     windows, dropped = window_trials(trials, task)
     skipped += dropped
     if test_subjects is not None:
@@ -176,27 +184,23 @@ def prepare(task: Task | str, input_dir: Path, output_dir: Path,
 def read_built(dataset_dir: Path, config: str, splits: Iterable[str] = SPLITS) -> list[Trial]:
     """Rows of a built dataset config (any source, synthetic or real) as Trials.
 
-    Reads the Parquet shards with pyarrow (id, subject, hazard, activity, imu, sample_rate_hz,
-    extra for fall times); the split of each row is its shard's split.
+    Reads id, subject, hazard, activity, imu, sample_rate_hz and extra (fall times) of every
+    split; each Trial keeps its row's split.
     """
     trials = []
     columns = ["id", "subject", "activity", "hazard", "sample_rate_hz", "imu", "extra"]
     for split in splits:
-        for shard in shard_paths(dataset_dir, config, split):
-            table = pq.read_table(shard, columns=columns)
-            imu_col = table.column("imu").combine_chunks()
-            rows = table.drop(["imu"]).to_pylist()
-            flat = imu_col.flatten().flatten().to_numpy(zero_copy_only=False)
-            lengths = imu_col.value_lengths().to_numpy()
-            bounds = np.r_[0, np.cumsum(lengths)] * 6
-            for k, row in enumerate(rows):
-                extra = json.loads(row["extra"] or "{}")
-                start, end = extra.get("fall_start_s"), extra.get("fall_end_s")
-                event = None if start is None or end is None else (float(start), float(end))
-                trials.append(Trial(row["id"], row["subject"], split, HAZARD_NAMES[row["hazard"]],
-                                    row["activity"],
-                                    flat[bounds[k]:bounds[k + 1]].reshape(-1, 6).astype(np.float64),
-                                    float(row["sample_rate_hz"]), event))
+        table = read_split(dataset_dir, config, split, columns)
+        if not table.num_rows:
+            continue
+        values, offsets = imu_arrays(table["imu"])
+        for k, row in enumerate(table.drop_columns(["imu"]).to_pylist()):
+            extra = json.loads(row["extra"] or "{}")
+            start, end = extra.get("fall_start_s"), extra.get("fall_end_s")
+            event = None if start is None or end is None else (float(start), float(end))
+            trials.append(Trial(row["id"], row["subject"], split, HAZARD_NAMES[row["hazard"]],
+                                row["activity"], values[offsets[k]:offsets[k + 1]].astype(np.float64),
+                                float(row["sample_rate_hz"]), event))
     if not trials:
         raise ValueError(f"no rows of config {config!r} in {dataset_dir}")
     return trials
@@ -204,11 +208,14 @@ def read_built(dataset_dir: Path, config: str, splits: Iterable[str] = SPLITS) -
 
 def dataset_windows(task: Task | str, dataset_dir: Path, config: str,
                     exclude_subjects: Iterable[str] = ()) -> Windows:
-    """The task's windows of a built dataset config, without the rows of ``exclude_subjects``."""
+    """The task's windows of a built dataset config, without the rows of ``exclude_subjects``.
+
+    Fall trials without marked fall times (every skeleton source) give sliding windows.
+    """
     task = get_task(task) if isinstance(task, str) else task
     exclude = set(exclude_subjects)
     trials = [t for t in read_built(Path(dataset_dir), config) if t.subject not in exclude]
-    windows, dropped = window_trials(trials, task)
+    windows, dropped = window_trials(trials, task, require_events=False)
     if dropped:
         logger.info("%s: %d trial(s) of %s gave no window (first: %s)", task.name, len(dropped),
                     config, dropped[0])

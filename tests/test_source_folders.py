@@ -170,14 +170,15 @@ def test_labels_table_errors(tmp_path):
 
 def test_registry_lists_every_source_and_loads_ours():
     assert list(sources.SOURCES) == ["ntu", "utd-mhad", "smartfallmm", "bvh", "npz",
-                                     "utd-mhad-imu", "smartfallmm-imu", "weda-fall", "up-fall"]
+                                     "utd-mhad-imu", "smartfallmm-imu", "weda-fall", "up-fall",
+                                     "kinetics", "ucf-crime", "le2i", "up-fall-video"]
     for name in ("ntu", "utd-mhad", "smartfallmm", "bvh", "npz"):
         src = sources.get_source(name)
         assert src is sources.SOURCES[name] and src.NAME == name
         assert src.LICENSE and src.CITATION
         assert callable(src.list_inputs) and callable(src.read)
     with pytest.raises(ValueError, match="valid sources: ntu, utd-mhad"):
-        sources.get_source("kinetics")
+        sources.get_source("kinetics-400")
 
 
 def test_registry_reports_a_missing_module(monkeypatch):

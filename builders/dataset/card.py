@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
-from ..labels import HAZARD_NAMES, SOURCE_LABELS
+from ..labels import HAZARD_NAMES, SOURCE_EXCLUDED, SOURCE_LABELS
 from .layout import (
     CARD_PATH, DATA_GLOB, FIGURE_PATH, LICENSE_PATH, REPORT_PATH, DatasetInfo, shard_paths,
     write_bytes_atomic,
@@ -109,7 +109,10 @@ def _label_table(source: str) -> str:
                 "(`imu2safety.builders.sources.folders.folder_label`). The counts below show the classes.")
     rows = [[f"`{k}`", lab.activity, f"`{lab.hazard}`", "yes" if lab.safe else "**no**"]
             for k, lab in table.items()]
-    return ("<details><summary>Label table (" + str(len(rows)) + " labels)</summary>\n\n"
+    left_out = SOURCE_EXCLUDED.get(source, {})
+    rows += [[f"`{k}`", f"excluded: {why}", "", ""] for k, why in left_out.items()]
+    return ("<details><summary>Label table (" + str(len(table)) + " labels"
+            + (f", {len(left_out)} excluded" if left_out else "") + ")</summary>\n\n"
             + _table(["source label", "activity", "hazard", "safe"], rows) + "\n\n</details>")
 
 

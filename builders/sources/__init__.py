@@ -39,7 +39,13 @@ SOURCE_PATHS: dict[str, str] = {
     "smartfallmm-imu": ".smartfallmm_imu",
     "weda-fall": ".weda_fall",
     "up-fall": ".up_fall",
+    "kinetics": ".kinetics",
+    "ucf-crime": ".ucf_crime",
+    "le2i": ".le2i",
+    "up-fall-video": ".up_fall_video",
 }
+#: Video sources (``VIDEO = True``): Stage 1 turns each annotated window into person tracks.
+VIDEO_SOURCES = frozenset({"kinetics", "ucf-crime", "le2i", "up-fall-video"})
 #: CLI name -> the folder ``--input`` must name (shown by ``imu2safety build --help``).
 SOURCE_INPUTS: dict[str, str] = {
     "ntu": "a folder holding NTU RGB+D 60/120 *.skeleton files (any depth), e.g. nturgbd_skeletons_s001_to_s017/",

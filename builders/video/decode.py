@@ -68,12 +68,13 @@ def _upright(image: np.ndarray, rotation_deg: int) -> np.ndarray:
 
 
 def frame_files(folder: Path) -> list[Path]:
-    """Image files of a frame folder in numeric order (``frame_2.png`` before ``frame_10.png``)."""
+    """Image files of a frame folder in numeric order (``frame_2.png`` before ``frame_10.png``;
+    time-stamped names such as UP-Fall's ``2018-07-04T12_04_17.738369.png`` in time order: every
+    number in the name counts, left to right)."""
     files = [p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
 
     def key(p: Path):
-        nums = re.findall(r"\d+", p.stem)
-        return (int(nums[-1]) if nums else -1, p.name)
+        return (tuple(int(n) for n in re.findall(r"\d+", p.stem)), p.name)
 
     return sorted(files, key=key)
 
