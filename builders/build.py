@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import multiprocessing as mp
 import os
 import re
 import time
@@ -35,6 +34,7 @@ from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
 from .dataset.layout import CODEBASE_VERSION
 from .dataset.remote import is_remote
+from .pool import worker_pool
 
 if TYPE_CHECKING:  # the writer (and with it ``datasets``) is imported by the driver only:
     from .dataset.writer import DatasetWriter  # worker processes start faster without it
@@ -590,8 +590,7 @@ def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]
         for k, chunk in todo:
             yield k, _process_chunk(list(chunk))
         return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
+    with worker_pool(options.num_proc, _init_worker, (options,)) as pool:
         # At most 2 chunks per worker in flight, committed in input order: memory stays
         # bounded however large the source, and the workers never wait for a window.
         pending: deque = deque()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing as mp
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ...simulator.rng import clip_rng
 from ..dataset.layout import shard_paths
+from ..pool import worker_pool
 from ..dataset.schema import ARROW_SCHEMA, PAIR_KINDS
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
@@ -200,8 +200,7 @@ def _templated_stream(source: Any, seed: int, ids: list[str], num_proc: int
         for chunk in chunks:
             yield from _templated(chunk)
         return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(num_proc, initializer=_init_worker, initargs=(source, seed)) as pool:
+    with worker_pool(num_proc, _init_worker, (source, seed)) as pool:
         for part in pool.imap(_templated, chunks):
             yield from part
 
