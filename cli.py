@@ -113,7 +113,9 @@ def cmd_build(args) -> int:
         return _fail(f"Stage-1 options apply to the video sources ({', '.join(sorted(VIDEO_SOURCES))}), "
                      f"not to {args.source!r}")
     try:
-        options = _key_values(args.source_option, "--source-option")
+        from .builders.sources import coerce_options
+
+        options = coerce_options(args.source, _key_values(args.source_option, "--source-option"))
         limits = _key_values(args.limit, "--limit")
         opts = BuildOptions(source=args.source, input_dir=args.input, output_dir=args.output,
                             rate_hz=args.rate, placement=args.placement, device=args.device,
