@@ -228,13 +228,13 @@ def test_a_rewrite_must_keep_the_drafts_numbers_ids_and_labels():
 
 
 def test_token_prefilter_changes_no_token():
-    """The checker's tokenizer skips positions whose character starts no token: every alternative
-    of every topic word starts with a character of the prefilter, and sentences full of token
-    look-alikes (word parts, case and Unicode folds, Unicode digits) give the same tokens with
-    and without it."""
+    """The checker's patterns skip positions whose character starts no match: every alternative
+    of every topic word starts with a character of the tokenizer's prefilter, and sentences full
+    of look-alikes (word parts, case and Unicode folds, Unicode digits) give the same matches and
+    sentence splits with and without the prefilters."""
     from imu2safety.builders.instructions import checker as K
 
-    first = re.compile(K._FIRST_CHARS, re.I)
+    first = re.compile(f"[{K._FIRST_CHARS}]", re.I)
     for _, rx in K._WORDS:
         for alt in re.split(r"(?<!\\)\|", rx):  # top-level alternatives (none is nested here)
             head = re.sub(r"^(?:\\b|\(\?:)+", "", alt)
@@ -248,8 +248,19 @@ def test_token_prefilter_changes_no_token():
              "-1.5 m/s^2", "2 s", "5 seconds", "3 Hz", "|gx|", "gz", "x", "y-axis", "`a~aug1`", "٣ s",
              "٣.٥ Hz", "ſtill", "İmpact", "ſpecific force", "ESTILL", "the", "is", "12.5", "0.3 rad/s",
              "per minute", "°", "deg", "(", ".", "--2", "b|x|"]
+    words += ["no", "not", "Not", "without", "never", "nor", "absence of", "lacks", "neither", "would",
+              "could", "might", "if", "after", "after which", "preceded by", "following", "then",
+              "followed by", "before", "later", "next", "leading to", "until", "higher than",
+              "smaller  than", "hazard", 'hazard: "falling"', 'HAZARD "x"', 'activity "walking"',
+              "is safe", "is not unsafe", "(unsafe", " safe", "unsafe", "!", "?", "\n", "\t", '"']
+    others = [getattr(K, n) for n in ("_NEGATION", "_HYPOTHETICAL", "_REVERSE", "_FORWARD", "_COMPARE",
+                                      "_HAZARD_RE", "_ACTIVITY_RE", "_VERDICT_RE", "_SENTENCE_BREAK")]
+    pairs = [(rx, re.compile(rx.pattern.split(")(?:", 1)[1][:-1], rx.flags)) for rx in [K._MASTER, *others]]
+    assert pairs[0][1].pattern == plain.pattern
     rng = np.random.default_rng(0)
-    for _ in range(500):
-        s = "".join(str(rng.choice(words)) + str(rng.choice(["", " ", ", ", "-"])) for _ in range(12))
-        got = [(m.lastgroup, m.span(), m.groups()) for m in K._MASTER.finditer(s)]
-        assert got == [(m.lastgroup, m.span(), m.groups()) for m in plain.finditer(s)], s
+    for _ in range(1500):
+        s = "".join(str(rng.choice(words)) + str(rng.choice(["", " ", ", ", "-", ". "])) for _ in range(12))
+        for fast, slow in pairs:
+            got = [(m.lastgroup, m.span(), m.groups()) for m in fast.finditer(s)]
+            assert got == [(m.lastgroup, m.span(), m.groups()) for m in slow.finditer(s)], (fast.pattern, s)
+            assert fast.split(s) == slow.split(s)
