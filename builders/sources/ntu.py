@@ -250,10 +250,11 @@ def rank_bodies(skeleton: Skeleton) -> list[str]:
     ids, first, inverse, counts = np.unique(
         skeleton.body_id, return_index=True, return_inverse=True, return_counts=True
     )
-    tracked = (skeleton.state > 0) & (skeleton.xyz[..., 2] > 0)
-    motion = np.array([_motion_energy(skeleton.xyz[inverse == k], tracked[inverse == k])
-                       for k in range(ids.size)])
     keep = np.flatnonzero(2 * counts >= counts.max())
+    if keep.size == 1:  # one candidate (most files): its motion decides nothing
+        return [str(ids[keep[0]])]
+    tracked = (skeleton.state > 0) & (skeleton.xyz[..., 2] > 0)
+    motion = {k: _motion_energy(skeleton.xyz[inverse == k], tracked[inverse == k]) for k in keep}
     order = sorted(keep, key=lambda k: (-motion[k], -counts[k], first[k]))
     return [str(ids[k]) for k in order]
 
