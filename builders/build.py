@@ -529,29 +529,31 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
             raise ValueError(f"unknown Stage-1 option(s) {unknown}; valid: {names}")
         Stage1Options(**options.stage1)
     cal_sha = _calibration_sha256(options, force)
-    paths = list(source.list_inputs(options.input_dir, **options.source_options))
-    if not paths:
-        raise ValueError(f"no {options.source} input files found under {options.input_dir}")
-    named = [(_name(options.input_dir, p), p) for p in paths]
-    from .dataset.writer import DatasetWriter
-
-    writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs,
-                           build_key=options.row_key(cal_sha), overwrite=overwrite)
-    todo = list(writer.pending(named))
-    done_before = len(writer.completed_chunks())
-    seen: dict[str, str] = {}
-    if done_before:
-        logger.info("resuming: %d chunk(s) already committed", done_before)
-        _check_committed_inputs(writer, named)
-        seen = dict.fromkeys(writer.committed_ids(), "an earlier run")
-    n_bytes = sum(_size(p) for _, chunk in todo for _, p in chunk)
-    bar = tqdm(total=sum(len(chunk) for _, chunk in todo), unit="input",
-               desc=f"build {options.source}", disable=not progress)
-    n_rows = 0
-    # One pool of workers (num_proc > 1, local engine) for the chunks and then the instruction pass:
-    # started when first needed, each worker's start-up (imports, compiled kernels) paid once.
+    # One pool of workers (num_proc > 1, local engine) for the chunks and then the instruction
+    # pass, started now: the workers' start-up (imports, compiled kernels), paid once, overlaps
+    # the driver's own (listing the inputs, the writer and its imports).
     with contextlib.ExitStack() as stack:
         pool = _LazyPool(options.num_proc if options.engine == "local" else 1, options, stack)
+        pool.get()
+        paths = list(source.list_inputs(options.input_dir, **options.source_options))
+        if not paths:
+            raise ValueError(f"no {options.source} input files found under {options.input_dir}")
+        named = [(_name(options.input_dir, p), p) for p in paths]
+        from .dataset.writer import DatasetWriter
+
+        writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs,
+                               build_key=options.row_key(cal_sha), overwrite=overwrite)
+        todo = list(writer.pending(named))
+        done_before = len(writer.completed_chunks())
+        seen: dict[str, str] = {}
+        if done_before:
+            logger.info("resuming: %d chunk(s) already committed", done_before)
+            _check_committed_inputs(writer, named)
+            seen = dict.fromkeys(writer.committed_ids(), "an earlier run")
+        n_bytes = sum(_size(p) for _, chunk in todo for _, p in chunk)
+        bar = tqdm(total=sum(len(chunk) for _, chunk in todo), unit="input",
+                   desc=f"build {options.source}", disable=not progress)
+        n_rows = 0
         if options.engine == "ray":
             from .engine_ray import ray_chunks
 
