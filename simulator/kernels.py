@@ -234,13 +234,17 @@ def _basis_derivs(tk, k, i, x, nders, ders, ndu, a, left, right):
 
 
 @njit(cache=True, error_model="numpy")
-def _spline_setup(t, t_out, band, first, table, span):
-    """Collocation LU and evaluation table of the not-a-knot quintic through sites t (n >= 7).
+def _spline_setup(t, t_out, band, first, table, span, row0=0, out0=0):
+    """Collocation LU and evaluation table of the not-a-knot quintic through sites t (n >= 6).
 
     band (n, 11): LU factors of the banded collocation matrix (columns j - i + 5), factored
     without pivoting, which B-spline collocation matrices allow (they are totally positive,
     de Boor); first (n,): first non-zero column of each row. table (N, 3, 6): value, first and
     second derivatives of the 6 basis functions non-zero at each t_out; span (N,) their interval.
+    Rows before ``row0`` and table rows before ``out0`` are taken as already computed for these
+    sites (``imu_from_pose_sorted`` reuses them from a grid that shares them); the LU goes row
+    by row (Doolittle order), each row eliminated by the five before it in increasing order, so
+    a row is the same number whether computed now or reused.
     """
     k = DEGREE
     n = t.shape[0]
@@ -250,25 +254,24 @@ def _spline_setup(t, t_out, band, first, table, span):
     a = np.zeros((2, _K1))
     left = np.zeros(_K1)
     right = np.zeros(_K1)
-    band[:, :] = 0.0
-    i = k
-    for row in range(n):
+    i = first[row0 - 1] + k if row0 > 0 else k
+    for row in range(row0, n):
         i = _span(tk, k, n, t[row], i)
         _basis_derivs(tk, k, i, t[row], 1, ders, ndu, a, left, right)
         first[row] = i - k
+        for j in range(11):
+            band[row, j] = 0.0
         for j in range(_K1):
             band[row, i - k + j - row + 5] = ders[0, j]
-    # banded LU without pivoting (bandwidth 5 each side)
-    for col in range(n):
-        piv = band[col, 5]
-        for row in range(col + 1, min(col + 6, n)):
-            f = band[row, col - row + 5] / piv
+        # banded LU without pivoting (bandwidth 5 each side): eliminate columns row-5 .. row-1
+        for col in range(max(0, row - 5), row):
+            f = band[row, col - row + 5] / band[col, 5]
             band[row, col - row + 5] = f
             if f != 0.0:
                 for j in range(col + 1, min(col + 6, n)):
                     band[row, j - row + 5] -= f * band[col, j - col + 5]
-    i = k
-    for q in range(t_out.shape[0]):
+    i = span[out0 - 1] if out0 > 0 else k
+    for q in range(out0, t_out.shape[0]):
         i = _span(tk, k, n, t_out[q], i)
         _basis_derivs(tk, k, i, t_out[q], 3, ders, ndu, a, left, right)
         span[q] = i
@@ -299,46 +302,79 @@ def _spline_coef(band, y, c):
 
 
 @njit(cache=True, error_model="numpy")
-def _same(a, a0, a1, b, b0, b1):
-    if a1 - a0 != b1 - b0:
-        return False
-    for j in range(a1 - a0):
-        if a[a0 + j] != b[b0 + j]:
-            return False
-    return True
+def imu_from_pose_ragged(t, pose, offsets, t_out, out_offsets, gravity_z, out):
+    """``imu_from_pose_sorted`` of every clip in batch order."""
+    imu_from_pose_sorted(t, pose, offsets, t_out, out_offsets, gravity_z,
+                         np.arange(offsets.shape[0] - 1), out)
 
 
 @njit(cache=True, error_model="numpy")
-def imu_from_pose_ragged(t, pose, offsets, t_out, out_offsets, gravity_z, out):
-    """Ideal IMU of every clip from its low-passed pose, through one quintic spline per channel.
+def _common_prefix(a, a0, n, b, m):
+    """Number of leading entries a[a0 + j] == b[j], j < min(n, m)."""
+    p = 0
+    top = min(n, m)
+    while p < top and a[a0 + p] == b[p]:
+        p += 1
+    return p
 
-    t: (sum T,) s, the sites of each clip (n >= 7 per clip); pose: (sum T, 7) position (m) and
+
+@njit(cache=True, error_model="numpy")
+def imu_from_pose_sorted(t, pose, offsets, t_out, out_offsets, gravity_z, order, out):
+    """Ideal IMU of the clips ``order`` from their low-passed poses, one quintic spline per channel.
+
+    t: (sum T,) s, the sites of each clip (n >= 6 per clip); pose: (sum T, 7) position (m) and
     sign-continuous quaternion (w, x, y, z, device-to-world) at the sites; t_out: (sum N,) s,
     the device instants; out: (sum N, 6) ax ay az (m/s^2, specific force R^T (p'' - g)) and
-    gx gy gz (rad/s, 2 vec(conj(q) q') / |q|^2), sensor frame; g = (0, 0, gravity_z).
-    A clip whose sites equal the previous clip's (and whose instants too) reuses its tables.
+    gx gy gz (rad/s, 2 vec(conj(q) q') / |q|^2), sensor frame; g = (0, 0, gravity_z); order:
+    the clips to compute, in this order (rows of other clips are left as they are).
+
+    The spline setup of a clip keeps what it shares with the previous clip's: collocation and
+    LU rows whose sites and knots are equal, table rows whose instants and knots are equal. Clips
+    cut from one recording grid (t0 + k / fps, any lengths) share all but their last few rows,
+    so ordering clips by grid and length makes the setup nearly free; every kept number is the
+    one a fresh setup computes (same inputs, same operations), so results do not depend on the
+    order or the neighbours.
     """
-    nclips = offsets.shape[0] - 1
-    prev = -1
-    band = np.empty((0, 11))
-    first = np.empty(0, np.int64)
-    table = np.empty((0, 3, _K1))
-    span = np.empty(0, np.int64)
-    for b in range(nclips):
+    maxn, maxq = 0, 0
+    for b in order:
+        maxn = max(maxn, offsets[b + 1] - offsets[b])
+        maxq = max(maxq, out_offsets[b + 1] - out_offsets[b])
+    band = np.empty((maxn, 11))
+    first = np.empty(maxn, np.int64)
+    table = np.empty((maxq, 3, _K1))
+    span = np.empty(maxq, np.int64)
+    grid = np.empty(maxn)  # sites and instants the rows above belong to
+    instants = np.empty(maxq)
+    gn, gq = 0, 0
+    c = np.empty((maxn, 7))
+    sig = np.empty((maxq, 11))  # p'' (3), q (4), q' (4)
+    for b in order:
         o0, o1 = offsets[b], offsets[b + 1]
         q0, q1 = out_offsets[b], out_offsets[b + 1]
         n, nout = o1 - o0, q1 - q0
-        if not (prev >= 0 and _same(t, o0, o1, t, offsets[prev], offsets[prev + 1])
-                and _same(t_out, q0, q1, t_out, out_offsets[prev], out_offsets[prev + 1])):
-            band = np.empty((n, 11))
-            first = np.empty(n, np.int64)
-            table = np.empty((nout, 3, _K1))
-            span = np.empty(nout, np.int64)
-            _spline_setup(t[o0:o1], t_out[q0:q1], band, first, table, span)
-        prev = b
-        c = np.empty((n, 7))
-        _spline_coef(band, pose[o0:o1], c)
-        sig = np.empty((nout, 11))  # p'' (3), q (4), q' (4)
+        p = _common_prefix(t, o0, n, grid, gn)
+        # knots agree below ``agree``: k + 1 copies of t[0], then t[3:n-3], then copies of t[-1]
+        if p == n and n == gn:
+            agree = n + _K1
+        elif p == 0:
+            agree = 0
+        else:
+            agree = max(min(p + 3, n, gn), _K1)
+        row0 = 0
+        while row0 < min(p, n) and first[row0] + 2 * DEGREE < agree:
+            row0 += 1
+        pq = _common_prefix(t_out, q0, nout, instants, gq)
+        out0 = 0
+        while out0 < pq and span[out0] + DEGREE < agree:
+            out0 += 1
+        if row0 < n or out0 < nout:
+            _spline_setup(t[o0:o1], t_out[q0:q1], band, first, table, span, row0, out0)
+        for j in range(p, n):
+            grid[j] = t[o0 + j]
+        for j in range(pq, nout):
+            instants[j] = t_out[q0 + j]
+        gn, gq = n, nout
+        _spline_coef(band[:n], pose[o0:o1], c[:n])
         for q in range(nout):
             base = span[q] - DEGREE
             for ch in range(11):
@@ -350,7 +386,7 @@ def imu_from_pose_ragged(t, pose, offsets, t_out, out_offsets, gravity_z, out):
                 for ch in range(3, 7):
                     sig[q, ch] += c[base + j, ch] * w0
                     sig[q, ch + 4] += c[base + j, ch] * w1
-        output_stage(sig, gravity_z, out[q0:q1])
+        output_stage(sig[:nout], gravity_z, out[q0:q1])
 
 
 @njit(cache=True, error_model="numpy")
@@ -608,8 +644,12 @@ def _median5_nearest(phi, out):
     for i in range(n):
         for k in range(5):
             j = min(max(i + k - 2, 0), n - 1)
-            w[k] = phi[j]
-        w.sort()
+            v = phi[j]
+            m = k - 1  # insertion sort: five values, no call into a general sort
+            while m >= 0 and w[m] > v:
+                w[m + 1] = w[m]
+                m -= 1
+            w[m + 1] = v
         out[i] = w[2]
 
 
@@ -656,13 +696,14 @@ def _interp_good(phi, good, out):
 
 
 @njit(cache=True, error_model="numpy")
-def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist_i, smooth_sos,
+def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_f, twist_i, smooth_sos,
                         smooth_zi, smooth_pad, smooth_fit, offset, mount, out, status, used,
                         share, filled):
     """Device pose of each clip from its joints: ``orientation.device_frame`` followed by the
     mounting and the quaternion conversion of ``device_pose``, clip by clip, in compiled code.
 
-    joints: (sum T, K, 3) m; jidx_all: (B, 8) per clip, indices into K of shoulder, elbow, wrist,
+    joints: (R, K, 3) m, clip b in rows starts[b] ... starts[b] + T_b - 1; offsets (B + 1,): where
+    clip b goes in out (sum T, 7); jidx_all: (B, 8) per clip, indices into K of shoulder, elbow, wrist,
     hand, hand tip, thumb of the placement's side, left and right shoulder (-1 = absent); placement: 0 left
     wrist, 1 right wrist, 2 phone in hand; fs (B,) Hz. twist_f: (twist rad, pronation per
     flexion, bone tolerance, min sine, max twist rad, spike rad, max rate rad/s, min trusted);
@@ -679,6 +720,7 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
     nclips = offsets.shape[0] - 1
     for b in range(nclips):
         o, n = offsets[b], offsets[b + 1] - offsets[b]
+        src = starts[b]
         jidx = jidx_all[b]
         js, je, jw, jh, jt, jth, jls, jrs = (jidx[0], jidx[1], jidx[2], jidx[3], jidx[4], jidx[5],
                                             jidx[6], jidx[7])
@@ -686,26 +728,26 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
         u = np.empty((n, 3))
         origin = np.empty((n, 3))
         for i in range(n):
-            wv = joints[o + i, jw]
+            wv = joints[src + i, jw]
             if placement == 2:
                 dj = jt if jt >= 0 else jh
                 if dj >= 0:
-                    v0, v1, v2 = (joints[o + i, dj, 0] - wv[0], joints[o + i, dj, 1] - wv[1],
-                                  joints[o + i, dj, 2] - wv[2])
+                    v0, v1, v2 = (joints[src + i, dj, 0] - wv[0], joints[src + i, dj, 1] - wv[1],
+                                  joints[src + i, dj, 2] - wv[2])
                 else:
-                    v0, v1, v2 = (wv[0] - joints[o + i, je, 0], wv[1] - joints[o + i, je, 1],
-                                  wv[2] - joints[o + i, je, 2])
+                    v0, v1, v2 = (wv[0] - joints[src + i, je, 0], wv[1] - joints[src + i, je, 1],
+                                  wv[2] - joints[src + i, je, 2])
                 oj = jh if jh >= 0 else jw
             else:
-                v0, v1, v2 = (wv[0] - joints[o + i, je, 0], wv[1] - joints[o + i, je, 1],
-                              wv[2] - joints[o + i, je, 2])
+                v0, v1, v2 = (wv[0] - joints[src + i, je, 0], wv[1] - joints[src + i, je, 1],
+                              wv[2] - joints[src + i, je, 2])
                 oj = jw
             nv = _norm3(v0, v1, v2)
             if nv < 1e-9:
                 status[b] = 1
             u[i, 0], u[i, 1], u[i, 2] = v0 / nv, v1 / nv, v2 / nv
             for k in range(3):
-                origin[i, k] = joints[o + i, oj, k]
+                origin[i, k] = joints[src + i, oj, k]
         if status[b]:
             continue
         ref = np.empty((n, 3))
@@ -715,9 +757,9 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
             # forward direction from the shoulders (else world x), made perpendicular to u
             f0, f1, f2 = 1.0, 0.0, 0.0
             if jls >= 0 and jrs >= 0:
-                a0 = joints[o + i, jrs, 0] - joints[o + i, jls, 0]
-                a1 = joints[o + i, jrs, 1] - joints[o + i, jls, 1]
-                a2 = joints[o + i, jrs, 2] - joints[o + i, jls, 2]
+                a0 = joints[src + i, jrs, 0] - joints[src + i, jls, 0]
+                a1 = joints[src + i, jrs, 1] - joints[src + i, jls, 1]
+                a2 = joints[src + i, jrs, 2] - joints[src + i, jls, 2]
                 c0 = 0.0 * a2 - 1.0 * a1  # np.cross((0, 0, 1), across), term by term
                 c1 = 1.0 * a0 - 0.0 * a2
                 c2 = 0.0 * a1 - 0.0 * a0
@@ -728,9 +770,9 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
             u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
             d = f0 * u0 + f1 * u1 + f2 * u2
             fb0, fb1, fb2 = f0 - d * u0, f1 - d * u1, f2 - d * u2
-            up0 = joints[o + i, je, 0] - joints[o + i, js, 0]
-            up1 = joints[o + i, je, 1] - joints[o + i, js, 1]
-            up2 = joints[o + i, je, 2] - joints[o + i, js, 2]
+            up0 = joints[src + i, je, 0] - joints[src + i, js, 0]
+            up1 = joints[src + i, je, 1] - joints[src + i, js, 1]
+            up2 = joints[src + i, je, 2] - joints[src + i, js, 2]
             d = -up0 * u0 + -up1 * u1 + -up2 * u2
             nu = max(_norm3(up0, up1, up2), 1e-9)
             r0, r1, r2 = (-up0 - d * u0) / nu, (-up1 - d * u1) / nu, (-up2 - d * u2) / nu
@@ -744,9 +786,9 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
             ref[i, 0], ref[i, 1], ref[i, 2] = r0 / nr, r1 / nr, r2 / nr
             plane_ok[i] = sine >= 0.35
             # elbow flexion
-            b0 = joints[o + i, jw, 0] - joints[o + i, je, 0]
-            b1 = joints[o + i, jw, 1] - joints[o + i, je, 1]
-            b2 = joints[o + i, jw, 2] - joints[o + i, je, 2]
+            b0 = joints[src + i, jw, 0] - joints[src + i, je, 0]
+            b1 = joints[src + i, jw, 1] - joints[src + i, je, 1]
+            b2 = joints[src + i, jw, 2] - joints[src + i, je, 2]
             cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(
                 _norm3(up0, up1, up2) * _norm3(b0, b1, b2), 1e-12)
             flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
@@ -773,9 +815,9 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
             sine_t = np.empty(n)
             bone = np.empty(n)
             for i in range(n):
-                x0 = joints[o + i, jth, 0] - joints[o + i, base, 0]
-                x1 = joints[o + i, jth, 1] - joints[o + i, base, 1]
-                x2 = joints[o + i, jth, 2] - joints[o + i, base, 2]
+                x0 = joints[src + i, jth, 0] - joints[src + i, base, 0]
+                x1 = joints[src + i, jth, 1] - joints[src + i, base, 1]
+                x2 = joints[src + i, jth, 2] - joints[src + i, base, 2]
                 bone[i] = _norm3(x0, x1, x2)
                 a0, a1, a2 = axis[i, 0], axis[i, 1], axis[i, 2]
                 d = x0 * a0 + x1 * a1 + x2 * a2
@@ -859,3 +901,122 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
         for i in range(n):
             for k in range(7):
                 out[o + i, k] = pose[i, 0, k]
+
+
+# ---------------------------------------------------------------- limits and joint selection (imu.py)
+
+#: ``check_skeletons`` status bits: a limit is not certainly met (the NumPy checks decide and word
+#: the error); the clip needs the per-clip timeline repair or joint selection.
+UNSURE = 1
+REPAIR = 2
+
+
+@njit(cache=True, error_model="numpy")
+def _median_sorted(v, n):
+    """np.median of v[:n] (v is sorted in place)."""
+    s = np.sort(v[:n])
+    if n % 2:
+        return s[n // 2]
+    return (s[n // 2 - 1] + s[n // 2]) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, min_frames,
+                    status, use_opt, fs, nout):
+    """Plausibility limits, joint selection and frame rate of skeleton clips, one pass per clip.
+
+    t: (sum T,) s; valid: (sum T, J) bool; pos: (sum T, J, 3) m, world frame; offsets (B + 1,);
+    req (3,): indices into J of the placement's shoulder, elbow, wrist; opt (P,): of its optional
+    joints present; lim: (max_frames, max_gap_s, min_fps, max_duration_s, max_output_samples,
+    max_position_m, min_arm_length_m, max_arm_length_m) as ``limits.Limits``.
+    Per clip: status (bits ``UNSURE``, ``REPAIR``); use_opt (B, P): optional joint tracked in at
+    least ``min_share`` of the frames; fs (B,) Hz: 1 / median frame interval; nout (B,): device
+    samples at ``rate_hz`` (``kinematics.output_times``). A clip passes without ``UNSURE`` only
+    when every quantity ``imu._check_limits`` judges is at least 1e-9 (relative) inside its limit,
+    so the two never disagree; ``REPAIR`` is set exactly where ``imu._motion_joints`` would
+    change the clip (times not increasing or not uniform within 1 %, a used joint untracked).
+    """
+    margin = 1e-9
+    (max_frames, max_gap, min_fps, max_duration, max_out, max_pos, min_arm, max_arm) = (
+        lim[0], lim[1], lim[2], lim[3], lim[4], lim[5], lim[6], lim[7])
+    nclips = offsets.shape[0] - 1
+    nopt = opt.shape[0]
+    js, je, jw = req[0], req[1], req[2]
+    for b in range(nclips):
+        o, n = offsets[b], offsets[b + 1] - offsets[b]
+        st = 0
+        fs[b], nout[b] = np.nan, 0
+        for k in range(nopt):
+            use_opt[b, k] = False
+        if n > max_frames or n < min_frames:
+            status[b] = UNSURE | REPAIR
+            continue
+        # timeline: increasing, uniform within 1 %, median rate
+        dt = np.empty(n - 1)
+        lo, hi = np.inf, -np.inf
+        for i in range(n - 1):
+            d = t[o + i + 1] - t[o + i]
+            dt[i] = d
+            lo, hi = min(lo, d), max(hi, d)
+        if not lo > 0:
+            status[b] = UNSURE | REPAIR
+            continue
+        mean = (t[o + n - 1] - t[o]) / (n - 1)
+        if not (hi - mean <= 0.01 * mean and mean - lo <= 0.01 * mean):
+            st |= REPAIR
+        med = _median_sorted(dt, n - 1)
+        fs[b] = 1.0 / med
+        if not 1.0 / med >= min_fps * (1.0 + margin):
+            st |= UNSURE
+        # frames with the shoulder, elbow and wrist tracked: gaps, duration, arm length, coordinates
+        arm = np.empty(n)
+        count = 0
+        gap = 0.0
+        t_first, t_last = 0.0, 0.0
+        biggest = 0.0
+        finite = True
+        for i in range(n):
+            r = o + i
+            if not (valid[r, js] and valid[r, je] and valid[r, jw]):
+                continue
+            if count == 0:
+                t_first = t[r]
+            else:
+                gap = max(gap, t[r] - t_last)
+            t_last = t[r]
+            a = _norm3(pos[r, je, 0] - pos[r, js, 0], pos[r, je, 1] - pos[r, js, 1],
+                       pos[r, je, 2] - pos[r, js, 2])
+            a += _norm3(pos[r, jw, 0] - pos[r, je, 0], pos[r, jw, 1] - pos[r, je, 1],
+                        pos[r, jw, 2] - pos[r, je, 2])
+            arm[count] = a
+            count += 1
+            for jj in range(3):
+                for c in range(3):
+                    v = abs(pos[r, req[jj], c])
+                    finite &= np.isfinite(v)
+                    biggest = max(biggest, v)
+        if count < 2 or not finite:
+            st |= UNSURE
+        else:
+            duration = t_last - t_first
+            if not (gap <= max_gap * (1.0 - margin) and duration <= max_duration * (1.0 - margin)
+                    and duration * rate_hz <= max_out * (1.0 - margin)
+                    and biggest <= max_pos * (1.0 - margin)):
+                st |= UNSURE
+            length = _median_sorted(arm, count)
+            if not (min_arm * (1.0 + margin) <= length <= max_arm * (1.0 - margin)):
+                st |= UNSURE
+        if count < n:
+            st |= REPAIR
+        # optional joints: used when tracked in >= min_share of the frames; used ones must be
+        # tracked in every frame for the clip to need no repair
+        for k in range(nopt):
+            tracked = 0
+            for i in range(n):
+                tracked += valid[o + i, opt[k]]
+            use = tracked / n >= min_share
+            use_opt[b, k] = use
+            if use and tracked < n:
+                st |= REPAIR
+        nout[b] = int(np.floor((t[o + n - 1] - t[o]) * rate_hz + 1e-9)) + 1
+        status[b] = st
