@@ -571,9 +571,8 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
     cutoffs = _cutoffs(sources, poses, options)
     ideal = _ideal_signals(poses, cutoffs, tq, q_offsets, live, options)
     limits = options.limits or lim.DEFAULT_LIMITS  # judged on the ideal signals: a device clips
-    top = np.abs(ideal)
-    a_max = np.maximum.reduceat(top[:, :3].max(axis=1), q_offsets[:-1])
-    g_max = np.maximum.reduceat(top[:, 3:].max(axis=1), q_offsets[:-1])
+    a_max, g_max = np.empty(len(nout)), np.empty(len(nout))
+    kernels.clip_peaks(ideal, q_offsets, a_max, g_max)
     implausible = ~((a_max <= limits.max_accel_ms2) & (g_max <= limits.max_gyro_rads))
     cal = options.calibration
     if cal is not None:
@@ -585,7 +584,9 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
 
         rngs = [clip_rng(options.seed, clip_ids[i], "device") for i in poses.index]
         apply_device_ragged(ideal, q_offsets, options.rate_hz, get_device(options.device), rngs)
-    finite = cal is None and bool(np.isfinite(ideal).all())  # else clip by clip
+    # after the device model: every value finite (else clip by clip)
+    finite = cal is None and kernels.clip_peaks(ideal, q_offsets[[0, -1]], np.empty(1), np.empty(1))
+    accel, gyro = np.ascontiguousarray(ideal[:, :3]), np.ascontiguousarray(ideal[:, 3:])
     rate = float(rate)
     for k, (i, info, cut) in enumerate(zip(poses.index, poses.infos, cutoffs)):
         if not live[k]:
@@ -595,14 +596,14 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
             results[i] = MotionError(f"clip {clip_ids[i]!r}: {why}; check the motion for outliers")
             continue
         rows = slice(q_offsets[k], q_offsets[k + 1])
-        a, g = ideal[rows, :3], ideal[rows, 3:]
+        a, g = accel[rows], gyro[rows]
         if cal is not None:
             a, g = cal.map_quantiles(a, g)
         if not finite and not (np.isfinite(a).all() and np.isfinite(g).all()):
             results[i] = MotionError(f"clip {clip_ids[i]!r}: simulation produced non-finite values "
                                      "(check the motion for outliers)")
             continue
-        results[i] = ImuRecording(np.ascontiguousarray(a), np.ascontiguousarray(g), tq[rows].copy(),
+        results[i] = ImuRecording(a.copy(), g.copy(), tq[rows].copy(),  # own memory, not the block's
                                   rate, notes=results[i], info={**info, "cutoff_hz": cut})
     return results
 

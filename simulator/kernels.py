@@ -423,6 +423,68 @@ def output_stage(sig, gravity_z, out):
 # ---------------------------------------------------------------- device pose from frames
 
 @njit(cache=True, error_model="numpy")
+def _pose_row(fr, ox, oy, oz, offset, mount, m, cand, dst):
+    """dst (7,): position (ox, oy, oz) + fr offset and the unit quaternion (w, x, y, z) of
+    fr mount by Shepperd's method (as ``orientation.matrix_to_quat``); fr (3, 3) segment-to-world
+    (columns = segment axes); m (3, 3), cand (4,): scratch."""
+    ident = True  # the usual mounting: m = fr (the same numbers up to the sign of zeros)
+    for r in range(3):
+        for c in range(3):
+            ident &= mount[r, c] == (1.0 if r == c else 0.0)
+    for r in range(3):
+        o = ox if r == 0 else (oy if r == 1 else oz)
+        dst[r] = o + (fr[r, 0] * offset[0] + fr[r, 1] * offset[1] + fr[r, 2] * offset[2])
+        for c in range(3):
+            m[r, c] = fr[r, c] if ident else (fr[r, 0] * mount[0, c] + fr[r, 1] * mount[1, c]
+                                              + fr[r, 2] * mount[2, c])
+    tr = m[0, 0] + m[1, 1] + m[2, 2]
+    best, top = 0, tr
+    for k in range(3):
+        if m[k, k] > top:
+            best, top = k + 1, m[k, k]
+    if best == 0:
+        cand[0], cand[1] = 1 + tr, m[2, 1] - m[1, 2]
+        cand[2], cand[3] = m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]
+    elif best == 1:
+        cand[0], cand[1] = m[2, 1] - m[1, 2], 1 + m[0, 0] - m[1, 1] - m[2, 2]
+        cand[2], cand[3] = m[0, 1] + m[1, 0], m[0, 2] + m[2, 0]
+    elif best == 2:
+        cand[0], cand[1] = m[0, 2] - m[2, 0], m[0, 1] + m[1, 0]
+        cand[2], cand[3] = 1 - m[0, 0] + m[1, 1] - m[2, 2], m[1, 2] + m[2, 1]
+    else:
+        cand[0], cand[1] = m[1, 0] - m[0, 1], m[0, 2] + m[2, 0]
+        cand[2], cand[3] = m[1, 2] + m[2, 1], 1 - m[0, 0] - m[1, 1] + m[2, 2]
+    norm = np.sqrt(cand[0] * cand[0] + cand[1] * cand[1] + cand[2] * cand[2] + cand[3] * cand[3])
+    for k in range(4):
+        dst[3 + k] = cand[k] / norm
+
+
+@njit(cache=True, error_model="numpy")
+def _continuous_signs(pose):
+    """In place: flip the quaternions pose[:, 3:7] along time so that consecutive ones lie in
+    one hemisphere (signs from the dot products of the unflipped neighbours, accumulated, as
+    ``orientation.quat_continuous``)."""
+    nt = pose.shape[0]
+    if nt == 0:
+        return
+    prev = np.empty(4)
+    for k in range(4):
+        prev[k] = pose[0, 3 + k]
+    sign = 1.0
+    for i in range(1, nt):
+        dot = 0.0
+        for k in range(4):
+            dot += pose[i, 3 + k] * prev[k]
+        for k in range(4):
+            prev[k] = pose[i, 3 + k]
+        if dot < 0:
+            sign = -sign
+        if sign < 0:
+            for k in range(4):
+                pose[i, 3 + k] = -pose[i, 3 + k]
+
+
+@njit(cache=True, error_model="numpy")
 def device_pose(origin, frame, offset, mount, out):
     """Device position and sign-continuous quaternion along time for each clip of a batch.
 
@@ -437,50 +499,9 @@ def device_pose(origin, frame, offset, mount, out):
     cand = np.empty(4)
     for b in range(nb):
         for i in range(nt):
-            for r in range(3):
-                out[i, b, r] = origin[i, b, r] + (frame[i, b, r, 0] * offset[0]
-                                                  + frame[i, b, r, 1] * offset[1]
-                                                  + frame[i, b, r, 2] * offset[2])
-                for c in range(3):
-                    m[r, c] = (frame[i, b, r, 0] * mount[0, c] + frame[i, b, r, 1] * mount[1, c]
-                               + frame[i, b, r, 2] * mount[2, c])
-            tr = m[0, 0] + m[1, 1] + m[2, 2]
-            best, top = 0, tr
-            for k in range(3):
-                if m[k, k] > top:
-                    best, top = k + 1, m[k, k]
-            if best == 0:
-                cand[0], cand[1] = 1 + tr, m[2, 1] - m[1, 2]
-                cand[2], cand[3] = m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]
-            elif best == 1:
-                cand[0], cand[1] = m[2, 1] - m[1, 2], 1 + m[0, 0] - m[1, 1] - m[2, 2]
-                cand[2], cand[3] = m[0, 1] + m[1, 0], m[0, 2] + m[2, 0]
-            elif best == 2:
-                cand[0], cand[1] = m[0, 2] - m[2, 0], m[0, 1] + m[1, 0]
-                cand[2], cand[3] = 1 - m[0, 0] + m[1, 1] - m[2, 2], m[1, 2] + m[2, 1]
-            else:
-                cand[0], cand[1] = m[1, 0] - m[0, 1], m[0, 2] + m[2, 0]
-                cand[2], cand[3] = m[1, 2] + m[2, 1], 1 - m[0, 0] - m[1, 1] + m[2, 2]
-            norm = np.sqrt(cand[0] * cand[0] + cand[1] * cand[1] + cand[2] * cand[2]
-                           + cand[3] * cand[3])
-            for k in range(4):
-                out[i, b, 3 + k] = cand[k] / norm
-        # sign flips from the dot products of the unflipped neighbours, accumulated
-        prev = np.empty(4)
-        for k in range(4):
-            prev[k] = out[0, b, 3 + k]
-        sign = 1.0
-        for i in range(1, nt):
-            dot = 0.0
-            for k in range(4):
-                dot += out[i, b, 3 + k] * prev[k]
-            for k in range(4):
-                prev[k] = out[i, b, 3 + k]
-            if dot < 0:
-                sign = -sign
-            if sign < 0:
-                for k in range(4):
-                    out[i, b, 3 + k] = -out[i, b, 3 + k]
+            _pose_row(frame[i, b], origin[i, b, 0], origin[i, b, 1], origin[i, b, 2], offset,
+                      mount, m, cand, out[i, b])
+        _continuous_signs(out[:, b])
 
 
 # ---------------------------------------------------------------- device model
@@ -717,6 +738,10 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
         twist_f[0], twist_f[1], twist_f[2], twist_f[3], twist_f[4], twist_f[5], twist_f[6],
         twist_f[7])
     source, smooth_on = twist_i[0], twist_i[1]
+    two_pi = 2.0 * np.pi
+    fr = np.empty((3, 3))
+    m = np.empty((3, 3))
+    cand = np.empty(4)
     nclips = offsets.shape[0] - 1
     for b in range(nclips):
         o, n = offsets[b], offsets[b + 1] - offsets[b]
@@ -728,19 +753,17 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
         u = np.empty((n, 3))
         origin = np.empty((n, 3))
         for i in range(n):
-            wv = joints[src + i, jw]
+            r_ = src + i
+            w0, w1, w2 = joints[r_, jw, 0], joints[r_, jw, 1], joints[r_, jw, 2]
             if placement == 2:
                 dj = jt if jt >= 0 else jh
                 if dj >= 0:
-                    v0, v1, v2 = (joints[src + i, dj, 0] - wv[0], joints[src + i, dj, 1] - wv[1],
-                                  joints[src + i, dj, 2] - wv[2])
+                    v0, v1, v2 = joints[r_, dj, 0] - w0, joints[r_, dj, 1] - w1, joints[r_, dj, 2] - w2
                 else:
-                    v0, v1, v2 = (wv[0] - joints[src + i, je, 0], wv[1] - joints[src + i, je, 1],
-                                  wv[2] - joints[src + i, je, 2])
+                    v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
                 oj = jh if jh >= 0 else jw
             else:
-                v0, v1, v2 = (wv[0] - joints[src + i, je, 0], wv[1] - joints[src + i, je, 1],
-                              wv[2] - joints[src + i, je, 2])
+                v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
                 oj = jw
             nv = _norm3(v0, v1, v2)
             if nv < 1e-9:
@@ -785,6 +808,8 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                 status[b] = 2
             ref[i, 0], ref[i, 1], ref[i, 2] = r0 / nr, r1 / nr, r2 / nr
             plane_ok[i] = sine >= 0.35
+            if ppf == 0.0:
+                continue  # the flexion only enters the model through its slope
             # elbow flexion
             b0 = joints[src + i, jw, 0] - joints[src + i, je, 0]
             b1 = joints[src + i, jw, 1] - joints[src + i, je, 1]
@@ -800,8 +825,8 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                 axis[i, k] = u[i, k] if left else -u[i, k]
         # forearm twist (twist.forearm_twist)
         model = np.empty(n)
-        for i in range(n):
-            model[i] = twist_rad + ppf * (flex[i] - np.pi / 2)
+        for i in range(n):  # with no slope: twist_rad + 0 (x) finite flexion, exactly
+            model[i] = twist_rad + ppf * (flex[i] - np.pi / 2) if ppf != 0.0 else twist_rad
         if ppf != 0.0 and smooth_on:
             tmp = model.reshape(n, 1).copy()
             res = np.empty((n, 1))
@@ -809,6 +834,7 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                            smooth_pad[b:b + 1], smooth_fit[b:b + 1], res)
             model[:] = res[:, 0]
         phi = model
+        phi_const = ppf == 0.0  # the model without slope is one angle
         if jth >= 0 and source != 2:
             base = jh if jh >= 0 else jw
             raw = np.empty(n)
@@ -830,6 +856,7 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                 raw[i] = np.arctan2(c0 * a0 + c1 * a1 + c2 * a2, e0 * p0 + e1 * p1 + e2 * p2)
             if source == 1 or n < 2:
                 phi = raw
+                phi_const = False
                 used[b] = 2
             else:
                 un = np.empty(n)
@@ -840,10 +867,14 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                 _median5_nearest(un, med5)
                 for i in range(n):
                     good = abs(bone[i] - med_bone) <= bone_tol * max(med_bone, 1e-6)
-                    good &= sine_t[i] >= min_sine
-                    wrapped = np.arctan2(np.sin(un[i]), np.cos(un[i]))
-                    good &= (not plane_ok[i]) or (abs(wrapped) <= max_twist)
-                    good &= abs(un[i] - med5[i]) <= spike
+                    good = good and sine_t[i] >= min_sine and abs(un[i] - med5[i]) <= spike
+                    if good and plane_ok[i]:
+                        # |twist wrapped to (-pi, pi]| <= max: np.angle(exp(i phi)) only where
+                        # the plain remainder lies within 1e-6 rad of the limit
+                        wrapped = un[i] - two_pi * np.floor((un[i] + np.pi) / two_pi)
+                        if abs(abs(wrapped) - max_twist) <= 1e-6:
+                            wrapped = np.arctan2(np.sin(un[i]), np.cos(un[i]))
+                        good = abs(wrapped) <= max_twist
                     ok[i] = good
                 idx = np.flatnonzero(ok)
                 if idx.size >= 2:
@@ -861,6 +892,7 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                 share[b] = count / n
                 if share[b] >= min_trusted:
                     used[b] = 1
+                    phi_const = False
                     filled[b] = n - count
                     interp = np.empty(n)
                     _interp_good(un, ok, interp)
@@ -872,12 +904,13 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                         phi = res[:, 0].copy()
                     else:
                         phi = interp
-        # frame: r = rotate_about(ref, axis, phi); dorsal; axes by placement
-        frame = np.empty((n, 1, 3, 3))
+        # frame: r = rotate_about(ref, axis, phi); dorsal; axes by placement; then device_pose
+        c, s = np.cos(phi[0]), np.sin(phi[0])
         for i in range(n):
             e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
             a0, a1, a2 = axis[i, 0], axis[i, 1], axis[i, 2]
-            c, s = np.cos(phi[i]), np.sin(phi[i])
+            if not phi_const:
+                c, s = np.cos(phi[i]), np.sin(phi[i])
             x0 = a1 * e2 - a2 * e1
             x1 = a2 * e0 - a0 * e2
             x2 = a0 * e1 - a1 * e0
@@ -895,12 +928,9 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                 cols = ((r0, r1, r2), (u0, u1, u2), (-d0, -d1, -d2))
             for c_ in range(3):
                 for k in range(3):
-                    frame[i, 0, k, c_] = cols[c_][k]
-        pose = np.empty((n, 1, 7))
-        device_pose(origin.reshape(n, 1, 3), frame, offset, mount, pose)
-        for i in range(n):
-            for k in range(7):
-                out[o + i, k] = pose[i, 0, k]
+                    fr[k, c_] = cols[c_][k]
+            _pose_row(fr, origin[i, 0], origin[i, 1], origin[i, 2], offset, mount, m, cand, out[o + i])
+        _continuous_signs(out[o:o + n])
 
 
 # ---------------------------------------------------------------- limits and joint selection (imu.py)
@@ -1020,3 +1050,22 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
                 st |= REPAIR
         nout[b] = int(np.floor((t[o + n - 1] - t[o]) * rate_hz + 1e-9)) + 1
         status[b] = st
+
+
+@njit(cache=True, error_model="numpy")
+def clip_peaks(x, offsets, a_max, g_max):
+    """Per clip b: a_max[b], g_max[b] = max |x[rows, :3]|, max |x[rows, 3:]| over its rows of
+    x (sum N, 6) (NaN if any value is NaN, as np.max); returns whether every value is finite."""
+    finite = True
+    for b in range(offsets.shape[0] - 1):
+        a, g = 0.0, 0.0
+        for i in range(offsets[b], offsets[b + 1]):
+            for c in range(6):
+                v = abs(x[i, c])
+                finite &= np.isfinite(v)
+                if c < 3:
+                    a = v if (v > a or v != v) and a == a else a
+                else:
+                    g = v if (v > g or v != v) and g == g else g
+        a_max[b], g_max[b] = a, g
+    return finite
