@@ -113,7 +113,9 @@ def cmd_build(args) -> int:
         return _fail(f"Stage-1 options apply to the video sources ({', '.join(sorted(VIDEO_SOURCES))}), "
                      f"not to {args.source!r}")
     try:
-        options = _key_values(args.source_option, "--source-option")
+        from .builders.sources import coerce_options
+
+        options = coerce_options(args.source, _key_values(args.source_option, "--source-option"))
         limits = _key_values(args.limit, "--limit")
         opts = BuildOptions(source=args.source, input_dir=args.input, output_dir=args.output,
                             rate_hz=args.rate, placement=args.placement, device=args.device,
@@ -127,7 +129,8 @@ def cmd_build(args) -> int:
                             teacher_model=args.teacher_model, teacher_key_env=args.teacher_key_env,
                             engine=args.engine,
                             ray=RayOptions(address=args.ray_address, workers=args.workers,
-                                           num_gpus_per_worker=args.num_gpus_per_worker))
+                                           num_gpus_per_worker=args.num_gpus_per_worker,
+                                           max_retries=args.ray_max_retries))
         result = build(opts, repo_id=args.repo_id, progress=not args.quiet,
                        overwrite=args.overwrite, force=args.force)
     except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
@@ -340,6 +343,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="Ray read/reconstruct actors (default: the cluster's CPU count)")
     p.add_argument("--num-gpus-per-worker", type=float, default=0.0,
                    help="GPUs per Ray read actor, for video sources (default 0)")
+    p.add_argument("--ray-max-retries", type=int, default=3,
+                   help="restarts of a lost Ray read actor / re-runs of a lost simulation task "
+                        "before the build fails (default 3)")
     p.add_argument("--chunk-inputs", type=int, default=256,
                    help="input files per committed chunk/shard (keep it when resuming)")
     p.add_argument("--source-option", action="append", metavar="KEY=VALUE",

@@ -53,18 +53,24 @@ class RayOptions:
     workers: read/reconstruct actors (and at most as many simulation tasks in flight); None = the
         cluster's CPU count. num_gpus_per_worker: GPUs per read actor (video sources; 0 = CPU).
     num_cpus: CPUs of a locally started instance (None = all).
+    max_retries: times a lost read actor is restarted and a lost simulation task re-run before
+        the build fails (Ray Data's own default is unlimited, which can loop forever on a node
+        that keeps dying); a chunk is still committed once.
     """
 
     address: str | None = None
     workers: int | None = None
     num_gpus_per_worker: float = 0.0
     num_cpus: int | None = None
+    max_retries: int = 3
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.num_gpus_per_worker < 0:
             raise ValueError(f"num_gpus_per_worker must be >= 0, got {self.num_gpus_per_worker}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
 
 
 @dataclass

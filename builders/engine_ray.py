@@ -14,8 +14,9 @@ with the same ``DatasetWriter`` calls as the local engine, so that shards, card,
 streaming executor applies backpressure (a bounded number of blocks in flight per stage), so
 reading never outruns simulation and memory stays bounded on every node.
 
-Fault tolerance: Ray Data's defaults restart a read actor that dies and retry its in-flight
-chunk, and retry a simulation task whose worker or node was lost; a chunk is committed only
+Fault tolerance: a read actor that dies is restarted and its in-flight chunk retried, and a
+simulation task whose worker or node was lost is re-run, each up to ``RayOptions.max_retries``
+times (``--ray-max-retries``; Ray Data's own default is unlimited); a chunk is committed only
 once, by the driver, in order. (Reader errors never kill a worker: they become skips with their
 reason, so only a lost process or node is retried.) A driver that is restarted resumes after
 the last committed chunk, as a local build does (``DatasetWriter.pending``).
@@ -30,6 +31,7 @@ import logging
 import os
 import pickle
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,16 @@ def _connect(ro: RayOptions) -> bool:
     return True
 
 
+def _stages(ds, options: BuildOptions, ro: RayOptions, workers: int):
+    """read (actor pool) -> simulate (CPU tasks), each retried at most ``ro.max_retries`` times."""
+    ds = ds.map_batches(
+        _ReadActor, fn_constructor_args=(options,), batch_size=1, concurrency=workers,
+        num_cpus=1, num_gpus=ro.num_gpus_per_worker or None,
+        max_restarts=ro.max_retries, max_task_retries=ro.max_retries)
+    return ds.map_batches(_simulate_batch, fn_kwargs={"options": options}, batch_size=1,
+                          num_cpus=1, max_retries=ro.max_retries)
+
+
 def ray_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
     """(chunk index, processed chunk) in input order, computed on a Ray cluster.
 
@@ -116,11 +128,11 @@ def ray_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
         items = [{"chunk": k, "inputs": pickle.dumps([(n, str(p)) for n, p in chunk])}
                  for k, chunk in todo]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
-        ds = ds.map_batches(
-            _ReadActor, fn_constructor_args=(options,), batch_size=1, concurrency=workers,
-            num_cpus=1, num_gpus=ro.num_gpus_per_worker or None)
-        ds = ds.map_batches(_simulate_batch, fn_kwargs={"options": options}, batch_size=1,
-                            num_cpus=1)
+        # Ray Data has no named parameter for retry bounds; its ray_remote_args (deprecated in
+        # 2.60, removed in 2.64: setup.cfg pins ray below that) are the only way to set them.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            ds = _stages(ds, options, ro, workers)
         times = STAGE_TIMES
         times.update(read_s=0.0, simulate_s=0.0, chunks=0, wall_s=0.0)
         start = time.perf_counter()

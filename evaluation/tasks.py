@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..builders.labels import UTD_MHAD_LABELS, WEDA_FALL_LABELS
+from ..builders.labels import FALL_HAZARDS, UTD_MHAD_LABELS, WEDA_FALL_LABELS
 
 #: Version of the task definitions and folder format; bumped when windows or labels change.
 PROTOCOL_VERSION = "1.0.0"
@@ -48,8 +48,7 @@ WINDOWS = "windows/{split}.npz"
 BENCH_SPLITS = ("test", "train")
 
 FALL, NOT_FALL = "fall", "not_fall"
-#: Hazards that count as a fall in the fall tasks (fainting in WEDA-FALL is a fall while sitting).
-FALL_HAZARDS = frozenset({"falling", "fainting"})
+# Hazards that count as a fall: ``builders.labels.FALL_HAZARDS`` (one place for the fact).
 
 
 @dataclass(frozen=True)

@@ -97,9 +97,20 @@ def test_cli_engine_ray_starts_and_stops_its_own_instance(local_build, tmp_path,
     assert _tree(out) == _tree(local_build)
 
 
+def test_retries_are_bounded_a_worker_lost_with_none_left_fails_the_build(ray_instance, tmp_path):
+    opts = _opts(tmp_path / "ds", "ray")
+    opts.ray = RayOptions(workers=2, max_retries=0)
+    with pytest.raises(Exception) as err:
+        build(opts, progress=False)
+    assert ray_instance.exists(), "the fault hook never fired: no worker was killed"
+    assert "died" in str(err.value).lower() or "actor" in str(err.value).lower(), str(err.value)[:500]
+
+
 def test_ray_options_are_checked():
     with pytest.raises(ValueError, match="workers"):
         RayOptions(workers=0)
+    with pytest.raises(ValueError, match="max_retries"):
+        RayOptions(max_retries=-1)
     with pytest.raises(ValueError, match="engine"):
         BuildOptions(source="npz", input_dir=SAMPLES, output_dir="x", engine="spark")
 

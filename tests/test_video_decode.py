@@ -113,3 +113,30 @@ def test_real_videos(shared_data):
     win = list(iter_frames(folder / "no_person_hevc_portrait.mp4", start_s=10.0, end_s=10.2))
     assert win and all(10.0 - 1e-6 <= f.time_s < 10.2 for f in win)
     assert win[0].index == round(win[0].time_s * hevc.fps)
+
+
+def test_digest_reads_a_file_once_and_again_after_a_rewrite(tmp_path, monkeypatch):
+    import builtins
+    import hashlib
+    import os
+
+    from imu2safety.builders.video import decode
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"first version of the bytes")
+    opened = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: (opened.append(str(f)), real_open(f, *a, **k))[1])
+    first = decode.digest(video)
+    assert first == hashlib.sha256(b"first version of the bytes").hexdigest()
+    assert decode.digest(video) == first and decode.digest(str(video)) == first
+    assert opened.count(str(video.resolve())) == 1  # windows of one video: read once
+    video.write_bytes(b"second, longer version of the bytes")
+    os.utime(video, ns=(1, 1))
+    assert decode.digest(video) == hashlib.sha256(b"second, longer version of the bytes").hexdigest()
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in (2, 10):
+        (frames / f"frame_{i}.png").write_bytes(bytes([i]))
+    want = hashlib.sha256(b"frame_2.png" + bytes([2]) + b"frame_10.png" + bytes([10])).hexdigest()
+    assert decode.digest(frames) == want

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -182,7 +183,47 @@ def parse_options(cls: type[OptionsT], source: str, options: dict[str, Any]) -> 
         raise ValueError(
             f"unknown option(s) {unknown} for source {source!r}; valid options: {names}"
         )
-    return cls(**options)
+    hints = typing.get_type_hints(cls)
+    return cls(**{k: _coerce(v, hints[k], f"{source} option {k}") for k, v in options.items()})
+
+
+def coerce_options(source: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Command-line option strings of ``source`` as its options' types (``_coerce``), so that a
+    build records and compares ``rate_hz=25.0``, not ``"25"``; unknown names pass unchanged (the
+    reader's ``parse_options`` refuses them with the list of valid ones)."""
+    cls = getattr(get_source(source), "Options", None)
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return dict(options)
+    hints = typing.get_type_hints(cls)
+    return {k: _coerce(v, hints[k], f"{source} option {k}") if k in hints else v
+            for k, v in options.items()}
+
+
+def _coerce(value: Any, hint: Any, what: str) -> Any:
+    """A command-line string (``--source-option rate_hz=25``) as the field's type: int, float,
+    bool ("true"/"false"/"1"/"0"/"yes"/"no") or str, ``X | None`` accepting "none"; values that
+    are not strings (options given from Python) pass unchanged. ValueError naming the option."""
+    if not isinstance(value, str):
+        return value
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    kinds = [a for a in args if a is not type(None)] if args else [hint]
+    if optional and value.strip().lower() in ("none", "null", ""):
+        return None
+    if len(kinds) != 1 or kinds[0] not in (int, float, bool, str):
+        return value
+    kind = kinds[0]
+    text = value.strip()
+    if kind is bool:
+        if text.lower() in ("true", "1", "yes", "on"):
+            return True
+        if text.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"{what} must be true or false, got {value!r}")
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{what} must be {'an integer' if kind is int else 'a number' if kind is float else kind.__name__}, got {value!r}") from None
 
 
 def sorted_files(input_dir: Path, pattern: str) -> list[Path]:

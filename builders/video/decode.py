@@ -10,6 +10,7 @@ frame before ``start_s``, not by decoding from the beginning.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -232,12 +233,23 @@ def batched(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
 
 
 def digest(path: str | Path) -> str:
-    """sha256 of a video file's bytes, or of a frame folder's image names and bytes (hex)."""
-    path = Path(path)
-    h = hashlib.sha256()
+    """sha256 of a video file's bytes, or of a frame folder's image names and bytes (hex).
+
+    Remembered per (file, size, modification time) for the process: a long video cut into many
+    windows is read once, not once per window; a file rewritten in place is hashed again."""
+    path = Path(path).resolve()
     files = frame_files(path) if path.is_dir() else [path]
+    stamp = tuple((f.name, st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()])
+    return _digest(str(path), path.is_dir(), stamp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(path: str, is_dir: bool, stamp: tuple) -> str:
+    root = Path(path)
+    files = [root / name for name, _, _ in stamp] if is_dir else [root]
+    h = hashlib.sha256()
     for f in files:
-        h.update(f.name.encode() if path.is_dir() else b"")
+        h.update(f.name.encode() if is_dir else b"")
         with open(f, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
