@@ -28,7 +28,7 @@ from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
 from .orientation import optional_joints, quat_continuous, required_joints
 from .cutoff import default_cutoff_hz
 from .placement import PLACEMENT_SIDE, PLACEMENTS, Mounting, check_placement, default_mounting
-from .rng import clip_rng
+from .rng import ClipGenerators
 from .twist import TwistInfo, TwistOptions
 
 if TYPE_CHECKING:
@@ -582,7 +582,7 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
     if options.device != "ideal":
         from .devices import apply_device_ragged, get_device
 
-        rngs = [clip_rng(options.seed, clip_ids[i], "device") for i in poses.index]
+        rngs = ClipGenerators(options.seed, [clip_ids[i] for i in poses.index], "device")
         apply_device_ragged(ideal, q_offsets, options.rate_hz, get_device(options.device), rngs)
     # after the device model: every value finite (else clip by clip)
     finite = cal is None and kernels.clip_peaks(ideal, q_offsets[[0, -1]], np.empty(1), np.empty(1))
