@@ -183,6 +183,7 @@ def _rates(t: np.ndarray) -> np.ndarray:
 _SLOTS = ("shoulder", "elbow", "wrist", "hand", "hand_tip", "thumb")
 _TWIST_USED = ("model", "thumb", "thumb (raw)")
 _TWIST_SOURCES = {"auto": 0, "thumb": 1, "model": 2}
+_TWIST_FIELDS = tuple(f.name for f in dataclasses.fields(TwistInfo))  # its to_dict keys
 
 
 def _slot_names(placement: str) -> tuple[str, ...]:
@@ -214,15 +215,23 @@ def _joint_use(names: tuple[str, ...], placement: str, code: int) -> tuple[list[
                          dtype=np.int64)
 
 
-class _PackedClips(list):
-    """``_device_poses``'s clips (a list of (positions, names, joint indices)) that are views of
-    one array: ``joints`` (R, J, 3), clip b in rows ``starts[b]`` on, ``jidx`` (B, 8) its slot
-    joints, ``lengths`` (B,) its frames. Saves the copy a plain list needs."""
+class _PackedClips(Sequence):
+    """``_device_poses``'s clips, (positions, names, joint indices) each, held as one array:
+    ``joints`` (R, J, 3), clip b in rows ``starts[b]`` on for ``lengths[b]`` frames, using the
+    joints ``use[b]`` (indices into J; slots ``jidx[b]`` (8,)). Items are made when asked for;
+    ``_device_poses`` reads the arrays and saves the copy a list of clips needs."""
 
-    joints: np.ndarray
-    starts: np.ndarray
-    jidx: np.ndarray
-    lengths: np.ndarray
+    def __init__(self, joints: np.ndarray, names: tuple[str, ...], starts: np.ndarray,
+                 lengths: np.ndarray, use: list[list[int]], jidx: np.ndarray):
+        self.joints, self.names, self.starts, self.lengths = joints, names, starts, lengths
+        self.use, self.jidx = use, jidx
+
+    def __len__(self) -> int:
+        return len(self.use)
+
+    def __getitem__(self, b: int) -> tuple[np.ndarray, tuple[str, ...], list[int]]:
+        start = int(self.starts[b])
+        return self.joints[start:start + int(self.lengths[b])], self.names, self.use[b]
 
 
 class _PoseList(list):
@@ -294,8 +303,8 @@ def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], f
             result.append(MotionError(f"degenerate {what if st == 1 else 'radial direction'}: "
                                       "two joints coincide, so the segment has no direction"))
             continue
-        info = TwistInfo(_TWIST_USED[u], None if tr != tr else round(tr, 4), nf)  # NaN: no thumb
-        result.append((out[offsets[b]:offsets[b + 1]], {"twist": dict(vars(info))}))
+        info = (_TWIST_USED[u], None if tr != tr else round(tr, 4), nf)  # NaN: no thumb
+        result.append((out[offsets[b]:offsets[b + 1]], {"twist": dict(zip(_TWIST_FIELDS, info))}))
     return result
 
 
@@ -405,14 +414,14 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
     if not len(keep):
         return None
     codes = (use[keep] @ (1 << np.arange(len(opt)))).tolist() if len(opt) else [0] * len(keep)
-    clips = _PackedClips()
-    jidx = np.empty((len(keep), len(_SLOTS) + 2), np.int64)
-    for j, (k, code) in enumerate(zip(keep.tolist(), codes)):
-        idx, jidx[j] = _joint_use(names, options.placement, code)
-        clips.append((pos[offsets[k]:offsets[k + 1]], names, idx))
+    used, slots = [], {}
+    for code in codes:
+        idx, slots[code] = _joint_use(names, options.placement, code)
+        used.append(idx)
+    jidx = np.stack([slots[code] for code in codes])
+    for k in keep.tolist():
         results[members[k]] = []
-    clips.joints, clips.starts, clips.jidx = pos, offsets[keep], jidx
-    clips.lengths = offsets[keep + 1] - offsets[keep]
+    clips = _PackedClips(pos, names, offsets[keep], offsets[keep + 1] - offsets[keep], used, jidx)
     if len(keep) < b:
         t, _ = _ragged(_pieces(t, offsets, keep.tolist()))
     return _pose_part([members[k] for k in keep.tolist()], t, fs[keep], clips, options, results)

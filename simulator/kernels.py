@@ -285,20 +285,20 @@ def _spline_coef(band, y, c):
     """Solve the factored collocation system for every column: c (n, C) from values y (n, C)."""
     n, nch = y.shape
     for i in range(n):
+        j0 = max(0, i - 5)
         for ch in range(nch):
-            c[i, ch] = y[i, ch]
-        for j in range(max(0, i - 5), i):
-            f = band[i, j - i + 5]
-            for ch in range(nch):
-                c[i, ch] -= f * c[j, ch]
+            v = y[i, ch]
+            for j in range(j0, i):
+                v -= band[i, j - i + 5] * c[j, ch]
+            c[i, ch] = v
     for i in range(n - 1, -1, -1):
-        for j in range(i + 1, min(i + 6, n)):
-            f = band[i, j - i + 5]
-            for ch in range(nch):
-                c[i, ch] -= f * c[j, ch]
+        j1 = min(i + 6, n)
         d = band[i, 5]
         for ch in range(nch):
-            c[i, ch] /= d
+            v = c[i, ch]
+            for j in range(i + 1, j1):
+                v -= band[i, j - i + 5] * c[j, ch]
+            c[i, ch] = v / d
 
 
 @njit(cache=True, error_model="numpy")
@@ -347,7 +347,6 @@ def imu_from_pose_sorted(t, pose, offsets, t_out, out_offsets, gravity_z, order,
     instants = np.empty(maxq)
     gn, gq = 0, 0
     c = np.empty((maxn, 7))
-    sig = np.empty((maxq, 11))  # p'' (3), q (4), q' (4)
     for b in order:
         o0, o1 = offsets[b], offsets[b + 1]
         q0, q1 = out_offsets[b], out_offsets[b + 1]
@@ -375,18 +374,52 @@ def imu_from_pose_sorted(t, pose, offsets, t_out, out_offsets, gravity_z, order,
             instants[j] = t_out[q0 + j]
         gn, gq = n, nout
         _spline_coef(band[:n], pose[o0:o1], c[:n])
-        for q in range(nout):
+        for q in range(nout):  # p'' (3), q (4), q' (4): sums over the 6 basis functions
             base = span[q] - DEGREE
-            for ch in range(11):
-                sig[q, ch] = 0.0
+            p0 = p1 = p2 = 0.0
+            w = x = y = z = 0.0
+            dw = dx = dy = dz = 0.0
             for j in range(_K1):
                 w0, w1, w2 = table[q, 0, j], table[q, 1, j], table[q, 2, j]
-                for ch in range(3):
-                    sig[q, ch] += c[base + j, ch] * w2
-                for ch in range(3, 7):
-                    sig[q, ch] += c[base + j, ch] * w0
-                    sig[q, ch + 4] += c[base + j, ch] * w1
-        output_stage(sig[:nout], gravity_z, out[q0:q1])
+                r = base + j
+                p0 += c[r, 0] * w2
+                p1 += c[r, 1] * w2
+                p2 += c[r, 2] * w2
+                w += c[r, 3] * w0
+                dw += c[r, 3] * w1
+                x += c[r, 4] * w0
+                dx += c[r, 4] * w1
+                y += c[r, 5] * w0
+                dy += c[r, 5] * w1
+                z += c[r, 6] * w0
+                dz += c[r, 6] * w1
+            _output_row(p0, p1, p2, w, x, y, z, dw, dx, dy, dz, gravity_z, out, q0 + q)
+
+
+@njit(cache=True, error_model="numpy")
+def _output_row(ax, ay, pz, w, x, y, z, dw, dx, dy, dz, gravity_z, out, i):
+    """out[i] (6,): accel and gyro from p'' = (ax, ay, pz) (m/s^2, world), q = (w, x, y, z) and
+    q' = (dw, dx, dy, dz) (1/s); see ``output_stage``."""
+    qq = w * w + x * x + y * y + z * z
+    norm = np.sqrt(qq)
+    nw, nx, ny, nz = w / norm, x / norm, y / norm, z / norm
+    r00 = 1 - 2 * (ny * ny + nz * nz)
+    r01 = 2 * (nx * ny - nw * nz)
+    r02 = 2 * (nx * nz + nw * ny)
+    r10 = 2 * (nx * ny + nw * nz)
+    r11 = 1 - 2 * (nx * nx + nz * nz)
+    r12 = 2 * (ny * nz - nw * nx)
+    r20 = 2 * (nx * nz - nw * ny)
+    r21 = 2 * (ny * nz + nw * nx)
+    r22 = 1 - 2 * (nx * nx + ny * ny)
+    az = pz - gravity_z
+    out[i, 0] = r00 * ax + r10 * ay + r20 * az
+    out[i, 1] = r01 * ax + r11 * ay + r21 * az
+    out[i, 2] = r02 * ax + r12 * ay + r22 * az
+    # conj(q) * q_dot, vector part (Hamilton product with conj(q) = (w, -x, -y, -z))
+    out[i, 3] = 2.0 * (w * dx - dw * x + (-y * dz + z * dy)) / qq
+    out[i, 4] = 2.0 * (w * dy - dw * y + (-z * dx + x * dz)) / qq
+    out[i, 5] = 2.0 * (w * dz - dw * z + (-x * dy + y * dx)) / qq
 
 
 @njit(cache=True, error_model="numpy")
@@ -396,28 +429,8 @@ def output_stage(sig, gravity_z, out):
     accel = R(q)^T (p'' - g) with R from the normalised q (as ``orientation.quat_to_matrix``);
     gyro = 2 vec(conj(q) * q') / |q|^2 (as ``orientation.body_rate``)."""
     for i in range(sig.shape[0]):
-        w, x, y, z = sig[i, 3], sig[i, 4], sig[i, 5], sig[i, 6]
-        qq = w * w + x * x + y * y + z * z
-        norm = np.sqrt(qq)
-        nw, nx, ny, nz = w / norm, x / norm, y / norm, z / norm
-        r00 = 1 - 2 * (ny * ny + nz * nz)
-        r01 = 2 * (nx * ny - nw * nz)
-        r02 = 2 * (nx * nz + nw * ny)
-        r10 = 2 * (nx * ny + nw * nz)
-        r11 = 1 - 2 * (nx * nx + nz * nz)
-        r12 = 2 * (ny * nz - nw * nx)
-        r20 = 2 * (nx * nz - nw * ny)
-        r21 = 2 * (ny * nz + nw * nx)
-        r22 = 1 - 2 * (nx * nx + ny * ny)
-        ax, ay, az = sig[i, 0], sig[i, 1], sig[i, 2] - gravity_z
-        out[i, 0] = r00 * ax + r10 * ay + r20 * az
-        out[i, 1] = r01 * ax + r11 * ay + r21 * az
-        out[i, 2] = r02 * ax + r12 * ay + r22 * az
-        # conj(q) * q_dot, vector part (Hamilton product with conj(q) = (w, -x, -y, -z))
-        dw, dx, dy, dz = sig[i, 7], sig[i, 8], sig[i, 9], sig[i, 10]
-        out[i, 3] = 2.0 * (w * dx - dw * x + (-y * dz + z * dy)) / qq
-        out[i, 4] = 2.0 * (w * dy - dw * y + (-z * dx + x * dz)) / qq
-        out[i, 5] = 2.0 * (w * dz - dw * z + (-x * dy + y * dx)) / qq
+        _output_row(sig[i, 0], sig[i, 1], sig[i, 2], sig[i, 3], sig[i, 4], sig[i, 5], sig[i, 6],
+                    sig[i, 7], sig[i, 8], sig[i, 9], sig[i, 10], gravity_z, out, i)
 
 
 # ---------------------------------------------------------------- device pose from frames
@@ -578,37 +591,47 @@ def device_ragged(x, offsets, pool, pool_offsets, gm_step, gm_knots, gm_a, jitte
             for i in range(n):
                 xs[i, c] += tb
         if ngm:
-            acc = np.zeros((n, 6))
-            gat = gm_at
+            # each term's AR sequence at its knots, one term after the other in ys
+            ys = np.empty((np.sum(gm_knots[b]), 6))
+            start = np.empty(ngm, np.int64)
+            gat, at_y = gm_at, 0
+            sd = np.empty(6)
+            prev = np.empty(6)
             for g_ in range(ngm):
-                step, knots, ar = gm_step[b, g_], gm_knots[b, g_], gm_a[b, g_]
-                y = np.empty((knots, 6))
-                sd = np.empty(6)
-                prev = np.empty(6)
+                knots, ar = gm_knots[b, g_], gm_a[b, g_]
                 for c in range(6):
                     sd[c] = gm_sigma[c] * np.sqrt(1.0 - ar * ar)
                     prev[c] = ar * (pool[gat + 6 * knots + c] * gm_sigma[c])
                 for j in range(knots):
                     for c in range(6):
                         v = pool[gat + 6 * j + c] * sd[c] + prev[c]
-                        y[j, c] = v
+                        ys[at_y + j, c] = v
                         prev[c] = ar * v
+                start[g_] = at_y
+                at_y += knots
                 gat += 6 * knots + 6
-                if step == 1:
-                    for i in range(n):
-                        for c in range(6):
-                            xs[i, c] += y[i, c]
-                else:
-                    for i in range(n):
-                        u = i / step
-                        i0 = min(int(u), knots - 2)
-                        frac = u - i0
-                        for c in range(6):
-                            acc[i, c] += (1.0 - frac) * y[i0, c]
-                            acc[i, c] += frac * y[i0 + 1, c]
+            # per sample: terms with a knot per sample straight in, the others interpolated
+            # between their knots and summed (in term order), then the sum added
+            acc = np.empty(6)
             for i in range(n):
+                for g_ in range(ngm):
+                    if gm_step[b, g_] == 1:
+                        for c in range(6):
+                            xs[i, c] += ys[start[g_] + i, c]
                 for c in range(6):
-                    xs[i, c] += acc[i, c]
+                    acc[c] = 0.0
+                for g_ in range(ngm):
+                    step = gm_step[b, g_]
+                    if step != 1:
+                        u = i / step
+                        i0 = min(int(u), gm_knots[b, g_] - 2)
+                        frac = u - i0
+                        r = start[g_] + i0
+                        for c in range(6):
+                            acc[c] += (1.0 - frac) * ys[r, c]
+                            acc[c] += frac * ys[r + 1, c]
+                for c in range(6):
+                    xs[i, c] += acc[c]
         if _any(walk):
             run = np.zeros(6)
             for i in range(n):
