@@ -26,12 +26,15 @@ build), simulates the skeletons in-process with ``simulate_many`` (what ``build`
 Variants (``--variants``, default all): ``before`` (raw thumb joint, unsmoothed; cutoffs per
 source), ``gated`` (the thumb gated, per-frame/per-clip fallback: today's default), ``model-only``
 (never the thumb), ``pronation`` (the pronation model with the slope chosen on training subjects,
-UTD-MHAD only), and augmentations ``aug-<kind>`` (4 copies with one kind: jitter, mirror, warp,
-scale, device, cutoff) and ``aug-best`` (the kinds that helped). Prints tables and writes
+UTD-MHAD only), ``screened`` (skeletons through ``simulator.screen.screen_motion`` first: dropped
+frames and implausible arm speeds marked invalid), augmentations ``aug-<kind>`` (4 copies with one
+kind: jitter, mirror, warp, scale, device, cutoff, roll) and ``aug-best`` (the kinds that helped
+the falls), ``aug-jitter+cal``, ``aug-roll+cal`` and ``aug-mount+cal`` (jitter + roll + scale,
+with the calibration); ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
 
     python benchmarks/fidelity_report.py [--data ../shared/data] [--out fidelity_report]
-        [--variants before,gated,...] [--quick]
+        [--variants before,gated,...] [--sources utd-mhad,smartfallmm] [--quick]
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_o
 from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
                                               fit_mounting_robust)
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
+from imu2safety.simulator.orientation import required_joints  # noqa: E402
+from imu2safety.simulator.screen import screen_motion  # noqa: E402
 from imu2safety.simulator.twist import TwistOptions  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -129,7 +134,7 @@ def load_weda(folder: Path) -> SourceData:
 @dataclass(frozen=True)
 class Variant:
     """How the synthetic clips are made: twist options, augmentation copies/kinds, device,
-    calibration ("none" or "robust")."""
+    calibration ("none" or "robust"), tracking-plausibility screen of the skeletons."""
 
     name: str
     twist: TwistOptions = TwistOptions()
@@ -138,11 +143,17 @@ class Variant:
     device: str = "ideal"
     calibration: str = "none"
     fit_pronation: bool = False
+    screen: bool = False
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
 #: measured one at a time (report.md of 2026-12-02): mirroring and device randomisation.
 BEST_KINDS = ("mirror", "device")
+
+
+#: Augmentations of how the device sits on the wrist, measured with the calibration (UTD-MHAD needs
+#: it: its sensor is worn turned by about 165 degrees).
+MOUNT_KINDS = ("jitter", "roll")
 
 
 def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant]:
@@ -153,7 +164,11 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
          Variant("gated+cal", calibration="robust")]
     v += [Variant(f"aug-{k}", copies=4, kinds=(k,)) for k in AUGMENTATIONS]
     v += [Variant("aug-best", copies=4, kinds=best_kinds),
-          Variant("aug-best+cal", copies=4, kinds=best_kinds, calibration="robust")]
+          Variant("aug-best+cal", copies=4, kinds=best_kinds, calibration="robust"),
+          Variant("screened", screen=True),
+          Variant("screened+cal", screen=True, calibration="robust")]
+    v += [Variant(f"aug-{k}+cal", copies=4, kinds=(k,), calibration="robust") for k in MOUNT_KINDS]
+    v += [Variant("aug-mount+cal", copies=4, kinds=MOUNT_KINDS + ("scale",), calibration="robust")]
     return {x.name: x for x in v}
 
 
@@ -166,17 +181,26 @@ def simulate_source(data: SourceData, clips: list[Clip], variant: Variant,
     opts = SimulationOptions(placement=data.placement, rate_hz=RATE, cutoff_hz=data.cutoff_hz,
                              device=variant.device, seed=seed, twist=twist or variant.twist)
     out = []
+    motions = [c.motion for c in clips]
+    if variant.screen:
+        arm = required_joints(data.placement)
+        screened = [screen_motion(m, joints=arm) for m in motions]
+        motions = [m if info.refused is None else None for m, info in screened]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        recs = simulate_many([c.motion for c in clips], opts, [c.id for c in clips], errors="return")
+        recs = simulate_many([m if m is not None else c.motion for m, c in zip(motions, clips)], opts,
+                             [c.id for c in clips], errors="return")
+        recs = [r if m is not None else None for r, m in zip(recs, motions)]
         for i, r in enumerate(recs):
             if isinstance(r, ImuRecording):
                 out.append((i, 0, r.as_array().astype(np.float64), r.info))
         if variant.copies:
             aug = AugmentOptions(kinds=variant.kinds)
             for i, c in enumerate(clips):
+                if motions[i] is None:
+                    continue
                 for k in range(1, variant.copies + 1):
-                    motion, o, gain, _ = augmented_copy(c.motion, opts, aug, k, c.id)
+                    motion, o, gain, _ = augmented_copy(motions[i], opts, aug, k, c.id)
                     r = simulate_many([motion], o, [f"{c.id}~aug{k}"], errors="return")[0]
                     if isinstance(r, ImuRecording):
                         imu = apply_output(r.as_array().astype(np.float64), gain, aug)
@@ -187,10 +211,7 @@ def simulate_source(data: SourceData, clips: list[Clip], variant: Variant,
 # ---------------------------------------------------------------- classifiers
 
 def _rf_predict(xtr, ytr, xte):
-    from sklearn.ensemble import RandomForestClassifier
-
-    rf = RandomForestClassifier(n_estimators=150, random_state=0, n_jobs=1)
-    return rf.fit(xtr, ytr).predict(xte)
+    return tstr.rf_predict(xtr, ytr, xte)
 
 
 def _lr_predict(xtr, ytr, xte):
@@ -415,6 +436,13 @@ def run(args) -> dict:
     utd_dir = args.data / "utd_mhad" / "data"
     sfm_dir = args.data / "smartfallmm" / "young"
     weda_dir = args.data / "weda_fall"
+    wanted = set(args.sources.split(","))
+    if not wanted <= {"utd-mhad", "smartfallmm"}:
+        raise SystemExit(f"--sources: choose from utd-mhad, smartfallmm; got {args.sources}")
+    if "utd-mhad" not in wanted:
+        utd_dir = args.data / "absent"
+    if "smartfallmm" not in wanted:
+        sfm_dir = args.data / "absent"
     sources = {}
     if utd_dir.is_dir():
         wrist = {f"a{k}" for k in range(1, 22)}
@@ -510,6 +538,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=Path("fidelity_report"))
     p.add_argument("--variants", default="all", help="comma-separated variant names, or all")
     p.add_argument("--quick", action="store_true", help="a third of the skeleton clips (iteration)")
+    p.add_argument("--sources", default="utd-mhad,smartfallmm",
+                   help="tasks to run: utd-mhad and/or smartfallmm (which brings WEDA-FALL)")
     return run(p.parse_args(argv))
 
 

@@ -8,11 +8,13 @@ temp folder and read back with ``datasets.load_dataset``:
 - ``smartfallmm`` (skeletons simulated at the left wrist: the watch placement documented in
   ``builders/sources/smartfallmm_imu.py``) and ``smartfallmm-imu`` (the real watch).
 
-One fixed classifier, no tuning: per-channel features (mean, std, min, max, 10/25/50/75/90th
+Fixed classifiers, no tuning, on per-channel features (mean, std, min, max, 10/25/50/75/90th
 percentiles, mean square, mean |first difference|) of ax ay az gx gy gz |a| |g| resampled to
-50 Hz, standardised with the training set's statistics, and an L2-regularised multinomial
-logistic regression fitted by L-BFGS (scipy.optimize). A second row per task uses only the
-|a| and |g| features, which do not depend on how the sensor axes are defined.
+50 Hz: the reference classifier of issue 12, a random forest (scikit-learn, 150 trees, seed 0,
+``--classifier rf``, the default), or an L2-regularised multinomial logistic regression on the
+features standardised with the training set's statistics, fitted by L-BFGS (scipy.optimize;
+``--classifier lr``). A second row per task uses only the |a| and |g| features, which do not
+depend on how the sensor axes are defined.
 
 Subject-wise evaluation: train on the train + validation subjects, test on the test subjects of
 the project's splits (``builders/splits.py``); when the test split holds no subject (only odd
@@ -28,6 +30,7 @@ activities. Printed: accuracy and macro-F1 of TSTR and TRTR, and chance (majorit
 uniform guessing).
 
     python benchmarks/tstr.py [--data ../shared/data] [--device ideal] [--loso] [--workdir DIR]
+        [--classifier rf|lr]
 """
 
 from __future__ import annotations
@@ -121,8 +124,20 @@ def predict(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.argmax(np.column_stack([x, np.ones(len(x))]) @ w, axis=1)
 
 
+#: The reference random forest of issue 12 (fixed: 150 trees, seed 0, one job).
+RF_TREES = 150
+
+
+def rf_predict(x_train, y_train, x_test, k: int | None = None) -> np.ndarray:
+    """Random forest (``RF_TREES`` trees, seed 0) fitted on the training rows; test predictions."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    rf = RandomForestClassifier(n_estimators=RF_TREES, random_state=0, n_jobs=1)
+    return rf.fit(x_train, y_train).predict(x_test)
+
+
 def train_predict(x_train, y_train, x_test, k: int) -> np.ndarray:
-    """Standardise with the training statistics, fit, predict the test rows."""
+    """Logistic regression: standardise with the training statistics, fit, predict the test rows."""
     mu, sd = x_train.mean(0), x_train.std(0)
     sd = np.where(sd > 1e-12, sd, 1.0)
     w = fit_logistic((x_train - mu) / sd, y_train, k)
@@ -209,8 +224,11 @@ def subject_splits(dsd) -> dict[str, str]:
 
 # ---------------------------------------------------------------- evaluation
 
+CLASSIFIERS = {"rf": rf_predict, "lr": train_predict}
+
+
 def evaluate(synth: Clips, real: Clips, target: str, splits: dict[str, str], loso: bool,
-             columns: np.ndarray | None = None) -> dict:
+             columns: np.ndarray | None = None, classifier: str = "rf") -> dict:
     """TSTR and TRTR predictions on the real clips of the test subjects (or of each LOSO fold)."""
     y_real_raw = real.fall if target == "fall" else real.label
     y_syn_raw = synth.fall if target == "fall" else synth.label
@@ -237,11 +255,11 @@ def evaluate(synth: Clips, real: Clips, target: str, splits: dict[str, str], los
         for name, xs, ys, mask in (("TSTR", synth.features, y_syn, train_syn),
                                    ("TSTR-cal", calibrated, y_syn, train_syn),
                                    ("TRTR", real.features, y_real, train_real)):
-            pred[name].append(train_predict(xs[mask][:, cols], ys[mask], real.features[test][:, cols],
-                                            len(classes)))
+            pred[name].append(CLASSIFIERS[classifier](xs[mask][:, cols], ys[mask],
+                                                      real.features[test][:, cols], len(classes)))
             train_sizes[name] += int(mask.sum())
     y = np.concatenate(truth)
-    out = {"protocol": protocol, "classes": len(classes), "test_clips": len(y),
+    out = {"protocol": protocol, "classifier": classifier, "classes": len(classes), "test_clips": len(y),
            "chance_majority": float(np.bincount(y).max() / len(y)),
            "chance_uniform": 1.0 / len(classes)}
     for name, p in pred.items():
@@ -254,7 +272,7 @@ def evaluate(synth: Clips, real: Clips, target: str, splits: dict[str, str], los
 def _print_task(title: str, results: dict[str, dict]) -> None:
     first = next(iter(results.values()))
     print(f"\n{title}: {first['classes']} classes, {first['test_clips']} real test clips "
-          f"({first['protocol']})")
+          f"({first['protocol']}; classifier {first['classifier']})")
     print(f"  chance: majority class accuracy {first['chance_majority']:.3f}, uniform guess "
           f"accuracy {first['chance_uniform']:.3f}")
     print(f"  {'features':10s} {'setting':8s} {'train clips':>11s} {'accuracy':>9s} {'macro-F1':>9s}")
@@ -274,6 +292,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     p.add_argument("--loso", action="store_true", help="leave one subject out for every task")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
     p.add_argument("--keep", action="store_true", help="keep the built datasets")
+    p.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="rf",
+                   help="rf: the reference random forest (default); lr: logistic regression")
     args = p.parse_args(argv)
 
     utd = args.data / "utd_mhad" / "data"
@@ -307,8 +327,8 @@ def main(argv: list[str] | None = None) -> dict | None:
             print(f"  {sfm} is absent: SmartFallMM skipped")
         for title, target, s, r, sp in tasks:
             results[title] = {
-                "all": evaluate(s, r, target, sp, args.loso),
-                "|a|,|g|": evaluate(s, r, target, sp, args.loso, norm_columns()),
+                "all": evaluate(s, r, target, sp, args.loso, classifier=args.classifier),
+                "|a|,|g|": evaluate(s, r, target, sp, args.loso, norm_columns(), args.classifier),
             }
             _print_task(title, results[title])
         return results

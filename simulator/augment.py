@@ -14,7 +14,10 @@ every chosen kind with draws from (seed, clip id, k) (``augmented_copy``):
   more or less vigorous performer would;
 - ``device``: the device profile drawn from ``devices`` (noise, bias, range, ADC);
 - ``cutoff``: the trajectory low-pass cutoff multiplied by a factor in ``cutoff_range`` (how much
-  of the tracker's jitter survives).
+  of the tracker's jitter survives);
+- ``roll``: the device turned about the forearm axis by an angle uniform in [-roll_deg, +roll_deg]
+  (``roll_mounting``): a strap worn more or less rotated around the wrist, which differs from
+  person to person more than any other mounting angle.
 
 Each was measured on held-out subjects by ``benchmarks/fidelity_report.py``.
 """
@@ -35,7 +38,7 @@ from .rng import clip_rng
 if TYPE_CHECKING:
     from .imu import SimulationOptions
 
-AUGMENTATIONS: tuple[str, ...] = ("jitter", "mirror", "warp", "scale", "device", "cutoff")
+AUGMENTATIONS: tuple[str, ...] = ("jitter", "mirror", "warp", "scale", "device", "cutoff", "roll")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ class AugmentOptions:
     kinds: subset of AUGMENTATIONS (default: jitter and mirror, the behaviour of ``--augment``
         before the kinds were separate).
     warp: relative speed change of ``warp``; scale: standard deviation of ``scale``'s factors;
-    devices: profiles ``device`` draws from; cutoff_range: (low, high) factor of ``cutoff``.
+    devices: profiles ``device`` draws from; cutoff_range: (low, high) factor of ``cutoff``;
+    roll_deg: largest turn of ``roll`` about the forearm, degrees.
     """
 
     kinds: tuple[str, ...] = ("jitter", "mirror")
@@ -53,6 +57,7 @@ class AugmentOptions:
     scale: float = 0.1
     devices: tuple[str, ...] = ("ideal", "bmi160", "icm42688p")
     cutoff_range: tuple[float, float] = (0.7, 1.4)
+    roll_deg: float = 30.0
 
     def __post_init__(self) -> None:
         kinds = tuple(self.kinds)
@@ -67,6 +72,8 @@ class AugmentOptions:
         lo, hi = self.cutoff_range
         if not 0 < lo <= hi:
             raise ValueError(f"cutoff_range must be 0 < low <= high, got {self.cutoff_range}")
+        if not (math.isfinite(self.roll_deg) and 0 <= self.roll_deg <= 180):
+            raise ValueError(f"roll_deg must be in [0, 180], got {self.roll_deg}")
 
 
 def jitter_mounting(mounting: Mounting, rng: np.random.Generator, position_m: float = 0.02,
@@ -88,6 +95,21 @@ def jitter_mounting(mounting: Mounting, rng: np.random.Generator, position_m: fl
     angle = math.radians(rng.uniform(0.0, rotation_deg))
     delta = Rotation.from_rotvec(axis * angle)
     return Mounting(rotation=mounting.rotation * delta, offset_m=offset)
+
+
+#: Device axis along the forearm for each placement (``placement``): the wrist placements' x.
+FOREARM_AXIS: dict[str, np.ndarray] = {"left_wrist": np.array([1.0, 0.0, 0.0]),
+                                       "right_wrist": np.array([1.0, 0.0, 0.0]),
+                                       "phone_in_hand": np.array([0.0, 1.0, 0.0])}
+
+
+def roll_mounting(mounting: Mounting, placement: str, angle_deg: float) -> Mounting:
+    """The mounting turned by ``angle_deg`` about the placement's forearm axis (device side:
+    ``rotation * R_axis(angle)``; the offset is kept). A still device then reads the old specific
+    force turned by -angle about that axis."""
+    check_placement(placement)
+    delta = Rotation.from_rotvec(FOREARM_AXIS[placement] * math.radians(angle_deg))
+    return Mounting(rotation=mounting.rotation * delta, offset_m=mounting.offset_m)
 
 
 def swap_handedness(motion: Motion, placement: str) -> tuple[Motion, str]:
@@ -163,6 +185,11 @@ def augmented_copy(motion: Motion, options: "SimulationOptions", aug: AugmentOpt
     if "scale" in aug.kinds and aug.scale > 0:
         gain_seed = int(rng.integers(2**63))
         applied["scale"] = aug.scale
+    if "roll" in aug.kinds and aug.roll_deg > 0:
+        angle = float(rng.uniform(-aug.roll_deg, aug.roll_deg))
+        base = opts.mounting or default_mounting(opts.placement)
+        opts = replace(opts, mounting=roll_mounting(base, opts.placement, angle))
+        applied["roll_deg"] = round(angle, 3)
     return motion, opts, gain_seed, applied
 
 

@@ -133,3 +133,27 @@ def test_time_warped_copy_simulates_the_same_poses_faster_or_slower():
     b = simulate(warped, SimulationOptions())
     assert len(a.timestamps) != len(b.timestamps)
     assert np.isfinite(b.gyro).all()
+
+
+def test_roll_turns_a_still_watch_about_the_forearm_by_the_drawn_angle():
+    # Closed form: a still arm; the rolled device reads the unrolled specific force turned by
+    # -angle about the forearm (device x), gyro stays zero.
+    from imu2safety.simulator.augment import roll_mounting
+
+    t = np.arange(60) / 30.0
+    pos = np.broadcast_to(np.array([[0.0, 0.2, 1.4], [0.0, 0.2, 1.1], [0.2, 0.3, 1.05]]), (60, 3, 3))
+    still = Motion(pos.copy(), ("left_shoulder", "left_elbow", "left_wrist"), t)
+    opts = SimulationOptions(placement="left_wrist", cutoff_hz=None)
+    base = simulate(still, opts)
+    for angle in (-30.0, 12.5, 90.0):
+        m = roll_mounting(default_mounting("left_wrist"), "left_wrist", angle)
+        rolled = simulate(still, SimulationOptions(placement="left_wrist", cutoff_hz=None, mounting=m))
+        expect = Rotation.from_euler("x", -angle, degrees=True).apply(base.accel)
+        np.testing.assert_allclose(rolled.accel, expect, atol=1e-6)
+        np.testing.assert_allclose(rolled.gyro, 0.0, atol=1e-9)
+        np.testing.assert_allclose(m.offset_m, default_mounting("left_wrist").offset_m)
+    aug = AugmentOptions(kinds=("roll",), roll_deg=25.0)
+    angles = [augmented_copy(still, opts, aug, k, "c")[3]["roll_deg"] for k in range(1, 40)]
+    assert max(np.abs(angles)) <= 25.0 and min(angles) < -5 and max(angles) > 5
+    with pytest.raises(ValueError, match="roll_deg"):
+        AugmentOptions(roll_deg=200.0)

@@ -115,6 +115,7 @@ def test_tstr_classifier_and_metrics_known_values():
     x = np.concatenate([rng.normal(-3, 1, (40, 2)), rng.normal(3, 1, (40, 2))])
     y = np.repeat([0, 1], 40)
     assert (tstr.train_predict(x, y, np.array([[-3.0, -3.0], [3.0, 3.0]]), 2) == [0, 1]).all()
+    assert (tstr.rf_predict(x, y, np.array([[-3.0, -3.0], [3.0, 3.0]])) == [0, 1]).all()
     f = tstr.features(np.tile([0.0, 0.0, -8.0, 0.0, 0.0, 0.5], (50, 1)))
     stats = f.reshape(len(tstr.CHANNELS), len(tstr.STATS))  # (channel, statistic)
     assert stats[2, 0] == -8.0 and stats[6, 0] == 8.0 and stats[6, 2] == 8.0  # az mean, |a| mean, min
@@ -156,6 +157,7 @@ def test_tstr_runs_on_a_tiny_utd_mhad_folder(tmp_path, capsys):
     for feats in ("all", "|a|,|g|"):
         r = task[feats]
         assert r["classes"] == 2 and r["test_clips"] == 4 and r["chance_uniform"] == 0.5
+        assert r["classifier"] == "rf"  # the reference classifier of issue 12 by default
         assert r["protocol"].endswith("test on s2")
         for name in ("TSTR", "TRTR"):
             assert 0 <= r[name]["accuracy"] <= 1 and 0 <= r[name]["macro_f1"] <= 1
