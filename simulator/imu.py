@@ -15,6 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, Union
@@ -250,6 +251,29 @@ def _twist_smoothing(fs: np.ndarray, smooth_hz: float | None) -> tuple:
     return kin.lowpass_designs(fs, [min(smooth_hz, 0.4 * f) for f in fs.tolist()])
 
 
+@functools.lru_cache(maxsize=64)
+def _twist_arrays(tw: TwistOptions) -> tuple[np.ndarray, np.ndarray]:
+    """``kernels.device_frame_ragged``'s twist_f (8,) and twist_i (2,) (shared: not to be modified)."""
+    return (np.array([np.deg2rad(tw.twist_deg), tw.pronation_per_flexion, tw.bone_tolerance,
+                      tw.min_sine, np.deg2rad(tw.max_twist_deg), np.deg2rad(tw.spike_deg),
+                      tw.max_rate_rad_s, tw.min_trusted]),
+            np.array([_TWIST_SOURCES[tw.source], tw.smooth_hz is not None], dtype=np.int64))
+
+
+@functools.lru_cache(maxsize=8)
+def _default_mount_arrays(placement: str) -> tuple[np.ndarray, np.ndarray]:
+    mount = default_mounting(placement)
+    return np.ascontiguousarray(mount.offset_m, dtype=np.float64), np.ascontiguousarray(mount.rotation.as_matrix())
+
+
+def _mount_arrays(mounting: Mounting | None, placement: str) -> tuple[np.ndarray, np.ndarray]:
+    """(offset (3,) m, rotation (3, 3)) of ``mounting`` (None: the placement's default)."""
+    if mounting is None:
+        return _default_mount_arrays(placement)
+    return (np.ascontiguousarray(mounting.offset_m, dtype=np.float64),
+            np.ascontiguousarray(mounting.rotation.as_matrix()))
+
+
 def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], fs,
                   options: SimulationOptions) -> list[tuple[np.ndarray, dict] | MotionError]:
     """Unfiltered device trajectory of each clip from its joints, compiled, clip by clip.
@@ -280,20 +304,16 @@ def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], f
             jidx[b] = [k if j in chosen else -1 for k, j in enumerate(slots)]
     tw = options.twist
     sos, zi, pad, fit = _twist_smoothing(fs, tw.smooth_hz)
-    mount = options.mounting or default_mounting(options.placement)
+    offset_m, rotation = _mount_arrays(options.mounting, options.placement)
+    twist_f, twist_i = _twist_arrays(tw)
     out = np.empty((int(offsets[-1]), 7))
     status = np.empty(len(clips), dtype=np.int64)
     used = np.empty(len(clips), dtype=np.int64)
     share = np.empty(len(clips))
     filled = np.empty(len(clips), dtype=np.int64)
     kernels.device_frame_ragged(
-        joints, starts, offsets, jidx, PLACEMENTS.index(options.placement), fs,
-        np.array([np.deg2rad(tw.twist_deg), tw.pronation_per_flexion, tw.bone_tolerance,
-                  tw.min_sine, np.deg2rad(tw.max_twist_deg), np.deg2rad(tw.spike_deg),
-                  tw.max_rate_rad_s, tw.min_trusted]),
-        np.array([_TWIST_SOURCES[tw.source], tw.smooth_hz is not None], dtype=np.int64),
-        sos, zi, pad, fit, np.ascontiguousarray(mount.offset_m, dtype=np.float64),
-        np.ascontiguousarray(mount.rotation.as_matrix()), out, status, used, share, filled)
+        joints, starts, offsets, jidx, PLACEMENTS.index(options.placement), fs, twist_f, twist_i,
+        sos, zi, pad, fit, offset_m, rotation, out, status, used, share, filled)
     what = "hand" if options.placement == "phone_in_hand" else "forearm"
     result = _PoseList()
     result.pose, result.offsets = out, offsets
@@ -370,6 +390,7 @@ class _Poses:
     infos: list[dict]
 
 
+@functools.lru_cache(maxsize=16)
 def _limit_array(limits: lim.Limits) -> np.ndarray:
     return np.array([limits.max_frames, limits.max_gap_s, limits.min_fps, limits.max_duration_s,
                      limits.max_output_samples, limits.max_position_m, limits.min_arm_length_m,
@@ -386,45 +407,56 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
     motions = [sources[i] for i in members]
     names = motions[0].joint_names
     req, opt = _vocabulary(names, options.placement)
-    t, offsets = _ragged([m.timestamps for m in motions])
-    valid = np.concatenate([m.valid for m in motions])
-    pos = np.concatenate([m.positions for m in motions])
     b = len(motions)
-    status = np.empty(b, np.int64)
-    use = np.empty((b, len(opt)), np.bool_)
+    if b == 1:  # no copies for a single clip
+        m = motions[0]
+        t, offsets = m.timestamps, np.array([0, m.num_frames], dtype=np.int64)
+        valid, pos = np.ascontiguousarray(m.valid), np.ascontiguousarray(m.positions)
+    else:
+        t, offsets = _ragged([m.timestamps for m in motions])
+        valid = np.concatenate([m.valid for m in motions])
+        pos = np.concatenate([m.positions for m in motions])
+    status, code, nout = np.empty((3, b), np.int64)
     fs = np.empty(b)
-    nout = np.empty(b, np.int64)
     kernels.check_skeletons(t, valid, pos, offsets, req, opt, float(options.rate_hz),
                             _limit_array(options.limits or lim.DEFAULT_LIMITS), _OPTIONAL_MIN_VALID,
-                            kin.MIN_FRAMES, status, use, fs, nout)
-    clean = status == 0
-    for k in np.flatnonzero(status).tolist():
-        i = members[k]
-        if status[k] & kernels.UNSURE:
-            try:
-                _check_limits(motions[k], options)
-            except MotionError as err:
-                results[i] = err
-                continue
-        if status[k] & kernels.REPAIR:
-            repair.append(i)
-        else:
-            clean[k] = True
-    keep = np.flatnonzero(clean)
-    if not len(keep):
-        return None
-    codes = (use[keep] @ (1 << np.arange(len(opt)))).tolist() if len(opt) else [0] * len(keep)
+                            kin.MIN_FRAMES, status, code, fs, nout)
+    if status.any():
+        clean = status == 0
+        for k in np.flatnonzero(status).tolist():
+            i = members[k]
+            if status[k] & kernels.UNSURE:
+                try:
+                    _check_limits(motions[k], options)
+                except MotionError as err:
+                    results[i] = err
+                    continue
+            if status[k] & kernels.REPAIR:
+                repair.append(i)
+            else:
+                clean[k] = True
+        keep = np.flatnonzero(clean)
+        if not len(keep):
+            return None
+        if len(keep) < b:
+            t, _ = _ragged(_pieces(t, offsets, keep.tolist()))
+            members, code, fs = [members[k] for k in keep.tolist()], code[keep], fs[keep]
+            starts, lengths = offsets[keep], offsets[keep + 1] - offsets[keep]
+    if len(members) == b:
+        starts, lengths = offsets[:-1], np.diff(offsets)
     used, slots = [], {}
-    for code in codes:
-        idx, slots[code] = _joint_use(names, options.placement, code)
-        used.append(idx)
-    jidx = np.stack([slots[code] for code in codes])
-    for k in keep.tolist():
-        results[members[k]] = []
-    clips = _PackedClips(pos, names, offsets[keep], offsets[keep + 1] - offsets[keep], used, jidx)
-    if len(keep) < b:
-        t, _ = _ragged(_pieces(t, offsets, keep.tolist()))
-    return _pose_part([members[k] for k in keep.tolist()], t, fs[keep], clips, options, results)
+    for c in code.tolist():
+        if c not in slots:
+            slots[c] = _joint_use(names, options.placement, c)
+        used.append(slots[c][0])
+    if len(slots) == 1:
+        jidx = np.repeat(slots[c][1][None], len(used), axis=0)
+    else:
+        jidx = np.stack([slots[c][1] for c in code.tolist()])
+    for i in members:
+        results[i] = []
+    clips = _PackedClips(pos, names, starts, lengths, used, jidx)
+    return _pose_part(members, t, fs, clips, options, results)
 
 
 def _pose_part(index: list[int], t: np.ndarray, fs: np.ndarray, clips: list,
@@ -527,6 +559,36 @@ def _cutoffs(sources: Sequence[Source], poses: _Poses, options: SimulationOption
     return out
 
 
+class _SplineSetups(threading.local):
+    """The spline set-up of the last clip simulated in this thread (``kernels.imu_from_pose_cached``):
+    the next block, or the next single ``simulate`` call, on the same recording grid starts from it."""
+
+    arrays: tuple | None = None
+
+
+_SPLINES = _SplineSetups()
+#: Largest set-up kept between calls (sites; instants up to 4 x as many): 37 MB at most.
+_SPLINE_KEEP = 20_000
+
+
+def _spline_cache(lengths: np.ndarray, nout: np.ndarray, order: np.ndarray) -> tuple:
+    """Set-up arrays (grid, instants, band, first, table, span, state) for the clips ``order``:
+    this thread's kept ones when large enough, else new ones (kept when not too large)."""
+    if not len(order):
+        return (np.empty(0), np.empty(0), np.empty((0, 11)), np.empty(0, np.int64),
+                np.empty((0, 3, kernels.DEGREE + 1)), np.empty(0, np.int64), np.zeros(2, np.int64))
+    maxn, maxq = int(lengths[order].max()), int(nout[order].max())
+    kept = _SPLINES.arrays
+    if kept is not None and len(kept[0]) >= maxn and len(kept[1]) >= maxq:
+        return kept
+    maxn, maxq = max(maxn, 1024), max(maxq, 2048)  # room for the usual clips
+    arrays = (np.empty(maxn), np.empty(maxq), np.empty((maxn, 11)), np.empty(maxn, np.int64),
+              np.empty((maxq, 3, kernels.DEGREE + 1)), np.empty(maxq, np.int64), np.zeros(2, np.int64))
+    if maxn <= _SPLINE_KEEP and maxq <= 4 * _SPLINE_KEEP:
+        _SPLINES.arrays = arrays
+    return arrays
+
+
 def _ideal_signals(poses: _Poses, cutoffs: list, tq: np.ndarray, q_offsets: np.ndarray,
                    live: np.ndarray, options: SimulationOptions) -> np.ndarray:
     """Ideal (sum N, 6) accel + gyro of the clips of ``poses`` at their instants tq (sum N,)
@@ -546,7 +608,8 @@ def _ideal_signals(poses: _Poses, cutoffs: list, tq: np.ndarray, q_offsets: np.n
     step = poses.t[offsets[:-1] + 1] - first
     order = np.lexsort((-lengths, step, first))
     order = order[fast[order]]
-    kernels.imu_from_pose_sorted(poses.t, filtered, offsets, tq, q_offsets, GRAVITY_WORLD[2], order, ideal)
+    kernels.imu_from_pose_cached(poses.t, filtered, offsets, tq, q_offsets, GRAVITY_WORLD[2], order,
+                                 ideal, *_spline_cache(lengths, np.diff(q_offsets), order))
     for k in np.flatnonzero(live & ~fast).tolist():
         t, pose = poses.t[offsets[k]:offsets[k + 1]], filtered[offsets[k]:offsets[k + 1]]
         t_out = tq[q_offsets[k]:q_offsets[k + 1]]

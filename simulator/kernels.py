@@ -339,13 +339,22 @@ def imu_from_pose_sorted(t, pose, offsets, t_out, out_offsets, gravity_z, order,
     for b in order:
         maxn = max(maxn, offsets[b + 1] - offsets[b])
         maxq = max(maxq, out_offsets[b + 1] - out_offsets[b])
-    band = np.empty((maxn, 11))
-    first = np.empty(maxn, np.int64)
-    table = np.empty((maxq, 3, _K1))
-    span = np.empty(maxq, np.int64)
-    grid = np.empty(maxn)  # sites and instants the rows above belong to
-    instants = np.empty(maxq)
-    gn, gq = 0, 0
+    imu_from_pose_cached(t, pose, offsets, t_out, out_offsets, gravity_z, order, out,
+                         np.empty(maxn), np.empty(maxq), np.empty((maxn, 11)), np.empty(maxn, np.int64),
+                         np.empty((maxq, 3, _K1)), np.empty(maxq, np.int64), np.zeros(2, np.int64))
+
+
+@njit(cache=True, error_model="numpy")
+def imu_from_pose_cached(t, pose, offsets, t_out, out_offsets, gravity_z, order, out, grid,
+                         instants, band, first, table, span, state):
+    """``imu_from_pose_sorted`` with its spline set-up kept by the caller between calls: grid
+    (M,) and instants (Q,) the sites and device instants it belongs to, band (M, 11), first (M,),
+    table (Q, 3, 6), span (Q,) as ``_spline_setup``'s, state (2,) how many sites and instants
+    are valid (0, 0: none). M and Q must be at least the largest clip's sites and instants."""
+    gn, gq = state[0], state[1]
+    maxn = 0
+    for b in order:
+        maxn = max(maxn, offsets[b + 1] - offsets[b])
     c = np.empty((maxn, 7))
     for b in order:
         o0, o1 = offsets[b], offsets[b + 1]
@@ -373,6 +382,7 @@ def imu_from_pose_sorted(t, pose, offsets, t_out, out_offsets, gravity_z, order,
         for j in range(pq, nout):
             instants[j] = t_out[q0 + j]
         gn, gq = n, nout
+        state[0], state[1] = n, nout
         _spline_coef(band[:n], pose[o0:o1], c[:n])
         for q in range(nout):  # p'' (3), q (4), q' (4): sums over the 6 basis functions
             base = span[q] - DEGREE
@@ -436,40 +446,54 @@ def output_stage(sig, gravity_z, out):
 # ---------------------------------------------------------------- device pose from frames
 
 @njit(cache=True, error_model="numpy")
-def _pose_row(fr, ox, oy, oz, offset, mount, m, cand, dst):
-    """dst (7,): position (ox, oy, oz) + fr offset and the unit quaternion (w, x, y, z) of
-    fr mount by Shepperd's method (as ``orientation.matrix_to_quat``); fr (3, 3) segment-to-world
-    (columns = segment axes); m (3, 3), cand (4,): scratch."""
-    ident = True  # the usual mounting: m = fr (the same numbers up to the sign of zeros)
+def _is_identity(mount):
+    ident = True
     for r in range(3):
         for c in range(3):
             ident &= mount[r, c] == (1.0 if r == c else 0.0)
-    for r in range(3):
-        o = ox if r == 0 else (oy if r == 1 else oz)
-        dst[r] = o + (fr[r, 0] * offset[0] + fr[r, 1] * offset[1] + fr[r, 2] * offset[2])
-        for c in range(3):
-            m[r, c] = fr[r, c] if ident else (fr[r, 0] * mount[0, c] + fr[r, 1] * mount[1, c]
-                                              + fr[r, 2] * mount[2, c])
-    tr = m[0, 0] + m[1, 1] + m[2, 2]
-    best, top = 0, tr
-    for k in range(3):
-        if m[k, k] > top:
-            best, top = k + 1, m[k, k]
-    if best == 0:
-        cand[0], cand[1] = 1 + tr, m[2, 1] - m[1, 2]
-        cand[2], cand[3] = m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]
-    elif best == 1:
-        cand[0], cand[1] = m[2, 1] - m[1, 2], 1 + m[0, 0] - m[1, 1] - m[2, 2]
-        cand[2], cand[3] = m[0, 1] + m[1, 0], m[0, 2] + m[2, 0]
-    elif best == 2:
-        cand[0], cand[1] = m[0, 2] - m[2, 0], m[0, 1] + m[1, 0]
-        cand[2], cand[3] = 1 - m[0, 0] + m[1, 1] - m[2, 2], m[1, 2] + m[2, 1]
+    return ident
+
+
+@njit(cache=True, error_model="numpy")
+def _pose_row(f00, f01, f02, f10, f11, f12, f20, f21, f22, ox, oy, oz, offset, mount, ident,
+              out, row):
+    """out[row] (7,): position (ox, oy, oz) + F offset and the unit quaternion (w, x, y, z) of
+    M = F mount by Shepperd's method (as ``orientation.matrix_to_quat``); F = (fij) segment-to-world
+    (columns = segment axes). ``ident``: mount is the identity, M = F (the same numbers up to
+    the sign of zeros)."""
+    out[row, 0] = ox + (f00 * offset[0] + f01 * offset[1] + f02 * offset[2])
+    out[row, 1] = oy + (f10 * offset[0] + f11 * offset[1] + f12 * offset[2])
+    out[row, 2] = oz + (f20 * offset[0] + f21 * offset[1] + f22 * offset[2])
+    if ident:
+        m00, m01, m02, m10, m11, m12, m20, m21, m22 = f00, f01, f02, f10, f11, f12, f20, f21, f22
     else:
-        cand[0], cand[1] = m[1, 0] - m[0, 1], m[0, 2] + m[2, 0]
-        cand[2], cand[3] = m[1, 2] + m[2, 1], 1 - m[0, 0] - m[1, 1] + m[2, 2]
-    norm = np.sqrt(cand[0] * cand[0] + cand[1] * cand[1] + cand[2] * cand[2] + cand[3] * cand[3])
-    for k in range(4):
-        dst[3 + k] = cand[k] / norm
+        m00 = f00 * mount[0, 0] + f01 * mount[1, 0] + f02 * mount[2, 0]
+        m01 = f00 * mount[0, 1] + f01 * mount[1, 1] + f02 * mount[2, 1]
+        m02 = f00 * mount[0, 2] + f01 * mount[1, 2] + f02 * mount[2, 2]
+        m10 = f10 * mount[0, 0] + f11 * mount[1, 0] + f12 * mount[2, 0]
+        m11 = f10 * mount[0, 1] + f11 * mount[1, 1] + f12 * mount[2, 1]
+        m12 = f10 * mount[0, 2] + f11 * mount[1, 2] + f12 * mount[2, 2]
+        m20 = f20 * mount[0, 0] + f21 * mount[1, 0] + f22 * mount[2, 0]
+        m21 = f20 * mount[0, 1] + f21 * mount[1, 1] + f22 * mount[2, 1]
+        m22 = f20 * mount[0, 2] + f21 * mount[1, 2] + f22 * mount[2, 2]
+    tr = m00 + m11 + m22
+    best, top = 0, tr
+    if m00 > top:
+        best, top = 1, m00
+    if m11 > top:
+        best, top = 2, m11
+    if m22 > top:
+        best, top = 3, m22
+    if best == 0:
+        c0, c1, c2, c3 = 1 + tr, m21 - m12, m02 - m20, m10 - m01
+    elif best == 1:
+        c0, c1, c2, c3 = m21 - m12, 1 + m00 - m11 - m22, m01 + m10, m02 + m20
+    elif best == 2:
+        c0, c1, c2, c3 = m02 - m20, m01 + m10, 1 - m00 + m11 - m22, m12 + m21
+    else:
+        c0, c1, c2, c3 = m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22
+    norm = np.sqrt(c0 * c0 + c1 * c1 + c2 * c2 + c3 * c3)
+    out[row, 3], out[row, 4], out[row, 5], out[row, 6] = c0 / norm, c1 / norm, c2 / norm, c3 / norm
 
 
 @njit(cache=True, error_model="numpy")
@@ -508,13 +532,14 @@ def device_pose(origin, frame, offset, mount, out):
     consecutive quaternions lie in one hemisphere (as ``orientation.quat_continuous``).
     """
     nt, nb = origin.shape[0], origin.shape[1]
-    m = np.empty((3, 3))
-    cand = np.empty(4)
+    ident = _is_identity(mount)
     for b in range(nb):
+        rows = out[:, b]
         for i in range(nt):
-            _pose_row(frame[i, b], origin[i, b, 0], origin[i, b, 1], origin[i, b, 2], offset,
-                      mount, m, cand, out[i, b])
-        _continuous_signs(out[:, b])
+            f = frame[i, b]
+            _pose_row(f[0, 0], f[0, 1], f[0, 2], f[1, 0], f[1, 1], f[1, 2], f[2, 0], f[2, 1], f[2, 2],
+                      origin[i, b, 0], origin[i, b, 1], origin[i, b, 2], offset, mount, ident, rows, i)
+        _continuous_signs(rows)
 
 
 # ---------------------------------------------------------------- device model
@@ -762,9 +787,7 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
         twist_f[7])
     source, smooth_on = twist_i[0], twist_i[1]
     two_pi = 2.0 * np.pi
-    fr = np.empty((3, 3))
-    m = np.empty((3, 3))
-    cand = np.empty(4)
+    ident = _is_identity(mount)
     nclips = offsets.shape[0] - 1
     for b in range(nclips):
         o, n = offsets[b], offsets[b + 1] - offsets[b]
@@ -943,16 +966,15 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                 d0, d1, d2 = r1 * u2 - r2 * u1, r2 * u0 - r0 * u2, r0 * u1 - r1 * u0
             else:
                 d0, d1, d2 = u1 * r2 - u2 * r1, u2 * r0 - u0 * r2, u0 * r1 - u1 * r0
-            if placement == 0:
-                cols = ((u0, u1, u2), (-r0, -r1, -r2), (d0, d1, d2))
+            if placement == 0:  # columns: the device axes
+                _pose_row(u0, -r0, d0, u1, -r1, d1, u2, -r2, d2, origin[i, 0], origin[i, 1],
+                          origin[i, 2], offset, mount, ident, out, o + i)
             elif placement == 1:
-                cols = ((-u0, -u1, -u2), (-r0, -r1, -r2), (d0, d1, d2))
+                _pose_row(-u0, -r0, d0, -u1, -r1, d1, -u2, -r2, d2, origin[i, 0], origin[i, 1],
+                          origin[i, 2], offset, mount, ident, out, o + i)
             else:
-                cols = ((r0, r1, r2), (u0, u1, u2), (-d0, -d1, -d2))
-            for c_ in range(3):
-                for k in range(3):
-                    fr[k, c_] = cols[c_][k]
-            _pose_row(fr, origin[i, 0], origin[i, 1], origin[i, 2], offset, mount, m, cand, out[o + i])
+                _pose_row(r0, u0, -d0, r1, u1, -d1, r2, u2, -d2, origin[i, 0], origin[i, 1],
+                          origin[i, 2], offset, mount, ident, out, o + i)
         _continuous_signs(out[o:o + n])
 
 
@@ -982,8 +1004,8 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
     req (3,): indices into J of the placement's shoulder, elbow, wrist; opt (P,): of its optional
     joints present; lim: (max_frames, max_gap_s, min_fps, max_duration_s, max_output_samples,
     max_position_m, min_arm_length_m, max_arm_length_m) as ``limits.Limits``.
-    Per clip: status (bits ``UNSURE``, ``REPAIR``); use_opt (B, P): optional joint tracked in at
-    least ``min_share`` of the frames; fs (B,) Hz: 1 / median frame interval; nout (B,): device
+    Per clip: status (bits ``UNSURE``, ``REPAIR``); use_opt (B,): bit p set where optional joint p
+    is tracked in at least ``min_share`` of the frames; fs (B,) Hz: 1 / median frame interval; nout (B,): device
     samples at ``rate_hz`` (``kinematics.output_times``). A clip passes without ``UNSURE`` only
     when every quantity ``imu._check_limits`` judges is at least 1e-9 (relative) inside its limit,
     so the two never disagree; ``REPAIR`` is set exactly where ``imu._motion_joints`` would
@@ -998,9 +1020,7 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
     for b in range(nclips):
         o, n = offsets[b], offsets[b + 1] - offsets[b]
         st = 0
-        fs[b], nout[b] = np.nan, 0
-        for k in range(nopt):
-            use_opt[b, k] = False
+        fs[b], nout[b], use_opt[b] = np.nan, 0, 0
         if n > max_frames or n < min_frames:
             status[b] = UNSURE | REPAIR
             continue
@@ -1068,7 +1088,8 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
             for i in range(n):
                 tracked += valid[o + i, opt[k]]
             use = tracked / n >= min_share
-            use_opt[b, k] = use
+            if use:
+                use_opt[b] |= 1 << k
             if use and tracked < n:
                 st |= REPAIR
         nout[b] = int(np.floor((t[o + n - 1] - t[o]) * rate_hz + 1e-9)) + 1

@@ -132,13 +132,23 @@ def lowpass_designs(fs_hz, cutoff_hz: list[float | None], order: int = 4):
         if key not in designs:
             designs[key] = len(designs)
         pick.append(designs[key])
-    sections = (order + 1) // 2
-    table = [lowpass_design(*key, order) if key is not None
-             else (np.zeros((sections, 6)), np.zeros((sections, 2)), 0, 0) for key in designs]
+    if len(designs) == 1:  # the usual case: one rate and cutoff for all
+        one = _design_arrays(next(iter(designs)), order)
+        return one if len(pick) == 1 else tuple(np.repeat(a, len(pick), axis=0) for a in one)
+    table = [_design_arrays(key, order) for key in designs]
     pick = np.array(pick, dtype=np.int64)
-    return (np.stack([d[0] for d in table])[pick], np.stack([d[1] for d in table])[pick],
-            np.array([d[2] for d in table], dtype=np.int64)[pick],
-            np.array([d[3] for d in table], dtype=np.int64)[pick])
+    return tuple(np.concatenate([d[j] for d in table])[pick] for j in range(4))
+
+
+@functools.lru_cache(maxsize=256)
+def _design_arrays(key: tuple[float, float] | None, order: int) -> tuple[np.ndarray, ...]:
+    """``lowpass_designs``'s arrays for one clip ((1, S, 6), (1, S, 2), (1,), (1,); shared: not to
+    be modified) of the design ``key`` = (rate, cutoff), None = unfiltered."""
+    sections = (order + 1) // 2
+    sos, zi, pad, fit = (lowpass_design(*key, order) if key is not None
+                         else (np.zeros((sections, 6)), np.zeros((sections, 2)), 0, 0))
+    return (sos[None].copy(), zi[None].copy(), np.array([pad], dtype=np.int64),
+            np.array([fit], dtype=np.int64))
 
 
 def lowpass_many(xs: list[np.ndarray], fs_hz: list[float], cutoff_hz: list[float | None],
