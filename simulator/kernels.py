@@ -697,12 +697,13 @@ def _norm3(x, y, z):
 
 @njit(cache=True, error_model="numpy")
 def _median(v):
-    """np.median of a 1-D array (the mean of the two middle values for an even count)."""
-    s = np.sort(v)
-    n = s.shape[0]
+    """np.median of a 1-D array (the mean of the two middle values for an even count), by
+    selection (the order statistics are exact, so the value is np.median's)."""
+    n = v.shape[0]
+    p = np.partition(v, n // 2)
     if n % 2:
-        return s[n // 2]
-    return (s[n // 2 - 1] + s[n // 2]) / 2.0
+        return p[n // 2]
+    return (np.max(p[:n // 2]) + p[n // 2]) / 2.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -987,15 +988,6 @@ REPAIR = 2
 
 
 @njit(cache=True, error_model="numpy")
-def _median_sorted(v, n):
-    """np.median of v[:n] (v is sorted in place)."""
-    s = np.sort(v[:n])
-    if n % 2:
-        return s[n // 2]
-    return (s[n // 2 - 1] + s[n // 2]) / 2.0
-
-
-@njit(cache=True, error_model="numpy")
 def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, min_frames,
                     status, use_opt, fs, nout):
     """Plausibility limits, joint selection and frame rate of skeleton clips, one pass per clip.
@@ -1037,12 +1029,13 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
         mean = (t[o + n - 1] - t[o]) / (n - 1)
         if not (hi - mean <= 0.01 * mean and mean - lo <= 0.01 * mean):
             st |= REPAIR
-        med = _median_sorted(dt, n - 1)
+        med = _median(dt)
         fs[b] = 1.0 / med
         if not 1.0 / med >= min_fps * (1.0 + margin):
             st |= UNSURE
         # frames with the shoulder, elbow and wrist tracked: gaps, duration, arm length, coordinates
-        arm = np.empty(n)
+        arm_lo, arm_hi = min_arm * (1.0 + margin), max_arm * (1.0 - margin)
+        short, long_ = 0, 0
         count = 0
         gap = 0.0
         t_first, t_last = 0.0, 0.0
@@ -1061,7 +1054,8 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
                        pos[r, je, 2] - pos[r, js, 2])
             a += _norm3(pos[r, jw, 0] - pos[r, je, 0], pos[r, jw, 1] - pos[r, je, 1],
                         pos[r, jw, 2] - pos[r, je, 2])
-            arm[count] = a
+            short += not a >= arm_lo  # NaN counts as out of range
+            long_ += a > arm_hi
             count += 1
             for jj in range(3):
                 for c in range(3):
@@ -1076,8 +1070,8 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
                     and duration * rate_hz <= max_out * (1.0 - margin)
                     and biggest <= max_pos * (1.0 - margin)):
                 st |= UNSURE
-            length = _median_sorted(arm, count)
-            if not (min_arm * (1.0 + margin) <= length <= max_arm * (1.0 - margin)):
+            # the median lies in [arm_lo, arm_hi] when both middle order statistics do
+            if short > (count - 1) // 2 or long_ > (count - 1) // 2:
                 st |= UNSURE
         if count < n:
             st |= REPAIR
