@@ -284,6 +284,9 @@ def _spline_setup(t, t_out, band, first, table, span, row0=0, out0=0):
 def _spline_coef(band, y, c):
     """Solve the factored collocation system for every column: c (n, C) from values y (n, C)."""
     n, nch = y.shape
+    if nch == 7:  # the pose: seven independent columns at once, in registers
+        _spline_coef7(band, y, c)
+        return
     for i in range(n):
         j0 = max(0, i - 5)
         for ch in range(nch):
@@ -299,6 +302,38 @@ def _spline_coef(band, y, c):
             for j in range(i + 1, j1):
                 v -= band[i, j - i + 5] * c[j, ch]
             c[i, ch] = v / d
+
+
+@njit(cache=True, error_model="numpy")
+def _spline_coef7(band, y, c):
+    """``_spline_coef`` of seven columns (the same operations in the same order per column)."""
+    n = y.shape[0]
+    for i in range(n):
+        v0, v1, v2, v3, v4, v5, v6 = y[i, 0], y[i, 1], y[i, 2], y[i, 3], y[i, 4], y[i, 5], y[i, 6]
+        for j in range(max(0, i - 5), i):
+            f = band[i, j - i + 5]
+            v0 -= f * c[j, 0]
+            v1 -= f * c[j, 1]
+            v2 -= f * c[j, 2]
+            v3 -= f * c[j, 3]
+            v4 -= f * c[j, 4]
+            v5 -= f * c[j, 5]
+            v6 -= f * c[j, 6]
+        c[i, 0], c[i, 1], c[i, 2], c[i, 3], c[i, 4], c[i, 5], c[i, 6] = v0, v1, v2, v3, v4, v5, v6
+    for i in range(n - 1, -1, -1):
+        v0, v1, v2, v3, v4, v5, v6 = c[i, 0], c[i, 1], c[i, 2], c[i, 3], c[i, 4], c[i, 5], c[i, 6]
+        for j in range(i + 1, min(i + 6, n)):
+            f = band[i, j - i + 5]
+            v0 -= f * c[j, 0]
+            v1 -= f * c[j, 1]
+            v2 -= f * c[j, 2]
+            v3 -= f * c[j, 3]
+            v4 -= f * c[j, 4]
+            v5 -= f * c[j, 5]
+            v6 -= f * c[j, 6]
+        d = band[i, 5]
+        c[i, 0], c[i, 1], c[i, 2], c[i, 3] = v0 / d, v1 / d, v2 / d, v3 / d
+        c[i, 4], c[i, 5], c[i, 6] = v4 / d, v5 / d, v6 / d
 
 
 @njit(cache=True, error_model="numpy")
