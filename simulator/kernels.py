@@ -672,26 +672,46 @@ def device_ragged(x, offsets, pool, pool_offsets, gm_step, gm_knots, gm_a, jitte
                 gat += 6 * knots + 6
             # per sample: terms with a knot per sample straight in, the others interpolated
             # between their knots and summed (in term order), then the sum added
-            acc = np.empty(6)
+            ones = np.empty(ngm, np.int64)  # start of each term with a knot per sample
+            coarse = np.empty((ngm, 3), np.int64)  # step, last knot pair, start of the others
+            n1, nc = 0, 0
+            for g_ in range(ngm):
+                if gm_step[b, g_] == 1:
+                    ones[n1] = start[g_]
+                    n1 += 1
+                else:
+                    coarse[nc, 0], coarse[nc, 1], coarse[nc, 2] = (gm_step[b, g_],
+                                                                   gm_knots[b, g_] - 2, start[g_])
+                    nc += 1
             for i in range(n):
-                for g_ in range(ngm):
-                    if gm_step[b, g_] == 1:
-                        for c in range(6):
-                            xs[i, c] += ys[start[g_] + i, c]
-                for c in range(6):
-                    acc[c] = 0.0
-                for g_ in range(ngm):
-                    step = gm_step[b, g_]
-                    if step != 1:
-                        u = i / step
-                        i0 = min(int(u), gm_knots[b, g_] - 2)
-                        frac = u - i0
-                        r = start[g_] + i0
-                        for c in range(6):
-                            acc[c] += (1.0 - frac) * ys[r, c]
-                            acc[c] += frac * ys[r + 1, c]
-                for c in range(6):
-                    xs[i, c] += acc[c]
+                for g_ in range(n1):
+                    for c in range(6):
+                        xs[i, c] += ys[ones[g_] + i, c]
+                a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+                for g_ in range(nc):
+                    u = i / coarse[g_, 0]
+                    i0 = min(int(u), coarse[g_, 1])
+                    frac = u - i0
+                    r = coarse[g_, 2] + i0
+                    w0, w1 = 1.0 - frac, frac
+                    a0 += w0 * ys[r, 0]
+                    a0 += w1 * ys[r + 1, 0]
+                    a1 += w0 * ys[r, 1]
+                    a1 += w1 * ys[r + 1, 1]
+                    a2 += w0 * ys[r, 2]
+                    a2 += w1 * ys[r + 1, 2]
+                    a3 += w0 * ys[r, 3]
+                    a3 += w1 * ys[r + 1, 3]
+                    a4 += w0 * ys[r, 4]
+                    a4 += w1 * ys[r + 1, 4]
+                    a5 += w0 * ys[r, 5]
+                    a5 += w1 * ys[r + 1, 5]
+                xs[i, 0] += a0
+                xs[i, 1] += a1
+                xs[i, 2] += a2
+                xs[i, 3] += a3
+                xs[i, 4] += a4
+                xs[i, 5] += a5
         if _any(walk):
             run = np.zeros(6)
             for i in range(n):
