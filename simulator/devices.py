@@ -124,7 +124,7 @@ class DeviceProfile:
     @property
     def is_ideal(self) -> bool:
         """True when every stage is off (``apply_device`` returns the inputs unchanged)."""
-        return self == DeviceProfile(name=self.name)
+        return all(getattr(self, f.name) == f.default for f in fields(self) if f.name != "name")
 
 
 # Bosch Sensortec BMI160, data sheet BST-BMI160-DS000-07 (rev 0.8, Feb 2015), Table 1
