@@ -167,29 +167,59 @@ def _children_cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+#: Phases of a build timed in this process (CPU s): (name, owner, attribute). With
+#: ``--num-proc 1`` every phase runs here; with more, only the driver's (rows, pairs, finalize).
+#: read_chunk holds _read_input (the parse); finish_chunk holds the simulation and the facts.
+PHASES = [("read_chunk", build_module, "read_chunk"), ("parse", build_module, "_read_input"),
+          ("finish_chunk", build_module, "finish_chunk"), ("simulate", build_module, "_simulate_clips"),
+          ("facts", build_module, "compute_facts"), ("rows_parquet", build_module, "_commit"),
+          ("instruction_pass", build_module, "_finish_instructions"),
+          ("finalize", DatasetWriter, "finalize")]
+
+
 def timed_build(options: BuildOptions) -> dict:
-    """The real build, with wall and CPU seconds (this process + its finished workers) and the
+    """The real build, with wall and CPU seconds (this process + its finished workers), the
     seconds of its finalize step (report, info, figures, card), which do not grow with the
-    corpus."""
+    corpus, and the CPU seconds of each of ``PHASES`` run in this process."""
     spent = {"finalize_s": 0.0, "finalize_cpu_s": 0.0}
-    real = DatasetWriter.finalize
+    phase_cpu = {name: 0.0 for name, _, _ in PHASES}
+    originals = [(owner, attr, getattr(owner, attr)) for _, owner, attr in PHASES]
 
-    def finalize(self, *a, **k):
-        start, cpu = time.perf_counter(), time.process_time()
-        try:
-            return real(self, *a, **k)
-        finally:
-            spent["finalize_s"] += time.perf_counter() - start
-            spent["finalize_cpu_s"] += time.process_time() - cpu
+    def timed(name, real):
+        def wrapper(*a, **k):
+            start, cpu = time.perf_counter(), time.process_time()
+            try:
+                return real(*a, **k)
+            finally:
+                phase_cpu[name] += time.process_time() - cpu
+                if name == "finalize":
+                    spent["finalize_s"] += time.perf_counter() - start
+                    spent["finalize_cpu_s"] += time.process_time() - cpu
+        return wrapper
 
-    DatasetWriter.finalize = finalize
+    for (name, owner, attr), (_, _, real) in zip(PHASES, originals):
+        setattr(owner, attr, timed(name, real))
     cpu0, child0, wall0 = time.process_time(), _children_cpu_s(), time.perf_counter()
     try:
         res = build(options, progress=False)
     finally:
-        DatasetWriter.finalize = real
+        for owner, attr, real in originals:
+            setattr(owner, attr, real)
     return {"result": res, "wall_s": time.perf_counter() - wall0,
-            "cpu_s": time.process_time() - cpu0 + _children_cpu_s() - child0, **spent}
+            "cpu_s": time.process_time() - cpu0 + _children_cpu_s() - child0,
+            "phase_cpu_s": phase_cpu, **spent}
+
+
+def phase_line(phase_cpu: dict[str, float], files: int, here_only: bool) -> str:
+    """CPU-ms per file of each phase (the nested ones taken out of their parents)."""
+    ms = {k: 1e3 * v / files for k, v in phase_cpu.items()}
+    parts = {"rows + Parquet shards (driver)": ms["rows_parquet"],
+             "instruction pass (driver)": ms["instruction_pass"], "finalize": ms["finalize"]}
+    if not here_only:
+        parts = {"read + sha256": ms["read_chunk"] - ms["parse"], "parse (ntu.read)": ms["parse"],
+                 "simulate": ms["simulate"], "facts": ms["facts"],
+                 "rows (build._row)": ms["finish_chunk"] - ms["simulate"] - ms["facts"], **parts}
+    return ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
 
 
 def same_tree(a: Path, b: Path) -> bool:
@@ -230,6 +260,8 @@ def main(argv: list[str] | None = None) -> dict:
         start = time.perf_counter()
         paths = write_corpus(tmp / "nturgbd_skeletons", args.files, tuple(args.frames), args.untracked)
         mb = sum(p.stat().st_size for p in paths) / 1e6
+        print("load average of the machine (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+              + f" on {os.cpu_count()} CPUs (other work shares them: compare ratios within one run)")
         print(f"wrote {len(paths)} .skeleton files, {mb:.1f} MB ({1e3 * mb / len(paths):.0f} kB "
               f"per file) in {time.perf_counter() - start:.1f} s (not timed) to {tmp}")
         base = dict(source="ntu", input_dir=tmp / "nturgbd_skeletons", device=args.device)
@@ -237,6 +269,12 @@ def main(argv: list[str] | None = None) -> dict:
         # 1 + 2: parse, then simulate, chunk by chunk in this process, with the build's options
         ensure_worker(BuildOptions(output_dir=tmp / "unused", **base))
         opts = build_module._STATE["sim"]  # the build's simulation options (cutoff included)
+        # once per process: numba loads (or compiles) the scan and simulation kernels; not per file
+        t0 = time.process_time()
+        simulate_like_builder([c for p in paths[:4] for c in ntu.read(p) if isinstance(c, Clip)], opts)
+        out_startup = time.process_time() - t0
+        print(f"start-up of a process (compiled kernels loaded from numba's cache or compiled, "
+              f"first calls): {out_startup:.2f} CPU-s, not counted below")
         t_parse = t_sim = 0.0
         n_clips = n_sim = n_grids = 0
         for k in range(0, len(paths), CHUNK):
@@ -248,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
             n_grids += len({(c.motion.num_frames, float(c.motion.timestamps[0])) for c in clips})
             n_clips += len(clips)
         out = {
-            "files": len(paths), "mb": mb, "clips": n_clips,
+            "files": len(paths), "mb": mb, "clips": n_clips, "startup_cpu_s": out_startup,
             "parse_s": t_parse, "parse_files_per_s": len(paths) / t_parse, "parse_mb_per_s": mb / t_parse,
             "parse_cpu_ms_per_file": 1e3 * t_parse / len(paths),
             "simulate_s": t_sim, "simulate_clips_per_s": n_sim / t_sim, "builds": {},
@@ -300,6 +338,9 @@ def main(argv: list[str] | None = None) -> dict:
                       f"{row['cpu_ms_per_file']:.2f} CPU-ms per file (all processes); {rows} rows from "
                       f"{rep['inputs']} inputs ({rep['inputs_skipped']} skipped): {res.clips_per_s:.0f} "
                       f"clips/s, {row['files_per_s']:.0f} files/s, {res.input_mb_per_s:.1f} MB/s of input")
+                row["phase_cpu_ms_per_file"] = {k: 1e3 * v / len(paths) for k, v in t["phase_cpu_s"].items()}
+                print(f"  CPU-ms per file by phase{' (in the driver; the workers do the rest)' if n_proc > 1 else ''}: "
+                      + phase_line(t["phase_cpu_s"], len(paths), here_only=n_proc > 1))
                 print(f"  NTU-120 ({NTU120_SAMPLES} samples) at this wall rate (finalizing once): "
                       f"{row['ntu120_extrapolated_s'] / 60:.1f} min; from CPU time "
                       f"({row['steady_cpu_ms_per_file']:.2f} CPU-ms per file without finalizing, "
@@ -330,6 +371,8 @@ def main(argv: list[str] | None = None) -> dict:
             walls = {n: b["wall_s"] for n, b in out["builds"].items()}
             fastest = min(walls, key=walls.get)
             print(f"fastest: --num-proc {fastest} (" + ", ".join(f"{n}: {w:.1f} s" for n, w in walls.items()) + ")")
+        out["loadavg_end"] = os.getloadavg()
+        print("load average at the end: " + ", ".join(f"{x:.1f}" for x in out["loadavg_end"]))
         main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         out.update(main_peak_rss_mb=main_mb, worker_peak_rss_mb=worker_mb)

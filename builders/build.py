@@ -9,11 +9,11 @@ byte-identical to a single-process build.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
-import multiprocessing as mp
 import os
 import re
 import time
@@ -35,6 +35,7 @@ from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
 from .dataset.layout import CODEBASE_VERSION
 from .dataset.remote import is_remote
+from .pool import worker_pool
 
 if TYPE_CHECKING:  # the writer (and with it ``datasets``) is imported by the driver only:
     from .dataset.writer import DatasetWriter  # worker processes start faster without it
@@ -547,22 +548,26 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
     bar = tqdm(total=sum(len(chunk) for _, chunk in todo), unit="input",
                desc=f"build {options.source}", disable=not progress)
     n_rows = 0
-    if options.engine == "ray":
-        from .engine_ray import ray_chunks
+    # One pool of workers (num_proc > 1, local engine) for the chunks and then the instruction pass:
+    # started when first needed, each worker's start-up (imports, compiled kernels) paid once.
+    with contextlib.ExitStack() as stack:
+        pool = _LazyPool(options.num_proc if options.engine == "local" else 1, options, stack)
+        if options.engine == "ray":
+            from .engine_ray import ray_chunks
 
-        stream = ray_chunks(options, todo)
-    else:
-        stream = _local_chunks(options, todo)
-    for k, processed in stream:  # in input order, whatever the engine
-        n_rows = _commit(writer, k, processed, seen, bar, n_rows)
-        if after_commit:
-            after_commit()
-    bar.close()
-    digests = writer.committed_digests()
-    for name, path in named:  # inputs committed by an older imu2safety, without a digest
-        if name not in digests:
-            digests[name] = _sha256(path)
-    writer.extra_report["instructions"] = _finish_instructions(options, progress)
+            stream = ray_chunks(options, todo)
+        else:
+            stream = _local_chunks(options, todo, pool)
+        for k, processed in stream:  # in input order, whatever the engine
+            n_rows = _commit(writer, k, processed, seen, bar, n_rows)
+            if after_commit:
+                after_commit()
+        bar.close()
+        digests = writer.committed_digests()
+        for name, path in named:  # inputs committed by an older imu2safety, without a digest
+            if name not in digests:
+                digests[name] = _sha256(path)
+        writer.extra_report["instructions"] = _finish_instructions(options, progress, pool)
     writer.finalize(build_options=options.recorded(),
                     source_checksums=inputs_checksum([n for n, _ in named], digests),
                     simulator_version="" if options.real_imu else SIMULATOR_VERSION,
@@ -573,8 +578,22 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
                        n_bytes / 1e6 / seconds if seconds else 0.0)
 
 
-def _finish_instructions(options: BuildOptions, progress: bool) -> dict:
-    """The instruction finishing pass over the whole config (``instructions.pairs``)."""
+class _LazyPool:
+    """The build's worker pool (``pool.worker_pool``), started on the first ``get``; None for one
+    process."""
+
+    def __init__(self, num_proc: int, options: BuildOptions, stack: contextlib.ExitStack) -> None:
+        self.num_proc, self.options, self.stack, self.pool = num_proc, options, stack, None
+
+    def get(self):
+        if self.num_proc > 1 and self.pool is None:
+            self.pool = self.stack.enter_context(worker_pool(self.num_proc, _init_worker, (self.options,)))
+        return self.pool
+
+
+def _finish_instructions(options: BuildOptions, progress: bool, pool: _LazyPool | None = None) -> dict:
+    """The instruction finishing pass over the whole config (``instructions.pairs``), on the
+    build's worker pool when it has one."""
     from .instructions.pairs import add_instructions
 
     teacher = None
@@ -586,23 +605,28 @@ def _finish_instructions(options: BuildOptions, progress: bool) -> dict:
                                key_env=options.teacher_key_env)
     return add_instructions(options.output_dir, options.source, seed=options.seed,
                             enabled=options.instructions, teacher=teacher, progress=progress,
-                            num_proc=options.num_proc)
+                            num_proc=options.num_proc,
+                            pool=pool.get if pool is not None and pool.num_proc > 1 else None)
 
 
-def _local_chunks(options: BuildOptions, todo: list) -> Iterator[tuple[int, Any]]:
-    """(chunk index, processed chunk) in input order, on this machine's ``num_proc`` processes."""
+def _local_chunks(options: BuildOptions, todo: list, pool: _LazyPool | None = None
+                  ) -> Iterator[tuple[int, Any]]:
+    """(chunk index, processed chunk) in input order, on this machine's ``num_proc`` processes
+    (the workers of ``pool``, else a pool of its own)."""
     if options.num_proc == 1:
         _init_worker(options)
         for k, chunk in todo:
             yield k, _process_chunk(list(chunk))
         return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
+    if not todo:
+        return
+    with contextlib.ExitStack() as stack:
+        workers = (pool or _LazyPool(options.num_proc, options, stack)).get()
         # At most 2 chunks per worker in flight, committed in input order: memory stays
         # bounded however large the source, and the workers never wait for a window.
         pending: deque = deque()
         for k, chunk in todo:
-            pending.append((k, pool.apply_async(_process_chunk, (list(chunk),))))
+            pending.append((k, workers.apply_async(_process_chunk, (list(chunk),))))
             if len(pending) >= 2 * options.num_proc:
                 k0, res = pending.popleft()
                 yield k0, res.get()

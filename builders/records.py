@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from ..simulator.motion import Motion
 from .labels import Label, lookup
+
+if TYPE_CHECKING:  # (scipy's rotations: not needed by processes that only read rows)
+    from ..simulator.motion import Motion
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 

@@ -225,3 +225,31 @@ def test_a_rewrite_must_keep_the_drafts_numbers_ids_and_labels():
         == ["drops 1.30 s"]
     assert set(keeps_draft(draft, "Unsafe. An impact of 50.0 m/s² at 1.30 s.")) == \
         {'drops hazard "falling"', "drops `walk_01`"}
+
+
+def test_token_prefilter_changes_no_token():
+    """The checker's tokenizer skips positions whose character starts no token: every alternative
+    of every topic word starts with a character of the prefilter, and sentences full of token
+    look-alikes (word parts, case and Unicode folds, Unicode digits) give the same tokens with
+    and without it."""
+    from imu2safety.builders.instructions import checker as K
+
+    first = re.compile(K._FIRST_CHARS, re.I)
+    for _, rx in K._WORDS:
+        for alt in re.split(r"(?<!\\)\|", rx):  # top-level alternatives (none is nested here)
+            head = re.sub(r"^(?:\\b|\(\?:)+", "", alt)
+            head = head[1:] if head.startswith("\\") else head
+            assert first.match(head[0]), (alt, head)
+    plain = re.compile(K._MASTER.pattern.split(")(?:", 1)[1][:-1], re.I)
+    words = ["free fall", "free-fall", "carefree fall", "weightlessness", "impacts", "landing", "jerky",
+             "stillness", "motionless", "that rest", "rests", "tilted", "RMS", "energy", "minimum",
+             "raindrops to", "rotation", "triangular", "|w|", "|ω|", "|accel|", "|a|", "aperiodic",
+             "cadence", "clips", "recording", "event", "this clip", "here", "3-axis", "6-D", "IMU2",
+             "-1.5 m/s^2", "2 s", "5 seconds", "3 Hz", "|gx|", "gz", "x", "y-axis", "`a~aug1`", "٣ s",
+             "٣.٥ Hz", "ſtill", "İmpact", "ſpecific force", "ESTILL", "the", "is", "12.5", "0.3 rad/s",
+             "per minute", "°", "deg", "(", ".", "--2", "b|x|"]
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        s = "".join(str(rng.choice(words)) + str(rng.choice(["", " ", ", ", "-"])) for _ in range(12))
+        got = [(m.lastgroup, m.span(), m.groups()) for m in K._MASTER.finditer(s)]
+        assert got == [(m.lastgroup, m.span(), m.groups()) for m in plain.finditer(s)], s

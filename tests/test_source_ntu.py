@@ -232,3 +232,46 @@ def test_list_inputs_is_sorted_and_recursive(tmp_path):
                    "b/S001C001P001R001A002.skeleton"]
     with pytest.raises(FileNotFoundError):
         ntu.list_inputs(tmp_path / "absent")
+
+
+def _parsed(data: bytes):
+    """(xyz, state, body ids, frames) or the error message, by ``parse_skeleton_bytes``."""
+    try:
+        s = ntu.parse_skeleton_bytes(data)
+    except ntu.NtuFormatError as err:
+        return str(err)
+    return s.num_frames, s.frame.tolist(), list(s.body_id), s.xyz.tobytes(), s.state.tobytes()
+
+
+def _general(data: bytes):
+    try:
+        s = ntu.parse_skeleton(data.decode("latin-1"))
+    except ntu.NtuFormatError as err:
+        return str(err)
+    return s.num_frames, s.frame.tolist(), list(s.body_id), s.xyz.tobytes(), s.state.tobytes()
+
+
+def test_compiled_scan_equals_the_general_parser_on_mutated_files():
+    """Random edits of a valid file (whitespace of every kind, extra or missing tokens, number
+    forms, cut lines): the compiled scan either parses a file bit for bit as ``parse_skeleton``
+    does or leaves it to it (same error), and it takes the usual layout itself."""
+    rng = np.random.default_rng(0)
+    frames = [[(ID_A, body_xyz(f, swing=0.013), None), (ID_B, body_xyz(f, 0.5), None)] for f in range(3)]
+    base = skeleton_text(frames).encode()
+    status = ntu._scan(np.frombuffer(base, np.uint8))[0]
+    assert status == 0  # the usual layout takes the compiled path
+    edits = [b" ", b"\t", b"\r", b"\n", b"\x0b", b"\x0c", b"\xa0", b"\x85", b"  ", b"-", b"+", b".",
+             b"e", b"E5", b"e-3", b"x", b"1", b"0", b"00000000000000000001", b"1e99999", b"9" * 17]
+    for _ in range(400):
+        data = bytearray(base)
+        for _ in range(int(rng.integers(1, 3))):
+            at = int(rng.integers(0, len(data)))
+            op = rng.integers(0, 3)
+            if op == 0:
+                data[at:at] = edits[int(rng.integers(len(edits)))]
+            elif op == 1:
+                del data[at:at + int(rng.integers(1, 4))]
+            else:
+                data[at:at + 1] = edits[int(rng.integers(len(edits)))]
+        data = bytes(data)
+        assert _parsed(data) == _general(data)

@@ -126,6 +126,9 @@ class FactOptions:
             raise ValueError(f"min_freq_hz ({self.min_freq_hz}) must be below max_freq_hz ({self.max_freq_hz})")
 
 
+_DEFAULT_OPTIONS = FactOptions()  # (frozen) made once: its checks cost more than most facts
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) index pairs of the True runs of a 1-D bool array."""
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
@@ -180,7 +183,7 @@ def compute_facts(imu: np.ndarray, sample_rate_hz: float, options: FactOptions |
     imu: (N, 6) float, ax ay az m/s^2 then gx gy gz rad/s, sensor frame. sample_rate_hz: > 0.
     Raises ValueError for a wrong shape, a non-positive rate or non-finite samples.
     """
-    o = options or FactOptions()
+    o = options or _DEFAULT_OPTIONS
     imu = np.asarray(imu, dtype=np.float64)
     rate = float(sample_rate_hz)
     if imu.ndim != 2 or imu.shape[1] != 6 or len(imu) < 1:

@@ -20,9 +20,9 @@ except a causal reference falling back to the training split, whose numbers are 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-import multiprocessing as mp
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from ...simulator.rng import clip_rng
 from ..dataset.layout import shard_paths
-from ..dataset.schema import ARROW_SCHEMA, PAIR_KINDS
+from ..pool import worker_pool
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
 from .checker import ClipInfo, check_pair, keeps_draft
@@ -59,6 +59,8 @@ class InstructionStats:
     examples_of_drops: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..dataset.schema import PAIR_KINDS  # (``datasets``: not in the worker processes)
+
         return {"pairs": {k: self.pairs[k] for k in PAIR_KINDS},
                 "dropped_by_checker": {k: self.dropped_by_checker[k] for k in PAIR_KINDS},
                 "duplicates_dropped": self.duplicates_dropped, "teacher": dict(sorted(self.teacher.items())),
@@ -162,6 +164,7 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(source: Any, seed: int) -> None:
     """Worker state: every clip, the partner plan and the seed. ``source`` is an index (split ->
     clips) or (dataset folder, config), read here so that no large index is pickled."""
+    _WORKER.pop("key", None)
     index = read_index(Path(source[0]), source[1]) if isinstance(source, tuple) else source
     _WORKER["known"] = {c.id: c for clips in index.values() for c in clips}
     _WORKER["plan"] = plan_pairs(index, seed)
@@ -191,17 +194,33 @@ def _templated(ids: list[str]) -> list[tuple[str, list[dict[str, str]], list[tup
 PAIR_BATCH = 256
 
 
-def _templated_stream(source: Any, seed: int, ids: list[str], num_proc: int
+def _templated_in(source: tuple[str, str], seed: int, ids: list[str]
+                  ) -> list[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]:
+    """``_templated`` in a worker of any pool (a build's): the state is made for (dataset folder,
+    config) and seed on the worker's first task of them."""
+    if _WORKER.get("key") != (source, seed):
+        _init_worker(source, seed)
+        _WORKER["key"] = (source, seed)
+    return _templated(ids)
+
+
+def _templated_stream(source: Any, seed: int, ids: list[str], num_proc: int,
+                      pool: Callable[[], Any] | None = None
                       ) -> Iterator[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]:
-    """``_templated`` over ``ids`` in order, on ``num_proc`` processes (tasks of ``PAIR_BATCH``)."""
+    """``_templated`` over ``ids`` in order, on ``num_proc`` processes (tasks of ``PAIR_BATCH``):
+    the workers of ``pool()`` when given (a running pool; ``source`` then is (folder, config)),
+    else a pool of its own."""
     chunks = [ids[i:i + PAIR_BATCH] for i in range(0, len(ids), PAIR_BATCH)]
+    if pool is not None and num_proc > 1 and len(chunks) > 1 and isinstance(source, tuple):
+        for part in pool().imap(functools.partial(_templated_in, source, seed), chunks):
+            yield from part
+        return
     if num_proc <= 1 or len(chunks) <= 1:
         _init_worker(source, seed)
         for chunk in chunks:
             yield from _templated(chunk)
         return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(num_proc, initializer=_init_worker, initargs=(source, seed)) as pool:
+    with worker_pool(num_proc, _init_worker, (source, seed)) as pool:
         for part in pool.imap(_templated, chunks):
             yield from part
 
@@ -266,13 +285,15 @@ def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherF
 
 
 def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enabled: bool = True,
-                     teacher: TeacherFn | None = None, progress: bool = False, num_proc: int = 1) -> dict[str, Any]:
+                     teacher: TeacherFn | None = None, progress: bool = False, num_proc: int = 1,
+                     pool: Callable[[], Any] | None = None) -> dict[str, Any]:
     """The finishing pass (module docstring); returns the report entry (``InstructionStats``).
 
     Shard by shard in dataset order: the pairs of one shard are made (on ``num_proc`` processes),
     passed to the teacher, checked and written before the next, so only one shard's pairs are in
     memory. enabled=False empties the column instead (a --no-instructions build, resumed or not).
     """
+    from ..dataset.schema import ARROW_SCHEMA
     from ..dataset.writer import write_parquet_atomic
 
     dataset_dir = Path(dataset_dir)
@@ -284,7 +305,8 @@ def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enable
     known = {c.id: c for clips in index.values() for c in clips}
     finisher = _Finisher(known, plan_pairs(index, seed), teacher, stats)
     ids = [c.id for _, _, clips in shards for c in clips]
-    stream = _templated_stream((str(dataset_dir), config), seed, ids, num_proc) if enabled else iter(())
+    stream = (_templated_stream((str(dataset_dir), config), seed, ids, num_proc, pool) if enabled
+              else iter(()))
     field_ = ARROW_SCHEMA.field("instructions")
     bar = tqdm(total=len(ids), unit="clip", desc="instruction pairs", disable=not progress)
     for split, path, clips in shards:

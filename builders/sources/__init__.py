@@ -183,8 +183,16 @@ def parse_options(cls: type[OptionsT], source: str, options: dict[str, Any]) -> 
         raise ValueError(
             f"unknown option(s) {unknown} for source {source!r}; valid options: {names}"
         )
-    hints = typing.get_type_hints(cls)
+    if not options:  # (every read of a build takes its options here)
+        return cls()
+    hints = _type_hints(cls)
     return cls(**{k: _coerce(v, hints[k], f"{source} option {k}") for k, v in options.items()})
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints`` of an options class, evaluated once (it compiles each hint)."""
+    return typing.get_type_hints(cls)
 
 
 def coerce_options(source: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +202,7 @@ def coerce_options(source: str, options: dict[str, Any]) -> dict[str, Any]:
     cls = getattr(get_source(source), "Options", None)
     if cls is None or not dataclasses.is_dataclass(cls):
         return dict(options)
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     return {k: _coerce(v, hints[k], f"{source} option {k}") if k in hints else v
             for k, v in options.items()}
 

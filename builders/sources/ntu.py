@@ -469,6 +469,46 @@ def _float(buf, a, b, pow10):
     return True, -v if neg else v
 
 
+#: Byte classes of the joint lines: 0 part of a token, 1 blank (space, tab, CR), 2 newline,
+#: 3 other whitespace (``_odd_space``: the line is left to parse_skeleton).
+_CLASS = np.zeros(256, np.uint8)
+_CLASS[[32, 9, 13]] = 1
+_CLASS[10] = 2
+_CLASS[[11, 12, 28, 29, 30, 31, 133, 160]] = 3
+
+
+@njit(cache=True, error_model="numpy")
+def _joint_line(buf, pos, out, row, pow10, cls):
+    """One joint line at buf[pos] (12 tokens; ``_tokens`` and ``_float`` fused, the 8 unused
+    middle tokens only delimited): x y z trackingState into out[row]. Returns where the next line
+    starts, or -1 when the line is not in the usual layout (other token count or whitespace, a
+    number ``_float`` does not take)."""
+    nbytes = buf.shape[0]
+    i = pos
+    c = 0
+    for col in range(12):
+        while i < nbytes and cls[buf[i]] == 1:
+            i += 1
+        if i >= nbytes or buf[i] == 10:
+            return -1  # fewer than 12 tokens
+        a = i
+        while i < nbytes and cls[buf[i]] == 0:
+            i += 1
+        if i < nbytes and cls[buf[i]] == 3:
+            return -1
+        if col < 3 or col == 11:
+            ok, v = _float(buf, a, i, pow10)
+            if not ok:
+                return -1
+            out[row, c] = v
+            c += 1
+    while i < nbytes and cls[buf[i]] == 1:
+        i += 1
+    if i < nbytes and buf[i] != 10:
+        return -1  # a 13th token or other whitespace
+    return i + 1
+
+
 @njit(cache=True, error_model="numpy")
 def _scan(buf):
     """(status, frame count, records R, frame (R,), body-id byte span (R, 2), (R*25, 4) x y z
@@ -509,14 +549,9 @@ def _scan(buf):
             for j in range(NUM_JOINTS):
                 if pos >= nbytes:
                     return fail
-                k, pos = _tokens(buf, pos, ts, te)
-                if k != 12:
+                pos = _joint_line(buf, pos, values, r * NUM_JOINTS + j, _POW10, _CLASS)
+                if pos < 0:
                     return fail
-                for c, col in enumerate((0, 1, 2, 11)):
-                    ok, v = _float(buf, ts[col], te[col], _POW10)
-                    if not ok:
-                        return fail
-                    values[r * NUM_JOINTS + j, c] = v
             frames[r] = f
             r += 1
     while pos < nbytes:  # only blank lines may follow
