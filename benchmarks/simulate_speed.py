@@ -18,7 +18,7 @@ moves it by 10-30 % between runs, so compare the ratios, which are measured side
   filtfilt, finite differences, scipy Rotation); ideal device only.
 
     python benchmarks/simulate_speed.py [--clips 2000] [--repeat 3] [--previous-clips 400]
-        [--naive-clips 200] [--quick]
+        [--naive-clips 200] [--previous-commit c5f2049] [--quick]
 """
 
 from __future__ import annotations
@@ -189,6 +189,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="clips of each corpus timed with the previous implementation (default 400)")
     p.add_argument("--naive-clips", type=int, default=200, help="clips timed with the naive simulator")
     p.add_argument("--repeat", type=int, default=3, help="timed repetitions, best kept (default 3)")
+    p.add_argument("--previous-commit", default=PREVIOUS_COMMIT,
+                   help=f"git commit whose simulator/ is the 'previous' column (default {PREVIOUS_COMMIT}, "
+                        "the NumPy/scipy simulator; e.g. ded3a33: the compiled one before issue 13)")
     p.add_argument("--placement", default="left_wrist")
     p.add_argument("--quick", action="store_true", help="small sweeps (for a smoke test)")
     args = p.parse_args(argv)
@@ -203,15 +206,17 @@ def main(argv: list[str] | None = None) -> dict:
     opts = {d: SimulationOptions(placement=args.placement, device=d) for d in DEVICE_NAMES}
     many = _quiet(simulate_many)
     many(corpora["mixed"][:8], opts["bmi160"], ids[:8])  # compile / load the kernels
-    previous = load_previous()
+    previous = load_previous(args.previous_commit)
     prev_opts = {}
     if previous is None:
-        print(f"previous implementation: not available (needs the git history with {PREVIOUS_COMMIT})")
+        print(f"previous implementation: not available (needs the git history with {args.previous_commit})")
     else:
         prev_imu, prev_motion = previous
+        print(f"previous implementation: simulator/ at {args.previous_commit}")
         prev_opts = {d: prev_imu.SimulationOptions(placement=args.placement, device=d) for d in DEVICE_NAMES}
         prev_corpora = {k: [prev_motion.Motion(m.positions, m.joint_names, m.timestamps)
                             for m in c[:args.previous_clips]] for k, c in corpora.items()}
+        _quiet(prev_imu.simulate_many)(prev_corpora["mixed"][:8], prev_opts["bmi160"], ids[:8])  # compile
     res: dict = {"throughput": {}, "per_call": {}, "length": {}, "memory": {}}
 
     # 1. throughput per corpus and device, ratios measured side by side

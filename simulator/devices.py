@@ -254,23 +254,25 @@ def apply_device_ragged(x: np.ndarray, offsets: np.ndarray, sample_rate_hz: floa
     b = len(offsets) - 1
     if len(rngs) != b:
         raise ValueError(f"need one rng per recording: {b} recordings, {len(rngs)} rngs")
-    if profile.is_ideal:
+    if profile.is_ideal or b == 0:
         return x
     rate, dt = float(sample_rate_hz), 1.0 / float(sample_rate_hz)
     instability = _field(profile, "bias_instability")
-    lengths = np.diff(offsets)
-    gms = [_gm_arrays(int(n), dt, bool(instability.any())) for n in lengths]
-    sizes = [_pool_size(int(n), profile, g[1]) if n else 0 for n, g in zip(lengths, gms)]
+    flicker = bool(instability.any())
+    lengths = np.diff(offsets).tolist()
+    unique = sorted(set(lengths))  # one design per distinct length
+    gms = [_gm_arrays(n, dt, flicker) for n in unique]
+    pick = np.searchsorted(unique, lengths)
+    sizes = np.array([_pool_size(n, profile, g[1]) if n else 0 for n, g in zip(unique, gms)],
+                     dtype=np.int64)[pick]
     pool_offsets = np.zeros(b + 1, dtype=np.int64)
     np.cumsum(sizes, out=pool_offsets[1:])
     pool = np.empty(int(pool_offsets[-1]))
+    bounds = pool_offsets.tolist()
     for k, rng in enumerate(rngs):
-        if sizes[k]:
-            rng.standard_normal(out=pool[pool_offsets[k]:pool_offsets[k + 1]])
-    ngm = max((len(g[0]) for g in gms), default=0)
-    gm_step, gm_knots, gm_a = np.ones((b, ngm), np.int64), np.ones((b, ngm), np.int64), np.zeros((b, ngm))
-    for k, (st, kn, a) in enumerate(gms):
-        gm_step[k, :len(st)], gm_knots[k, :len(kn)], gm_a[k, :len(a)] = st, kn, a
+        if bounds[k + 1] > bounds[k]:
+            rng.standard_normal(out=pool[bounds[k]:bounds[k + 1]])
+    gm_step, gm_knots, gm_a = (np.stack([g[j] for g in gms])[pick] for j in range(3))
     if profile.lowpass_fraction:
         sos, zi = _butter2(profile.lowpass_fraction)
     else:

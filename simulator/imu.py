@@ -15,6 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, Union
@@ -28,7 +29,7 @@ from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
 from .orientation import optional_joints, quat_continuous, required_joints
 from .cutoff import default_cutoff_hz
 from .placement import PLACEMENT_SIDE, PLACEMENTS, Mounting, check_placement, default_mounting
-from .rng import clip_rng
+from .rng import ClipGenerators
 from .screen import ScreenOptions, screen_sources
 from .twist import TwistInfo, TwistOptions
 
@@ -191,6 +192,7 @@ def _rates(t: np.ndarray) -> np.ndarray:
 _SLOTS = ("shoulder", "elbow", "wrist", "hand", "hand_tip", "thumb")
 _TWIST_USED = ("model", "thumb", "thumb (raw)")
 _TWIST_SOURCES = {"auto": 0, "thumb": 1, "model": 2}
+_TWIST_FIELDS = tuple(f.name for f in dataclasses.fields(TwistInfo))  # its to_dict keys
 
 
 def _slot_names(placement: str) -> tuple[str, ...]:
@@ -198,56 +200,139 @@ def _slot_names(placement: str) -> tuple[str, ...]:
     return tuple(f"{side}_{j}" for j in _SLOTS) + ("left_shoulder", "right_shoulder")
 
 
-def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], fs: list[float],
+@functools.lru_cache(maxsize=64)
+def _vocabulary(names: tuple[str, ...], placement: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(required (3,), optional (P,)) indices into ``names`` of the joints ``placement`` uses, or
+    None when a required joint is missing (``_motion_joints`` words that error)."""
+    need = required_joints(placement)
+    if any(j not in names for j in need):
+        return None
+    extra = [j for j in optional_joints(placement) if j in names and j not in need]
+    return (np.array([names.index(j) for j in need], dtype=np.int64),
+            np.array([names.index(j) for j in extra], dtype=np.int64))
+
+
+@functools.lru_cache(maxsize=256)
+def _joint_use(names: tuple[str, ...], placement: str, code: int) -> tuple[list[int], np.ndarray]:
+    """(indices into ``names`` of the joints used, (8,) slot indices (-1 = absent)) when the
+    optional joints whose bits are set in ``code`` (bit p: ``_vocabulary``'s optional joint p)
+    are tracked well enough to be used."""
+    req, opt = _vocabulary(names, placement)
+    use = req.tolist() + [int(j) for p, j in enumerate(opt) if code >> p & 1]
+    chosen = {names[k] for k in use}
+    return use, np.array([names.index(j) if j in chosen else -1 for j in _slot_names(placement)],
+                         dtype=np.int64)
+
+
+class _PackedClips(Sequence):
+    """``_device_poses``'s clips, (positions, names, joint indices) each, held as one array:
+    ``joints`` (R, J, 3), clip b in rows ``starts[b]`` on for ``lengths[b]`` frames, using the
+    joints ``use[b]`` (indices into J; slots ``jidx[b]`` (8,)). Items are made when asked for;
+    ``_device_poses`` reads the arrays and saves the copy a list of clips needs."""
+
+    def __init__(self, joints: np.ndarray, names: tuple[str, ...], starts: np.ndarray,
+                 lengths: np.ndarray, use: list[list[int]], jidx: np.ndarray):
+        self.joints, self.names, self.starts, self.lengths = joints, names, starts, lengths
+        self.use, self.jidx = use, jidx
+
+    def __len__(self) -> int:
+        return len(self.use)
+
+    def __getitem__(self, b: int) -> tuple[np.ndarray, tuple[str, ...], list[int]]:
+        start = int(self.starts[b])
+        return self.joints[start:start + int(self.lengths[b])], self.names, self.use[b]
+
+
+class _PoseList(list):
+    """``_device_poses``'s per-clip results, with ``pose`` (sum T, 7) and ``offsets`` (B + 1,)
+    they are views of (rows of degenerate clips are unset)."""
+
+    pose: np.ndarray
+    offsets: np.ndarray
+
+
+def _twist_smoothing(fs: np.ndarray, smooth_hz: float | None) -> tuple:
+    """(sos (B, S, 6), zi (B, S, 2), pad (B,), fit (B,)) of the twist low-pass of each clip."""
+    if smooth_hz is None:
+        b = len(fs)
+        return np.zeros((b, 2, 6)), np.zeros((b, 2, 2)), np.zeros(b, np.int64), np.zeros(b, np.int64)
+    return kin.lowpass_designs(fs, [min(smooth_hz, 0.4 * f) for f in fs.tolist()])
+
+
+@functools.lru_cache(maxsize=64)
+def _twist_arrays(tw: TwistOptions) -> tuple[np.ndarray, np.ndarray]:
+    """``kernels.device_frame_ragged``'s twist_f (8,) and twist_i (2,) (shared: not to be modified)."""
+    return (np.array([np.deg2rad(tw.twist_deg), tw.pronation_per_flexion, tw.bone_tolerance,
+                      tw.min_sine, np.deg2rad(tw.max_twist_deg), np.deg2rad(tw.spike_deg),
+                      tw.max_rate_rad_s, tw.min_trusted]),
+            np.array([_TWIST_SOURCES[tw.source], tw.smooth_hz is not None], dtype=np.int64))
+
+
+@functools.lru_cache(maxsize=8)
+def _default_mount_arrays(placement: str) -> tuple[np.ndarray, np.ndarray]:
+    mount = default_mounting(placement)
+    return np.ascontiguousarray(mount.offset_m, dtype=np.float64), np.ascontiguousarray(mount.rotation.as_matrix())
+
+
+def _mount_arrays(mounting: Mounting | None, placement: str) -> tuple[np.ndarray, np.ndarray]:
+    """(offset (3,) m, rotation (3, 3)) of ``mounting`` (None: the placement's default)."""
+    if mounting is None:
+        return _default_mount_arrays(placement)
+    return (np.ascontiguousarray(mounting.offset_m, dtype=np.float64),
+            np.ascontiguousarray(mounting.rotation.as_matrix()))
+
+
+def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], fs,
                   options: SimulationOptions) -> list[tuple[np.ndarray, dict] | MotionError]:
     """Unfiltered device trajectory of each clip from its joints, compiled, clip by clip.
 
     clips: (positions (T, J, 3) m world frame, joint names (J,), indices into J of the joints to
-    use); fs: frame rates, Hz. Returns per clip ((T, 7) position (m) and sign-continuous
-    quaternion (w, x, y, z) of the device-to-world rotation, provenance dict) or the
-    MotionError of a degenerate clip. The arithmetic is ``orientation.device_frame`` (with its
-    twist gating) followed by the mounting and the quaternion of ``orientation.matrix_to_quat``;
+    use) (a ``_PackedClips`` also says where they lie in one array); fs: (B,) frame rates, Hz.
+    Returns per clip ((T, 7) position (m) and sign-continuous quaternion (w, x, y, z) of the
+    device-to-world rotation, provenance dict) or the MotionError of a degenerate clip, as a
+    ``_PoseList``. The arithmetic is ``orientation.device_frame`` (with its twist gating)
+    followed by the mounting and the quaternion of ``orientation.matrix_to_quat``;
     ``tests/test_kernels.py`` compares the two.
     """
+    fs = np.asarray(fs, dtype=np.float64)
     slots = _slot_names(options.placement)
     offsets = np.zeros(len(clips) + 1, dtype=np.int64)
-    np.cumsum([len(c[0]) for c in clips], out=offsets[1:])
-    joints = np.empty((int(offsets[-1]), len(slots), 3))
-    jidx = np.full((len(clips), len(slots)), -1, dtype=np.int64)
-    for b, (pos, names, use) in enumerate(clips):
-        chosen = {names[k] for k in use}
-        src = [names.index(j) if j in chosen else use[0] for j in slots]
-        np.take(pos, src, axis=1, out=joints[offsets[b]:offsets[b + 1]])
-        jidx[b] = [k if j in chosen else -1 for k, j in enumerate(slots)]
+    if isinstance(clips, _PackedClips):
+        np.cumsum(clips.lengths, out=offsets[1:])
+        joints, starts, jidx = clips.joints, clips.starts, clips.jidx
+    else:
+        np.cumsum([len(c[0]) for c in clips], out=offsets[1:])
+        starts = offsets[:-1]
+        joints = np.empty((int(offsets[-1]), len(slots), 3))
+        jidx = np.full((len(clips), len(slots)), -1, dtype=np.int64)
+        for b, (pos, names, use) in enumerate(clips):
+            chosen = {names[k] for k in use}
+            src = [names.index(j) if j in chosen else use[0] for j in slots]
+            np.take(pos, src, axis=1, out=joints[offsets[b]:offsets[b + 1]])
+            jidx[b] = [k if j in chosen else -1 for k, j in enumerate(slots)]
     tw = options.twist
-    smooth = [kin.lowpass_design(f, min(tw.smooth_hz, 0.4 * f)) if tw.smooth_hz is not None
-              else (np.zeros((2, 6)), np.zeros((2, 2)), 0, 0) for f in fs]
-    mount = options.mounting or default_mounting(options.placement)
-    out = np.empty((len(joints), 7))
+    sos, zi, pad, fit = _twist_smoothing(fs, tw.smooth_hz)
+    offset_m, rotation = _mount_arrays(options.mounting, options.placement)
+    twist_f, twist_i = _twist_arrays(tw)
+    out = np.empty((int(offsets[-1]), 7))
     status = np.empty(len(clips), dtype=np.int64)
     used = np.empty(len(clips), dtype=np.int64)
     share = np.empty(len(clips))
     filled = np.empty(len(clips), dtype=np.int64)
     kernels.device_frame_ragged(
-        joints, offsets, jidx, PLACEMENTS.index(options.placement), np.asarray(fs, dtype=np.float64),
-        np.array([np.deg2rad(tw.twist_deg), tw.pronation_per_flexion, tw.bone_tolerance,
-                  tw.min_sine, np.deg2rad(tw.max_twist_deg), np.deg2rad(tw.spike_deg),
-                  tw.max_rate_rad_s, tw.min_trusted]),
-        np.array([_TWIST_SOURCES[tw.source], tw.smooth_hz is not None], dtype=np.int64),
-        np.stack([m[0] for m in smooth]), np.stack([m[1] for m in smooth]),
-        np.array([m[2] for m in smooth], dtype=np.int64), np.array([m[3] for m in smooth], dtype=np.int64),
-        np.ascontiguousarray(mount.offset_m, dtype=np.float64),
-        np.ascontiguousarray(mount.rotation.as_matrix()), out, status, used, share, filled)
+        joints, starts, offsets, jidx, PLACEMENTS.index(options.placement), fs, twist_f, twist_i,
+        sos, zi, pad, fit, offset_m, rotation, out, status, used, share, filled)
     what = "hand" if options.placement == "phone_in_hand" else "forearm"
-    result: list = []
-    for b in range(len(clips)):
-        if status[b]:
-            result.append(MotionError(f"degenerate {what if status[b] == 1 else 'radial direction'}: "
+    result = _PoseList()
+    result.pose, result.offsets = out, offsets
+    for b, (st, u, tr, nf) in enumerate(zip(status.tolist(), used.tolist(), share.tolist(),
+                                            filled.tolist())):
+        if st:
+            result.append(MotionError(f"degenerate {what if st == 1 else 'radial direction'}: "
                                       "two joints coincide, so the segment has no direction"))
             continue
-        trusted = None if np.isnan(share[b]) else round(float(share[b]), 4)
-        info = TwistInfo(_TWIST_USED[used[b]], trusted, int(filled[b]))
-        result.append((out[offsets[b]:offsets[b + 1]], {"twist": info.to_dict()}))
+        info = (_TWIST_USED[u], None if tr != tr else round(tr, 4), nf)  # NaN: no thumb
+        result.append((out[offsets[b]:offsets[b + 1]], {"twist": dict(zip(_TWIST_FIELDS, info))}))
     return result
 
 
@@ -264,39 +349,12 @@ def _rigid_pose(body: RigidBodyTrajectory) -> tuple[np.ndarray, np.ndarray]:
     return t, np.ascontiguousarray(x)
 
 
-def _clean_group(motions: list[Motion], options: SimulationOptions) -> tuple[list, list]:
-    """Joint selection of skeleton clips of one length and joint vocabulary, vectorised.
-
-    Returns ([(index into ``motions``, indices of the joints to use, t (T,) s)] for the clips
-    that need no repair (every used joint valid, strictly increasing and uniform times),
-    [indices of the others]); the same decisions as ``_motion_joints`` makes per clip."""
-    names = motions[0].joint_names
-    need = list(required_joints(options.placement))
-    if any(j not in names for j in need) or motions[0].num_frames < kin.MIN_FRAMES:
-        return [], list(range(len(motions)))  # the per-clip path raises the error
-    extra = [j for j in optional_joints(options.placement) if j in names and j not in need]
-    t = np.stack([m.timestamps for m in motions])
-    valid = np.stack([m.valid for m in motions])
-    dt = np.diff(t, axis=1)
-    mean = (t[:, -1] - t[:, 0]) / dt.shape[1]
-    lo, hi = dt.min(axis=1), dt.max(axis=1)
-    timely = (lo > 0) & (hi - mean <= 0.01 * mean) & (mean - lo <= 0.01 * mean)
-    share = (valid[:, :, [names.index(j) for j in extra]].mean(axis=1) >= _OPTIONAL_MIN_VALID
-             if extra else np.zeros((len(motions), 0), dtype=bool))
-    out, others = [], []
-    for pattern in {tuple(row) for row in share.tolist()}:
-        idx = [names.index(j) for j in need + [j for j, keep in zip(extra, pattern) if keep]]
-        members = np.flatnonzero((share == pattern).all(axis=1))
-        ok = timely[members] & valid[members][:, :, idx].all(axis=(1, 2))
-        others += members[~ok].tolist()
-        out += [(k, idx, t[k]) for k in members[ok].tolist()]
-    return out, others
-
-
 def _check_limits(src: Source, options: SimulationOptions) -> None:
     """Refuse (MotionError) a source beyond the plausibility limits (``limits``) before it is
     resampled or simulated: a frame gap, frame rate, duration, output length, body scale or
-    coordinate no capture of a person has. Only the joints the placement needs are looked at."""
+    coordinate no capture of a person has. Only the joints the placement needs are looked at.
+    (Skeleton clips are first screened in one compiled pass, ``kernels.check_skeletons``; this
+    decides, and words the error, for the clips it does not pass.)"""
     limits = options.limits or lim.DEFAULT_LIMITS
     if isinstance(src, RigidBodyTrajectory):
         lim.check_timeline(src.timestamps, src.valid, options.rate_hz, limits, what="rigid body")
@@ -315,40 +373,159 @@ def _check_limits(src: Source, options: SimulationOptions) -> None:
     lim.check_positions(x, ok, limits)
 
 
-def _poses(sources: Sequence[Source], options: SimulationOptions, results: list) -> list:
-    """Unfiltered (t (T,), pose (T, 7), frame rate Hz, provenance dict) of each source, or None
-    where ``results[i]`` got its MotionError; ``results[i]`` gets the clip's repair notes.
+def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenation along axis 0 and the (B + 1,) offsets of each piece."""
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in arrays], out=offsets[1:])
+    return np.concatenate(arrays, axis=0), offsets
 
-    Skeleton clips of one length and joint vocabulary are checked together (``_clean_group``);
-    clips that need repairs take ``_motion_joints``; then every skeleton clip's frame is built
-    by one compiled call (``_device_poses``).
-    """
-    poses: list = [None] * len(sources)
+
+def _pieces(x: np.ndarray, offsets: np.ndarray, keep) -> list[np.ndarray]:
+    return [x[offsets[k]:offsets[k + 1]] for k in keep]
+
+
+@dataclass
+class _Poses:
+    """Unfiltered device poses of the clips of a block that got that far, packed: source index,
+    t (sum T,) uniform s, pose (sum T, 7) position + quaternion, offsets (B + 1,), frame rates
+    (B,) Hz, provenance dict per clip."""
+
+    index: list[int]
+    t: np.ndarray
+    pose: np.ndarray
+    offsets: np.ndarray
+    fs: np.ndarray
+    infos: list[dict]
+
+
+@functools.lru_cache(maxsize=16)
+def _limit_array(limits: lim.Limits) -> np.ndarray:
+    return np.array([limits.max_frames, limits.max_gap_s, limits.min_fps, limits.max_duration_s,
+                     limits.max_output_samples, limits.max_position_m, limits.min_arm_length_m,
+                     limits.max_arm_length_m], dtype=np.float64)
+
+
+def _skeleton_group(sources: Sequence[Source], members: list[int], options: SimulationOptions,
+                    results: list, repair: list[int]) -> _Poses | None:
+    """Poses of the skeleton clips ``members`` (one joint vocabulary) that need no repair.
+
+    One compiled pass (``kernels.check_skeletons``) screens the limits, selects the joints and
+    finds the frame rates; clips it does not pass are judged by ``_check_limits`` (their
+    MotionError goes to ``results``); clips that need the timeline repair go to ``repair``."""
+    motions = [sources[i] for i in members]
+    names = motions[0].joint_names
+    req, opt = _vocabulary(names, options.placement)
+    b = len(motions)
+    if b == 1:  # no copies for a single clip
+        m = motions[0]
+        t, offsets = m.timestamps, np.array([0, m.num_frames], dtype=np.int64)
+        valid, pos = np.ascontiguousarray(m.valid), np.ascontiguousarray(m.positions)
+    else:
+        t, offsets = _ragged([m.timestamps for m in motions])
+        valid = np.concatenate([m.valid for m in motions])
+        pos = np.concatenate([m.positions for m in motions])
+    status, code, nout = np.empty((3, b), np.int64)
+    fs = np.empty(b)
+    kernels.check_skeletons(t, valid, pos, offsets, req, opt, float(options.rate_hz),
+                            _limit_array(options.limits or lim.DEFAULT_LIMITS), _OPTIONAL_MIN_VALID,
+                            kin.MIN_FRAMES, status, code, fs, nout)
+    if status.any():
+        clean = status == 0
+        for k in np.flatnonzero(status).tolist():
+            i = members[k]
+            if status[k] & kernels.UNSURE:
+                try:
+                    _check_limits(motions[k], options)
+                except MotionError as err:
+                    results[i] = err
+                    continue
+            if status[k] & kernels.REPAIR:
+                repair.append(i)
+            else:
+                clean[k] = True
+        keep = np.flatnonzero(clean)
+        if not len(keep):
+            return None
+        if len(keep) < b:
+            t, _ = _ragged(_pieces(t, offsets, keep.tolist()))
+            members, code, fs = [members[k] for k in keep.tolist()], code[keep], fs[keep]
+            starts, lengths = offsets[keep], offsets[keep + 1] - offsets[keep]
+    if len(members) == b:
+        starts, lengths = offsets[:-1], np.diff(offsets)
+    used, slots = [], {}
+    for c in code.tolist():
+        if c not in slots:
+            slots[c] = _joint_use(names, options.placement, c)
+        used.append(slots[c][0])
+    if len(slots) == 1:
+        jidx = np.repeat(slots[c][1][None], len(used), axis=0)
+    else:
+        jidx = np.stack([slots[c][1] for c in code.tolist()])
+    for i in members:
+        results[i] = []
+    clips = _PackedClips(pos, names, starts, lengths, used, jidx)
+    return _pose_part(members, t, fs, clips, options, results)
+
+
+def _pose_part(index: list[int], t: np.ndarray, fs: np.ndarray, clips: list,
+               options: SimulationOptions, results: list) -> _Poses | None:
+    """``_device_poses`` of ``clips`` (sources ``index``, times t (sum T,)), degenerate ones
+    dropped with their MotionError in ``results``."""
+    got = _device_poses(clips, fs, options)
+    pose, offsets = got.pose, got.offsets
+    live = [j for j, r in enumerate(got) if not isinstance(r, MotionError)]
+    for j, r in enumerate(got):
+        if isinstance(r, MotionError):
+            results[index[j]] = r
+    if not live:
+        return None
+    if len(live) < len(got):
+        t, _ = _ragged(_pieces(t, offsets, live))
+        pose, offsets = _ragged(_pieces(pose, offsets, live))
+        fs = fs[live]
+    return _Poses([index[j] for j in live], t, pose, offsets, fs, [got[j][1] for j in live])
+
+
+def _poses(sources: Sequence[Source], options: SimulationOptions, results: list) -> _Poses | None:
+    """Unfiltered poses (``_Poses``) of the sources that pass the limits and have a frame;
+    ``results[i]`` gets the MotionError of the others, and the repair notes of these.
+
+    Skeleton clips of one joint vocabulary are screened and framed by compiled passes over all
+    of them (``_skeleton_group``); clips that need repairs, rigid bodies and anything unusual take
+    the per-clip path (``_check_limits``, ``_motion_joints``, ``_rigid_pose``)."""
+    limits = options.limits or lim.DEFAULT_LIMITS
+    groups: dict[tuple, list[int]] = {}
+    loose: list[int] = []
     for i, src in enumerate(sources):
-        try:
-            _check_limits(src, options)
-        except MotionError as err:
-            results[i] = err
-    by_shape: dict[tuple, list[int]] = {}
-    for i, src in enumerate(sources):
-        if isinstance(src, Motion) and results[i] is None:
-            by_shape.setdefault((src.num_frames, src.joint_names), []).append(i)
+        if results[i] is not None:  # refused before (``screen.screen_sources``)
+            continue
+        if (isinstance(src, Motion) and src.num_frames <= limits.max_frames
+                and _vocabulary(src.joint_names, options.placement) is not None):
+            groups.setdefault(src.joint_names, []).append(i)
+        else:
+            loose.append(i)
+    parts: list[_Poses] = []
+    repair: list[int] = []
+    for members in groups.values():
+        part = _skeleton_group(sources, members, options, results, repair)
+        if part is not None:
+            parts.append(part)
+    checked = set(repair)
     todo: list[tuple[int, np.ndarray, tuple]] = []  # (source, t, (positions, names, joint indices))
-    repair = [i for i, src in enumerate(sources) if not isinstance(src, Motion) and results[i] is None]
-    for members in by_shape.values():
-        clean, others = _clean_group([sources[i] for i in members], options)
-        for k, idx, t in clean:
-            src = sources[members[k]]
-            todo.append((members[k], t, (src.positions, src.joint_names, idx)))
-        repair += [members[k] for k in others]
-    for i in sorted(repair):
+    rigid: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for i in sorted(loose + repair):
         src = sources[i]
+        if i not in checked:
+            try:
+                _check_limits(src, options)
+            except MotionError as err:
+                results[i] = err
+                continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 if isinstance(src, RigidBodyTrajectory):
-                    t, pose = _rigid_pose(src)
-                    poses[i] = (t, pose, float(_rates(t[None])[0]), {})
+                    rigid.append((i, *_rigid_pose(src)))
                 elif isinstance(src, Motion):
                     t, x, names = _motion_joints(src, options)
                     todo.append((i, t, (x, names, list(range(len(names))))))
@@ -358,60 +535,99 @@ def _poses(sources: Sequence[Source], options: SimulationOptions, results: list)
                 results[i] = err
         if results[i] is None:
             results[i] = [str(w.message) for w in caught]
-    if not todo:
-        return poses
-    fs = np.empty(len(todo))
-    by_length: dict[int, list[int]] = {}
-    for k, (_, t, _) in enumerate(todo):
-        by_length.setdefault(len(t), []).append(k)
-    for ks in by_length.values():  # per row, so the same whatever the other rows
-        fs[ks] = _rates(np.stack([todo[k][1] for k in ks]))
-    fs = fs.tolist()
-    for (i, t, _), f, res in zip(todo, fs, _device_poses([c for _, _, c in todo], fs, options)):
-        if results[i] is None:
-            results[i] = []
-        if isinstance(res, MotionError):
-            results[i] = res
-        else:
-            poses[i] = (t, res[0], f, res[1])
-    return poses
+    if todo:
+        fs = np.array([_rates(t[None])[0] for _, t, _ in todo])
+        t, _ = _ragged([t for _, t, _ in todo])
+        part = _pose_part([i for i, _, _ in todo], t, fs, [c for _, _, c in todo], options, results)
+        if part is not None:
+            parts.append(part)
+    if rigid:
+        t, offsets = _ragged([t for _, t, _ in rigid])
+        pose, _ = _ragged([p for _, _, p in rigid])
+        parts.append(_Poses([i for i, _, _ in rigid], t, pose, offsets,
+                            np.array([_rates(t[None])[0] for _, t, _ in rigid]), [{}] * len(rigid)))
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    t = np.concatenate([p.t for p in parts])
+    pose = np.concatenate([p.pose for p in parts])
+    offsets = np.zeros(sum(len(p.index) for p in parts) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([np.diff(p.offsets) for p in parts]), out=offsets[1:])
+    return _Poses(sum((p.index for p in parts), []), t, pose, offsets,
+                  np.concatenate([p.fs for p in parts]), sum((p.infos for p in parts), []))
 
 
-def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenation along axis 0 and the (B + 1,) offsets of each piece."""
-    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-    np.cumsum([len(a) for a in arrays], out=offsets[1:])
-    return np.concatenate(arrays, axis=0), offsets
-
-
-def _ideal_signals(poses: list[tuple], cutoffs: list[float | None], t_out: list[np.ndarray],
-                   options: SimulationOptions) -> list[np.ndarray]:
-    """Ideal (N, 6) accel + gyro of each (t, unfiltered pose, fs, info) at its instants ``t_out``.
-
-    The pose is low-passed at ``cutoffs`` (``kinematics.lowpass_many``) and differentiated
-    analytically through one quintic spline per channel (``kernels.imu_from_pose_ragged``;
-    clips under 6 frames and the "savgol" method go through ``kinematics.derivatives``)."""
-    filtered = kin.lowpass_many([p[1] for p in poses], [p[2] for p in poses], cutoffs)
-    out: list = [None] * len(poses)
-    fast = [k for k, p in enumerate(poses) if options.derivative == "spline" and len(p[0]) >= 6]
-    # clips of one time grid side by side: the kernel reuses a grid's spline tables (same bits)
-    fast.sort(key=lambda k: (len(poses[k][0]), float(poses[k][0][0]), len(t_out[k])))
-    if fast:
-        t_all, offsets = _ragged([poses[k][0] for k in fast])
-        pose_all, _ = _ragged([filtered[k] for k in fast])
-        tq, q_offsets = _ragged([t_out[k] for k in fast])
-        ideal = np.empty((len(tq), 6))
-        kernels.imu_from_pose_ragged(t_all, pose_all, offsets, tq, q_offsets, GRAVITY_WORLD[2], ideal)
-        for j, k in enumerate(fast):
-            out[k] = ideal[q_offsets[j]:q_offsets[j + 1]]
-    for k in sorted(set(range(len(poses))) - set(fast)):
-        t, pose = poses[k][0], filtered[k]
-        p_dd, = kin.derivatives(t, pose[:, :3], t_out[k], (2,), options.derivative)
-        q, q_d = kin.derivatives(t, pose[:, 3:], t_out[k], (0, 1), options.derivative)
-        sig = np.ascontiguousarray(np.concatenate([p_dd, q, q_d], axis=1))
-        out[k] = np.empty((len(sig), 6))
-        kernels.output_stage(sig, GRAVITY_WORLD[2], out[k])
+def _cutoffs(sources: Sequence[Source], poses: _Poses, options: SimulationOptions) -> list:
+    """Effective low-pass cutoff of each clip of ``poses``, Hz (None: unfiltered)."""
+    memo: dict = {}
+    out = []
+    for i, f in zip(poses.index, poses.fs.tolist()):
+        src = sources[i]
+        key = (src.joint_names if isinstance(src, Motion) else id(src), f)
+        if key not in memo:
+            memo[key] = _effective_cutoff(_source_cutoff(options, src), options, f)
+        out.append(memo[key])
     return out
+
+
+class _SplineSetups(threading.local):
+    """The spline set-up of the last clip simulated in this thread (``kernels.imu_from_pose_cached``):
+    the next block, or the next single ``simulate`` call, on the same recording grid starts from it."""
+
+    arrays: tuple | None = None
+
+
+_SPLINES = _SplineSetups()
+#: Largest set-up kept between calls (sites; instants up to 4 x as many): 37 MB at most.
+_SPLINE_KEEP = 20_000
+
+
+def _spline_cache(lengths: np.ndarray, nout: np.ndarray, order: np.ndarray) -> tuple:
+    """Set-up arrays (grid, instants, band, first, table, span, state) for the clips ``order``:
+    this thread's kept ones when large enough, else new ones (kept when not too large)."""
+    if not len(order):
+        return (np.empty(0), np.empty(0), np.empty((0, 11)), np.empty(0, np.int64),
+                np.empty((0, 3, kernels.DEGREE + 1)), np.empty(0, np.int64), np.zeros(2, np.int64))
+    maxn, maxq = int(lengths[order].max()), int(nout[order].max())
+    kept = _SPLINES.arrays
+    if kept is not None and len(kept[0]) >= maxn and len(kept[1]) >= maxq:
+        return kept
+    maxn, maxq = max(maxn, 1024), max(maxq, 2048)  # room for the usual clips
+    arrays = (np.empty(maxn), np.empty(maxq), np.empty((maxn, 11)), np.empty(maxn, np.int64),
+              np.empty((maxq, 3, kernels.DEGREE + 1)), np.empty(maxq, np.int64), np.zeros(2, np.int64))
+    if maxn <= _SPLINE_KEEP and maxq <= 4 * _SPLINE_KEEP:
+        _SPLINES.arrays = arrays
+    return arrays
+
+
+def _ideal_signals(poses: _Poses, cutoffs: list, tq: np.ndarray, q_offsets: np.ndarray,
+                   live: np.ndarray, options: SimulationOptions) -> np.ndarray:
+    """Ideal (sum N, 6) accel + gyro of the clips of ``poses`` at their instants tq (sum N,)
+    (rows of clips not ``live`` are zero).
+
+    The pose is low-passed at ``cutoffs`` (``kernels.lowpass_ragged``) and differentiated
+    analytically through one quintic spline per channel (``kernels.imu_from_pose_sorted``, clips
+    of one time grid side by side so that they share the spline setup; clips under 6 frames and
+    the "savgol" method go through ``kinematics.derivatives``)."""
+    offsets = poses.offsets
+    filtered = np.empty_like(poses.pose)
+    kernels.lowpass_ragged(poses.pose, offsets, *kin.lowpass_designs(poses.fs, cutoffs), filtered)
+    ideal = np.zeros((len(tq), 6))
+    lengths = np.diff(offsets)
+    fast = live & (lengths >= 6) if options.derivative == "spline" else np.zeros_like(live)
+    first = poses.t[offsets[:-1]]
+    step = poses.t[offsets[:-1] + 1] - first
+    order = np.lexsort((-lengths, step, first))
+    order = order[fast[order]]
+    kernels.imu_from_pose_cached(poses.t, filtered, offsets, tq, q_offsets, GRAVITY_WORLD[2], order,
+                                 ideal, *_spline_cache(lengths, np.diff(q_offsets), order))
+    for k in np.flatnonzero(live & ~fast).tolist():
+        t, pose = poses.t[offsets[k]:offsets[k + 1]], filtered[offsets[k]:offsets[k + 1]]
+        t_out = tq[q_offsets[k]:q_offsets[k + 1]]
+        p_dd, = kin.derivatives(t, pose[:, :3], t_out, (2,), options.derivative)
+        q, q_d = kin.derivatives(t, pose[:, 3:], t_out, (0, 1), options.derivative)
+        sig = np.ascontiguousarray(np.concatenate([p_dd, q, q_d], axis=1))
+        kernels.output_stage(sig, GRAVITY_WORLD[2], ideal[q_offsets[k]:q_offsets[k + 1]])
+    return ideal
 
 
 def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
@@ -420,50 +636,59 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
     results: list = [None] * len(sources)
     sources, screened = screen_sources(sources, options.screen, options.placement, results)
     poses = _poses(sources, options, results)
-    live, t_out = [], []
-    for i, pose in enumerate(poses):
-        if pose is None:
-            continue
-        t = pose[0]
-        ti = kin.output_times(t[0], t[-1], options.rate_hz)
-        if len(ti) < 2:
-            results[i] = MotionError(f"clip lasts {t[-1] - t[0]:.3g} s: too short for one "
-                                     f"sample interval at {options.rate_hz} Hz")
-            continue
-        live.append(i)
-        t_out.append(ti)
-    if not live:
+    if poses is None:
         return results
-    cutoffs = [_effective_cutoff(_source_cutoff(options, sources[i]), options, poses[i][2])
-               for i in live]
-    ideal = _ideal_signals([poses[i] for i in live], cutoffs, t_out, options)
+    rate = options.rate_hz
+    offsets = poses.offsets
+    t0, t1 = poses.t[offsets[:-1]], poses.t[offsets[1:] - 1]
+    nout = np.floor((t1 - t0) * rate + 1e-9).astype(np.int64) + 1  # kinematics.output_times
+    live = nout >= 2
+    for k in np.flatnonzero(~live).tolist():
+        results[poses.index[k]] = MotionError(f"clip lasts {t1[k] - t0[k]:.3g} s: too short for one "
+                                              f"sample interval at {rate} Hz")
+    if not live.any():
+        return results
+    q_offsets = np.zeros(len(nout) + 1, dtype=np.int64)
+    np.cumsum(nout, out=q_offsets[1:])
+    tq = np.repeat(t0, nout) + (np.arange(q_offsets[-1]) - np.repeat(q_offsets[:-1], nout)) / rate
+    cutoffs = _cutoffs(sources, poses, options)
+    ideal = _ideal_signals(poses, cutoffs, tq, q_offsets, live, options)
     limits = options.limits or lim.DEFAULT_LIMITS  # judged on the ideal signals: a device clips
-    implausible = [lim.imu_problem(x[:, :3], x[:, 3:], limits) for x in ideal]
+    a_max, g_max = np.empty(len(nout)), np.empty(len(nout))
+    kernels.clip_peaks(ideal, q_offsets, a_max, g_max)
+    implausible = ~((a_max <= limits.max_accel_ms2) & (g_max <= limits.max_gyro_rads))
     cal = options.calibration
     if cal is not None:
-        ideal = [np.concatenate(cal.rotate(x[:, :3], x[:, 3:]), axis=1) for x in ideal]
+        for k in np.flatnonzero(live).tolist():
+            rows = slice(q_offsets[k], q_offsets[k + 1])
+            ideal[rows] = np.concatenate(cal.rotate(ideal[rows, :3], ideal[rows, 3:]), axis=1)
     if options.device != "ideal":
         from .devices import apply_device_ragged, get_device
 
-        imu, offsets = _ragged(ideal)
-        rngs = [clip_rng(options.seed, clip_ids[i], "device") for i in live]
-        apply_device_ragged(imu, offsets, options.rate_hz, get_device(options.device), rngs)
-        ideal = [imu[offsets[j]:offsets[j + 1]] for j in range(len(live))]
-    for j, i in enumerate(live):
-        if implausible[j]:
-            results[i] = MotionError(f"clip {clip_ids[i]!r}: {implausible[j]}; check the motion for outliers")
+        rngs = ClipGenerators(options.seed, [clip_ids[i] for i in poses.index], "device")
+        apply_device_ragged(ideal, q_offsets, options.rate_hz, get_device(options.device), rngs)
+    # after the device model: every value finite (else clip by clip)
+    finite = cal is None and kernels.clip_peaks(ideal, q_offsets[[0, -1]], np.empty(1), np.empty(1))
+    accel, gyro = np.ascontiguousarray(ideal[:, :3]), np.ascontiguousarray(ideal[:, 3:])
+    rate = float(rate)
+    for k, (i, info, cut) in enumerate(zip(poses.index, poses.infos, cutoffs)):
+        if not live[k]:
             continue
-        a, g = ideal[j][:, :3], ideal[j][:, 3:]
+        if implausible[k]:
+            why = lim.imu_problem_max(float(a_max[k]), float(g_max[k]), limits)
+            results[i] = MotionError(f"clip {clip_ids[i]!r}: {why}; check the motion for outliers")
+            continue
+        rows = slice(q_offsets[k], q_offsets[k + 1])
+        a, g = accel[rows], gyro[rows]
         if cal is not None:
             a, g = cal.map_quantiles(a, g)
-        if not (np.isfinite(a).all() and np.isfinite(g).all()):
+        if not finite and not (np.isfinite(a).all() and np.isfinite(g).all()):
             results[i] = MotionError(f"clip {clip_ids[i]!r}: simulation produced non-finite values "
                                      "(check the motion for outliers)")
             continue
-        results[i] = ImuRecording(np.ascontiguousarray(a), np.ascontiguousarray(g), t_out[j],
-                                  float(options.rate_hz), notes=results[i],
-                                  info={**poses[i][3], "cutoff_hz": cutoffs[j],
-                                        **({"screen": screened[i]} if i in screened else {})})
+        extra = {"screen": screened[i]} if i in screened else {}
+        results[i] = ImuRecording(a.copy(), g.copy(), tq[rows].copy(),  # own memory, not the block's
+                                  rate, notes=results[i], info={**info, "cutoff_hz": cut, **extra})
     return results
 
 

@@ -234,13 +234,17 @@ def _basis_derivs(tk, k, i, x, nders, ders, ndu, a, left, right):
 
 
 @njit(cache=True, error_model="numpy")
-def _spline_setup(t, t_out, band, first, table, span):
-    """Collocation LU and evaluation table of the not-a-knot quintic through sites t (n >= 7).
+def _spline_setup(t, t_out, band, first, table, span, row0=0, out0=0):
+    """Collocation LU and evaluation table of the not-a-knot quintic through sites t (n >= 6).
 
     band (n, 11): LU factors of the banded collocation matrix (columns j - i + 5), factored
     without pivoting, which B-spline collocation matrices allow (they are totally positive,
     de Boor); first (n,): first non-zero column of each row. table (N, 3, 6): value, first and
     second derivatives of the 6 basis functions non-zero at each t_out; span (N,) their interval.
+    Rows before ``row0`` and table rows before ``out0`` are taken as already computed for these
+    sites (``imu_from_pose_sorted`` reuses them from a grid that shares them); the LU goes row
+    by row (Doolittle order), each row eliminated by the five before it in increasing order, so
+    a row is the same number whether computed now or reused.
     """
     k = DEGREE
     n = t.shape[0]
@@ -250,25 +254,24 @@ def _spline_setup(t, t_out, band, first, table, span):
     a = np.zeros((2, _K1))
     left = np.zeros(_K1)
     right = np.zeros(_K1)
-    band[:, :] = 0.0
-    i = k
-    for row in range(n):
+    i = first[row0 - 1] + k if row0 > 0 else k
+    for row in range(row0, n):
         i = _span(tk, k, n, t[row], i)
         _basis_derivs(tk, k, i, t[row], 1, ders, ndu, a, left, right)
         first[row] = i - k
+        for j in range(11):
+            band[row, j] = 0.0
         for j in range(_K1):
             band[row, i - k + j - row + 5] = ders[0, j]
-    # banded LU without pivoting (bandwidth 5 each side)
-    for col in range(n):
-        piv = band[col, 5]
-        for row in range(col + 1, min(col + 6, n)):
-            f = band[row, col - row + 5] / piv
+        # banded LU without pivoting (bandwidth 5 each side): eliminate columns row-5 .. row-1
+        for col in range(max(0, row - 5), row):
+            f = band[row, col - row + 5] / band[col, 5]
             band[row, col - row + 5] = f
             if f != 0.0:
                 for j in range(col + 1, min(col + 6, n)):
                     band[row, j - row + 5] -= f * band[col, j - col + 5]
-    i = k
-    for q in range(t_out.shape[0]):
+    i = span[out0 - 1] if out0 > 0 else k
+    for q in range(out0, t_out.shape[0]):
         i = _span(tk, k, n, t_out[q], i)
         _basis_derivs(tk, k, i, t_out[q], 3, ders, ndu, a, left, right)
         span[q] = i
@@ -282,75 +285,151 @@ def _spline_coef(band, y, c):
     """Solve the factored collocation system for every column: c (n, C) from values y (n, C)."""
     n, nch = y.shape
     for i in range(n):
+        j0 = max(0, i - 5)
         for ch in range(nch):
-            c[i, ch] = y[i, ch]
-        for j in range(max(0, i - 5), i):
-            f = band[i, j - i + 5]
-            for ch in range(nch):
-                c[i, ch] -= f * c[j, ch]
+            v = y[i, ch]
+            for j in range(j0, i):
+                v -= band[i, j - i + 5] * c[j, ch]
+            c[i, ch] = v
     for i in range(n - 1, -1, -1):
-        for j in range(i + 1, min(i + 6, n)):
-            f = band[i, j - i + 5]
-            for ch in range(nch):
-                c[i, ch] -= f * c[j, ch]
+        j1 = min(i + 6, n)
         d = band[i, 5]
         for ch in range(nch):
-            c[i, ch] /= d
-
-
-@njit(cache=True, error_model="numpy")
-def _same(a, a0, a1, b, b0, b1):
-    if a1 - a0 != b1 - b0:
-        return False
-    for j in range(a1 - a0):
-        if a[a0 + j] != b[b0 + j]:
-            return False
-    return True
+            v = c[i, ch]
+            for j in range(i + 1, j1):
+                v -= band[i, j - i + 5] * c[j, ch]
+            c[i, ch] = v / d
 
 
 @njit(cache=True, error_model="numpy")
 def imu_from_pose_ragged(t, pose, offsets, t_out, out_offsets, gravity_z, out):
-    """Ideal IMU of every clip from its low-passed pose, through one quintic spline per channel.
+    """``imu_from_pose_sorted`` of every clip in batch order."""
+    imu_from_pose_sorted(t, pose, offsets, t_out, out_offsets, gravity_z,
+                         np.arange(offsets.shape[0] - 1), out)
 
-    t: (sum T,) s, the sites of each clip (n >= 7 per clip); pose: (sum T, 7) position (m) and
+
+@njit(cache=True, error_model="numpy")
+def _common_prefix(a, a0, n, b, m):
+    """Number of leading entries a[a0 + j] == b[j], j < min(n, m)."""
+    p = 0
+    top = min(n, m)
+    while p < top and a[a0 + p] == b[p]:
+        p += 1
+    return p
+
+
+@njit(cache=True, error_model="numpy")
+def imu_from_pose_sorted(t, pose, offsets, t_out, out_offsets, gravity_z, order, out):
+    """Ideal IMU of the clips ``order`` from their low-passed poses, one quintic spline per channel.
+
+    t: (sum T,) s, the sites of each clip (n >= 6 per clip); pose: (sum T, 7) position (m) and
     sign-continuous quaternion (w, x, y, z, device-to-world) at the sites; t_out: (sum N,) s,
     the device instants; out: (sum N, 6) ax ay az (m/s^2, specific force R^T (p'' - g)) and
-    gx gy gz (rad/s, 2 vec(conj(q) q') / |q|^2), sensor frame; g = (0, 0, gravity_z).
-    A clip whose sites equal the previous clip's (and whose instants too) reuses its tables.
+    gx gy gz (rad/s, 2 vec(conj(q) q') / |q|^2), sensor frame; g = (0, 0, gravity_z); order:
+    the clips to compute, in this order (rows of other clips are left as they are).
+
+    The spline setup of a clip keeps what it shares with the previous clip's: collocation and
+    LU rows whose sites and knots are equal, table rows whose instants and knots are equal. Clips
+    cut from one recording grid (t0 + k / fps, any lengths) share all but their last few rows,
+    so ordering clips by grid and length makes the setup nearly free; every kept number is the
+    one a fresh setup computes (same inputs, same operations), so results do not depend on the
+    order or the neighbours.
     """
-    nclips = offsets.shape[0] - 1
-    prev = -1
-    band = np.empty((0, 11))
-    first = np.empty(0, np.int64)
-    table = np.empty((0, 3, _K1))
-    span = np.empty(0, np.int64)
-    for b in range(nclips):
+    maxn, maxq = 0, 0
+    for b in order:
+        maxn = max(maxn, offsets[b + 1] - offsets[b])
+        maxq = max(maxq, out_offsets[b + 1] - out_offsets[b])
+    imu_from_pose_cached(t, pose, offsets, t_out, out_offsets, gravity_z, order, out,
+                         np.empty(maxn), np.empty(maxq), np.empty((maxn, 11)), np.empty(maxn, np.int64),
+                         np.empty((maxq, 3, _K1)), np.empty(maxq, np.int64), np.zeros(2, np.int64))
+
+
+@njit(cache=True, error_model="numpy")
+def imu_from_pose_cached(t, pose, offsets, t_out, out_offsets, gravity_z, order, out, grid,
+                         instants, band, first, table, span, state):
+    """``imu_from_pose_sorted`` with its spline set-up kept by the caller between calls: grid
+    (M,) and instants (Q,) the sites and device instants it belongs to, band (M, 11), first (M,),
+    table (Q, 3, 6), span (Q,) as ``_spline_setup``'s, state (2,) how many sites and instants
+    are valid (0, 0: none). M and Q must be at least the largest clip's sites and instants."""
+    gn, gq = state[0], state[1]
+    maxn = 0
+    for b in order:
+        maxn = max(maxn, offsets[b + 1] - offsets[b])
+    c = np.empty((maxn, 7))
+    for b in order:
         o0, o1 = offsets[b], offsets[b + 1]
         q0, q1 = out_offsets[b], out_offsets[b + 1]
         n, nout = o1 - o0, q1 - q0
-        if not (prev >= 0 and _same(t, o0, o1, t, offsets[prev], offsets[prev + 1])
-                and _same(t_out, q0, q1, t_out, out_offsets[prev], out_offsets[prev + 1])):
-            band = np.empty((n, 11))
-            first = np.empty(n, np.int64)
-            table = np.empty((nout, 3, _K1))
-            span = np.empty(nout, np.int64)
-            _spline_setup(t[o0:o1], t_out[q0:q1], band, first, table, span)
-        prev = b
-        c = np.empty((n, 7))
-        _spline_coef(band, pose[o0:o1], c)
-        sig = np.empty((nout, 11))  # p'' (3), q (4), q' (4)
-        for q in range(nout):
+        p = _common_prefix(t, o0, n, grid, gn)
+        # knots agree below ``agree``: k + 1 copies of t[0], then t[3:n-3], then copies of t[-1]
+        if p == n and n == gn:
+            agree = n + _K1
+        elif p == 0:
+            agree = 0
+        else:
+            agree = max(min(p + 3, n, gn), _K1)
+        row0 = 0
+        while row0 < min(p, n) and first[row0] + 2 * DEGREE < agree:
+            row0 += 1
+        pq = _common_prefix(t_out, q0, nout, instants, gq)
+        out0 = 0
+        while out0 < pq and span[out0] + DEGREE < agree:
+            out0 += 1
+        if row0 < n or out0 < nout:
+            _spline_setup(t[o0:o1], t_out[q0:q1], band, first, table, span, row0, out0)
+        for j in range(p, n):
+            grid[j] = t[o0 + j]
+        for j in range(pq, nout):
+            instants[j] = t_out[q0 + j]
+        gn, gq = n, nout
+        state[0], state[1] = n, nout
+        _spline_coef(band[:n], pose[o0:o1], c[:n])
+        for q in range(nout):  # p'' (3), q (4), q' (4): sums over the 6 basis functions
             base = span[q] - DEGREE
-            for ch in range(11):
-                sig[q, ch] = 0.0
+            p0 = p1 = p2 = 0.0
+            w = x = y = z = 0.0
+            dw = dx = dy = dz = 0.0
             for j in range(_K1):
                 w0, w1, w2 = table[q, 0, j], table[q, 1, j], table[q, 2, j]
-                for ch in range(3):
-                    sig[q, ch] += c[base + j, ch] * w2
-                for ch in range(3, 7):
-                    sig[q, ch] += c[base + j, ch] * w0
-                    sig[q, ch + 4] += c[base + j, ch] * w1
-        output_stage(sig, gravity_z, out[q0:q1])
+                r = base + j
+                p0 += c[r, 0] * w2
+                p1 += c[r, 1] * w2
+                p2 += c[r, 2] * w2
+                w += c[r, 3] * w0
+                dw += c[r, 3] * w1
+                x += c[r, 4] * w0
+                dx += c[r, 4] * w1
+                y += c[r, 5] * w0
+                dy += c[r, 5] * w1
+                z += c[r, 6] * w0
+                dz += c[r, 6] * w1
+            _output_row(p0, p1, p2, w, x, y, z, dw, dx, dy, dz, gravity_z, out, q0 + q)
+
+
+@njit(cache=True, error_model="numpy")
+def _output_row(ax, ay, pz, w, x, y, z, dw, dx, dy, dz, gravity_z, out, i):
+    """out[i] (6,): accel and gyro from p'' = (ax, ay, pz) (m/s^2, world), q = (w, x, y, z) and
+    q' = (dw, dx, dy, dz) (1/s); see ``output_stage``."""
+    qq = w * w + x * x + y * y + z * z
+    norm = np.sqrt(qq)
+    nw, nx, ny, nz = w / norm, x / norm, y / norm, z / norm
+    r00 = 1 - 2 * (ny * ny + nz * nz)
+    r01 = 2 * (nx * ny - nw * nz)
+    r02 = 2 * (nx * nz + nw * ny)
+    r10 = 2 * (nx * ny + nw * nz)
+    r11 = 1 - 2 * (nx * nx + nz * nz)
+    r12 = 2 * (ny * nz - nw * nx)
+    r20 = 2 * (nx * nz - nw * ny)
+    r21 = 2 * (ny * nz + nw * nx)
+    r22 = 1 - 2 * (nx * nx + ny * ny)
+    az = pz - gravity_z
+    out[i, 0] = r00 * ax + r10 * ay + r20 * az
+    out[i, 1] = r01 * ax + r11 * ay + r21 * az
+    out[i, 2] = r02 * ax + r12 * ay + r22 * az
+    # conj(q) * q_dot, vector part (Hamilton product with conj(q) = (w, -x, -y, -z))
+    out[i, 3] = 2.0 * (w * dx - dw * x + (-y * dz + z * dy)) / qq
+    out[i, 4] = 2.0 * (w * dy - dw * y + (-z * dx + x * dz)) / qq
+    out[i, 5] = 2.0 * (w * dz - dw * z + (-x * dy + y * dx)) / qq
 
 
 @njit(cache=True, error_model="numpy")
@@ -360,31 +439,87 @@ def output_stage(sig, gravity_z, out):
     accel = R(q)^T (p'' - g) with R from the normalised q (as ``orientation.quat_to_matrix``);
     gyro = 2 vec(conj(q) * q') / |q|^2 (as ``orientation.body_rate``)."""
     for i in range(sig.shape[0]):
-        w, x, y, z = sig[i, 3], sig[i, 4], sig[i, 5], sig[i, 6]
-        qq = w * w + x * x + y * y + z * z
-        norm = np.sqrt(qq)
-        nw, nx, ny, nz = w / norm, x / norm, y / norm, z / norm
-        r00 = 1 - 2 * (ny * ny + nz * nz)
-        r01 = 2 * (nx * ny - nw * nz)
-        r02 = 2 * (nx * nz + nw * ny)
-        r10 = 2 * (nx * ny + nw * nz)
-        r11 = 1 - 2 * (nx * nx + nz * nz)
-        r12 = 2 * (ny * nz - nw * nx)
-        r20 = 2 * (nx * nz - nw * ny)
-        r21 = 2 * (ny * nz + nw * nx)
-        r22 = 1 - 2 * (nx * nx + ny * ny)
-        ax, ay, az = sig[i, 0], sig[i, 1], sig[i, 2] - gravity_z
-        out[i, 0] = r00 * ax + r10 * ay + r20 * az
-        out[i, 1] = r01 * ax + r11 * ay + r21 * az
-        out[i, 2] = r02 * ax + r12 * ay + r22 * az
-        # conj(q) * q_dot, vector part (Hamilton product with conj(q) = (w, -x, -y, -z))
-        dw, dx, dy, dz = sig[i, 7], sig[i, 8], sig[i, 9], sig[i, 10]
-        out[i, 3] = 2.0 * (w * dx - dw * x + (-y * dz + z * dy)) / qq
-        out[i, 4] = 2.0 * (w * dy - dw * y + (-z * dx + x * dz)) / qq
-        out[i, 5] = 2.0 * (w * dz - dw * z + (-x * dy + y * dx)) / qq
+        _output_row(sig[i, 0], sig[i, 1], sig[i, 2], sig[i, 3], sig[i, 4], sig[i, 5], sig[i, 6],
+                    sig[i, 7], sig[i, 8], sig[i, 9], sig[i, 10], gravity_z, out, i)
 
 
 # ---------------------------------------------------------------- device pose from frames
+
+@njit(cache=True, error_model="numpy")
+def _is_identity(mount):
+    ident = True
+    for r in range(3):
+        for c in range(3):
+            ident &= mount[r, c] == (1.0 if r == c else 0.0)
+    return ident
+
+
+@njit(cache=True, error_model="numpy")
+def _pose_row(f00, f01, f02, f10, f11, f12, f20, f21, f22, ox, oy, oz, offset, mount, ident,
+              out, row):
+    """out[row] (7,): position (ox, oy, oz) + F offset and the unit quaternion (w, x, y, z) of
+    M = F mount by Shepperd's method (as ``orientation.matrix_to_quat``); F = (fij) segment-to-world
+    (columns = segment axes). ``ident``: mount is the identity, M = F (the same numbers up to
+    the sign of zeros)."""
+    out[row, 0] = ox + (f00 * offset[0] + f01 * offset[1] + f02 * offset[2])
+    out[row, 1] = oy + (f10 * offset[0] + f11 * offset[1] + f12 * offset[2])
+    out[row, 2] = oz + (f20 * offset[0] + f21 * offset[1] + f22 * offset[2])
+    if ident:
+        m00, m01, m02, m10, m11, m12, m20, m21, m22 = f00, f01, f02, f10, f11, f12, f20, f21, f22
+    else:
+        m00 = f00 * mount[0, 0] + f01 * mount[1, 0] + f02 * mount[2, 0]
+        m01 = f00 * mount[0, 1] + f01 * mount[1, 1] + f02 * mount[2, 1]
+        m02 = f00 * mount[0, 2] + f01 * mount[1, 2] + f02 * mount[2, 2]
+        m10 = f10 * mount[0, 0] + f11 * mount[1, 0] + f12 * mount[2, 0]
+        m11 = f10 * mount[0, 1] + f11 * mount[1, 1] + f12 * mount[2, 1]
+        m12 = f10 * mount[0, 2] + f11 * mount[1, 2] + f12 * mount[2, 2]
+        m20 = f20 * mount[0, 0] + f21 * mount[1, 0] + f22 * mount[2, 0]
+        m21 = f20 * mount[0, 1] + f21 * mount[1, 1] + f22 * mount[2, 1]
+        m22 = f20 * mount[0, 2] + f21 * mount[1, 2] + f22 * mount[2, 2]
+    tr = m00 + m11 + m22
+    best, top = 0, tr
+    if m00 > top:
+        best, top = 1, m00
+    if m11 > top:
+        best, top = 2, m11
+    if m22 > top:
+        best, top = 3, m22
+    if best == 0:
+        c0, c1, c2, c3 = 1 + tr, m21 - m12, m02 - m20, m10 - m01
+    elif best == 1:
+        c0, c1, c2, c3 = m21 - m12, 1 + m00 - m11 - m22, m01 + m10, m02 + m20
+    elif best == 2:
+        c0, c1, c2, c3 = m02 - m20, m01 + m10, 1 - m00 + m11 - m22, m12 + m21
+    else:
+        c0, c1, c2, c3 = m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22
+    norm = np.sqrt(c0 * c0 + c1 * c1 + c2 * c2 + c3 * c3)
+    out[row, 3], out[row, 4], out[row, 5], out[row, 6] = c0 / norm, c1 / norm, c2 / norm, c3 / norm
+
+
+@njit(cache=True, error_model="numpy")
+def _continuous_signs(pose):
+    """In place: flip the quaternions pose[:, 3:7] along time so that consecutive ones lie in
+    one hemisphere (signs from the dot products of the unflipped neighbours, accumulated, as
+    ``orientation.quat_continuous``)."""
+    nt = pose.shape[0]
+    if nt == 0:
+        return
+    prev = np.empty(4)
+    for k in range(4):
+        prev[k] = pose[0, 3 + k]
+    sign = 1.0
+    for i in range(1, nt):
+        dot = 0.0
+        for k in range(4):
+            dot += pose[i, 3 + k] * prev[k]
+        for k in range(4):
+            prev[k] = pose[i, 3 + k]
+        if dot < 0:
+            sign = -sign
+        if sign < 0:
+            for k in range(4):
+                pose[i, 3 + k] = -pose[i, 3 + k]
+
 
 @njit(cache=True, error_model="numpy")
 def device_pose(origin, frame, offset, mount, out):
@@ -397,54 +532,14 @@ def device_pose(origin, frame, offset, mount, out):
     consecutive quaternions lie in one hemisphere (as ``orientation.quat_continuous``).
     """
     nt, nb = origin.shape[0], origin.shape[1]
-    m = np.empty((3, 3))
-    cand = np.empty(4)
+    ident = _is_identity(mount)
     for b in range(nb):
+        rows = out[:, b]
         for i in range(nt):
-            for r in range(3):
-                out[i, b, r] = origin[i, b, r] + (frame[i, b, r, 0] * offset[0]
-                                                  + frame[i, b, r, 1] * offset[1]
-                                                  + frame[i, b, r, 2] * offset[2])
-                for c in range(3):
-                    m[r, c] = (frame[i, b, r, 0] * mount[0, c] + frame[i, b, r, 1] * mount[1, c]
-                               + frame[i, b, r, 2] * mount[2, c])
-            tr = m[0, 0] + m[1, 1] + m[2, 2]
-            best, top = 0, tr
-            for k in range(3):
-                if m[k, k] > top:
-                    best, top = k + 1, m[k, k]
-            if best == 0:
-                cand[0], cand[1] = 1 + tr, m[2, 1] - m[1, 2]
-                cand[2], cand[3] = m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]
-            elif best == 1:
-                cand[0], cand[1] = m[2, 1] - m[1, 2], 1 + m[0, 0] - m[1, 1] - m[2, 2]
-                cand[2], cand[3] = m[0, 1] + m[1, 0], m[0, 2] + m[2, 0]
-            elif best == 2:
-                cand[0], cand[1] = m[0, 2] - m[2, 0], m[0, 1] + m[1, 0]
-                cand[2], cand[3] = 1 - m[0, 0] + m[1, 1] - m[2, 2], m[1, 2] + m[2, 1]
-            else:
-                cand[0], cand[1] = m[1, 0] - m[0, 1], m[0, 2] + m[2, 0]
-                cand[2], cand[3] = m[1, 2] + m[2, 1], 1 - m[0, 0] - m[1, 1] + m[2, 2]
-            norm = np.sqrt(cand[0] * cand[0] + cand[1] * cand[1] + cand[2] * cand[2]
-                           + cand[3] * cand[3])
-            for k in range(4):
-                out[i, b, 3 + k] = cand[k] / norm
-        # sign flips from the dot products of the unflipped neighbours, accumulated
-        prev = np.empty(4)
-        for k in range(4):
-            prev[k] = out[0, b, 3 + k]
-        sign = 1.0
-        for i in range(1, nt):
-            dot = 0.0
-            for k in range(4):
-                dot += out[i, b, 3 + k] * prev[k]
-            for k in range(4):
-                prev[k] = out[i, b, 3 + k]
-            if dot < 0:
-                sign = -sign
-            if sign < 0:
-                for k in range(4):
-                    out[i, b, 3 + k] = -out[i, b, 3 + k]
+            f = frame[i, b]
+            _pose_row(f[0, 0], f[0, 1], f[0, 2], f[1, 0], f[1, 1], f[1, 2], f[2, 0], f[2, 1], f[2, 2],
+                      origin[i, b, 0], origin[i, b, 1], origin[i, b, 2], offset, mount, ident, rows, i)
+        _continuous_signs(rows)
 
 
 # ---------------------------------------------------------------- device model
@@ -521,37 +616,47 @@ def device_ragged(x, offsets, pool, pool_offsets, gm_step, gm_knots, gm_a, jitte
             for i in range(n):
                 xs[i, c] += tb
         if ngm:
-            acc = np.zeros((n, 6))
-            gat = gm_at
+            # each term's AR sequence at its knots, one term after the other in ys
+            ys = np.empty((np.sum(gm_knots[b]), 6))
+            start = np.empty(ngm, np.int64)
+            gat, at_y = gm_at, 0
+            sd = np.empty(6)
+            prev = np.empty(6)
             for g_ in range(ngm):
-                step, knots, ar = gm_step[b, g_], gm_knots[b, g_], gm_a[b, g_]
-                y = np.empty((knots, 6))
-                sd = np.empty(6)
-                prev = np.empty(6)
+                knots, ar = gm_knots[b, g_], gm_a[b, g_]
                 for c in range(6):
                     sd[c] = gm_sigma[c] * np.sqrt(1.0 - ar * ar)
                     prev[c] = ar * (pool[gat + 6 * knots + c] * gm_sigma[c])
                 for j in range(knots):
                     for c in range(6):
                         v = pool[gat + 6 * j + c] * sd[c] + prev[c]
-                        y[j, c] = v
+                        ys[at_y + j, c] = v
                         prev[c] = ar * v
+                start[g_] = at_y
+                at_y += knots
                 gat += 6 * knots + 6
-                if step == 1:
-                    for i in range(n):
-                        for c in range(6):
-                            xs[i, c] += y[i, c]
-                else:
-                    for i in range(n):
-                        u = i / step
-                        i0 = min(int(u), knots - 2)
-                        frac = u - i0
-                        for c in range(6):
-                            acc[i, c] += (1.0 - frac) * y[i0, c]
-                            acc[i, c] += frac * y[i0 + 1, c]
+            # per sample: terms with a knot per sample straight in, the others interpolated
+            # between their knots and summed (in term order), then the sum added
+            acc = np.empty(6)
             for i in range(n):
+                for g_ in range(ngm):
+                    if gm_step[b, g_] == 1:
+                        for c in range(6):
+                            xs[i, c] += ys[start[g_] + i, c]
                 for c in range(6):
-                    xs[i, c] += acc[i, c]
+                    acc[c] = 0.0
+                for g_ in range(ngm):
+                    step = gm_step[b, g_]
+                    if step != 1:
+                        u = i / step
+                        i0 = min(int(u), gm_knots[b, g_] - 2)
+                        frac = u - i0
+                        r = start[g_] + i0
+                        for c in range(6):
+                            acc[c] += (1.0 - frac) * ys[r, c]
+                            acc[c] += frac * ys[r + 1, c]
+                for c in range(6):
+                    xs[i, c] += acc[c]
         if _any(walk):
             run = np.zeros(6)
             for i in range(n):
@@ -592,12 +697,13 @@ def _norm3(x, y, z):
 
 @njit(cache=True, error_model="numpy")
 def _median(v):
-    """np.median of a 1-D array (the mean of the two middle values for an even count)."""
-    s = np.sort(v)
-    n = s.shape[0]
+    """np.median of a 1-D array (the mean of the two middle values for an even count), by
+    selection (the order statistics are exact, so the value is np.median's)."""
+    n = v.shape[0]
+    p = np.partition(v, n // 2)
     if n % 2:
-        return s[n // 2]
-    return (s[n // 2 - 1] + s[n // 2]) / 2.0
+        return p[n // 2]
+    return (np.max(p[:n // 2]) + p[n // 2]) / 2.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -608,8 +714,12 @@ def _median5_nearest(phi, out):
     for i in range(n):
         for k in range(5):
             j = min(max(i + k - 2, 0), n - 1)
-            w[k] = phi[j]
-        w.sort()
+            v = phi[j]
+            m = k - 1  # insertion sort: five values, no call into a general sort
+            while m >= 0 and w[m] > v:
+                w[m + 1] = w[m]
+                m -= 1
+            w[m + 1] = v
         out[i] = w[2]
 
 
@@ -656,13 +766,14 @@ def _interp_good(phi, good, out):
 
 
 @njit(cache=True, error_model="numpy")
-def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist_i, smooth_sos,
+def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_f, twist_i, smooth_sos,
                         smooth_zi, smooth_pad, smooth_fit, offset, mount, out, status, used,
                         share, filled):
     """Device pose of each clip from its joints: ``orientation.device_frame`` followed by the
     mounting and the quaternion conversion of ``device_pose``, clip by clip, in compiled code.
 
-    joints: (sum T, K, 3) m; jidx_all: (B, 8) per clip, indices into K of shoulder, elbow, wrist,
+    joints: (R, K, 3) m, clip b in rows starts[b] ... starts[b] + T_b - 1; offsets (B + 1,): where
+    clip b goes in out (sum T, 7); jidx_all: (B, 8) per clip, indices into K of shoulder, elbow, wrist,
     hand, hand tip, thumb of the placement's side, left and right shoulder (-1 = absent); placement: 0 left
     wrist, 1 right wrist, 2 phone in hand; fs (B,) Hz. twist_f: (twist rad, pronation per
     flexion, bone tolerance, min sine, max twist rad, spike rad, max rate rad/s, min trusted);
@@ -676,9 +787,12 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
         twist_f[0], twist_f[1], twist_f[2], twist_f[3], twist_f[4], twist_f[5], twist_f[6],
         twist_f[7])
     source, smooth_on = twist_i[0], twist_i[1]
+    two_pi = 2.0 * np.pi
+    ident = _is_identity(mount)
     nclips = offsets.shape[0] - 1
     for b in range(nclips):
         o, n = offsets[b], offsets[b + 1] - offsets[b]
+        src = starts[b]
         jidx = jidx_all[b]
         js, je, jw, jh, jt, jth, jls, jrs = (jidx[0], jidx[1], jidx[2], jidx[3], jidx[4], jidx[5],
                                             jidx[6], jidx[7])
@@ -686,26 +800,24 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
         u = np.empty((n, 3))
         origin = np.empty((n, 3))
         for i in range(n):
-            wv = joints[o + i, jw]
+            r_ = src + i
+            w0, w1, w2 = joints[r_, jw, 0], joints[r_, jw, 1], joints[r_, jw, 2]
             if placement == 2:
                 dj = jt if jt >= 0 else jh
                 if dj >= 0:
-                    v0, v1, v2 = (joints[o + i, dj, 0] - wv[0], joints[o + i, dj, 1] - wv[1],
-                                  joints[o + i, dj, 2] - wv[2])
+                    v0, v1, v2 = joints[r_, dj, 0] - w0, joints[r_, dj, 1] - w1, joints[r_, dj, 2] - w2
                 else:
-                    v0, v1, v2 = (wv[0] - joints[o + i, je, 0], wv[1] - joints[o + i, je, 1],
-                                  wv[2] - joints[o + i, je, 2])
+                    v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
                 oj = jh if jh >= 0 else jw
             else:
-                v0, v1, v2 = (wv[0] - joints[o + i, je, 0], wv[1] - joints[o + i, je, 1],
-                              wv[2] - joints[o + i, je, 2])
+                v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
                 oj = jw
             nv = _norm3(v0, v1, v2)
             if nv < 1e-9:
                 status[b] = 1
             u[i, 0], u[i, 1], u[i, 2] = v0 / nv, v1 / nv, v2 / nv
             for k in range(3):
-                origin[i, k] = joints[o + i, oj, k]
+                origin[i, k] = joints[src + i, oj, k]
         if status[b]:
             continue
         ref = np.empty((n, 3))
@@ -715,9 +827,9 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
             # forward direction from the shoulders (else world x), made perpendicular to u
             f0, f1, f2 = 1.0, 0.0, 0.0
             if jls >= 0 and jrs >= 0:
-                a0 = joints[o + i, jrs, 0] - joints[o + i, jls, 0]
-                a1 = joints[o + i, jrs, 1] - joints[o + i, jls, 1]
-                a2 = joints[o + i, jrs, 2] - joints[o + i, jls, 2]
+                a0 = joints[src + i, jrs, 0] - joints[src + i, jls, 0]
+                a1 = joints[src + i, jrs, 1] - joints[src + i, jls, 1]
+                a2 = joints[src + i, jrs, 2] - joints[src + i, jls, 2]
                 c0 = 0.0 * a2 - 1.0 * a1  # np.cross((0, 0, 1), across), term by term
                 c1 = 1.0 * a0 - 0.0 * a2
                 c2 = 0.0 * a1 - 0.0 * a0
@@ -728,9 +840,9 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
             u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
             d = f0 * u0 + f1 * u1 + f2 * u2
             fb0, fb1, fb2 = f0 - d * u0, f1 - d * u1, f2 - d * u2
-            up0 = joints[o + i, je, 0] - joints[o + i, js, 0]
-            up1 = joints[o + i, je, 1] - joints[o + i, js, 1]
-            up2 = joints[o + i, je, 2] - joints[o + i, js, 2]
+            up0 = joints[src + i, je, 0] - joints[src + i, js, 0]
+            up1 = joints[src + i, je, 1] - joints[src + i, js, 1]
+            up2 = joints[src + i, je, 2] - joints[src + i, js, 2]
             d = -up0 * u0 + -up1 * u1 + -up2 * u2
             nu = max(_norm3(up0, up1, up2), 1e-9)
             r0, r1, r2 = (-up0 - d * u0) / nu, (-up1 - d * u1) / nu, (-up2 - d * u2) / nu
@@ -743,10 +855,12 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
                 status[b] = 2
             ref[i, 0], ref[i, 1], ref[i, 2] = r0 / nr, r1 / nr, r2 / nr
             plane_ok[i] = sine >= 0.35
+            if ppf == 0.0:
+                continue  # the flexion only enters the model through its slope
             # elbow flexion
-            b0 = joints[o + i, jw, 0] - joints[o + i, je, 0]
-            b1 = joints[o + i, jw, 1] - joints[o + i, je, 1]
-            b2 = joints[o + i, jw, 2] - joints[o + i, je, 2]
+            b0 = joints[src + i, jw, 0] - joints[src + i, je, 0]
+            b1 = joints[src + i, jw, 1] - joints[src + i, je, 1]
+            b2 = joints[src + i, jw, 2] - joints[src + i, je, 2]
             cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(
                 _norm3(up0, up1, up2) * _norm3(b0, b1, b2), 1e-12)
             flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
@@ -758,8 +872,8 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
                 axis[i, k] = u[i, k] if left else -u[i, k]
         # forearm twist (twist.forearm_twist)
         model = np.empty(n)
-        for i in range(n):
-            model[i] = twist_rad + ppf * (flex[i] - np.pi / 2)
+        for i in range(n):  # with no slope: twist_rad + 0 (x) finite flexion, exactly
+            model[i] = twist_rad + ppf * (flex[i] - np.pi / 2) if ppf != 0.0 else twist_rad
         if ppf != 0.0 and smooth_on:
             tmp = model.reshape(n, 1).copy()
             res = np.empty((n, 1))
@@ -767,15 +881,16 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
                            smooth_pad[b:b + 1], smooth_fit[b:b + 1], res)
             model[:] = res[:, 0]
         phi = model
+        phi_const = ppf == 0.0  # the model without slope is one angle
         if jth >= 0 and source != 2:
             base = jh if jh >= 0 else jw
             raw = np.empty(n)
             sine_t = np.empty(n)
             bone = np.empty(n)
             for i in range(n):
-                x0 = joints[o + i, jth, 0] - joints[o + i, base, 0]
-                x1 = joints[o + i, jth, 1] - joints[o + i, base, 1]
-                x2 = joints[o + i, jth, 2] - joints[o + i, base, 2]
+                x0 = joints[src + i, jth, 0] - joints[src + i, base, 0]
+                x1 = joints[src + i, jth, 1] - joints[src + i, base, 1]
+                x2 = joints[src + i, jth, 2] - joints[src + i, base, 2]
                 bone[i] = _norm3(x0, x1, x2)
                 a0, a1, a2 = axis[i, 0], axis[i, 1], axis[i, 2]
                 d = x0 * a0 + x1 * a1 + x2 * a2
@@ -788,6 +903,7 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
                 raw[i] = np.arctan2(c0 * a0 + c1 * a1 + c2 * a2, e0 * p0 + e1 * p1 + e2 * p2)
             if source == 1 or n < 2:
                 phi = raw
+                phi_const = False
                 used[b] = 2
             else:
                 un = np.empty(n)
@@ -798,10 +914,14 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
                 _median5_nearest(un, med5)
                 for i in range(n):
                     good = abs(bone[i] - med_bone) <= bone_tol * max(med_bone, 1e-6)
-                    good &= sine_t[i] >= min_sine
-                    wrapped = np.arctan2(np.sin(un[i]), np.cos(un[i]))
-                    good &= (not plane_ok[i]) or (abs(wrapped) <= max_twist)
-                    good &= abs(un[i] - med5[i]) <= spike
+                    good = good and sine_t[i] >= min_sine and abs(un[i] - med5[i]) <= spike
+                    if good and plane_ok[i]:
+                        # |twist wrapped to (-pi, pi]| <= max: np.angle(exp(i phi)) only where
+                        # the plain remainder lies within 1e-6 rad of the limit
+                        wrapped = un[i] - two_pi * np.floor((un[i] + np.pi) / two_pi)
+                        if abs(abs(wrapped) - max_twist) <= 1e-6:
+                            wrapped = np.arctan2(np.sin(un[i]), np.cos(un[i]))
+                        good = abs(wrapped) <= max_twist
                     ok[i] = good
                 idx = np.flatnonzero(ok)
                 if idx.size >= 2:
@@ -819,6 +939,7 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
                 share[b] = count / n
                 if share[b] >= min_trusted:
                     used[b] = 1
+                    phi_const = False
                     filled[b] = n - count
                     interp = np.empty(n)
                     _interp_good(un, ok, interp)
@@ -830,12 +951,13 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
                         phi = res[:, 0].copy()
                     else:
                         phi = interp
-        # frame: r = rotate_about(ref, axis, phi); dorsal; axes by placement
-        frame = np.empty((n, 1, 3, 3))
+        # frame: r = rotate_about(ref, axis, phi); dorsal; axes by placement; then device_pose
+        c, s = np.cos(phi[0]), np.sin(phi[0])
         for i in range(n):
             e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
             a0, a1, a2 = axis[i, 0], axis[i, 1], axis[i, 2]
-            c, s = np.cos(phi[i]), np.sin(phi[i])
+            if not phi_const:
+                c, s = np.cos(phi[i]), np.sin(phi[i])
             x0 = a1 * e2 - a2 * e1
             x1 = a2 * e0 - a0 * e2
             x2 = a0 * e1 - a1 * e0
@@ -845,17 +967,143 @@ def device_frame_ragged(joints, offsets, jidx_all, placement, fs, twist_f, twist
                 d0, d1, d2 = r1 * u2 - r2 * u1, r2 * u0 - r0 * u2, r0 * u1 - r1 * u0
             else:
                 d0, d1, d2 = u1 * r2 - u2 * r1, u2 * r0 - u0 * r2, u0 * r1 - u1 * r0
-            if placement == 0:
-                cols = ((u0, u1, u2), (-r0, -r1, -r2), (d0, d1, d2))
+            if placement == 0:  # columns: the device axes
+                _pose_row(u0, -r0, d0, u1, -r1, d1, u2, -r2, d2, origin[i, 0], origin[i, 1],
+                          origin[i, 2], offset, mount, ident, out, o + i)
             elif placement == 1:
-                cols = ((-u0, -u1, -u2), (-r0, -r1, -r2), (d0, d1, d2))
+                _pose_row(-u0, -r0, d0, -u1, -r1, d1, -u2, -r2, d2, origin[i, 0], origin[i, 1],
+                          origin[i, 2], offset, mount, ident, out, o + i)
             else:
-                cols = ((r0, r1, r2), (u0, u1, u2), (-d0, -d1, -d2))
-            for c_ in range(3):
-                for k in range(3):
-                    frame[i, 0, k, c_] = cols[c_][k]
-        pose = np.empty((n, 1, 7))
-        device_pose(origin.reshape(n, 1, 3), frame, offset, mount, pose)
+                _pose_row(r0, u0, -d0, r1, u1, -d1, r2, u2, -d2, origin[i, 0], origin[i, 1],
+                          origin[i, 2], offset, mount, ident, out, o + i)
+        _continuous_signs(out[o:o + n])
+
+
+# ---------------------------------------------------------------- limits and joint selection (imu.py)
+
+#: ``check_skeletons`` status bits: a limit is not certainly met (the NumPy checks decide and word
+#: the error); the clip needs the per-clip timeline repair or joint selection.
+UNSURE = 1
+REPAIR = 2
+
+
+@njit(cache=True, error_model="numpy")
+def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, min_frames,
+                    status, use_opt, fs, nout):
+    """Plausibility limits, joint selection and frame rate of skeleton clips, one pass per clip.
+
+    t: (sum T,) s; valid: (sum T, J) bool; pos: (sum T, J, 3) m, world frame; offsets (B + 1,);
+    req (3,): indices into J of the placement's shoulder, elbow, wrist; opt (P,): of its optional
+    joints present; lim: (max_frames, max_gap_s, min_fps, max_duration_s, max_output_samples,
+    max_position_m, min_arm_length_m, max_arm_length_m) as ``limits.Limits``.
+    Per clip: status (bits ``UNSURE``, ``REPAIR``); use_opt (B,): bit p set where optional joint p
+    is tracked in at least ``min_share`` of the frames; fs (B,) Hz: 1 / median frame interval; nout (B,): device
+    samples at ``rate_hz`` (``kinematics.output_times``). A clip passes without ``UNSURE`` only
+    when every quantity ``imu._check_limits`` judges is at least 1e-9 (relative) inside its limit,
+    so the two never disagree; ``REPAIR`` is set exactly where ``imu._motion_joints`` would
+    change the clip (times not increasing or not uniform within 1 %, a used joint untracked).
+    """
+    margin = 1e-9
+    (max_frames, max_gap, min_fps, max_duration, max_out, max_pos, min_arm, max_arm) = (
+        lim[0], lim[1], lim[2], lim[3], lim[4], lim[5], lim[6], lim[7])
+    nclips = offsets.shape[0] - 1
+    nopt = opt.shape[0]
+    js, je, jw = req[0], req[1], req[2]
+    for b in range(nclips):
+        o, n = offsets[b], offsets[b + 1] - offsets[b]
+        st = 0
+        fs[b], nout[b], use_opt[b] = np.nan, 0, 0
+        if n > max_frames or n < min_frames:
+            status[b] = UNSURE | REPAIR
+            continue
+        # timeline: increasing, uniform within 1 %, median rate
+        dt = np.empty(n - 1)
+        lo, hi = np.inf, -np.inf
+        for i in range(n - 1):
+            d = t[o + i + 1] - t[o + i]
+            dt[i] = d
+            lo, hi = min(lo, d), max(hi, d)
+        if not lo > 0:
+            status[b] = UNSURE | REPAIR
+            continue
+        mean = (t[o + n - 1] - t[o]) / (n - 1)
+        if not (hi - mean <= 0.01 * mean and mean - lo <= 0.01 * mean):
+            st |= REPAIR
+        med = _median(dt)
+        fs[b] = 1.0 / med
+        if not 1.0 / med >= min_fps * (1.0 + margin):
+            st |= UNSURE
+        # frames with the shoulder, elbow and wrist tracked: gaps, duration, arm length, coordinates
+        arm_lo, arm_hi = min_arm * (1.0 + margin), max_arm * (1.0 - margin)
+        short, long_ = 0, 0
+        count = 0
+        gap = 0.0
+        t_first, t_last = 0.0, 0.0
+        biggest = 0.0
+        finite = True
         for i in range(n):
-            for k in range(7):
-                out[o + i, k] = pose[i, 0, k]
+            r = o + i
+            if not (valid[r, js] and valid[r, je] and valid[r, jw]):
+                continue
+            if count == 0:
+                t_first = t[r]
+            else:
+                gap = max(gap, t[r] - t_last)
+            t_last = t[r]
+            a = _norm3(pos[r, je, 0] - pos[r, js, 0], pos[r, je, 1] - pos[r, js, 1],
+                       pos[r, je, 2] - pos[r, js, 2])
+            a += _norm3(pos[r, jw, 0] - pos[r, je, 0], pos[r, jw, 1] - pos[r, je, 1],
+                        pos[r, jw, 2] - pos[r, je, 2])
+            short += not a >= arm_lo  # NaN counts as out of range
+            long_ += a > arm_hi
+            count += 1
+            for jj in range(3):
+                for c in range(3):
+                    v = abs(pos[r, req[jj], c])
+                    finite &= np.isfinite(v)
+                    biggest = max(biggest, v)
+        if count < 2 or not finite:
+            st |= UNSURE
+        else:
+            duration = t_last - t_first
+            if not (gap <= max_gap * (1.0 - margin) and duration <= max_duration * (1.0 - margin)
+                    and duration * rate_hz <= max_out * (1.0 - margin)
+                    and biggest <= max_pos * (1.0 - margin)):
+                st |= UNSURE
+            # the median lies in [arm_lo, arm_hi] when both middle order statistics do
+            if short > (count - 1) // 2 or long_ > (count - 1) // 2:
+                st |= UNSURE
+        if count < n:
+            st |= REPAIR
+        # optional joints: used when tracked in >= min_share of the frames; used ones must be
+        # tracked in every frame for the clip to need no repair
+        for k in range(nopt):
+            tracked = 0
+            for i in range(n):
+                tracked += valid[o + i, opt[k]]
+            use = tracked / n >= min_share
+            if use:
+                use_opt[b] |= 1 << k
+            if use and tracked < n:
+                st |= REPAIR
+        nout[b] = int(np.floor((t[o + n - 1] - t[o]) * rate_hz + 1e-9)) + 1
+        status[b] = st
+
+
+@njit(cache=True, error_model="numpy")
+def clip_peaks(x, offsets, a_max, g_max):
+    """Per clip b: a_max[b], g_max[b] = max |x[rows, :3]|, max |x[rows, 3:]| over its rows of
+    x (sum N, 6) (NaN if any value is NaN, as np.max); returns whether every value is finite."""
+    finite = True
+    for b in range(offsets.shape[0] - 1):
+        a, g = 0.0, 0.0
+        for i in range(offsets[b], offsets[b + 1]):
+            for c in range(6):
+                v = abs(x[i, c])
+                finite &= np.isfinite(v)
+                if c < 3:
+                    a = v if (v > a or v != v) and a == a else a
+                else:
+                    g = v if (v > g or v != v) and g == g else g
+        a_max[b], g_max[b] = a, g
+    return finite

@@ -120,6 +120,37 @@ def lowpass_design(fs_hz: float, cutoff_hz: float, order: int = 4):
     return sos, zi, int(np.ceil(3.0 * fs_hz / cutoff_hz)), max(MIN_FRAMES, int(np.ceil(fs_hz / cutoff_hz)))
 
 
+def lowpass_designs(fs_hz, cutoff_hz: list[float | None], order: int = 4):
+    """Per-clip arguments (sos (B, S, 6), zi (B, S, 2), pad (B,), fit (B,)) of
+    ``kernels.lowpass_ragged`` for clips at ``fs_hz`` (B,) filtered at ``cutoff_hz`` (B,); a
+    cutoff of None or >= 0.45 x fs leaves its clip unfiltered (pad 0). Each distinct
+    (rate, cutoff) is designed once (``lowpass_design``)."""
+    designs: dict = {}
+    pick = []
+    for fs, cut in zip(np.asarray(fs_hz, dtype=np.float64).tolist(), cutoff_hz):
+        key = (fs, cut) if cut is not None and cut < 0.45 * fs else None
+        if key not in designs:
+            designs[key] = len(designs)
+        pick.append(designs[key])
+    if len(designs) == 1:  # the usual case: one rate and cutoff for all
+        one = _design_arrays(next(iter(designs)), order)
+        return one if len(pick) == 1 else tuple(np.repeat(a, len(pick), axis=0) for a in one)
+    table = [_design_arrays(key, order) for key in designs]
+    pick = np.array(pick, dtype=np.int64)
+    return tuple(np.concatenate([d[j] for d in table])[pick] for j in range(4))
+
+
+@functools.lru_cache(maxsize=256)
+def _design_arrays(key: tuple[float, float] | None, order: int) -> tuple[np.ndarray, ...]:
+    """``lowpass_designs``'s arrays for one clip ((1, S, 6), (1, S, 2), (1,), (1,); shared: not to
+    be modified) of the design ``key`` = (rate, cutoff), None = unfiltered."""
+    sections = (order + 1) // 2
+    sos, zi, pad, fit = (lowpass_design(*key, order) if key is not None
+                         else (np.zeros((sections, 6)), np.zeros((sections, 2)), 0, 0))
+    return (sos[None].copy(), zi[None].copy(), np.array([pad], dtype=np.int64),
+            np.array([fit], dtype=np.int64))
+
+
 def lowpass_many(xs: list[np.ndarray], fs_hz: list[float], cutoff_hz: list[float | None],
                  order: int = 4) -> list[np.ndarray]:
     """``lowpass`` of several clips of any lengths in one compiled call.
@@ -132,19 +163,11 @@ def lowpass_many(xs: list[np.ndarray], fs_hz: list[float], cutoff_hz: list[float
     from . import kernels
 
     b = len(xs)
-    pad = np.zeros(b, dtype=np.int64)
-    fit = np.zeros(b, dtype=np.int64)
-    sections = (order + 1) // 2
-    sos = np.zeros((b, sections, 6))
-    zi = np.zeros((b, sections, 2))
-    for k, (x, fs, cut) in enumerate(zip(xs, fs_hz, cutoff_hz)):
-        if cut is not None and cut < 0.45 * fs:
-            sos[k], zi[k], pad[k], fit[k] = lowpass_design(fs, cut, order)
     offsets = np.zeros(b + 1, dtype=np.int64)
     np.cumsum([len(x) for x in xs], out=offsets[1:])
     flat = np.concatenate([np.asarray(x, dtype=np.float64).reshape(len(x), -1) for x in xs])
     out = np.empty_like(flat)
-    kernels.lowpass_ragged(flat, offsets, sos, zi, pad, fit, out)
+    kernels.lowpass_ragged(flat, offsets, *lowpass_designs(fs_hz, cutoff_hz, order), out)
     return [out[offsets[k]:offsets[k + 1]] for k in range(b)]
 
 

@@ -207,6 +207,11 @@ def imu_problem(accel: np.ndarray, gyro: np.ndarray, limits: Limits) -> str | No
     """
     a = float(np.max(np.abs(accel))) if np.size(accel) else 0.0
     g = float(np.max(np.abs(gyro))) if np.size(gyro) else 0.0
+    return imu_problem_max(a, g, limits)
+
+
+def imu_problem_max(a: float, g: float, limits: Limits) -> str | None:
+    """``imu_problem`` from the largest |accel| (m/s^2) and |gyro| (rad/s) of a recording."""
     if not a <= limits.max_accel_ms2:
         return (f"implausible accelerometer value {a:.3g} m/s^2 (beyond {_fmt(limits.max_accel_ms2)}, "
                 "max_accel_ms2)")

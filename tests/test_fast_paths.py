@@ -1,0 +1,181 @@
+"""The simulator's fast paths (issue 13) against the plain computations they stand in for: the
+compiled screening of skeleton clips against ``_check_limits`` and the per-clip joint selection,
+the spline setup shared between clips of one grid against a fresh setup, the batched seeding
+against ``clip_rng``, the median-of-5 and the per-clip peaks against NumPy / scipy."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+from scipy.ndimage import median_filter
+
+from imu2safety.simulator import imu as imu_mod
+from imu2safety.simulator import kernels
+from imu2safety.simulator import kinematics as kin
+from imu2safety.simulator import limits as lim
+from imu2safety.simulator.imu import SimulationOptions
+from imu2safety.simulator.motion import GRAVITY_WORLD, Motion, MotionError
+from imu2safety.simulator.orientation import quat_continuous
+from imu2safety.simulator.rng import ClipGenerators, clip_rng
+
+ARM = ("left_shoulder", "left_elbow", "left_wrist", "left_hand", "left_thumb",
+       "right_shoulder", "right_elbow", "right_wrist", "right_hand", "right_thumb")
+BASE = np.array([[0, .2, 1.4], [0, .25, 1.1], [.25, .25, 1.0], [.33, .25, 1.0], [.30, .29, 1.02],
+                 [0, -.2, 1.4], [0, -.25, 1.1], [.25, -.25, 1.0], [.33, -.25, 1.0], [.30, -.29, 1.02]])
+
+
+def _arm(frames: int, rng: np.random.Generator, fps: float = 30.0) -> Motion:
+    t = np.arange(frames) / fps
+    wave = 0.1 * np.sin(2 * np.pi * rng.uniform(0.3, 1.5, (1, 10, 3)) * t[:, None, None]
+                        + rng.uniform(0, 6, (1, 10, 3)))
+    return Motion.from_fps(BASE + wave, ARM, fps)
+
+
+def _screening_corpus() -> list[Motion]:
+    """Clips on both sides of every limit and of every repair condition."""
+    rng = np.random.default_rng(0)
+    out = []
+    for k in range(60):
+        m = _arm(int(rng.integers(3, 200)), rng, fps=float(rng.choice([4.0, 4.99, 5.0, 5.01, 30.0])))
+        kind = k % 10
+        if kind == 1:
+            m.positions *= rng.choice([10.0, 100.0, 2.2, 2.6, 0.1])  # arm length near / beyond limits
+        elif kind == 2:
+            m.timestamps[len(m.timestamps) // 2:] += rng.choice([0.5, 0.97, 1.0, 3.0])  # gaps
+        elif kind == 3 and m.num_frames > 10:
+            m.valid[3:3 + int(rng.integers(1, 40)), int(rng.choice([2, 3, 4]))] = False
+        elif kind == 4 and m.num_frames > 10:
+            m.timestamps[[4, 5]] = m.timestamps[[5, 4]]  # out of order
+        elif kind == 5:
+            m.timestamps[1:] += rng.uniform(-0.006, 0.006, m.num_frames - 1) / 30  # jitter
+            m.timestamps = np.maximum.accumulate(m.timestamps)
+        elif kind == 6:
+            m.positions[:, :, 0] += rng.choice([990.0, 999.5, 1000.5])  # far from the origin
+        elif kind == 7:
+            m.timestamps = m.timestamps * rng.choice([1.0, 60.0, 1e4])  # long durations
+        out.append(m)
+    return out
+
+
+def test_screening_agrees_with_the_numpy_checks_and_the_joint_selection():
+    motions = _screening_corpus()
+    for options in (SimulationOptions(), SimulationOptions(rate_hz=400.0, limits=lim.Limits(
+            max_output_samples=20_000, max_duration_s=60.0))):
+        names = motions[0].joint_names
+        req, opt = imu_mod._vocabulary(names, options.placement)
+        t, offsets = imu_mod._ragged([m.timestamps for m in motions])
+        b = len(motions)
+        status, use = np.empty(b, np.int64), np.empty(b, np.int64)
+        fs, nout = np.empty(b), np.empty(b, np.int64)
+        kernels.check_skeletons(t, np.concatenate([m.valid for m in motions]),
+                                np.concatenate([m.positions for m in motions]), offsets, req, opt,
+                                options.rate_hz, imu_mod._limit_array(options.limits or lim.DEFAULT_LIMITS),
+                                imu_mod._OPTIONAL_MIN_VALID, kin.MIN_FRAMES, status, use, fs, nout)
+        seen = set()
+        for k, m in enumerate(motions):
+            try:
+                imu_mod._check_limits(m, options)
+                passes = True
+            except MotionError:
+                passes = False
+            if not status[k] & kernels.UNSURE:
+                assert passes, k  # the screen never passes what the checks refuse
+            seen.add((bool(status[k] & kernels.UNSURE), passes))
+            if status[k] & kernels.REPAIR:
+                continue
+            # no repair: the per-clip selection keeps the clip as it is, with the same joints
+            t_sel, x, used = imu_mod._motion_joints(m, options)
+            assert t_sel is m.timestamps or np.array_equal(t_sel, m.timestamps)
+            idx, _ = imu_mod._joint_use(names, options.placement, int(use[k]))
+            assert used == tuple(names[j] for j in idx)
+            np.testing.assert_array_equal(x, m.positions[:, idx])
+            assert fs[k] == 1.0 / np.median(np.diff(m.timestamps))
+            assert nout[k] == len(kin.output_times(m.timestamps[0], m.timestamps[-1], options.rate_hz))
+        assert (False, True) in seen and (True, False) in seen  # both outcomes were exercised
+
+
+def test_shared_spline_setup_equals_a_fresh_setup_bit_for_bit():
+    rng = np.random.default_rng(3)
+    grid = np.arange(400) / 30.0
+    clips = [(grid[:n], kin.output_times(grid[0], grid[n - 1], 50.0))
+             for n in (400, 6, 7, 8, 13, 120, 121, 399, 250, 9)]
+    clips.append((0.5 + grid[:90], kin.output_times(0.5, 0.5 + grid[89], 50.0)))  # another grid
+    clips.append((grid[:90] * 1.001, kin.output_times(0.0, grid[89] * 1.001, 50.0)))
+    poses = [np.concatenate([rng.standard_normal((len(t), 3)).cumsum(0) * 0.01,
+                             quat_continuous(rng.standard_normal((len(t), 4)))], axis=1)
+             for t, _ in clips]
+    alone = []
+    for (t, tq), pose in zip(clips, poses):
+        out = np.empty((len(tq), 6))
+        kernels.imu_from_pose_ragged(t, pose, np.array([0, len(t)]), tq, np.array([0, len(tq)]),
+                                     GRAVITY_WORLD[2], out)
+        alone.append(out)
+    t_all, offsets = imu_mod._ragged([t for t, _ in clips])
+    tq_all, q_offsets = imu_mod._ragged([tq for _, tq in clips])
+    pose_all, _ = imu_mod._ragged(poses)
+    for order in (np.arange(len(clips)), np.arange(len(clips))[::-1], rng.permutation(len(clips))):
+        out = np.full((len(tq_all), 6), np.nan)
+        kernels.imu_from_pose_sorted(t_all, pose_all, offsets, tq_all, q_offsets, GRAVITY_WORLD[2],
+                                     order, out)
+        for k, ref in enumerate(alone):
+            assert out[q_offsets[k]:q_offsets[k + 1]].tobytes() == ref.tobytes(), (order, k)
+
+
+def test_batched_seeding_draws_what_clip_rng_draws():
+    ids = [f"clip{k:05d}" for k in range(300)] + ["", "é~aug1", "x" * 500]
+    for seed in (0, 7, -3, 2**40 + 5):
+        for k, g in enumerate(ClipGenerators(seed, ids, "device")):
+            assert np.array_equal(g.standard_normal(7), clip_rng(seed, ids[k], "device").standard_normal(7))
+    assert len(ClipGenerators(1, [], "device")) == 0
+
+
+def test_median_of_five_matches_scipy():
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 4, 5, 6, 50):
+        for x in (rng.standard_normal(n), rng.integers(0, 3, n).astype(float)):  # with ties
+            out = np.empty(n)
+            kernels._median5_nearest(x, out)
+            np.testing.assert_array_equal(out, median_filter(x, size=5, mode="nearest"))
+
+
+def test_clip_peaks_match_numpy_and_propagate_nan():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((50, 6)) * 10
+    x[17, 4] = np.nan
+    x[30, 1] = -np.inf
+    offsets = np.array([0, 10, 20, 35, 50])
+    a, g = np.empty(4), np.empty(4)
+    assert not kernels.clip_peaks(x, offsets, a, g)
+    for k in range(4):
+        rows = x[offsets[k]:offsets[k + 1]]
+        np.testing.assert_array_equal([a[k], g[k]], [np.max(np.abs(rows[:, :3])), np.max(np.abs(rows[:, 3:]))])
+    assert kernels.clip_peaks(x[:10], offsets[:2], a, g)
+
+
+@pytest.mark.parametrize("device", ["ideal", "bmi160"])
+def test_a_block_gives_each_clip_what_it_gets_alone(device):
+    """Mixed vocabularies, repairs, refusals and one grid shared by clips of many lengths in
+    one block: every clip's result is bit for bit its result alone."""
+    rng = np.random.default_rng(8)
+    motions = [_arm(n, rng) for n in (200, 61, 150, 62, 199, 30, 5)]
+    gappy = _arm(90, rng)
+    gappy.valid[40:44, 2] = False
+    arm_only = Motion(motions[0].positions[:, :3], ARM[:3], motions[0].timestamps)
+    huge = _arm(60, rng)
+    huge.positions *= 1000.0
+    motions += [gappy, arm_only, huge]
+    opts = SimulationOptions(device=device, seed=2)
+    ids = [f"m{k}" for k in range(len(motions))]
+    with pytest.warns(RuntimeWarning):
+        batch = imu_mod.simulate_many(motions, opts, ids, errors="return")
+    assert isinstance(batch[-1], MotionError) and "millimetres" in str(batch[-1])
+    assert batch[7].notes and not batch[0].notes
+    for m, cid, got in zip(motions[:-1], ids, batch):
+        with pytest.warns(RuntimeWarning) if got.notes else nullcontext():
+            alone = imu_mod.simulate(m, opts, cid)
+        assert got.accel.tobytes() == alone.accel.tobytes() and got.gyro.tobytes() == alone.gyro.tobytes()
+        assert got.info == alone.info and got.notes == alone.notes
+        assert got.accel.flags.owndata and got.timestamps.flags.owndata  # not views of the block
+
