@@ -124,7 +124,7 @@ class DeviceProfile:
     @property
     def is_ideal(self) -> bool:
         """True when every stage is off (``apply_device`` returns the inputs unchanged)."""
-        return self == DeviceProfile(name=self.name)
+        return all(getattr(self, f.name) == f.default for f in fields(self) if f.name != "name")
 
 
 # Bosch Sensortec BMI160, data sheet BST-BMI160-DS000-07 (rev 0.8, Feb 2015), Table 1
@@ -239,6 +239,25 @@ def _gm_arrays(n: int, dt: float, instability: bool) -> tuple[np.ndarray, np.nda
             np.array([g[2] for g in gm], dtype=np.float64))
 
 
+@functools.lru_cache(maxsize=32)
+def _model_arrays(profile: DeviceProfile, rate: float) -> dict[str, np.ndarray]:
+    """The per-sensor and per-channel factors ``kernels.device_ragged`` takes for ``profile`` at
+    ``rate`` Hz (shared: not to be modified)."""
+    if profile.lowpass_fraction:
+        sos, zi = _butter2(profile.lowpass_fraction)
+    else:
+        sos, zi = np.zeros((0, 6)), np.zeros((0, 2))
+    return {"sos": sos, "zi": zi,
+            "scale": np.array([profile.accel_scale_error, profile.gyro_scale_error]),
+            "mis": np.array([profile.accel_misalignment, profile.gyro_misalignment]),
+            "turn_on": _field(profile, "turn_on_bias"),
+            "gm_sigma": _field(profile, "bias_instability") * math.sqrt(math.log(_FLICKER_RATIO) / math.pi),
+            "walk": _field(profile, "bias_random_walk") * math.sqrt(1.0 / rate),
+            "white": _field(profile, "noise_density") * math.sqrt(rate),
+            "full_scale": np.array([profile.accel_range_ms2, profile.gyro_range_rads]),
+            "lsb": np.array([profile.accel_lsb, profile.gyro_lsb])}
+
+
 def apply_device_ragged(x: np.ndarray, offsets: np.ndarray, sample_rate_hz: float,
                         profile: DeviceProfile, rngs: list[np.random.Generator]) -> np.ndarray:
     """Measured signals of B recordings of any lengths, in place and returned.
@@ -257,36 +276,28 @@ def apply_device_ragged(x: np.ndarray, offsets: np.ndarray, sample_rate_hz: floa
     if profile.is_ideal or b == 0:
         return x
     rate, dt = float(sample_rate_hz), 1.0 / float(sample_rate_hz)
-    instability = _field(profile, "bias_instability")
-    flicker = bool(instability.any())
+    factors = _model_arrays(profile, rate)
+    flicker = bool(factors["gm_sigma"].any())
     lengths = np.diff(offsets).tolist()
     unique = sorted(set(lengths))  # one design per distinct length
     gms = [_gm_arrays(n, dt, flicker) for n in unique]
-    pick = np.searchsorted(unique, lengths)
-    sizes = np.array([_pool_size(n, profile, g[1]) if n else 0 for n, g in zip(unique, gms)],
-                     dtype=np.int64)[pick]
+    sizes = {n: _pool_size(n, profile, g[1]) if n else 0 for n, g in zip(unique, gms)}
     pool_offsets = np.zeros(b + 1, dtype=np.int64)
-    np.cumsum(sizes, out=pool_offsets[1:])
+    np.cumsum([sizes[n] for n in lengths], out=pool_offsets[1:])
     pool = np.empty(int(pool_offsets[-1]))
     bounds = pool_offsets.tolist()
     for k, rng in enumerate(rngs):
         if bounds[k + 1] > bounds[k]:
             rng.standard_normal(out=pool[bounds[k]:bounds[k + 1]])
-    gm_step, gm_knots, gm_a = (np.stack([g[j] for g in gms])[pick] for j in range(3))
-    if profile.lowpass_fraction:
-        sos, zi = _butter2(profile.lowpass_fraction)
+    if len(unique) == 1:
+        gm_step, gm_knots, gm_a = (np.repeat(g[None], b, axis=0) for g in gms[0])
     else:
-        sos, zi = np.zeros((0, 6)), np.zeros((0, 2))
-    sigma = instability * math.sqrt(math.log(_FLICKER_RATIO) / math.pi)
-    device_ragged(
-        x, np.asarray(offsets, dtype=np.int64), pool, pool_offsets, gm_step, gm_knots, gm_a,
-        profile.sampling_jitter_s * rate, sos, zi,
-        np.array([profile.accel_scale_error, profile.gyro_scale_error]),
-        np.array([profile.accel_misalignment, profile.gyro_misalignment]),
-        _field(profile, "turn_on_bias"), sigma, _field(profile, "bias_random_walk") * math.sqrt(dt),
-        _field(profile, "noise_density") * math.sqrt(rate),
-        np.array([profile.accel_range_ms2, profile.gyro_range_rads]),
-        np.array([profile.accel_lsb, profile.gyro_lsb]))
+        pick = np.searchsorted(unique, lengths)
+        gm_step, gm_knots, gm_a = (np.stack([g[j] for g in gms])[pick] for j in range(3))
+    device_ragged(x, np.asarray(offsets, dtype=np.int64), pool, pool_offsets, gm_step, gm_knots, gm_a,
+                  profile.sampling_jitter_s * rate, factors["sos"], factors["zi"], factors["scale"],
+                  factors["mis"], factors["turn_on"], factors["gm_sigma"], factors["walk"],
+                  factors["white"], factors["full_scale"], factors["lsb"])
     return x
 
 

@@ -284,6 +284,9 @@ def _spline_setup(t, t_out, band, first, table, span, row0=0, out0=0):
 def _spline_coef(band, y, c):
     """Solve the factored collocation system for every column: c (n, C) from values y (n, C)."""
     n, nch = y.shape
+    if nch == 7:  # the pose: seven independent columns at once, in registers
+        _spline_coef7(band, y, c)
+        return
     for i in range(n):
         j0 = max(0, i - 5)
         for ch in range(nch):
@@ -299,6 +302,38 @@ def _spline_coef(band, y, c):
             for j in range(i + 1, j1):
                 v -= band[i, j - i + 5] * c[j, ch]
             c[i, ch] = v / d
+
+
+@njit(cache=True, error_model="numpy")
+def _spline_coef7(band, y, c):
+    """``_spline_coef`` of seven columns (the same operations in the same order per column)."""
+    n = y.shape[0]
+    for i in range(n):
+        v0, v1, v2, v3, v4, v5, v6 = y[i, 0], y[i, 1], y[i, 2], y[i, 3], y[i, 4], y[i, 5], y[i, 6]
+        for j in range(max(0, i - 5), i):
+            f = band[i, j - i + 5]
+            v0 -= f * c[j, 0]
+            v1 -= f * c[j, 1]
+            v2 -= f * c[j, 2]
+            v3 -= f * c[j, 3]
+            v4 -= f * c[j, 4]
+            v5 -= f * c[j, 5]
+            v6 -= f * c[j, 6]
+        c[i, 0], c[i, 1], c[i, 2], c[i, 3], c[i, 4], c[i, 5], c[i, 6] = v0, v1, v2, v3, v4, v5, v6
+    for i in range(n - 1, -1, -1):
+        v0, v1, v2, v3, v4, v5, v6 = c[i, 0], c[i, 1], c[i, 2], c[i, 3], c[i, 4], c[i, 5], c[i, 6]
+        for j in range(i + 1, min(i + 6, n)):
+            f = band[i, j - i + 5]
+            v0 -= f * c[j, 0]
+            v1 -= f * c[j, 1]
+            v2 -= f * c[j, 2]
+            v3 -= f * c[j, 3]
+            v4 -= f * c[j, 4]
+            v5 -= f * c[j, 5]
+            v6 -= f * c[j, 6]
+        d = band[i, 5]
+        c[i, 0], c[i, 1], c[i, 2], c[i, 3] = v0 / d, v1 / d, v2 / d, v3 / d
+        c[i, 4], c[i, 5], c[i, 6] = v4 / d, v5 / d, v6 / d
 
 
 @njit(cache=True, error_model="numpy")
@@ -637,26 +672,46 @@ def device_ragged(x, offsets, pool, pool_offsets, gm_step, gm_knots, gm_a, jitte
                 gat += 6 * knots + 6
             # per sample: terms with a knot per sample straight in, the others interpolated
             # between their knots and summed (in term order), then the sum added
-            acc = np.empty(6)
+            ones = np.empty(ngm, np.int64)  # start of each term with a knot per sample
+            coarse = np.empty((ngm, 3), np.int64)  # step, last knot pair, start of the others
+            n1, nc = 0, 0
+            for g_ in range(ngm):
+                if gm_step[b, g_] == 1:
+                    ones[n1] = start[g_]
+                    n1 += 1
+                else:
+                    coarse[nc, 0], coarse[nc, 1], coarse[nc, 2] = (gm_step[b, g_],
+                                                                   gm_knots[b, g_] - 2, start[g_])
+                    nc += 1
             for i in range(n):
-                for g_ in range(ngm):
-                    if gm_step[b, g_] == 1:
-                        for c in range(6):
-                            xs[i, c] += ys[start[g_] + i, c]
-                for c in range(6):
-                    acc[c] = 0.0
-                for g_ in range(ngm):
-                    step = gm_step[b, g_]
-                    if step != 1:
-                        u = i / step
-                        i0 = min(int(u), gm_knots[b, g_] - 2)
-                        frac = u - i0
-                        r = start[g_] + i0
-                        for c in range(6):
-                            acc[c] += (1.0 - frac) * ys[r, c]
-                            acc[c] += frac * ys[r + 1, c]
-                for c in range(6):
-                    xs[i, c] += acc[c]
+                for g_ in range(n1):
+                    for c in range(6):
+                        xs[i, c] += ys[ones[g_] + i, c]
+                a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+                for g_ in range(nc):
+                    u = i / coarse[g_, 0]
+                    i0 = min(int(u), coarse[g_, 1])
+                    frac = u - i0
+                    r = coarse[g_, 2] + i0
+                    w0, w1 = 1.0 - frac, frac
+                    a0 += w0 * ys[r, 0]
+                    a0 += w1 * ys[r + 1, 0]
+                    a1 += w0 * ys[r, 1]
+                    a1 += w1 * ys[r + 1, 1]
+                    a2 += w0 * ys[r, 2]
+                    a2 += w1 * ys[r + 1, 2]
+                    a3 += w0 * ys[r, 3]
+                    a3 += w1 * ys[r + 1, 3]
+                    a4 += w0 * ys[r, 4]
+                    a4 += w1 * ys[r + 1, 4]
+                    a5 += w0 * ys[r, 5]
+                    a5 += w1 * ys[r + 1, 5]
+                xs[i, 0] += a0
+                xs[i, 1] += a1
+                xs[i, 2] += a2
+                xs[i, 3] += a3
+                xs[i, 4] += a4
+                xs[i, 5] += a5
         if _any(walk):
             run = np.zeros(6)
             for i in range(n):

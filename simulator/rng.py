@@ -14,6 +14,8 @@ _MIX_L, _MIX_R, _XSHIFT = 0xCA01F9DD, 0x4973F715, np.uint32(16)
 _PCG_MULT = (2549297995355413924 << 64) | 4865540595714422341
 _MASK128 = (1 << 128) - 1
 _POOL = 4
+#: From this many clips on, the seeding of ``ClipGenerators`` is vectorised (below, NumPy's is faster).
+_BATCHED = 16
 
 
 def _entropy(seed: int, clip_id: str, stream: str) -> list[int]:
@@ -70,16 +72,19 @@ class ClipGenerators(Sequence):
     the same object: use it before taking the next (as a loop over the clips does)."""
 
     def __init__(self, seed: int, clip_ids: Sequence[str], stream: str = ""):
-        entropy = np.array([_entropy(seed, cid, stream) for cid in clip_ids], dtype=np.uint64)
-        self._words = (_seed_sequence_states(entropy.reshape(len(clip_ids), -1)).tolist()
-                       if len(clip_ids) else [])
+        entropy = [_entropy(seed, cid, stream) for cid in clip_ids]
+        self._few = entropy if len(entropy) < _BATCHED else None  # NumPy's own seeding then
+        self._words = (_seed_sequence_states(np.array(entropy, dtype=np.uint64)).tolist()
+                       if self._few is None else [])
         self._bits = np.random.PCG64(0)
         self._generator = np.random.Generator(self._bits)
 
     def __len__(self) -> int:
-        return len(self._words)
+        return len(self._few) if self._few is not None else len(self._words)
 
     def __getitem__(self, k: int) -> np.random.Generator:
+        if self._few is not None:
+            return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self._few[k])))
         seed_hi, seed_lo, inc_hi, inc_lo = self._words[k]
         inc = ((((inc_hi << 64) | inc_lo) << 1) | 1) & _MASK128  # pcg_setseq_128_srandom_r
         state = ((inc + ((seed_hi << 64) | seed_lo)) * _PCG_MULT + inc) & _MASK128
