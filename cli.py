@@ -332,7 +332,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment-kinds", default="jitter,mirror", metavar="K1,K2",
                    help="comma-separated: jitter (mounting), mirror (every second copy), warp "
                         "(time), scale (amplitude), device (random profile), cutoff (random "
-                        "low-pass); default jitter,mirror")
+                        "low-pass), roll (turned about the forearm); default jitter,mirror")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where chunks are processed: this machine, or a Ray cluster (the "

@@ -23,12 +23,13 @@ build), simulates the skeletons in-process with ``simulate_many`` (what ``build`
 3. **Distributions**: 95th percentile of |gyro| (pooled samples) synthetic vs real per source; per
    clip peak |gyro| and peak |accel| per class, synthetic vs real (box plots, PNG).
 
-Variants (``--variants``, default all): ``before`` (raw thumb joint, unsmoothed; cutoffs per
-source), ``gated`` (the thumb gated, per-frame/per-clip fallback: today's default), ``model-only``
+Variants (``--variants``, default all): ``before`` (raw thumb joint, unsmoothed, no screen;
+cutoffs per source), ``gated`` (the thumb gated, per-frame/per-clip fallback, no screen: the
+default of simulator 1.1.0), ``screened`` (gated + the tracking-plausibility screen,
+``simulator/screen.py``: today's default; every variant below has it), ``model-only``
 (never the thumb), ``pronation`` (the pronation model with the slope chosen on training subjects,
-UTD-MHAD only), ``screened`` (skeletons through ``simulator.screen.screen_motion`` first: dropped
-frames and implausible arm speeds marked invalid), augmentations ``aug-<kind>`` (4 copies with one
-kind: jitter, mirror, warp, scale, device, cutoff, roll) and ``aug-best`` (the kinds that helped
+UTD-MHAD only), augmentations ``aug-<kind>`` (4 copies with one kind: jitter, mirror, warp,
+scale, device, cutoff, roll) and ``aug-best`` (the kinds that helped
 the falls), ``aug-jitter+cal``, ``aug-roll+cal`` and ``aug-mount+cal`` (jitter + roll + scale,
 with the calibration); ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
@@ -59,8 +60,6 @@ from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_o
 from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
                                               fit_mounting_robust)
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
-from imu2safety.simulator.orientation import required_joints  # noqa: E402
-from imu2safety.simulator.screen import screen_motion  # noqa: E402
 from imu2safety.simulator.twist import TwistOptions  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -143,7 +142,7 @@ class Variant:
     device: str = "ideal"
     calibration: str = "none"
     fit_pronation: bool = False
-    screen: bool = False
+    screen: str | None = "auto"
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -157,16 +156,16 @@ MOUNT_KINDS = ("jitter", "roll")
 
 
 def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant]:
-    v = [Variant("before", TwistOptions(source="thumb", smooth_hz=None)),
-         Variant("gated"),
+    v = [Variant("before", TwistOptions(source="thumb", smooth_hz=None), screen=None),
+         Variant("gated", screen=None),
+         Variant("screened"),
          Variant("model-only", TwistOptions(source="model")),
          Variant("pronation", fit_pronation=True),
-         Variant("gated+cal", calibration="robust")]
+         Variant("gated+cal", screen=None, calibration="robust"),
+         Variant("screened+cal", calibration="robust")]
     v += [Variant(f"aug-{k}", copies=4, kinds=(k,)) for k in AUGMENTATIONS]
     v += [Variant("aug-best", copies=4, kinds=best_kinds),
-          Variant("aug-best+cal", copies=4, kinds=best_kinds, calibration="robust"),
-          Variant("screened", screen=True),
-          Variant("screened+cal", screen=True, calibration="robust")]
+          Variant("aug-best+cal", copies=4, kinds=best_kinds, calibration="robust")]
     v += [Variant(f"aug-{k}+cal", copies=4, kinds=(k,), calibration="robust") for k in MOUNT_KINDS]
     v += [Variant("aug-mount+cal", copies=4, kinds=MOUNT_KINDS + ("scale",), calibration="robust")]
     return {x.name: x for x in v}
@@ -179,28 +178,20 @@ def simulate_source(data: SourceData, clips: list[Clip], variant: Variant,
     Returns (list of (clip index, copy k, imu)); clips that cannot be simulated are left out.
     """
     opts = SimulationOptions(placement=data.placement, rate_hz=RATE, cutoff_hz=data.cutoff_hz,
-                             device=variant.device, seed=seed, twist=twist or variant.twist)
+                             device=variant.device, seed=seed, twist=twist or variant.twist,
+                             screen=variant.screen)
     out = []
-    motions = [c.motion for c in clips]
-    if variant.screen:
-        arm = required_joints(data.placement)
-        screened = [screen_motion(m, joints=arm) for m in motions]
-        motions = [m if info.refused is None else None for m, info in screened]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        recs = simulate_many([m if m is not None else c.motion for m, c in zip(motions, clips)], opts,
-                             [c.id for c in clips], errors="return")
-        recs = [r if m is not None else None for r, m in zip(recs, motions)]
+        recs = simulate_many([c.motion for c in clips], opts, [c.id for c in clips], errors="return")
         for i, r in enumerate(recs):
             if isinstance(r, ImuRecording):
                 out.append((i, 0, r.as_array().astype(np.float64), r.info))
         if variant.copies:
             aug = AugmentOptions(kinds=variant.kinds)
             for i, c in enumerate(clips):
-                if motions[i] is None:
-                    continue
                 for k in range(1, variant.copies + 1):
-                    motion, o, gain, _ = augmented_copy(motions[i], opts, aug, k, c.id)
+                    motion, o, gain, _ = augmented_copy(c.motion, opts, aug, k, c.id)
                     r = simulate_many([motion], o, [f"{c.id}~aug{k}"], errors="return")[0]
                     if isinstance(r, ImuRecording):
                         imu = apply_output(r.as_array().astype(np.float64), gain, aug)
@@ -481,11 +472,16 @@ def run(args) -> dict:
                 r["gyro_p95"] = gyro_p95(syn, data.clips)
                 used = [info.get("twist", {}).get("used") for _, _, _, info in syn]
                 r["twist_used"] = {u: used.count(u) for u in sorted(set(map(str, used)))}
-                if name in ("before", "gated"):
+                scr = [info.get("screen") for _, k, _, info in syn if k == 0 and info.get("screen")]
+                r["screen"] = {"clips_simulated": sum(k == 0 for _, k, _, _ in syn),
+                               "clips_total": len(data.clips),
+                               "with_stale_frames": sum(x["stale_frames"] > 0 for x in scr),
+                               "with_fast_frames": sum(x["fast_frames"] > 0 for x in scr)}
+                if name in ("before", "gated", "screened"):
                     peak_plot(args.out / f"peaks_{sname}_{name}.png", f"{sname} ({name})", syn, data.clips)
             if sname == "smartfallmm" and weda is not None:
                 res["weda-fall"] = {"tstr": tstr_weda(data, syn, weda, v.calibration)}
-                if name == "gated":
+                if name == "screened":
                     peak_plot(args.out / "peaks_weda_from_smartfallmm.png",
                               "synthetic SmartFallMM vs real WEDA-FALL", syn, data.clips, weda.clips)
         print(f"[{name}] {time.perf_counter() - t0:.0f} s: " + json.dumps(
@@ -519,7 +515,8 @@ def write_markdown(path: Path, results: dict) -> None:
             cells += [f"{x:.3f}" for x in trtr[s]] if s in trtr else ["", ""]
         lines.append("| train on real (TRTR) | " + " | ".join(cells) + " |")
     lines += ["", "| variant | source | pairs | \\|a\\| r | \\|g\\| r | ax ay az gx gy gz r | "
-              "p95 \\|g\\| syn / real | twist used |", "|---|---|---|---|---|---|---|---|"]
+              "p95 \\|g\\| syn / real | twist used | screen: simulated/all, with stale, with fast |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for name, res in results.items():
         for s in ("utd-mhad", "smartfallmm"):
             a = res.get(s, {}).get("agreement")
@@ -528,7 +525,9 @@ def write_markdown(path: Path, results: dict) -> None:
             p = res[s]["gyro_p95"]
             lines.append(f"| {name} | {s} | {a['pairs']} | {a['acc_norm_r']} | {a['gyr_norm_r']} | "
                          f"{' '.join(f'{x:.2f}' for x in a['axes_r'])} | {p['synthetic']:.2f} / "
-                         f"{p.get('real', float('nan')):.2f} | {res[s]['twist_used']} |")
+                         f"{p.get('real', float('nan')):.2f} | {res[s]['twist_used']} | "
+                         + ("{clips_simulated}/{clips_total}, {with_stale_frames}, {with_fast_frames}"
+                            .format(**res[s]["screen"]) if "screen" in res[s] else "") + " |")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -88,7 +88,8 @@ class BuildOptions:
         augmentations of ``augment_kinds`` (``simulator.augment``); draws from (seed, clip id, k).
     augment_kinds: any of ``simulator.augment.AUGMENTATIONS``: "jitter" (mounting +-2 cm, up to
         20 degrees), "mirror" (even k: the mirrored motion), "warp" (time warp), "scale"
-        (amplitude scaling), "device" (random device profile), "cutoff" (random low-pass cutoff).
+        (amplitude scaling), "device" (random device profile), "cutoff" (random low-pass cutoff),
+        "roll" (turned up to 30 degrees about the forearm).
     num_proc: worker processes. chunk_inputs: inputs per committed chunk (bounds shard size).
     source_options: keyword options of the source reader (e.g. {"protocol": "xview"} for NTU).
     stage1: video sources only: ``builders.video.pipeline.Stage1Options`` fields (pose_backend,

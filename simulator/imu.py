@@ -30,6 +30,7 @@ from .orientation import optional_joints, quat_continuous, required_joints
 from .cutoff import default_cutoff_hz
 from .placement import PLACEMENT_SIDE, PLACEMENTS, Mounting, check_placement, default_mounting
 from .rng import ClipGenerators
+from .screen import ScreenOptions, screen_sources
 from .twist import TwistInfo, TwistOptions
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 Source = Union[Motion, RigidBodyTrajectory]
 
 #: Version of the simulation physics; written into every dataset row's provenance.
-SIMULATOR_VERSION = "1.1.0"
+SIMULATOR_VERSION = "1.2.0"  # 1.2.0: tracking-plausibility screen by default (screen.py)
 #: Optional joints (hand, thumb) are used only when tracked in at least this share of frames.
 _OPTIONAL_MIN_VALID = 0.9
 #: Sources per block of ``simulate_iter``: enough to amortise Python overhead and share spline
@@ -62,6 +63,9 @@ class SimulationOptions:
     twist: forearm twist: thumb gating and the pronation model (``twist.TwistOptions``).
     mounting: device pose on the segment; None uses ``placement.default_mounting``.
     calibration: sim-to-real calibration applied at simulation time, or None.
+    screen: tracking-plausibility screen of skeletons (``screen``): "auto" (default) screens
+        depth-camera and video skeletons with ``ScreenOptions()`` and leaves optical motion
+        capture, BVH and NPZ alone; a ``ScreenOptions`` screens every skeleton; None: off.
     limits: plausibility limits (``limits.Limits``); None takes the defaults. Clips beyond them
         are refused before anything large is allocated; they decide which clips exist, not the
         values, so they stay out of ``to_dict``.
@@ -77,6 +81,7 @@ class SimulationOptions:
     mounting: Mounting | None = None
     calibration: "Calibration | None" = None
     limits: lim.Limits | None = None
+    screen: ScreenOptions | str | None = "auto"
 
     def __post_init__(self) -> None:
         check_placement(self.placement)
@@ -87,6 +92,8 @@ class SimulationOptions:
                 raise ValueError(f"cutoff_hz must be a number, 'auto' or None, got {self.cutoff_hz!r}")
         elif self.cutoff_hz is not None and not self.cutoff_hz > 0:
             raise ValueError(f"cutoff_hz must be positive, 'auto' or None, got {self.cutoff_hz}")
+        if isinstance(self.screen, str) and self.screen != "auto":
+            raise ValueError(f"screen must be 'auto', a ScreenOptions or None, got {self.screen!r}")
         if self.derivative not in kin.DERIVATIVE_METHODS:
             raise ValueError(f"derivative must be one of {kin.DERIVATIVE_METHODS}, got {self.derivative!r}")
 
@@ -94,8 +101,9 @@ class SimulationOptions:
         """JSON-able provenance (the calibration is identified by a hash of its JSON)."""
         mount = self.mounting or default_mounting(self.placement)
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("mounting", "calibration", "twist", "limits")}
+               if f.name not in ("mounting", "calibration", "twist", "limits", "screen")}
         out["twist"] = self.twist.to_dict()
+        out["screen"] = self.screen.to_dict() if isinstance(self.screen, ScreenOptions) else self.screen
         out["mounting"] = {"quaternion_wxyz": mount.rotation.as_quat(scalar_first=True).tolist(),
                            "offset_m": mount.offset_m.tolist()}
         cal = self.calibration
@@ -489,6 +497,8 @@ def _poses(sources: Sequence[Source], options: SimulationOptions, results: list)
     groups: dict[tuple, list[int]] = {}
     loose: list[int] = []
     for i, src in enumerate(sources):
+        if results[i] is not None:  # refused before (``screen.screen_sources``)
+            continue
         if (isinstance(src, Motion) and src.num_frames <= limits.max_frames
                 and _vocabulary(src.joint_names, options.placement) is not None):
             groups.setdefault(src.joint_names, []).append(i)
@@ -624,6 +634,7 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
                     clip_ids: list[str]) -> list[ImuRecording | MotionError]:
     """Results of one block of sources (see ``simulate_iter``)."""
     results: list = [None] * len(sources)
+    sources, screened = screen_sources(sources, options.screen, options.placement, results)
     poses = _poses(sources, options, results)
     if poses is None:
         return results
@@ -675,8 +686,9 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
             results[i] = MotionError(f"clip {clip_ids[i]!r}: simulation produced non-finite values "
                                      "(check the motion for outliers)")
             continue
+        extra = {"screen": screened[i]} if i in screened else {}
         results[i] = ImuRecording(a.copy(), g.copy(), tq[rows].copy(),  # own memory, not the block's
-                                  rate, notes=results[i], info={**info, "cutoff_hz": cut})
+                                  rate, notes=results[i], info={**info, "cutoff_hz": cut, **extra})
     return results
 
 

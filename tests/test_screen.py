@@ -75,3 +75,70 @@ def test_screen_refuses_a_clip_that_is_mostly_implausible_and_checks_options():
     assert info.refused is None  # only the judged joints count
     with pytest.raises(ValueError):
         ScreenOptions(max_speed_m_s=0.0)
+
+
+def _tracked(motion: Motion) -> Motion:
+    """The same arm as a Kinect v1 (UTD-MHAD order) skeleton: a depth-camera input kind."""
+    from imu2safety.simulator.joints import JOINT_SETS
+
+    names = JOINT_SETS["utd_mhad"]
+    x = np.zeros((motion.num_frames, len(names), 3)) + [0.0, 0.0, 1.0]
+    for k, j in enumerate(("left_shoulder", "left_elbow", "left_wrist")):
+        x[:, names.index(j)] = motion.positions[:, k]
+    return Motion(x, names, motion.timestamps)
+
+
+def test_simulator_screens_tracker_skeletons_by_default_only():
+    clean = _swing()
+    x = clean.positions.copy()
+    for k in (30, 55, 90):
+        x[k] = x[k - 1]
+    broken = Motion(x, NAMES, clean.timestamps)
+    opts = SimulationOptions(placement="left_wrist", cutoff_hz=8.0)
+    # A generic skeleton (NPZ/BVH kind) is taken as it is: "auto" does not screen it ...
+    raw = simulate(broken, opts)
+    assert "screen" not in raw.info
+    # ... a tracker's skeleton (Kinect v1 joints) is screened, and says so in its provenance.
+    tracked = simulate(_tracked(broken), opts)
+    assert tracked.info["screen"] == {"stale_frames": 3, "fast_frames": 0, "refused": None}
+    ref = simulate(_tracked(clean), opts)
+    assert np.abs(tracked.accel - ref.accel).max() < 0.1 * np.abs(raw.accel - ref.accel).max()
+    off = simulate(_tracked(broken), SimulationOptions(placement="left_wrist", cutoff_hz=8.0, screen=None))
+    np.testing.assert_allclose(off.accel, raw.accel, atol=1e-9)
+    forced = simulate(broken, SimulationOptions(placement="left_wrist", cutoff_hz=8.0,
+                                                screen=ScreenOptions()))
+    np.testing.assert_allclose(forced.accel, tracked.accel, atol=1e-9)
+    assert opts.to_dict()["screen"] == "auto"
+    assert forced.info["screen"]["stale_frames"] == 3
+    with pytest.raises(ValueError, match="screen"):
+        SimulationOptions(screen="on")
+
+
+def test_simulator_refuses_an_implausibly_tracked_clip_with_its_reason():
+    from imu2safety.simulator.imu import simulate_many
+    from imu2safety.simulator.motion import MotionError
+
+    m = _swing()
+    x = m.positions.copy()
+    x[::2, 2] += [0.5, 0.0, 0.0]
+    [res, ok] = simulate_many([_tracked(Motion(x, NAMES, m.timestamps)), _tracked(m)],
+                              SimulationOptions(placement="left_wrist"), ["bad", "good"], errors="return")
+    assert isinstance(res, MotionError) and "implausible tracking" in str(res)
+    assert np.isfinite(ok.accel).all() and ok.info["screen"]["refused"] is None
+
+
+def test_repair_speed_spreads_a_jump_over_the_time_a_limb_would_take():
+    m = _swing()
+    x = m.positions.copy()
+    x[60:, 2] += [0.4, 0.0, 0.0]     # 0.4 m in one frame; at 2 m/s it takes 0.2 s = 6 frames
+    ones = np.ones(x.shape[:2], bool)
+    bad = fast_frames(x, ones, 30.0, 8.0, repair_speed=2.0)
+    idx = np.flatnonzero(bad)  # step 59 -> 60; ~0.41 m (jump + swing) / 4 m/s * 30 fps: 3-4 frames a side
+    assert idx[0] + idx[-1] == 59 + 60 and len(idx) == idx[-1] - idx[0] + 1 and len(idx) in (8, 10)
+    screened, info = screen_motion(Motion(x, NAMES, m.timestamps),
+                                   ScreenOptions(max_speed_m_s=8.0, repair_speed_m_s=2.0))
+    assert info.fast_frames == len(idx)
+    t, ok = screened.timestamps, screened.valid[:, 2]
+    wrist = np.stack([np.interp(t, t[ok], screened.positions[ok, 2, c]) for c in range(3)], 1)
+    speed = np.linalg.norm(np.diff(wrist, axis=0), axis=1) * 30.0
+    assert speed.max() < 2.0 + 0.5  # the jump's share plus the swing's own 0.44 m/s
