@@ -880,7 +880,7 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
         flex = np.empty(n)
         for i in range(n):
             # forward direction from the shoulders (else world x), made perpendicular to u
-            f0, f1, f2 = 1.0, 0.0, 0.0
+            f0, f1, f2, nf = 1.0, 0.0, 0.0, 1.0  # nf = |f|: sqrt(1) is 1 exactly
             if jls >= 0 and jrs >= 0:
                 a0 = joints[src + i, jrs, 0] - joints[src + i, jls, 0]
                 a1 = joints[src + i, jrs, 1] - joints[src + i, jls, 1]
@@ -888,9 +888,9 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
                 c0 = 0.0 * a2 - 1.0 * a1  # np.cross((0, 0, 1), across), term by term
                 c1 = 1.0 * a0 - 0.0 * a2
                 c2 = 0.0 * a1 - 0.0 * a0
-                if not _norm3(c0, c1, c2) < 1e-6:
-                    f0, f1, f2 = c0, c1, c2
-            nf = _norm3(f0, f1, f2)
+                nc = _norm3(c0, c1, c2)
+                if not nc < 1e-6:
+                    f0, f1, f2, nf = c0, c1, c2, nc
             f0, f1, f2 = f0 / nf, f1 / nf, f2 / nf
             u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
             d = f0 * u0 + f1 * u1 + f2 * u2
@@ -899,7 +899,8 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
             up1 = joints[src + i, je, 1] - joints[src + i, js, 1]
             up2 = joints[src + i, je, 2] - joints[src + i, js, 2]
             d = -up0 * u0 + -up1 * u1 + -up2 * u2
-            nu = max(_norm3(up0, up1, up2), 1e-9)
+            n_up = _norm3(up0, up1, up2)
+            nu = max(n_up, 1e-9)
             r0, r1, r2 = (-up0 - d * u0) / nu, (-up1 - d * u1) / nu, (-up2 - d * u2) / nu
             sine = _norm3(r0, r1, r2)
             fade = min(max(1.0 - sine / 0.35, 0.0), 1.0)
@@ -916,8 +917,7 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
             b0 = joints[src + i, jw, 0] - joints[src + i, je, 0]
             b1 = joints[src + i, jw, 1] - joints[src + i, je, 1]
             b2 = joints[src + i, jw, 2] - joints[src + i, je, 2]
-            cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(
-                _norm3(up0, up1, up2) * _norm3(b0, b1, b2), 1e-12)
+            cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(n_up * _norm3(b0, b1, b2), 1e-12)
             flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
         if status[b]:
             continue
