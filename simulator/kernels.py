@@ -1162,3 +1162,86 @@ def clip_peaks(x, offsets, a_max, g_max):
                     g = v if (v > g or v != v) and g == g else g
         a_max[b], g_max[b] = a, g
     return finite
+
+
+# ---------------------------------------------------------------- tracking screen
+
+@njit(cache=True, error_model="numpy")
+def screen_flags(x, valid, cols, max_run, t, max_speed, repair_speed, stale, fast):
+    """``screen.stale_frames`` and ``screen.fast_frames`` of one clip in one pass (same rules,
+    same arithmetic): x (T, J, 3) m, valid (T, J) bool, cols (K,) the joints judged, t (T,) s
+    sorted; max_run <= 0: no stale marking; max_speed <= 0: no speed check; repair_speed <= 0:
+    none. Fills stale, fast (T,) bool. Returns the clip's frame rate (1 / median positive
+    interval, Hz), computed only when some step could exceed ``max_speed`` (else 0.0)."""
+    n = x.shape[0]
+    k = cols.shape[0]
+    for i in range(n):
+        stale[i] = False
+        fast[i] = False
+    if max_run > 0:
+        for i in range(1, n):
+            anyboth = False
+            alleq = True
+            for c in range(k):
+                j = cols[c]
+                if valid[i, j] and valid[i - 1, j]:
+                    anyboth = True
+                    if (x[i, j, 0] != x[i - 1, j, 0] or x[i, j, 1] != x[i - 1, j, 1]
+                            or x[i, j, 2] != x[i - 1, j, 2]):
+                        alleq = False
+                        break
+            stale[i] = alleq and anyboth
+        i = 0
+        while i < n:  # runs longer than max_run are kept
+            if stale[i]:
+                e = i
+                while e < n and stale[e]:
+                    e += 1
+                if e - i > max_run:
+                    for m in range(i, e):
+                        stale[m] = False
+                i = e
+            else:
+                i += 1
+    if max_speed <= 0.0 or n < 2:
+        return 0.0
+    d = np.zeros(n - 1)
+    dmax = 0.0
+    for i in range(n - 1):
+        best = 0.0
+        if not (stale[i] or stale[i + 1]):
+            for c in range(k):
+                j = cols[c]
+                if valid[i, j] and valid[i + 1, j]:
+                    dx = x[i + 1, j, 0] - x[i, j, 0]
+                    dy = x[i + 1, j, 1] - x[i, j, 1]
+                    dz = x[i + 1, j, 2] - x[i, j, 2]
+                    v = np.sqrt(dx * dx + dy * dy + dz * dz)
+                    if v > best:
+                        best = v
+        d[i] = best
+        if best > dmax:
+            dmax = best
+    min_dt = np.inf
+    for i in range(n - 1):
+        dt = t[i + 1] - t[i]
+        if dt > 0.0 and dt < min_dt:
+            min_dt = dt
+    if not dmax / min_dt > max_speed:  # fs <= 1 / min_dt: no step can be too fast
+        return 0.0
+    pos = np.empty(n - 1)
+    m = 0
+    for i in range(n - 1):
+        dt = t[i + 1] - t[i]
+        if dt > 0.0:
+            pos[m] = dt
+            m += 1
+    fs = 1.0 / np.median(pos[:m])
+    for s in range(n - 1):
+        if d[s] * fs > max_speed:
+            half = 0
+            if repair_speed > 0.0:
+                half = int(np.ceil(d[s] / (2.0 * repair_speed) * fs))
+            for m2 in range(max(s - half, 0), min(s + half + 2, n)):
+                fast[m2] = True
+    return fs

@@ -30,11 +30,13 @@ says what it did (``ScreenInfo``):
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from . import kernels
 from .motion import Motion, MotionError
 
 #: Input kinds (``cutoff.input_kind``) screened by ``SimulationOptions(screen="auto")``: skeletons
@@ -127,13 +129,22 @@ def screen_motion(motion: Motion, options: ScreenOptions = ScreenOptions(),
     frames of the joints it uses by interpolation in time (and trims them at the ends)."""
     names = motion.joint_names
     cols = list(range(len(names))) if joints is None else [names.index(j) for j in joints if j in names]
-    x, valid = motion.positions[:, cols], motion.valid[:, cols]
-    stale = (stale_frames(x, valid, options.stale_max_run) if options.stale_max_run
-             else np.zeros(len(x), dtype=bool))
-    ok = valid & ~stale[:, None]
-    fast = (fast_frames(x, ok, motion.fps, options.max_speed_m_s, options.repair_speed_m_s)
-            if options.max_speed_m_s
-            else np.zeros(len(x), dtype=bool))
+    t = motion.timestamps
+    if len(t) > 1 and np.all(t[1:] >= t[:-1]):
+        # compiled: the same rules as stale_frames / fast_frames (tests/test_screen.py compares)
+        stale = np.empty(len(t), dtype=bool)
+        fast = np.empty(len(t), dtype=bool)
+        kernels.screen_flags(motion.positions, motion.valid, np.asarray(cols, dtype=np.int64),
+                             options.stale_max_run, t, options.max_speed_m_s or 0.0,
+                             options.repair_speed_m_s or 0.0, stale, fast)
+    else:
+        x, valid = motion.positions[:, cols], motion.valid[:, cols]
+        stale = (stale_frames(x, valid, options.stale_max_run) if options.stale_max_run
+                 else np.zeros(len(x), dtype=bool))
+        ok = valid & ~stale[:, None]
+        fast = (fast_frames(x, ok, motion.fps, options.max_speed_m_s, options.repair_speed_m_s)
+                if options.max_speed_m_s
+                else np.zeros(len(x), dtype=bool))
     bad = stale | fast
     refused = None
     share = float(bad.mean())  # untracked frames are the simulator's own checks' business
@@ -144,7 +155,11 @@ def screen_motion(motion: Motion, options: ScreenOptions = ScreenOptions(),
         return motion, info
     new_valid = motion.valid.copy()
     new_valid[np.ix_(bad, cols)] = False
-    return Motion(motion.positions, names, motion.timestamps, new_valid), info
+    # Only validity shrinks, so the Motion needs no new validation (its __post_init__ would
+    # cost more than the screen): a shallow copy with the new mask.
+    screened = copy.copy(motion)
+    screened.valid = new_valid
+    return screened, info
 
 
 @functools.lru_cache(maxsize=64)

@@ -142,3 +142,34 @@ def test_repair_speed_spreads_a_jump_over_the_time_a_limb_would_take():
     wrist = np.stack([np.interp(t, t[ok], screened.positions[ok, 2, c]) for c in range(3)], 1)
     speed = np.linalg.norm(np.diff(wrist, axis=0), axis=1) * 30.0
     assert speed.max() < 2.0 + 0.5  # the jump's share plus the swing's own 0.44 m/s
+
+
+@pytest.mark.parametrize("repair", [None, 3.0])
+def test_compiled_screen_equals_the_numpy_rules(repair):
+    """screen_motion's compiled pass marks exactly what stale_frames + fast_frames mark."""
+    from imu2safety.simulator import kernels
+    from imu2safety.simulator.screen import fast_frames, stale_frames
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n, j = int(rng.integers(2, 120)), int(rng.integers(1, 5))
+        x = np.cumsum(rng.normal(0, 0.02, (n, j, 3)), axis=0)
+        for _ in range(int(rng.integers(0, 4))):  # stale runs of 1-6 frames
+            a = int(rng.integers(1, n))
+            x[a:a + int(rng.integers(1, 7))] = x[a - 1]
+        for _ in range(int(rng.integers(0, 3))):  # jumps
+            x[int(rng.integers(0, n)):] += rng.normal(0, 0.5, 3)
+        valid = rng.random((n, j)) > 0.05
+        t = np.cumsum(rng.choice([1 / 30, 1 / 30, 1 / 15, 0.0], n))
+        cols = np.array(sorted(rng.choice(j, int(rng.integers(1, j + 1)), replace=False)), dtype=np.int64)
+        opts = ScreenOptions(repair_speed_m_s=repair)
+        stale, fast = np.empty(n, bool), np.empty(n, bool)
+        kernels.screen_flags(x, valid, cols, opts.stale_max_run, t, opts.max_speed_m_s,
+                             opts.repair_speed_m_s or 0.0, stale, fast)
+        want_stale = stale_frames(x[:, cols], valid[:, cols], opts.stale_max_run)
+        dt = np.diff(np.sort(t))
+        fs = 1.0 / np.median(dt[dt > 0]) if (dt > 0).any() else float("nan")
+        want_fast = fast_frames(x[:, cols], valid[:, cols] & ~want_stale[:, None], fs,
+                                opts.max_speed_m_s, opts.repair_speed_m_s)
+        assert np.array_equal(stale, want_stale), trial
+        assert np.array_equal(fast, want_fast), trial
