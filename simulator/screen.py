@@ -129,22 +129,13 @@ def screen_motion(motion: Motion, options: ScreenOptions = ScreenOptions(),
     frames of the joints it uses by interpolation in time (and trims them at the ends)."""
     names = motion.joint_names
     cols = list(range(len(names))) if joints is None else [names.index(j) for j in joints if j in names]
-    t = motion.timestamps
-    if len(t) > 1 and np.all(t[1:] >= t[:-1]):
-        # compiled: the same rules as stale_frames / fast_frames (tests/test_screen.py compares)
-        stale = np.empty(len(t), dtype=bool)
-        fast = np.empty(len(t), dtype=bool)
-        kernels.screen_flags(motion.positions, motion.valid, np.asarray(cols, dtype=np.int64),
-                             options.stale_max_run, t, options.max_speed_m_s or 0.0,
-                             options.repair_speed_m_s or 0.0, stale, fast)
-    else:
-        x, valid = motion.positions[:, cols], motion.valid[:, cols]
-        stale = (stale_frames(x, valid, options.stale_max_run) if options.stale_max_run
-                 else np.zeros(len(x), dtype=bool))
-        ok = valid & ~stale[:, None]
-        fast = (fast_frames(x, ok, motion.fps, options.max_speed_m_s, options.repair_speed_m_s)
-                if options.max_speed_m_s
-                else np.zeros(len(x), dtype=bool))
+    # compiled: the rules of stale_frames / fast_frames in frame order, the frame rate from the
+    # sorted times as Motion.fps (tests/test_screen.py compares the two)
+    stale = np.empty(motion.num_frames, dtype=bool)
+    fast = np.empty(motion.num_frames, dtype=bool)
+    kernels.screen_flags(motion.positions, motion.valid, np.asarray(cols, dtype=np.int64),
+                         options.stale_max_run, np.sort(motion.timestamps),
+                         options.max_speed_m_s or 0.0, options.repair_speed_m_s or 0.0, stale, fast)
     bad = stale | fast
     refused = None
     share = float(bad.mean())  # untracked frames are the simulator's own checks' business

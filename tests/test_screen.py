@@ -43,14 +43,19 @@ def test_fast_frames_flag_both_sides_of_a_jump_only():
     assert not fast_frames(m.positions, np.ones(x.shape[:2], bool), 30.0, 8.0).any()
 
 
+def _dropped(clean: Motion, frames=(30, 55, 90)) -> Motion:
+    """``clean`` with a dropped frame at each of ``frames``: the pose repeated, then caught up."""
+    x = clean.positions.copy()
+    for k in frames:
+        x[k] = x[k - 1]
+    return Motion(x, NAMES, clean.timestamps)
+
+
 def test_screen_repairs_dropped_frames_back_to_the_clean_signal():
     # A dropped frame (pose repeated, then caught up) makes a spike; after the screen marks it
     # invalid, the simulator's interpolation gives back the clean clip's IMU closely.
     clean = _swing()
-    x = clean.positions.copy()
-    for k in (30, 55, 90):
-        x[k] = x[k - 1]
-    broken = Motion(x, NAMES, clean.timestamps)
+    broken = _dropped(clean)
     opts = SimulationOptions(placement="left_wrist", cutoff_hz=8.0)
     ref = simulate(clean, opts).accel
     raw = simulate(broken, opts).accel
@@ -90,10 +95,7 @@ def _tracked(motion: Motion) -> Motion:
 
 def test_simulator_screens_tracker_skeletons_by_default_only():
     clean = _swing()
-    x = clean.positions.copy()
-    for k in (30, 55, 90):
-        x[k] = x[k - 1]
-    broken = Motion(x, NAMES, clean.timestamps)
+    broken = _dropped(clean)
     opts = SimulationOptions(placement="left_wrist", cutoff_hz=8.0)
     # A generic skeleton (NPZ/BVH kind) is taken as it is: "auto" does not screen it ...
     raw = simulate(broken, opts)
@@ -161,10 +163,12 @@ def test_compiled_screen_equals_the_numpy_rules(repair):
             x[int(rng.integers(0, n)):] += rng.normal(0, 0.5, 3)
         valid = rng.random((n, j)) > 0.05
         t = np.cumsum(rng.choice([1 / 30, 1 / 30, 1 / 15, 0.0], n))
+        if trial % 3 == 0:
+            t = rng.permutation(t)  # out of order: screen_motion hands the kernel sorted times
         cols = np.array(sorted(rng.choice(j, int(rng.integers(1, j + 1)), replace=False)), dtype=np.int64)
         opts = ScreenOptions(repair_speed_m_s=repair)
         stale, fast = np.empty(n, bool), np.empty(n, bool)
-        kernels.screen_flags(x, valid, cols, opts.stale_max_run, t, opts.max_speed_m_s,
+        kernels.screen_flags(x, valid, cols, opts.stale_max_run, np.sort(t), opts.max_speed_m_s,
                              opts.repair_speed_m_s or 0.0, stale, fast)
         want_stale = stale_frames(x[:, cols], valid[:, cols], opts.stale_max_run)
         dt = np.diff(np.sort(t))
