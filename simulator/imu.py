@@ -325,6 +325,7 @@ def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], f
     what = "hand" if options.placement == "phone_in_hand" else "forearm"
     result = _PoseList()
     result.pose, result.offsets = out, offsets
+    bounds = offsets.tolist()
     for b, (st, u, tr, nf) in enumerate(zip(status.tolist(), used.tolist(), share.tolist(),
                                             filled.tolist())):
         if st:
@@ -332,7 +333,7 @@ def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], f
                                       "two joints coincide, so the segment has no direction"))
             continue
         info = (_TWIST_USED[u], None if tr != tr else round(tr, 4), nf)  # NaN: no thumb
-        result.append((out[offsets[b]:offsets[b + 1]], {"twist": dict(zip(_TWIST_FIELDS, info))}))
+        result.append((out[bounds[b]:bounds[b + 1]], {"twist": dict(zip(_TWIST_FIELDS, info))}))
     return result
 
 
@@ -669,26 +670,29 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
         apply_device_ragged(ideal, q_offsets, options.rate_hz, get_device(options.device), rngs)
     # after the device model: every value finite (else clip by clip)
     finite = cal is None and kernels.clip_peaks(ideal, q_offsets[[0, -1]], np.empty(1), np.empty(1))
-    accel, gyro = np.ascontiguousarray(ideal[:, :3]), np.ascontiguousarray(ideal[:, 3:])
     rate = float(rate)
-    for k, (i, info, cut) in enumerate(zip(poses.index, poses.infos, cutoffs)):
-        if not live[k]:
+    bounds = q_offsets.tolist()
+    for k, (i, info, cut, ok, bad) in enumerate(zip(poses.index, poses.infos, cutoffs, live.tolist(),
+                                                    implausible.tolist())):
+        if not ok:
             continue
-        if implausible[k]:
+        if bad:
             why = lim.imu_problem_max(float(a_max[k]), float(g_max[k]), limits)
             results[i] = MotionError(f"clip {clip_ids[i]!r}: {why}; check the motion for outliers")
             continue
-        rows = slice(q_offsets[k], q_offsets[k + 1])
-        a, g = accel[rows], gyro[rows]
+        q0, q1 = bounds[k], bounds[k + 1]
         if cal is not None:
-            a, g = cal.map_quantiles(a, g)
+            a, g = (x.copy() for x in cal.map_quantiles(ideal[q0:q1, :3], ideal[q0:q1, 3:]))
+        else:  # contiguous copies: own memory, not the block's
+            a, g = ideal[q0:q1, :3].copy(), ideal[q0:q1, 3:].copy()
         if not finite and not (np.isfinite(a).all() and np.isfinite(g).all()):
             results[i] = MotionError(f"clip {clip_ids[i]!r}: simulation produced non-finite values "
                                      "(check the motion for outliers)")
             continue
-        extra = {"screen": screened[i]} if i in screened else {}
-        results[i] = ImuRecording(a.copy(), g.copy(), tq[rows].copy(),  # own memory, not the block's
-                                  rate, notes=results[i], info={**info, "cutoff_hz": cut, **extra})
+        info = {**info, "cutoff_hz": cut}
+        if i in screened:
+            info["screen"] = screened[i]
+        results[i] = ImuRecording(a, g, tq[q0:q1].copy(), rate, notes=results[i], info=info)
     return results
 
 

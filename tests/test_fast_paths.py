@@ -140,6 +140,22 @@ def test_median_of_five_matches_scipy():
             out = np.empty(n)
             kernels._median5_nearest(x, out)
             np.testing.assert_array_equal(out, median_filter(x, size=5, mode="nearest"))
+    x = rng.standard_normal(30)  # a NaN: the windows without it still get their exact median
+    x[12] = np.nan
+    out = np.empty(30)
+    kernels._median5_nearest(x, out)
+    clean = np.r_[0:10, 15:30]
+    np.testing.assert_array_equal(out[clean], median_filter(np.nan_to_num(x), size=5, mode="nearest")[clean])
+
+
+def test_unwrap_matches_numpy_across_jumps_of_every_size():
+    rng = np.random.default_rng(8)
+    for scale in (0.5, 3.0, 10.0):  # small steps, steps about pi, several turns per step
+        p = np.cumsum(rng.standard_normal(400) * scale)
+        p[::7] = np.pi * np.sign(rng.standard_normal(58))  # exact +-pi jumps: np.unwrap's edge case
+        out = np.empty_like(p)
+        kernels._unwrap(p, out)
+        np.testing.assert_array_equal(out, np.unwrap(p))
 
 
 def test_clip_peaks_match_numpy_and_propagate_nan():
