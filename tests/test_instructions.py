@@ -264,3 +264,35 @@ def test_token_prefilter_changes_no_token():
             got = [(m.lastgroup, m.span(), m.groups()) for m in fast.finditer(s)]
             assert got == [(m.lastgroup, m.span(), m.groups()) for m in slow.finditer(s)], (fast.pattern, s)
             assert fast.split(s) == slow.split(s)
+
+
+def test_sentences_of_one_shape_share_a_plan_and_keep_their_own_values(fall, walk):
+    """The checker reads a sentence's structure once per shape (numbers and plain clip ids
+    written canonically) and checks each sentence on its own numbers, clips and distances."""
+    from dataclasses import replace
+
+    from imu2safety.builders.instructions import checker as K
+
+    short, long = replace(fall, id="f"), replace(fall, id="fall_recording_01")
+    known = {c.id: c for c in (fall, walk, short, long)}
+    right = f"`{fall.id}` has an impact of 50.0 m/s² at 1.30 s."
+    wrong = f"`{walk.id}` has an impact of 50.0 m/s² at 1.30 s."
+    other = "`x~aug2` has an impact of 7.1 m/s² at 12.05 s."
+    assert K._shape(right)[0] == K._shape(wrong)[0] == K._shape(other)[0]
+    K._plan.cache_clear()
+    assert check_text(right, walk, known) == []
+    problems = check_text(wrong, fall, known)
+    assert f"claims a impact in `{walk.id}`, which the facts do not show" in problems
+    assert any(p.startswith("50.0 m/s² matches no fact of `walk_01`") for p in problems)
+    assert check_text(other, fall, known) == ["unknown clip id `x~aug2`", "7.1 m/s² matches no fact of "
+                                              "`fall_01` (impact_ms2=50.0)",
+                                              "12.05 s matches no fact of `fall_01` (impact_time_s=1.3)"]
+    assert K._plan.cache_info().misses == 1  # one shape, three sentences
+    # an axis labels a rad/s number within 12 characters of the sentence itself, not of its shape:
+    # "z `f` 0.50" says |gz| peaks at 0.50 rad/s (it is 3.00); the long id parts them: a rotation rate
+    near, far = (f"The rotation peaks at z `{c.id}` 0.50 rad/s." for c in (short, long))
+    assert K._shape(near)[0] == K._shape(far)[0]
+    assert any("0.50 rad/s matches no fact" in p for p in check_text(near, fall, known))
+    assert check_text(far, fall, known) == []
+    # numbers that name no quantity ("3-axis") and units with digits ("m/s^2") keep their text
+    assert K._shape("a 3-axis IMU reads 9.8 m/s^2 and 12 m/s3")[0] == "a 3-axis IMU reads 0.0 m/s^2 and 0 m/s3"

@@ -32,6 +32,7 @@ clip id and quoted label of its draft (``keeps_draft``).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections import Counter
@@ -158,19 +159,9 @@ def _sentences(text: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-@dataclass
-class _Token:
-    pos: int
-    kind: str            # "scope" | "number" | "axis" | "event" | "topic"
-    value: Any
-    end: int = 0
-
-
-@functools.lru_cache(maxsize=1 << 14)
 def _raw_tokens(sentence: str) -> tuple[tuple[str, int, int, Any], ...]:
     """(kind, start, end, value) of every token of a sentence, whatever clip it speaks of (kinds:
-    "id", "primary", "number", "axis", "gyro_axis" (an axis that is a rotation word too: "gx"),
-    "event", "topic"). Cached: templated texts repeat many sentences (instructions, causes)."""
+    "id", "primary", "number", "axis", "event", "topic"; an axis "gx" is a "gyro" topic too)."""
     out: list[tuple[str, int, int, Any]] = []
     for m in _MASTER.finditer(sentence):
         kind, a, b = m.lastgroup, m.start(), m.end()
@@ -194,20 +185,6 @@ def _raw_tokens(sentence: str) -> tuple[tuple[str, int, int, Any], ...]:
         elif kind.startswith("t_"):
             out.append(("topic", a, b, kind[2:]))
     return tuple(out)
-
-
-def _tokens(sentence: str, primary: str, known: Mapping[str, ClipInfo], problems: list[str]) -> list[_Token]:
-    toks: list[_Token] = []
-    for kind, a, b, value in _raw_tokens(sentence):
-        if kind == "id":
-            if value not in known:
-                problems.append(f"unknown clip id `{value}`")
-            toks.append(_Token(a, "scope", value, b))
-        elif kind == "primary":
-            toks.append(_Token(a, "scope", primary, b))
-        else:
-            toks.append(_Token(a, kind, value, b))
-    return toks
 
 
 def _matches(number: str, value: Any) -> bool:
@@ -241,6 +218,135 @@ def _event_time(facts: Mapping[str, Any], event: str) -> float | None:
             "stillness": facts.get("still_start_s")}[event]
 
 
+#: What ``_shape`` writes in a canonical form: a clip id (group 1; kept when it holds other
+#: characters than these) or a number (group 2; kept after "^", "m/s^2" is a unit, and before "-",
+#: "3-axis" and "6-D" are words).
+_SHAPE_RE = re.compile(r"(`[^`]+`)|(?<![\w.^])(-?\d+(?:\.\d+)?)")
+_PLAIN_ID = re.compile(r"`[\w.~+-]+`")
+
+
+def _shape(sentence: str) -> tuple[str, list[int], list[int]]:
+    """(shape, ends, shifts): ``sentence`` with each plain clip id written "`0`" and each number
+    "0" or "0.0" (its sign kept), and where each rewritten span ends in the shape with the
+    sentence's offset from there on. Ids and numbers keep their character classes and the tokens
+    around them their neighbours, so every pattern of the checker matches the shape as it matches
+    the sentence, at mapped places (``_real``): sentences of one template share a shape, whatever
+    their numbers and clips, and with it a ``_Plan``."""
+    parts: list[str] = []
+    ends: list[int] = []
+    shifts: list[int] = []
+    last = shift = 0
+    for m in _SHAPE_RE.finditer(sentence):
+        text = m.group()
+        if m.group(1) is not None:
+            if not _PLAIN_ID.fullmatch(text):
+                continue
+            new = "`0`"
+        elif sentence.startswith("-", m.end()):
+            continue
+        else:
+            new = ("-0" if text[0] == "-" else "0") + (".0" if "." in text else "")
+        parts.append(sentence[last:m.start()])
+        parts.append(new)
+        last = m.end()
+        shift += len(text) - len(new)
+        ends.append(m.end() - shift)
+        shifts.append(shift)
+    if not parts:
+        return sentence, ends, shifts
+    parts.append(sentence[last:])
+    return "".join(parts), ends, shifts
+
+
+def _real(pos: int, ends: list[int], shifts: list[int]) -> int:
+    """The sentence position of shape position ``pos`` (a token boundary; ``_shape``)."""
+    k = bisect.bisect_right(ends, pos)
+    return pos + (shifts[k - 1] if k else 0)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the checker reads from a sentence's shape alone (``_plan``); values (numbers, clip ids,
+    labels) and distances are taken from the sentence at the mapped places, facts at check time.
+
+    tokens: ``_raw_tokens`` of the shape. numbers: (token, number start, number end, unit key or
+    None, candidate fields, (position, end, axis) of the axes before it with no number between,
+    which label it when near enough). axes: (token, position, axis, topic) of every axis. events:
+    (token, event, negated). order: (token, token) -> True (reversed: "after", "preceded by"),
+    False (forward) for two events with an order word between them. compare: (left number token,
+    right number token, "higher"-like, the words) with one unit on both sides. hazard / activity:
+    (match start, label start, label end). verdict: (match start, negated, says safe).
+    """
+
+    tokens: tuple
+    hypothetical: bool
+    continues: bool
+    numbers: tuple
+    axes: tuple
+    events: tuple
+    order: dict
+    compare: tuple
+    hazard: tuple
+    activity: tuple
+    verdict: tuple
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _plan(shape: str) -> _Plan:
+    """The text-only part of checking a sentence of this shape (``_Plan``)."""
+    tokens = _raw_tokens(shape)
+    items = [(k, t) for k, t in enumerate(tokens) if t[0] not in ("id", "primary")]
+    topics = [t for _, t in items if t[0] == "topic"]
+    numbers = [(k, t) for k, t in items if t[0] == "number"]
+    axes = [(k, t) for k, t in items if t[0] == "axis"]
+    plan_numbers = []
+    for k, (_, pos, _, (text, unit)) in numbers:
+        cands: list[str] | None = None
+        near: tuple = ()
+        if unit is not None:
+            cands = _WITH_UNIT[unit]
+            before = [p for p in topics if p[1] < pos and _TOPIC_UNIT[p[3], unit]]
+            after = [p for p in topics if p[1] > pos and _TOPIC_UNIT[p[3], unit]]
+            topic = before[-1] if before else (after[0] if after else None)
+            if topic is not None:
+                cands = _TOPIC_UNIT[topic[3], unit]
+            if unit == "rads":
+                near = tuple((a[1], a[2], a[3]) for _, a in axes if a[2] <= pos
+                             and not any(n[1] > a[2] and n[1] < pos for _, n in numbers))
+        plan_numbers.append((k, pos, pos + len(text), unit, tuple(cands) if cands is not None else None, near))
+    plan_axes = []
+    for k, (_, pos, _, axis) in axes:
+        before = [p for p in topics if p[1] < pos and p[3] in ("gyro", "peak", "impact")]
+        after = [p for p in topics if p[1] > pos and p[3] in ("gyro", "peak", "impact")]
+        plan_axes.append((k, pos, axis, before[-1][3] if before else (after[0][3] if after else None)))
+    events = [(k, t[3], bool(_NEGATION.search(shape[:t[1]]))) for k, t in items if t[0] == "event"]
+    order = {}
+    for i, (k1, _, _) in enumerate(events):
+        for k2, _, _ in events[i + 1:]:
+            between = shape[tokens[k1][2]:tokens[k2][1]]
+            if _REVERSE.search(between):
+                order[k1, k2] = True
+            elif _FORWARD.search(between):
+                order[k1, k2] = False
+    compare = []
+    for m in _COMPARE.finditer(shape):
+        left = [(k, t) for k, t in numbers if t[2] <= m.start()]
+        right = [(k, t) for k, t in numbers if t[1] >= m.end()]
+        if left and right and left[-1][1][3][1] == right[0][1][3][1]:
+            compare.append((left[-1][0], right[0][0], m.group(1).lower() in _UP_WORDS, m.group(0)))
+    verdict = []
+    for m in _VERDICT_RE.finditer(shape):
+        word = next(g for g in m.groups()[1:] if g).lower()
+        verdict.append((m.start(), (word == "safe") != bool(m.group(1))))
+    return _Plan(
+        tokens=tokens, hypothetical=bool(_HYPOTHETICAL.search(shape)),
+        continues=bool(_CONTINUES.match(shape)), numbers=tuple(plan_numbers), axes=tuple(plan_axes),
+        events=tuple(events), order=order, compare=tuple(compare),
+        hazard=tuple((m.start(), m.start(1), m.end(1)) for m in _HAZARD_RE.finditer(shape)),
+        activity=tuple((m.start(), m.start(1), m.end(1)) for m in _ACTIVITY_RE.finditer(shape)),
+        verdict=tuple(verdict))
+
+
 def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims: bool = True) -> list[str]:
     """Problems of one text about ``clip`` (empty when every claim holds). ``known``: id -> ClipInfo
     of every clip of the build the text may name (``clip`` included). ``claims=False`` (an
@@ -250,80 +356,76 @@ def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims:
     problems: list[str] = []
     last_event: tuple[str, str] | None = None  # (scope, event) of the previous sentence's last event
     for sentence in _sentences(text):
-        hypothetical = bool(_HYPOTHETICAL.search(sentence)) or not claims
-        toks = _tokens(sentence, clip.id, known, problems)
+        shape, ends, shifts = _shape(sentence)
+        p = _plan(shape)
+
+        def text(a: int, b: int) -> str:  # the sentence's text at shape span [a, b)
+            return sentence[_real(a, ends, shifts):_real(b, ends, shifts)]
+
+        hypothetical = p.hypothetical or not claims
+        # scopes: a clip id switches to that clip (an unknown one is a problem), "this clip" back
         scope = clip.id
-        scoped: list[tuple[_Token, str]] = []
-        for t in toks:
-            if t.kind == "scope":
-                scope = t.value if t.value in known else scope
-            else:
-                scoped.append((t, scope))
-        topics = [t for t, _ in scoped if t.kind == "topic"]
-        numbers = [(t, s) for t, s in scoped if t.kind == "number"]
-        axes = [(t, s) for t, s in scoped if t.kind == "axis"]
-        labelled_axes: set[int] = set()
+        scopes: list[str] = []  # the scope at each token
+        switches: list[tuple[int, str]] = []  # (position, clip) of each scope switch
+        for kind, a, b, _ in p.tokens:
+            if kind == "id":
+                cid = text(a, b)[1:-1]
+                if cid in known:
+                    scope = cid
+                    switches.append((a, cid))
+                else:
+                    problems.append(f"unknown clip id `{cid}`")
+            elif kind == "primary":
+                scope = clip.id
+                switches.append((a, clip.id))
+            scopes.append(scope)
         # numbers
-        for t, s in numbers:
-            value, unit = t.value
+        labelled: set[int] = set()
+        for k, pos, end, unit, cands, near in p.numbers:
+            value = text(pos, end)
             if unit is None:
                 problems.append(f"number {value} without a unit in {sentence!r}")
                 continue
-            facts = known[s].facts
-            cands = _WITH_UNIT[unit]
-            before = [p for p in topics if p.pos < t.pos and _TOPIC_UNIT[p.value, unit]]
-            after = [p for p in topics if p.pos > t.pos and _TOPIC_UNIT[p.value, unit]]
-            topic = before[-1] if before else (after[0] if after else None)
-            if topic is not None:
-                cands = _TOPIC_UNIT[topic.value, unit]
-            if unit == "rads":
-                ax = [a for a, _ in axes if a.end <= t.pos and t.pos - a.end <= 12
-                      and not any(n.pos > a.end and n.pos < t.pos for n, _ in numbers)]
-                if ax:
-                    labelled_axes.add(ax[-1].pos)
-                    cands = [f"gyro_peak_{ax[-1].value}_rads", f"gyro_mean_{ax[-1].value}_rads"]
-            if not any(_matches(value, facts.get(k)) for k in cands):
-                got = ", ".join(f"{k}={facts.get(k)!r}" for k in cands)
-                problems.append(f"{value} {UNITS[unit][0]} matches no fact of `{s}` ({got})")
+            for at, axis_end, axis in reversed(near):  # the last axis within 12 characters
+                if _real(pos, ends, shifts) - _real(axis_end, ends, shifts) <= 12:
+                    labelled.add(at)
+                    cands = (f"gyro_peak_{axis}_rads", f"gyro_mean_{axis}_rads")
+                    break
+            facts = known[scopes[k]].facts
+            if not any(_matches(value, facts.get(f)) for f in cands):
+                got = ", ".join(f"{f}={facts.get(f)!r}" for f in cands)
+                problems.append(f"{value} {UNITS[unit][0]} matches no fact of `{scopes[k]}` ({got})")
         # axis claims
-        for a, s in axes:
-            if a.pos in labelled_axes:
+        for k, at, axis, topic in p.axes:
+            if at in labelled:
                 continue
-            facts = known[s].facts
-            before = [p for p in topics if p.pos < a.pos and p.value in ("gyro", "peak", "impact")]
-            after = [p for p in topics if p.pos > a.pos and p.value in ("gyro", "peak", "impact")]
-            topic = before[-1].value if before else (after[0].value if after else None)
-            allowed = {"gyro": {facts.get("gyro_dominant_axis")},
-                       "peak": {facts.get("peak_accel_axis")}, "impact": {facts.get("peak_accel_axis")},
-                       None: {facts.get("gyro_dominant_axis"), facts.get("peak_accel_axis")}}[topic]
-            if a.value not in allowed:
-                problems.append(f"axis {a.value} claimed for {topic or 'the motion'} of `{s}`, facts say "
+            facts = known[scopes[k]].facts
+            allowed = ({facts.get("gyro_dominant_axis")} if topic == "gyro" else
+                       {facts.get("peak_accel_axis")} if topic in ("peak", "impact") else
+                       {facts.get("gyro_dominant_axis"), facts.get("peak_accel_axis")})
+            if axis not in allowed:
+                problems.append(f"axis {axis} claimed for {topic or 'the motion'} of `{scopes[k]}`, facts say "
                                 f"{sorted(x for x in allowed if x)}")
         # events
-        claimed: list[tuple[_Token, str]] = []
-        for t, s in scoped:
-            if t.kind != "event" or hypothetical:
-                continue
-            negated = bool(_NEGATION.search(sentence[:t.pos]))
-            happened = _event_happened(known[s].facts, t.value)
-            if negated and happened:
-                problems.append(f"denies the {t.value} of `{s}`, which the facts show")
-            elif not negated and not happened:
-                problems.append(f"claims a {t.value} in `{s}`, which the facts do not show")
-            elif not negated:
-                claimed.append((t, s))
+        claimed: list[tuple[int, str, str]] = []  # (token, scope, event)
+        if not hypothetical:
+            for k, event, negated in p.events:
+                s = scopes[k]
+                happened = _event_happened(known[s].facts, event)
+                if negated and happened:
+                    problems.append(f"denies the {event} of `{s}`, which the facts show")
+                elif not negated and not happened:
+                    problems.append(f"claims a {event} in `{s}`, which the facts do not show")
+                elif not negated:
+                    claimed.append((k, s, event))
         # order
         pairs = []
-        if claimed and last_event is not None and _CONTINUES.match(sentence):
-            pairs.append((last_event, (claimed[0][1], claimed[0][0].value), False))
-        for (t1, s1), (t2, s2) in zip(claimed, claimed[1:]):
-            between = sentence[t1.end:t2.pos]
-            if s1 != s2 or t1.value == t2.value:
+        if claimed and last_event is not None and p.continues:
+            pairs.append((last_event, (claimed[0][1], claimed[0][2]), False))
+        for (k1, s1, e1), (k2, s2, e2) in zip(claimed, claimed[1:]):
+            if s1 != s2 or e1 == e2 or (k1, k2) not in p.order:
                 continue
-            if _REVERSE.search(between):
-                pairs.append(((s1, t1.value), (s2, t2.value), True))
-            elif _FORWARD.search(between):
-                pairs.append(((s1, t1.value), (s2, t2.value), False))
+            pairs.append(((s1, e1), (s2, e2), p.order[k1, k2]))
         for (sa, ea), (sb, eb), reverse in pairs:
             if sa != sb or ea == eb:
                 continue
@@ -335,37 +437,31 @@ def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims:
                 problems.append(f"says the {first} comes before the {second} in `{sa}`, but the facts "
                                 f"put them at {ta:.2f} s and {tb:.2f} s")
         if claimed:
-            last_event = (claimed[-1][1], claimed[-1][0].value)
-        elif not _CONTINUES.match(sentence):
+            last_event = (claimed[-1][1], claimed[-1][2])
+        elif not p.continues:
             last_event = None
         # comparisons
-        for m in _COMPARE.finditer(sentence):
-            left = [(t, s) for t, s in numbers if t.end <= m.start()]
-            right = [(t, s) for t, s in numbers if t.pos >= m.end()]
-            if left and right and left[-1][0].value[1] == right[0][0].value[1]:
-                x, y = float(left[-1][0].value[0]), float(right[0][0].value[0])
-                up = m.group(1).lower() in _UP_WORDS
-                if (up and not x > y) or (not up and not x < y):
-                    problems.append(f"'{m.group(0)}' compares {x:g} with {y:g}")
+        for left, right, up, words in p.compare:
+            a, b = p.tokens[left], p.tokens[right]
+            x, y = float(text(a[1], a[1] + len(a[3][0]))), float(text(b[1], b[1] + len(b[3][0])))
+            if (up and not x > y) or (not up and not x < y):
+                problems.append(f"'{words}' compares {x:g} with {y:g}")
         # labels
         if not hypothetical:
             def scope_at(pos: int) -> str:
-                prior = [t.value for t in toks if t.kind == "scope" and t.pos < pos and t.value in known]
+                prior = [cid for at, cid in switches if at < pos]
                 return prior[-1] if prior else clip.id
 
-            for m in _HAZARD_RE.finditer(sentence):
-                want = known[scope_at(m.start())].hazard
-                if m.group(1).strip().replace(" ", "_") != want:
-                    problems.append(f'hazard "{m.group(1)}" but `{scope_at(m.start())}` is {want!r}')
-            for m in _ACTIVITY_RE.finditer(sentence):
-                want = known[scope_at(m.start())].activity
-                if m.group(1).strip() != want:
-                    problems.append(f'activity "{m.group(1)}" but `{scope_at(m.start())}` is {want!r}')
-            for m in _VERDICT_RE.finditer(sentence):
-                negated = bool(m.group(1))
-                word = next(g for g in m.groups()[1:] if g).lower()
-                says_safe = (word == "safe") != negated
-                who = known[scope_at(m.start())]
+            for start, a, b in p.hazard:
+                label, want = text(a, b), known[scope_at(start)].hazard
+                if label.strip().replace(" ", "_") != want:
+                    problems.append(f'hazard "{label}" but `{scope_at(start)}` is {want!r}')
+            for start, a, b in p.activity:
+                label, want = text(a, b), known[scope_at(start)].activity
+                if label.strip() != want:
+                    problems.append(f'activity "{label}" but `{scope_at(start)}` is {want!r}')
+            for start, says_safe in p.verdict:
+                who = known[scope_at(start)]
                 if says_safe != who.safe:
                     problems.append(f"calls `{who.id}` {'safe' if says_safe else 'unsafe'}, its hazard is "
                                     f"{who.hazard!r}")

@@ -41,13 +41,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from ...simulator.rng import clip_rng
+from ...simulator.rng import ClipGenerators
 from ..dataset.layout import shard_paths
 from ..pool import worker_pool
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
 from .checker import ClipInfo, check_pair, keeps_draft
-from .templates import is_lookalike, matching_hazard, template_pairs
+from .templates import PICK_STREAMS, is_lookalike, matching_hazard, template_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -189,8 +189,9 @@ class _Groups:
         self.by_hazard = {h: by_id(v) for h, v in by_hazard.items()}
         self.lookalikes = {h: by_id(v) for h, v in lookalikes.items()}
 
-    def choose(self, index: RowIndex, r: int, seed: int, stream: str, any_clip: bool) -> int | None:
-        """A partner row of row ``r`` by the rule of the module docstring (None when there is none)."""
+    def choose(self, index: RowIndex, r: int, draw: Callable[[int], int], any_clip: bool) -> int | None:
+        """A partner row of row ``r`` by the rule of the module docstring (None when there is none);
+        ``draw(n)``: the first integer below n of the row's stream (fresh for every call)."""
         none = np.empty(0, np.int64)
         if index.hazard[r] == "none":
             tiers = [self.by_hazard.get(matching_hazard(index.activity[r]), none), self.unsafe]
@@ -199,19 +200,19 @@ class _Groups:
         if any_clip:
             tiers.append(self.all)
         for rows in tiers:
-            found = _pick_other(self.ids, rows, index.ids[r], seed, stream)
+            found = _pick_other(self.ids, rows, index.ids[r], draw)
             if found is not None:
                 return found
         return None
 
 
-def _pick_other(ids: list[str], rows: np.ndarray, clip_id: str, seed: int, stream: str) -> int | None:
-    """One of ``rows`` (sorted by id), drawn from the stream of (seed, clip id, stream), skipping
-    copies of ``clip_id``'s own recording (the next row in order is taken instead)."""
+def _pick_other(ids: list[str], rows: np.ndarray, clip_id: str, draw: Callable[[int], int]) -> int | None:
+    """One of ``rows`` (sorted by id), drawn by ``draw`` (the stream of (seed, clip id, stream)),
+    skipping copies of ``clip_id``'s own recording (the next row in order is taken instead)."""
     n = len(rows)
     if not n:
         return None
-    k = int(clip_rng(seed, clip_id, f"pairs/{stream}").integers(n))
+    k = draw(n)
     base = _base(clip_id)
     for step in range(n):
         cand = int(rows[(k + step) % n])
@@ -233,12 +234,20 @@ def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
     other = np.full(len(index.ids), -1, np.int64)
     for split, rows in by_split.items():
         g = groups[split]
-        for r in rows:
-            x = g.choose(index, r, seed, "causal-ref", any_clip=False)
-            if x is None and train is not None and split != "train":
-                x = train.choose(index, r, seed, "causal-ref", any_clip=False)
-            y = g.choose(index, r, seed, "compare", any_clip=True)
-            ref[r], other[r] = -1 if x is None else x, -1 if y is None else y
+        for start in range(0, len(rows), PAIR_BATCH):  # the streams seeded a block at a time
+            block = rows[start:start + PAIR_BATCH]
+            ids = [index.ids[r] for r in block]
+            causal = ClipGenerators(seed, ids, "pairs/causal-ref")
+            compare = ClipGenerators(seed, ids, "pairs/compare")
+            for j, r in enumerate(block):
+                def draw_causal(n: int) -> int:
+                    return int(causal[j].integers(n))
+
+                x = g.choose(index, r, draw_causal, any_clip=False)
+                if x is None and train is not None and split != "train":
+                    x = train.choose(index, r, draw_causal, any_clip=False)
+                y = g.choose(index, r, lambda n: int(compare[j].integers(n)), any_clip=True)
+                ref[r], other[r] = -1 if x is None else x, -1 if y is None else y
     return ref, other
 
 
@@ -256,12 +265,15 @@ def _templated(seed: int, triples: list[Triple]) -> list[tuple[list[dict[str, st
     """Per (clip, reference, partner): (its templated pairs that pass the checker, (kind, first
     problem) of the others). The pairs name no clip but these three, so they are all the checker
     needs to know."""
+    ids = [c.id for c, _, _ in triples]
+    streams = {kind: ClipGenerators(seed, ids, f"pairs/{kind}") for kind in PICK_STREAMS}
     out = []
-    for c, ref, other in triples:
+    for j, (c, ref, other) in enumerate(triples):
         known = {x.id: x for x in (ref, other) if x is not None}
         known[c.id] = c
         kept, dropped = [], []
-        for pair in template_pairs(c, seed, ref, other):
+        rngs = {kind: gens[j] for kind, gens in streams.items()}  # (one generator object per kind)
+        for pair in template_pairs(c, seed, ref, other, rngs):
             problems = check_pair(pair, c, known)
             if problems:
                 dropped.append((pair["kind"], problems[0]))

@@ -105,8 +105,9 @@ INSTRUCTIONS: dict[str, tuple[str, ...]] = {
 class _Pick:
     """Deterministic choices from the stream of (seed, clip id, kind)."""
 
-    def __init__(self, seed: int, clip_id: str, kind: str) -> None:
-        self.rng = clip_rng(seed, clip_id, f"pairs/{kind}")
+    def __init__(self, seed: int, clip_id: str, kind: str, rng: Any = None) -> None:
+        """rng: that stream's generator when the caller made it (``PICK_STREAMS``), else made here."""
+        self.rng = rng if rng is not None else clip_rng(seed, clip_id, f"pairs/{kind}")
 
     def one(self, options: Sequence[str]) -> str:
         return options[int(self.rng.integers(len(options)))]
@@ -222,8 +223,8 @@ def _events_or_quiet(f: Mapping[str, Any], p: _Pick) -> str:
     return text
 
 
-def description(c: ClipInfo, seed: int) -> dict[str, str]:
-    p = _Pick(seed, c.id, "description")
+def description(c: ClipInfo, seed: int, rng: Any = None) -> dict[str, str]:
+    p = _Pick(seed, c.id, "description", rng)
     f = c.facts
     dur, rate = fmt(f["duration_s"], "s"), fmt(f["sample_rate_hz"], "hz")
     parts = [p.one((f"The recording lasts {dur} at {rate}.", f"This {dur} clip was sampled at {rate}.",
@@ -268,8 +269,8 @@ def _comparison(a: ClipInfo, b: ClipInfo, p: _Pick) -> str | None:
                   f"Here the peak |accel| is {xa}, {word[1]} than in `{b.id}` ({xb})."))
 
 
-def causal(c: ClipInfo, ref: ClipInfo | None, seed: int) -> dict[str, str]:
-    p = _Pick(seed, c.id, "causal")
+def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None) -> dict[str, str]:
+    p = _Pick(seed, c.id, "causal", rng)
     f = c.facts
     clauses = event_clauses(f, p)
     evidence = clauses or (_peak_phrase(f, p) + (f" and angular rate at {fmt(f['peak_gyro_rads'], 'rads')}"
@@ -307,8 +308,8 @@ def causal(c: ClipInfo, ref: ClipInfo | None, seed: int) -> dict[str, str]:
     return {"kind": "causal", "instruction": p.one(INSTRUCTIONS[kind]), "response": " ".join(parts)}
 
 
-def comparative(a: ClipInfo, b: ClipInfo, seed: int) -> dict[str, str]:
-    p = _Pick(seed, a.id, "comparative")
+def comparative(a: ClipInfo, b: ClipInfo, seed: int, rng: Any = None) -> dict[str, str]:
+    p = _Pick(seed, a.id, "comparative", rng)
     fa, fb = a.facts, b.facts
 
     def verdict(c: ClipInfo) -> str:
@@ -338,8 +339,8 @@ def comparative(a: ClipInfo, b: ClipInfo, seed: int) -> dict[str, str]:
     return {"kind": "comparative", "instruction": instruction, "response": " ".join(lines)}
 
 
-def classification(c: ClipInfo, seed: int) -> dict[str, str]:
-    p = _Pick(seed, c.id, "classification")
+def classification(c: ClipInfo, seed: int, rng: Any = None) -> dict[str, str]:
+    p = _Pick(seed, c.id, "classification", rng)
     f = c.facts
     clauses = event_clauses(f, p)
     if not c.safe:
@@ -369,13 +370,20 @@ def is_lookalike(activity: str, hazard: str) -> bool:
     return any(w in low for w in LOOKALIKES.get(hazard, ()))
 
 
+#: The random streams of a clip's templates: (seed, clip id, "pairs/<kind>") per pair kind.
+PICK_STREAMS = ("description", "causal", "comparative", "classification")
+
+
 def template_pairs(c: ClipInfo, seed: int, causal_ref: ClipInfo | None,
-                   compare_with: ClipInfo | None) -> list[dict[str, str]]:
+                   compare_with: ClipInfo | None, rngs: Mapping[str, Any] | None = None
+                   ) -> list[dict[str, str]]:
     """The templated pairs of one clip: description, causal, comparative (with a partner) and
-    classification, in that order."""
-    out = [description(c, seed), causal(c, causal_ref, seed)]
+    classification, in that order. rngs: kind -> the generator of the clip's stream of that kind
+    (``simulator.rng.ClipGenerators`` seeds many clips at once), else each is made here."""
+    rng = (rngs or {}).get
+    out = [description(c, seed, rng("description")), causal(c, causal_ref, seed, rng("causal"))]
     if compare_with is not None:
-        out.append(comparative(c, compare_with, seed))
-    out.append(classification(c, seed))
+        out.append(comparative(c, compare_with, seed, rng("comparative")))
+    out.append(classification(c, seed, rng("classification")))
     return out
 
