@@ -412,7 +412,10 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
 
     One compiled pass (``kernels.check_skeletons``) screens the limits, selects the joints and
     finds the frame rates; clips it does not pass are judged by ``_check_limits`` (their
-    MotionError goes to ``results``); clips that need the timeline repair go to ``repair``."""
+    MotionError goes to ``results``). Clips whose only repair is joints untracked in some frames
+    (the usual Kinect clip) are trimmed and filled by a second compiled pass
+    (``kernels.fill_untracked``, the arithmetic and notes of ``kinematics.fill_gaps``); clips
+    that need any other repair go to ``repair``."""
     motions = [sources[i] for i in members]
     names = motions[0].joint_names
     req, opt = _vocabulary(names, options.placement)
@@ -430,10 +433,16 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
     kernels.check_skeletons(t, valid, pos, offsets, req, opt, float(options.rate_hz),
                             _limit_array(options.limits or lim.DEFAULT_LIMITS), _OPTIONAL_MIN_VALID,
                             kin.MIN_FRAMES, status, code, fs, nout)
+    cut, lengths = np.zeros(b, np.int64), np.diff(offsets)
+    notes: dict[int, list[str]] = {}
     if status.any():
         clean = status == 0
+        fill = []  # within the limits, only joints untracked: filled in one compiled pass
         for k in np.flatnonzero(status).tolist():
             i = members[k]
+            if status[k] == kernels.REPAIR:
+                fill.append(k)
+                continue
             if status[k] & kernels.UNSURE:
                 try:
                     _check_limits(motions[k], options)
@@ -444,15 +453,30 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
                 repair.append(i)
             else:
                 clean[k] = True
+        if fill:
+            if b == 1 and pos is motions[0].positions:
+                pos = pos.copy()  # filled in place: not the caller's array
+            first, last, filled = np.empty((3, len(fill)), np.int64)
+            fs_kept = np.empty(len(fill))
+            kernels.fill_untracked(t, valid, pos, offsets, req, opt, code, np.array(fill, np.int64),
+                                   kin.MIN_FRAMES, kin.UNIFORM_RTOL, first, last, filled, fs_kept)
+            for k, f, l, nf, rate in zip(fill, first.tolist(), last.tolist(), filled.tolist(),
+                                         fs_kept.tolist()):
+                if f < 0:
+                    repair.append(members[k])
+                    continue
+                clean[k] = True
+                cut[k], lengths[k], fs[k] = f, l - f + 1, rate
+                notes[members[k]] = kin.repair_notes("motion", f, int(offsets[k + 1] - offsets[k]) - 1 - l, nf)
         keep = np.flatnonzero(clean)
         if not len(keep):
             return None
-        if len(keep) < b:
-            t, _ = _ragged(_pieces(t, offsets, keep.tolist()))
+        if len(keep) < b or notes:
             members, code, fs = [members[k] for k in keep.tolist()], code[keep], fs[keep]
-            starts, lengths = offsets[keep], offsets[keep + 1] - offsets[keep]
-    if len(members) == b:
-        starts, lengths = offsets[:-1], np.diff(offsets)
+            starts, lengths = offsets[keep] + cut[keep], lengths[keep]
+            t, _ = _ragged([t[s:s + n] for s, n in zip(starts.tolist(), lengths.tolist())])
+    if len(members) == b and not notes:
+        starts = offsets[:-1]
     used, slots = [], {}
     for c in code.tolist():
         if c not in slots:
@@ -463,7 +487,7 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
     else:
         jidx = np.stack([slots[c][1] for c in code.tolist()])
     for i in members:
-        results[i] = []
+        results[i] = notes.get(i, [])
     clips = _PackedClips(pos, names, starts, lengths, used, jidx)
     return _pose_part(members, t, fs, clips, options, results)
 

@@ -1193,6 +1193,81 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
 
 
 @njit(cache=True, error_model="numpy")
+def fill_untracked(t, valid, pos, offsets, req, opt, use_opt, todo, min_frames, rtol, first, last,
+                   filled, fs):
+    """``kinematics.fill_gaps`` of the clips ``todo`` (indices into the block of
+    ``check_skeletons``, with strictly increasing times), in place in pos, for the joints each
+    clip uses (req and the optional joints of its ``use_opt`` bits).
+
+    A frame is good when every used joint is tracked; the clip is trimmed to its first ... last
+    good frame and each used joint of a frame in between that is not good gets
+    ``np.interp(t, t[good], x[good])`` (the same operations). Per todo item: first, last (frames
+    of the clip kept), filled (frames filled) and fs (Hz, 1 / median interval of the kept
+    frames). first = -1 leaves the clip as it is, for the general path: fewer than
+    ``min_frames`` good frames, or kept times not uniform within rtol (``kinematics.is_uniform``).
+    """
+    nopt = opt.shape[0]
+    cols = np.empty(3 + nopt, np.int64)
+    for m in range(todo.shape[0]):
+        b = todo[m]
+        o, n = offsets[b], offsets[b + 1] - offsets[b]
+        first[m], last[m], filled[m], fs[m] = -1, -1, 0, np.nan
+        nk = 3
+        for k in range(3):
+            cols[k] = req[k]
+        for k in range(nopt):
+            if use_opt[b] & (1 << k):
+                cols[nk] = opt[k]
+                nk += 1
+        ok = np.empty(n, np.bool_)
+        count, f, l = 0, -1, -1
+        for i in range(n):
+            good = True
+            for jj in range(nk):
+                good &= valid[o + i, cols[jj]]
+            ok[i] = good
+            if good:
+                count += 1
+                l = i
+                if f < 0:
+                    f = i
+        if count < min_frames:
+            continue
+        kept = l - f + 1
+        dt = np.empty(kept - 1)
+        lo, hi = np.inf, -np.inf
+        for i in range(kept - 1):
+            d = t[o + f + i + 1] - t[o + f + i]
+            dt[i] = d
+            lo, hi = min(lo, d), max(hi, d)
+        mean = (t[o + l] - t[o + f]) / max(kept - 1, 1)
+        if not (hi - mean <= rtol * mean and mean - lo <= rtol * mean):
+            continue
+        g0, g1 = f, f
+        for i in range(f, l + 1):
+            if ok[i]:
+                g0 = i
+                continue
+            if g1 < i:  # the next good frame (l at the latest)
+                g1 = i + 1
+                while not ok[g1]:
+                    g1 += 1
+            x, x0, x1 = t[o + i], t[o + g0], t[o + g1]
+            for jj in range(nk):
+                j = cols[jj]
+                for c in range(3):
+                    y0, y1 = pos[o + g0, j, c], pos[o + g1, j, c]
+                    slope = (y1 - y0) / (x1 - x0)
+                    r = slope * (x - x0) + y0
+                    if r != r:  # NaN one way: the other (as np.interp)
+                        r = slope * (x - x1) + y1
+                        if r != r and y0 == y1:
+                            r = y0
+                    pos[o + i, j, c] = r
+        first[m], last[m], filled[m], fs[m] = f, l, kept - count, 1.0 / _median(dt)
+
+
+@njit(cache=True, error_model="numpy")
 def clip_peaks(x, offsets, a_max, g_max):
     """Per clip b: a_max[b], g_max[b] = max |x[rows, :3]|, max |x[rows, 3:]| over its rows of
     x (sum N, 6) (NaN if any value is NaN, as np.max); returns whether every value is finite."""
