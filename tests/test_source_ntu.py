@@ -240,7 +240,8 @@ def _parsed(data: bytes):
         s = ntu.parse_skeleton_bytes(data)
     except ntu.NtuFormatError as err:
         return str(err)
-    return s.num_frames, s.frame.tolist(), list(s.body_id), s.xyz.tobytes(), s.state.tobytes()
+    return (s.num_frames, s.frame.tolist(), list(s.body_id), s.body_id.dtype.str, s.xyz.tobytes(),
+            s.state.tobytes())
 
 
 def _general(data: bytes):
@@ -248,7 +249,8 @@ def _general(data: bytes):
         s = ntu.parse_skeleton(data.decode("latin-1"))
     except ntu.NtuFormatError as err:
         return str(err)
-    return s.num_frames, s.frame.tolist(), list(s.body_id), s.xyz.tobytes(), s.state.tobytes()
+    return (s.num_frames, s.frame.tolist(), list(s.body_id), s.body_id.dtype.str, s.xyz.tobytes(),
+            s.state.tobytes())
 
 
 def test_compiled_scan_equals_the_general_parser_on_mutated_files():

@@ -185,11 +185,11 @@ def parse_skeleton_bytes(data: bytes) -> Skeleton:
     status, num_frames, count, frames, id_at, values = _scan(np.frombuffer(data, dtype=np.uint8))
     if status != 0:
         return parse_skeleton(data.decode("latin-1"))
-    names: dict[tuple[int, int], str] = {}
-    ids = [names.setdefault((a, b), data[a:b].decode("latin-1")) for a, b in id_at[:count].tolist()]
+    buf = np.frombuffer(data, dtype=np.uint8)
+    which, first = _distinct_spans(buf, id_at[:count])  # a file holds a few body ids: decoded once
+    names = np.asarray([data[a:b].decode("latin-1") for a, b in id_at[first].tolist()], dtype=str)
     return Skeleton(
-        num_frames=int(num_frames), frame=frames[:count].copy(),
-        body_id=np.asarray(ids, dtype=str).reshape(count),
+        num_frames=int(num_frames), frame=frames[:count].copy(), body_id=names[which],
         xyz=values[:count * NUM_JOINTS, :3].reshape(count, NUM_JOINTS, 3),
         state=_tracking_state(values[:count * NUM_JOINTS, 3].reshape(count, NUM_JOINTS)),
     )
@@ -560,3 +560,35 @@ def _scan(buf):
         if k != 0:
             return fail
     return 0, num_frames, r, frames, id_at, values
+
+
+@njit(cache=True, error_model="numpy")
+def _distinct_spans(buf, spans):
+    """(index (R,) of each span's bytes among the distinct ones, first span (K,) of each distinct
+    one, in order of appearance) for byte spans (R, 2) of ``buf``."""
+    r = spans.shape[0]
+    which = np.empty(r, np.int64)
+    first = np.empty(r, np.int64)
+    k = 0
+    for i in range(r):
+        a, b = spans[i, 0], spans[i, 1]
+        found = -1
+        for j in range(k):  # most recent first: records of one body follow each other
+            q = k - 1 - j
+            c, d = spans[first[q], 0], spans[first[q], 1]
+            if d - c != b - a:
+                continue
+            same = True
+            for t in range(b - a):
+                if buf[a + t] != buf[c + t]:
+                    same = False
+                    break
+            if same:
+                found = q
+                break
+        if found < 0:
+            first[k] = i
+            found = k
+            k += 1
+        which[i] = found
+    return which, first[:k]
