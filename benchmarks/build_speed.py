@@ -20,14 +20,20 @@ cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
    Each build also prints its CPU-ms per file by phase (the driver's phases only when workers do
    the rest), and is run again in a fresh Python process, as ``imu2safety build`` runs it: the
    in-process build finds the imports and compiled kernels already loaded by steps 1-2, the
-   fresh one pays them (and its workers' start-up) like a user does.
+   fresh one pays them (and its workers' start-up) like a user does. The fresh build runs on the
+   first half of the corpus too: the difference gives the CPU and wall time per added file and the
+   fixed cost (start-up, imports, worker start, finalizing) apart, the honest extrapolation to
+   NTU-120, and the peak RSS at both sizes shows whether memory grows with the corpus.
+4. ``--link-to 114480``: a full-size build, in fresh processes, of 114,480 NTU-named hard links
+   to the files written (clip ids come from the names): real wall time and memory at NTU-120's
+   size without its disk space (about 70 GB as synthetic files).
 
 1 and 2 are CPU seconds of this process (on a shared machine steadier than wall time); the
 builds give both. The machine's load average is printed at the start and the end: timings on a
 shared machine move by 10-30 % between runs (far more under heavy load); compare within a run.
 
     python benchmarks/build_speed.py [--files 2000] [--frames 60 300] [--untracked 0.005]
-        [--num-proc 1 2] [--no-fresh] [--pin-blas] [--workdir /tmp] [--keep]
+        [--num-proc 1 2] [--no-fresh] [--link-to 114480] [--pin-blas] [--workdir /tmp] [--keep]
 """
 
 from __future__ import annotations
@@ -221,24 +227,63 @@ def timed_build(options: BuildOptions) -> dict:
 
 
 #: A build in a fresh interpreter, as ``imu2safety build`` runs one: imports, the workers' start
-#: and the compiled kernels' loading are in its time (argv[1]: BuildOptions keywords as JSON).
+#: and the compiled kernels' loading are in its time (argv[1]: BuildOptions keywords as JSON). It
+#: prints its rows and the peak RSS (KiB) of itself and of its largest worker.
 _FRESH_BUILD = """
-import json, sys
+import json, resource, sys
 from imu2safety.builders.build import BuildOptions, build
 res = build(BuildOptions(**json.loads(sys.argv[1])), progress=False)
-print("ROWS", sum(res.report["rows"].values()))
+print("ROWS", sum(res.report["rows"].values()), "RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
 def fresh_build(**options: Any) -> dict:
-    """Wall and CPU seconds (the process and its workers) of a build in a new Python process."""
+    """Wall and CPU seconds (the process and its workers) of a build in a new Python process, its
+    rows, and the peak RSS (MiB) of the process and of its largest worker."""
     cpu0, wall0 = _children_cpu_s(), time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _FRESH_BUILD, json.dumps(options, default=str)],
                           capture_output=True, text=True)
     wall, cpu = time.perf_counter() - wall0, _children_cpu_s() - cpu0
     if proc.returncode != 0:
         raise RuntimeError(f"fresh build failed: {proc.stderr[-2000:]}")
-    return {"wall_s": wall, "cpu_s": cpu, "rows": int(proc.stdout.split("ROWS")[-1].split()[0])}
+    words = proc.stdout.split("ROWS")[-1].split()
+    return {"wall_s": wall, "cpu_s": cpu, "rows": int(words[0]), "main_rss_mb": int(words[2]) / 1024,
+            "worker_rss_mb": int(words[3]) / 1024}
+
+
+def link_corpus(paths: list[Path], folder: Path, files: int, seed: int = 1) -> int:
+    """``files`` hard links in ``folder`` to ``paths`` in turn, each under its own NTU name with
+    the action of the file it links (clip ids come from the names, so every link is its own
+    clip); returns the number of distinct files behind them. A full-size corpus on a small disk."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    names: set[str] = set()
+    for k in range(files):
+        src = paths[k % len(paths)]
+        action = src.name[17:20]
+        while True:
+            name = (f"S{int(rng.integers(1, 33)):03d}C{int(rng.integers(1, 4)):03d}"
+                    f"P{int(rng.integers(1, 107)):03d}R{int(rng.integers(1, 3)):03d}A{action}")
+            if name not in names:
+                break
+        names.add(name)
+        os.link(src, folder / f"{name}.skeleton")
+    return min(files, len(paths))
+
+
+def scaling(small: dict, large: dict, n_small: int, n_large: int) -> dict:
+    """Fixed and per-file cost from two fresh builds of ``n_small`` < ``n_large`` files: per file
+    = the difference / the files added; fixed = what remains (start-up, imports, worker start,
+    finalizing); NTU-120's wall time = fixed + 114,480 x the wall per file."""
+    added = n_large - n_small
+    out = {}
+    for key in ("wall_s", "cpu_s"):
+        per = (large[key] - small[key]) / added
+        out[key.replace("_s", "_ms_per_file")] = 1e3 * per
+        out[key.replace("_s", "_fixed_s")] = large[key] - n_large * per
+    out["ntu120_s"] = out["wall_fixed_s"] + NTU120_SAMPLES * out["wall_ms_per_file"] / 1e3
+    return out
 
 
 def phase_line(phase_cpu: dict[str, float], files: int, here_only: bool) -> str:
@@ -278,6 +323,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="do not time each build again in a fresh process (as the CLI runs it)")
     p.add_argument("--pin-blas", action="store_true",
                    help="set OMP/OPENBLAS/MKL_NUM_THREADS=1 for the build's worker processes")
+    p.add_argument("--link-to", type=int, default=0, metavar="N",
+                   help="also build, in fresh processes, a corpus of N NTU-named hard links to the "
+                        "files written (e.g. 114480: NTU-120's size on a small disk)")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
     p.add_argument("--keep", action="store_true", help="keep the corpus and dataset")
     args = p.parse_args(argv)
@@ -345,7 +393,13 @@ def main(argv: list[str] | None = None) -> dict:
               f"cutoff {opts.cutoff_hz} Hz): {1e3 * t_sim / max(n_sim, 1):.2f} CPU-ms per clip, "
               f"{out['simulate_clips_per_s']:.0f} clips/s ({n_sim} clips on {n_grids} distinct time grids)")
 
-        # 3: the real build, once per --num-proc
+        # 3: the real build, once per --num-proc (and, fresh, on the first half of the corpus)
+        half, n_half = None, len(paths) // 2
+        if args.fresh and n_half >= 1:
+            half = tmp / "half" / "nturgbd_skeletons"
+            half.mkdir(parents=True)
+            for path in sorted(paths)[:n_half]:
+                os.link(path, half / path.name)
         saved_env = dict(os.environ)
         if args.pin_blas:  # read by numpy when the spawned workers import it
             for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -386,7 +440,21 @@ def main(argv: list[str] | None = None) -> dict:
                     row["fresh"] = f
                     print(f"  the same build in a fresh process, as the CLI runs it (imports, worker "
                           f"start and kernel loading included): {f['wall_s']:.1f} s wall, "
-                          f"{1e3 * f['cpu_s'] / len(paths):.2f} CPU-ms per file; {f['rows']} rows")
+                          f"{1e3 * f['cpu_s'] / len(paths):.2f} CPU-ms per file; {f['rows']} rows; "
+                          f"peak RSS {f['main_rss_mb']:.0f} MiB (largest worker {f['worker_rss_mb']:.0f})")
+                    if half is not None:  # the same on half the corpus: fixed and per-file cost
+                        h = fresh_build(output_dir=tmp / "dataset-half", num_proc=n_proc,
+                                        **{**base, "input_dir": half})
+                        shutil.rmtree(tmp / "dataset-half", ignore_errors=True)
+                        row["fresh_half"] = h
+                        row["scaling"] = sc = scaling(h, f, n_half, len(paths))
+                        print(f"  fresh, {n_half} then {len(paths)} files: {h['wall_s']:.1f} / {f['wall_s']:.1f} s "
+                              f"wall, peak RSS {h['main_rss_mb']:.0f} / {f['main_rss_mb']:.0f} MiB (largest "
+                              f"worker {h['worker_rss_mb']:.0f} / {f['worker_rss_mb']:.0f}); per added file "
+                              f"{sc['cpu_ms_per_file']:.2f} CPU-ms (all processes), {sc['wall_ms_per_file']:.2f} "
+                              f"wall-ms; fixed {sc['cpu_fixed_s']:.1f} CPU-s, {sc['wall_fixed_s']:.1f} s wall "
+                              f"(start-up, imports, workers, finalizing) -> NTU-120: "
+                              f"{sc['ntu120_s'] / 60:.1f} min (target <= {TARGET_S / 60:.0f} min on 2 cores)")
                 if args.engine == "local" or n_proc != max(args.num_proc):
                     shutil.rmtree(dest, ignore_errors=True)
             if args.engine == "ray":
@@ -407,6 +475,22 @@ def main(argv: list[str] | None = None) -> dict:
         finally:
             os.environ.clear()
             os.environ.update(saved_env)
+        if args.link_to:  # a full-size corpus: hard links to the files written
+            full = tmp / "full" / "nturgbd_skeletons"
+            distinct = link_corpus(paths, full, args.link_to)
+            out["full"] = {}
+            print(f"\nfull size: {args.link_to} NTU-named hard links to the {distinct} files written "
+                  f"(each its own clip id)")
+            for n_proc in args.num_proc:
+                dest = tmp / f"dataset-full-{n_proc}"
+                f = fresh_build(output_dir=dest, num_proc=n_proc, **{**base, "input_dir": full})
+                out["full"][n_proc] = f
+                print(f"  build of {args.link_to} files in a fresh process, {n_proc} process"
+                      f"{'es' if n_proc > 1 else ''}: {f['wall_s']:.1f} s wall = {f['wall_s'] / 60:.1f} min "
+                      f"(target <= {TARGET_S / 60:.0f} min), {1e3 * f['cpu_s'] / args.link_to:.2f} CPU-ms per "
+                      f"file; {f['rows']} rows; peak RSS {f['main_rss_mb']:.0f} MiB (largest worker "
+                      f"{f['worker_rss_mb']:.0f})")
+                shutil.rmtree(dest, ignore_errors=True)
         if len(out["builds"]) > 1:
             for key, what in (("wall_s", "in this process"), ("fresh", "in fresh processes")):
                 walls = {n: (b[key]["wall_s"] if key == "fresh" else b[key])

@@ -325,6 +325,7 @@ def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], f
     what = "hand" if options.placement == "phone_in_hand" else "forearm"
     result = _PoseList()
     result.pose, result.offsets = out, offsets
+    bounds = offsets.tolist()
     for b, (st, u, tr, nf) in enumerate(zip(status.tolist(), used.tolist(), share.tolist(),
                                             filled.tolist())):
         if st:
@@ -332,7 +333,7 @@ def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], f
                                       "two joints coincide, so the segment has no direction"))
             continue
         info = (_TWIST_USED[u], None if tr != tr else round(tr, 4), nf)  # NaN: no thumb
-        result.append((out[offsets[b]:offsets[b + 1]], {"twist": dict(zip(_TWIST_FIELDS, info))}))
+        result.append((out[bounds[b]:bounds[b + 1]], {"twist": dict(zip(_TWIST_FIELDS, info))}))
     return result
 
 
@@ -411,7 +412,10 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
 
     One compiled pass (``kernels.check_skeletons``) screens the limits, selects the joints and
     finds the frame rates; clips it does not pass are judged by ``_check_limits`` (their
-    MotionError goes to ``results``); clips that need the timeline repair go to ``repair``."""
+    MotionError goes to ``results``). Clips whose only repair is joints untracked in some frames
+    (the usual Kinect clip) are trimmed and filled by a second compiled pass
+    (``kernels.fill_untracked``, the arithmetic and notes of ``kinematics.fill_gaps``); clips
+    that need any other repair go to ``repair``."""
     motions = [sources[i] for i in members]
     names = motions[0].joint_names
     req, opt = _vocabulary(names, options.placement)
@@ -429,10 +433,16 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
     kernels.check_skeletons(t, valid, pos, offsets, req, opt, float(options.rate_hz),
                             _limit_array(options.limits or lim.DEFAULT_LIMITS), _OPTIONAL_MIN_VALID,
                             kin.MIN_FRAMES, status, code, fs, nout)
+    cut, lengths = np.zeros(b, np.int64), np.diff(offsets)
+    notes: dict[int, list[str]] = {}
     if status.any():
         clean = status == 0
+        fill = []  # within the limits, only joints untracked: filled in one compiled pass
         for k in np.flatnonzero(status).tolist():
             i = members[k]
+            if status[k] == kernels.REPAIR:
+                fill.append(k)
+                continue
             if status[k] & kernels.UNSURE:
                 try:
                     _check_limits(motions[k], options)
@@ -443,15 +453,30 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
                 repair.append(i)
             else:
                 clean[k] = True
+        if fill:
+            if b == 1 and pos is motions[0].positions:
+                pos = pos.copy()  # filled in place: not the caller's array
+            first, last, filled = np.empty((3, len(fill)), np.int64)
+            fs_kept = np.empty(len(fill))
+            kernels.fill_untracked(t, valid, pos, offsets, req, opt, code, np.array(fill, np.int64),
+                                   kin.MIN_FRAMES, kin.UNIFORM_RTOL, first, last, filled, fs_kept)
+            for k, f, l, nf, rate in zip(fill, first.tolist(), last.tolist(), filled.tolist(),
+                                         fs_kept.tolist()):
+                if f < 0:
+                    repair.append(members[k])
+                    continue
+                clean[k] = True
+                cut[k], lengths[k], fs[k] = f, l - f + 1, rate
+                notes[members[k]] = kin.repair_notes("motion", f, int(offsets[k + 1] - offsets[k]) - 1 - l, nf)
         keep = np.flatnonzero(clean)
         if not len(keep):
             return None
-        if len(keep) < b:
-            t, _ = _ragged(_pieces(t, offsets, keep.tolist()))
+        if len(keep) < b or notes:
             members, code, fs = [members[k] for k in keep.tolist()], code[keep], fs[keep]
-            starts, lengths = offsets[keep], offsets[keep + 1] - offsets[keep]
-    if len(members) == b:
-        starts, lengths = offsets[:-1], np.diff(offsets)
+            starts, lengths = offsets[keep] + cut[keep], lengths[keep]
+            t, _ = _ragged([t[s:s + n] for s, n in zip(starts.tolist(), lengths.tolist())])
+    if len(members) == b and not notes:
+        starts = offsets[:-1]
     used, slots = [], {}
     for c in code.tolist():
         if c not in slots:
@@ -462,7 +487,7 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
     else:
         jidx = np.stack([slots[c][1] for c in code.tolist()])
     for i in members:
-        results[i] = []
+        results[i] = notes.get(i, [])
     clips = _PackedClips(pos, names, starts, lengths, used, jidx)
     return _pose_part(members, t, fs, clips, options, results)
 
@@ -669,26 +694,29 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
         apply_device_ragged(ideal, q_offsets, options.rate_hz, get_device(options.device), rngs)
     # after the device model: every value finite (else clip by clip)
     finite = cal is None and kernels.clip_peaks(ideal, q_offsets[[0, -1]], np.empty(1), np.empty(1))
-    accel, gyro = np.ascontiguousarray(ideal[:, :3]), np.ascontiguousarray(ideal[:, 3:])
     rate = float(rate)
-    for k, (i, info, cut) in enumerate(zip(poses.index, poses.infos, cutoffs)):
-        if not live[k]:
+    bounds = q_offsets.tolist()
+    for k, (i, info, cut, ok, bad) in enumerate(zip(poses.index, poses.infos, cutoffs, live.tolist(),
+                                                    implausible.tolist())):
+        if not ok:
             continue
-        if implausible[k]:
+        if bad:
             why = lim.imu_problem_max(float(a_max[k]), float(g_max[k]), limits)
             results[i] = MotionError(f"clip {clip_ids[i]!r}: {why}; check the motion for outliers")
             continue
-        rows = slice(q_offsets[k], q_offsets[k + 1])
-        a, g = accel[rows], gyro[rows]
+        q0, q1 = bounds[k], bounds[k + 1]
         if cal is not None:
-            a, g = cal.map_quantiles(a, g)
+            a, g = (x.copy() for x in cal.map_quantiles(ideal[q0:q1, :3], ideal[q0:q1, 3:]))
+        else:  # contiguous copies: own memory, not the block's
+            a, g = ideal[q0:q1, :3].copy(), ideal[q0:q1, 3:].copy()
         if not finite and not (np.isfinite(a).all() and np.isfinite(g).all()):
             results[i] = MotionError(f"clip {clip_ids[i]!r}: simulation produced non-finite values "
                                      "(check the motion for outliers)")
             continue
-        extra = {"screen": screened[i]} if i in screened else {}
-        results[i] = ImuRecording(a.copy(), g.copy(), tq[rows].copy(),  # own memory, not the block's
-                                  rate, notes=results[i], info={**info, "cutoff_hz": cut, **extra})
+        info = {**info, "cutoff_hz": cut}
+        if i in screened:
+            info["screen"] = screened[i]
+        results[i] = ImuRecording(a, g, tq[q0:q1].copy(), rate, notes=results[i], info=info)
     return results
 
 

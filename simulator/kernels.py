@@ -763,8 +763,26 @@ def _median(v):
 
 @njit(cache=True, error_model="numpy")
 def _median5_nearest(phi, out):
-    """scipy.ndimage.median_filter(phi, size=5, mode="nearest") of a 1-D array."""
+    """scipy.ndimage.median_filter(phi, size=5, mode="nearest") of a 1-D array.
+
+    Without NaN, each window's median is an exact order statistic found by min/max alone
+    (the lower of the two pair minima and the higher of the two pair maxima cannot be the
+    median; the median of the other three is); with NaN, by insertion sort as before."""
     n = phi.shape[0]
+    has_nan = False
+    for i in range(n):
+        has_nan |= phi[i] != phi[i]
+    if not has_nan:
+        for i in range(n):
+            a = phi[max(i - 2, 0)]
+            b = phi[max(i - 1, 0)]
+            c = phi[min(i + 1, n - 1)]
+            d = phi[min(i + 2, n - 1)]
+            e = phi[i]
+            f = max(min(a, b), min(c, d))
+            g = min(max(a, b), max(c, d))
+            out[i] = max(min(e, f), min(max(e, f), g))
+        return
     w = np.empty(5)
     for i in range(n):
         for k in range(5):
@@ -787,16 +805,16 @@ def _unwrap(p, out):
     run = 0.0
     for i in range(1, n):
         dd = p[i] - p[i - 1]
+        if abs(dd) < np.pi:  # np.unwrap's correction is zero there: no remainder needed
+            out[i] = p[i] + run
+            continue
         m = np.fmod(dd + np.pi, two_pi)
         if m != 0.0 and m < 0.0:
             m += two_pi
         ddmod = m - np.pi
         if ddmod == -np.pi and dd > 0:
             ddmod = np.pi
-        corr = ddmod - dd
-        if abs(dd) < np.pi:
-            corr = 0.0
-        run += corr
+        run += ddmod - dd
         out[i] = p[i] + run
 
 
@@ -821,11 +839,149 @@ def _interp_good(phi, good, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _segment_axes(joints, src, n, jidx, placement, ppf, u, origin, ref, plane_ok, flex):
+    """Pass 1 of ``device_frame_ragged`` for one clip (rows 0 ... n - 1 of the slices given): the
+    segment axis u, the origin, the radial reference ref (elbow plane faded into the forward
+    direction), whether the elbow plane is trusted, and the elbow flexion (only with a slope).
+    Returns the clip's status (0 ok, 1 degenerate segment axis, 2 degenerate radial direction)."""
+    js, je, jw, jh, jt, jls, jrs = jidx[0], jidx[1], jidx[2], jidx[3], jidx[4], jidx[6], jidx[7]
+    for i in range(n):
+        r_ = src + i
+        w0, w1, w2 = joints[r_, jw, 0], joints[r_, jw, 1], joints[r_, jw, 2]
+        if placement == 2:
+            dj = jt if jt >= 0 else jh
+            if dj >= 0:
+                v0, v1, v2 = joints[r_, dj, 0] - w0, joints[r_, dj, 1] - w1, joints[r_, dj, 2] - w2
+            else:
+                v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
+            oj = jh if jh >= 0 else jw
+        else:
+            v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
+            oj = jw
+        nv = _norm3(v0, v1, v2)
+        if nv < 1e-9:
+            return 1
+        u[i, 0], u[i, 1], u[i, 2] = v0 / nv, v1 / nv, v2 / nv
+        for k in range(3):
+            origin[i, k] = joints[r_, oj, k]
+    for i in range(n):
+        r_ = src + i
+        # forward direction from the shoulders (else world x), made perpendicular to u
+        f0, f1, f2, nf = 1.0, 0.0, 0.0, 1.0  # nf = |f|: sqrt(1) is 1 exactly
+        if jls >= 0 and jrs >= 0:
+            a0 = joints[r_, jrs, 0] - joints[r_, jls, 0]
+            a1 = joints[r_, jrs, 1] - joints[r_, jls, 1]
+            a2 = joints[r_, jrs, 2] - joints[r_, jls, 2]
+            c0 = 0.0 * a2 - 1.0 * a1  # np.cross((0, 0, 1), across), term by term
+            c1 = 1.0 * a0 - 0.0 * a2
+            c2 = 0.0 * a1 - 0.0 * a0
+            nc = _norm3(c0, c1, c2)
+            if not nc < 1e-6:
+                f0, f1, f2, nf = c0, c1, c2, nc
+        f0, f1, f2 = f0 / nf, f1 / nf, f2 / nf
+        u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
+        d = f0 * u0 + f1 * u1 + f2 * u2
+        fb0, fb1, fb2 = f0 - d * u0, f1 - d * u1, f2 - d * u2
+        up0 = joints[r_, je, 0] - joints[r_, js, 0]
+        up1 = joints[r_, je, 1] - joints[r_, js, 1]
+        up2 = joints[r_, je, 2] - joints[r_, js, 2]
+        d = -up0 * u0 + -up1 * u1 + -up2 * u2
+        n_up = _norm3(up0, up1, up2)
+        nu = max(n_up, 1e-9)
+        r0, r1, r2 = (-up0 - d * u0) / nu, (-up1 - d * u1) / nu, (-up2 - d * u2) / nu
+        sine = _norm3(r0, r1, r2)
+        fade = min(max(1.0 - sine / 0.35, 0.0), 1.0)
+        w2 = 1.0 * (fade * fade)
+        r0, r1, r2 = r0 + w2 * fb0, r1 + w2 * fb1, r2 + w2 * fb2
+        nr = _norm3(r0, r1, r2)
+        if nr < 1e-9:
+            return 2
+        ref[i, 0], ref[i, 1], ref[i, 2] = r0 / nr, r1 / nr, r2 / nr
+        plane_ok[i] = sine >= 0.35
+        if ppf == 0.0:
+            continue  # the flexion only enters the model through its slope
+        # elbow flexion
+        b0 = joints[r_, jw, 0] - joints[r_, je, 0]
+        b1 = joints[r_, jw, 1] - joints[r_, je, 1]
+        b2 = joints[r_, jw, 2] - joints[r_, je, 2]
+        cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(n_up * _norm3(b0, b1, b2), 1e-12)
+        flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
+    return 0
+
+
+@njit(cache=True, error_model="numpy")
+def _thumb_angle(joints, src, n, jth, base, sign, u, ref, raw, sine_t, bone):
+    """The thumb's twist angle about the forearm axis (sign * u) from the radial reference ref,
+    raw[:n] rad, with the thumb bone's length bone[:n] m and its sine to the axis sine_t[:n]
+    (``twist.forearm_twist``)."""
+    for i in range(n):
+        x0 = joints[src + i, jth, 0] - joints[src + i, base, 0]
+        x1 = joints[src + i, jth, 1] - joints[src + i, base, 1]
+        x2 = joints[src + i, jth, 2] - joints[src + i, base, 2]
+        bone[i] = _norm3(x0, x1, x2)
+        a0, a1, a2 = sign * u[i, 0], sign * u[i, 1], sign * u[i, 2]
+        d = x0 * a0 + x1 * a1 + x2 * a2
+        p0, p1, p2 = x0 - d * a0, x1 - d * a1, x2 - d * a2
+        sine_t[i] = _norm3(p0, p1, p2) / max(bone[i], 1e-9)
+        e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
+        c0 = e1 * p2 - e2 * p1
+        c1 = e2 * p0 - e0 * p2
+        c2 = e0 * p1 - e1 * p0
+        raw[i] = np.arctan2(c0 * a0 + c1 * a1 + c2 * a2, e0 * p0 + e1 * p1 + e2 * p2)
+
+
+@njit(cache=True, error_model="numpy")
+def _thumb_gate(raw, sine_t, bone, plane_ok, fs, twist_f, un, med5, out):
+    """The per-frame checks of ``twist.forearm_twist`` on the thumb angle raw (n,) rad (n >= 2):
+    bone length, thumb off the axis, spike against a 5-frame median, twist range where the elbow
+    plane is trusted, angular rate. Returns (trusted share, failed frames); when the share reaches
+    ``min_trusted``, out (n,) gets the unwrapped angle interpolated over the failed frames
+    (else failed frames = -1 and out is untouched). un, med5: (n,) scratch."""
+    bone_tol, min_sine, max_twist, spike, max_rate, min_trusted = (
+        twist_f[2], twist_f[3], twist_f[4], twist_f[5], twist_f[6], twist_f[7])
+    two_pi = 2.0 * np.pi
+    n = raw.shape[0]
+    _unwrap(raw, un)
+    med_bone = _median(bone)
+    ok = np.empty(n, np.bool_)
+    _median5_nearest(un, med5)
+    for i in range(n):
+        good = abs(bone[i] - med_bone) <= bone_tol * max(med_bone, 1e-6)
+        good = good and sine_t[i] >= min_sine and abs(un[i] - med5[i]) <= spike
+        if good and plane_ok[i]:
+            # |twist wrapped to (-pi, pi]| <= max: np.angle(exp(i phi)) only where
+            # the plain remainder lies within 1e-6 rad of the limit
+            wrapped = un[i] - two_pi * np.floor((un[i] + np.pi) / two_pi)
+            if abs(abs(wrapped) - max_twist) <= 1e-6:
+                wrapped = np.arctan2(np.sin(un[i]), np.cos(un[i]))
+            good = abs(wrapped) <= max_twist
+        ok[i] = good
+    idx = np.flatnonzero(ok)
+    if idx.size >= 2:
+        fast = np.zeros(idx.size - 1, np.bool_)
+        for k in range(idx.size - 1):
+            rate = abs(un[idx[k + 1]] - un[idx[k]]) * fs / float(idx[k + 1] - idx[k])
+            fast[k] = rate > max_rate
+        for k in range(idx.size - 1):
+            if fast[k]:
+                ok[idx[k + 1]] = False
+                ok[idx[k]] = False
+    count = 0
+    for i in range(n):
+        count += ok[i]
+    share = count / n
+    if share < min_trusted:
+        return share, -1
+    _interp_good(un, ok, out)
+    return share, n - count
+
+
+@njit(cache=True, error_model="numpy")
 def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_f, twist_i, smooth_sos,
                         smooth_zi, smooth_pad, smooth_fit, offset, mount, out, status, used,
                         share, filled):
     """Device pose of each clip from its joints: ``orientation.device_frame`` followed by the
-    mounting and the quaternion conversion of ``device_pose``, clip by clip, in compiled code.
+    mounting and the quaternion conversion of ``device_pose``, in compiled code.
 
     joints: (R, K, 3) m, clip b in rows starts[b] ... starts[b] + T_b - 1; offsets (B + 1,): where
     clip b goes in out (sum T, 7); jidx_all: (B, 8) per clip, indices into K of shoulder, elbow, wrist,
@@ -836,201 +992,92 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
     low-pass of each clip (``lowpass_ragged``'s arguments). out (sum T, 7); per clip: status
     (0 ok, 1 degenerate segment axis, 2 degenerate radial direction), used (0 model, 1 thumb,
     2 thumb raw), share (trusted share of thumb frames; NaN = none), filled frames.
+
+    Three passes over the block: the segment axes and the twist angle of every clip, one
+    low-pass of all the twist angles that are smoothed (each clip on its own, as one call per
+    clip would), then the frames. Every clip's numbers are its own, whatever its neighbours.
     """
     left = placement == 0
-    (twist_rad, ppf, bone_tol, min_sine, max_twist, spike, max_rate, min_trusted) = (
-        twist_f[0], twist_f[1], twist_f[2], twist_f[3], twist_f[4], twist_f[5], twist_f[6],
-        twist_f[7])
+    twist_rad, ppf = twist_f[0], twist_f[1]
     source, smooth_on = twist_i[0], twist_i[1]
-    two_pi = 2.0 * np.pi
     ident = _is_identity(mount)
     nclips = offsets.shape[0] - 1
+    total = offsets[nclips]
+    u = np.empty((total, 3))
+    origin = np.empty((total, 3))
+    ref = np.empty((total, 3))
+    plane_ok = np.empty(total, np.bool_)
+    flex = np.empty(total)
+    phi = np.empty((total, 1))  # the twist of each clip before its smoothing
+    varying = np.zeros(nclips, np.bool_)  # False: the model's one angle on every frame
+    pad = np.zeros(nclips, np.int64)  # the clips to smooth keep their pad; 0 = not smoothed
+    maxn = 0
+    for b in range(nclips):
+        maxn = max(maxn, offsets[b + 1] - offsets[b])
+    scratch = np.empty((5, maxn))
     for b in range(nclips):
         o, n = offsets[b], offsets[b + 1] - offsets[b]
-        src = starts[b]
         jidx = jidx_all[b]
-        js, je, jw, jh, jt, jth, jls, jrs = (jidx[0], jidx[1], jidx[2], jidx[3], jidx[4], jidx[5],
-                                            jidx[6], jidx[7])
         status[b], used[b], share[b], filled[b] = 0, 0, np.nan, 0
-        u = np.empty((n, 3))
-        origin = np.empty((n, 3))
-        for i in range(n):
-            r_ = src + i
-            w0, w1, w2 = joints[r_, jw, 0], joints[r_, jw, 1], joints[r_, jw, 2]
-            if placement == 2:
-                dj = jt if jt >= 0 else jh
-                if dj >= 0:
-                    v0, v1, v2 = joints[r_, dj, 0] - w0, joints[r_, dj, 1] - w1, joints[r_, dj, 2] - w2
-                else:
-                    v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
-                oj = jh if jh >= 0 else jw
-            else:
-                v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
-                oj = jw
-            nv = _norm3(v0, v1, v2)
-            if nv < 1e-9:
-                status[b] = 1
-            u[i, 0], u[i, 1], u[i, 2] = v0 / nv, v1 / nv, v2 / nv
-            for k in range(3):
-                origin[i, k] = joints[src + i, oj, k]
+        status[b] = _segment_axes(joints, starts[b], n, jidx, placement, ppf, u[o:o + n],
+                                  origin[o:o + n], ref[o:o + n], plane_ok[o:o + n], flex[o:o + n])
         if status[b]:
             continue
-        ref = np.empty((n, 3))
-        plane_ok = np.empty(n, np.bool_)
-        flex = np.empty(n)
+        # forearm twist (twist.forearm_twist): the model (with no slope: twist_rad + 0 (x) finite
+        # flexion, exactly), replaced by the thumb where it is trusted
         for i in range(n):
-            # forward direction from the shoulders (else world x), made perpendicular to u
-            f0, f1, f2, nf = 1.0, 0.0, 0.0, 1.0  # nf = |f|: sqrt(1) is 1 exactly
-            if jls >= 0 and jrs >= 0:
-                a0 = joints[src + i, jrs, 0] - joints[src + i, jls, 0]
-                a1 = joints[src + i, jrs, 1] - joints[src + i, jls, 1]
-                a2 = joints[src + i, jrs, 2] - joints[src + i, jls, 2]
-                c0 = 0.0 * a2 - 1.0 * a1  # np.cross((0, 0, 1), across), term by term
-                c1 = 1.0 * a0 - 0.0 * a2
-                c2 = 0.0 * a1 - 0.0 * a0
-                nc = _norm3(c0, c1, c2)
-                if not nc < 1e-6:
-                    f0, f1, f2, nf = c0, c1, c2, nc
-            f0, f1, f2 = f0 / nf, f1 / nf, f2 / nf
-            u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
-            d = f0 * u0 + f1 * u1 + f2 * u2
-            fb0, fb1, fb2 = f0 - d * u0, f1 - d * u1, f2 - d * u2
-            up0 = joints[src + i, je, 0] - joints[src + i, js, 0]
-            up1 = joints[src + i, je, 1] - joints[src + i, js, 1]
-            up2 = joints[src + i, je, 2] - joints[src + i, js, 2]
-            d = -up0 * u0 + -up1 * u1 + -up2 * u2
-            n_up = _norm3(up0, up1, up2)
-            nu = max(n_up, 1e-9)
-            r0, r1, r2 = (-up0 - d * u0) / nu, (-up1 - d * u1) / nu, (-up2 - d * u2) / nu
-            sine = _norm3(r0, r1, r2)
-            fade = min(max(1.0 - sine / 0.35, 0.0), 1.0)
-            w2 = 1.0 * (fade * fade)
-            r0, r1, r2 = r0 + w2 * fb0, r1 + w2 * fb1, r2 + w2 * fb2
-            nr = _norm3(r0, r1, r2)
-            if nr < 1e-9:
-                status[b] = 2
-            ref[i, 0], ref[i, 1], ref[i, 2] = r0 / nr, r1 / nr, r2 / nr
-            plane_ok[i] = sine >= 0.35
-            if ppf == 0.0:
-                continue  # the flexion only enters the model through its slope
-            # elbow flexion
-            b0 = joints[src + i, jw, 0] - joints[src + i, je, 0]
-            b1 = joints[src + i, jw, 1] - joints[src + i, je, 1]
-            b2 = joints[src + i, jw, 2] - joints[src + i, je, 2]
-            cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(n_up * _norm3(b0, b1, b2), 1e-12)
-            flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
+            phi[o + i, 0] = twist_rad + ppf * (flex[o + i] - np.pi / 2) if ppf != 0.0 else twist_rad
+        if ppf != 0.0:
+            varying[b] = True
+            if smooth_on:
+                pad[b] = smooth_pad[b]
+        jth = jidx[5]
+        if jth < 0 or source == 2:
+            continue
+        base = jidx[3] if jidx[3] >= 0 else jidx[2]
+        sine_t, bone = scratch[0, :n], scratch[1, :n]
+        raw = scratch[2, :n] if source != 1 and n >= 2 else phi[o:o + n, 0]
+        _thumb_angle(joints, starts[b], n, jth, base, 1.0 if left else -1.0, u[o:o + n],
+                     ref[o:o + n], raw, sine_t, bone)
+        if source == 1 or n < 2:
+            varying[b], used[b], pad[b] = True, 2, 0
+            continue
+        share[b], nf = _thumb_gate(raw, sine_t, bone, plane_ok[o:o + n], fs[b], twist_f,
+                                   scratch[3, :n], scratch[4, :n], phi[o:o + n, 0])
+        if nf >= 0:
+            varying[b], used[b], filled[b] = True, 1, nf
+            pad[b] = smooth_pad[b] if smooth_on else 0
+    smoothed = np.empty((total, 1))
+    lowpass_ragged(phi, offsets, smooth_sos, smooth_zi, pad, smooth_fit, smoothed)
+    for b in range(nclips):
         if status[b]:
             continue
-        axis = np.empty((n, 3))
-        for i in range(n):
-            for k in range(3):
-                axis[i, k] = u[i, k] if left else -u[i, k]
-        # forearm twist (twist.forearm_twist)
-        model = np.empty(n)
-        for i in range(n):  # with no slope: twist_rad + 0 (x) finite flexion, exactly
-            model[i] = twist_rad + ppf * (flex[i] - np.pi / 2) if ppf != 0.0 else twist_rad
-        if ppf != 0.0 and smooth_on:
-            tmp = model.reshape(n, 1).copy()
-            res = np.empty((n, 1))
-            lowpass_ragged(tmp, np.array([0, n]), smooth_sos[b:b + 1], smooth_zi[b:b + 1],
-                           smooth_pad[b:b + 1], smooth_fit[b:b + 1], res)
-            model[:] = res[:, 0]
-        phi = model
-        phi_const = ppf == 0.0  # the model without slope is one angle
-        if jth >= 0 and source != 2:
-            base = jh if jh >= 0 else jw
-            raw = np.empty(n)
-            sine_t = np.empty(n)
-            bone = np.empty(n)
-            for i in range(n):
-                x0 = joints[src + i, jth, 0] - joints[src + i, base, 0]
-                x1 = joints[src + i, jth, 1] - joints[src + i, base, 1]
-                x2 = joints[src + i, jth, 2] - joints[src + i, base, 2]
-                bone[i] = _norm3(x0, x1, x2)
-                a0, a1, a2 = axis[i, 0], axis[i, 1], axis[i, 2]
-                d = x0 * a0 + x1 * a1 + x2 * a2
-                p0, p1, p2 = x0 - d * a0, x1 - d * a1, x2 - d * a2
-                sine_t[i] = _norm3(p0, p1, p2) / max(bone[i], 1e-9)
-                e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
-                c0 = e1 * p2 - e2 * p1
-                c1 = e2 * p0 - e0 * p2
-                c2 = e0 * p1 - e1 * p0
-                raw[i] = np.arctan2(c0 * a0 + c1 * a1 + c2 * a2, e0 * p0 + e1 * p1 + e2 * p2)
-            if source == 1 or n < 2:
-                phi = raw
-                phi_const = False
-                used[b] = 2
-            else:
-                un = np.empty(n)
-                _unwrap(raw, un)
-                med_bone = _median(bone)
-                ok = np.empty(n, np.bool_)
-                med5 = np.empty(n)
-                _median5_nearest(un, med5)
-                for i in range(n):
-                    good = abs(bone[i] - med_bone) <= bone_tol * max(med_bone, 1e-6)
-                    good = good and sine_t[i] >= min_sine and abs(un[i] - med5[i]) <= spike
-                    if good and plane_ok[i]:
-                        # |twist wrapped to (-pi, pi]| <= max: np.angle(exp(i phi)) only where
-                        # the plain remainder lies within 1e-6 rad of the limit
-                        wrapped = un[i] - two_pi * np.floor((un[i] + np.pi) / two_pi)
-                        if abs(abs(wrapped) - max_twist) <= 1e-6:
-                            wrapped = np.arctan2(np.sin(un[i]), np.cos(un[i]))
-                        good = abs(wrapped) <= max_twist
-                    ok[i] = good
-                idx = np.flatnonzero(ok)
-                if idx.size >= 2:
-                    fast = np.zeros(idx.size - 1, np.bool_)
-                    for k in range(idx.size - 1):
-                        rate = abs(un[idx[k + 1]] - un[idx[k]]) * fs[b] / float(idx[k + 1] - idx[k])
-                        fast[k] = rate > max_rate
-                    for k in range(idx.size - 1):
-                        if fast[k]:
-                            ok[idx[k + 1]] = False
-                            ok[idx[k]] = False
-                count = 0
-                for i in range(n):
-                    count += ok[i]
-                share[b] = count / n
-                if share[b] >= min_trusted:
-                    used[b] = 1
-                    phi_const = False
-                    filled[b] = n - count
-                    interp = np.empty(n)
-                    _interp_good(un, ok, interp)
-                    if smooth_on:
-                        res = np.empty((n, 1))
-                        lowpass_ragged(interp.reshape(n, 1).copy(), np.array([0, n]),
-                                       smooth_sos[b:b + 1], smooth_zi[b:b + 1],
-                                       smooth_pad[b:b + 1], smooth_fit[b:b + 1], res)
-                        phi = res[:, 0].copy()
-                    else:
-                        phi = interp
+        o, n = offsets[b], offsets[b + 1] - offsets[b]
         # frame: r = rotate_about(ref, axis, phi); dorsal; axes by placement; then device_pose
-        c, s = np.cos(phi[0]), np.sin(phi[0])
-        for i in range(n):
+        c, s = np.cos(smoothed[o, 0]), np.sin(smoothed[o, 0])
+        for i in range(o, o + n):
             e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
-            a0, a1, a2 = axis[i, 0], axis[i, 1], axis[i, 2]
-            if not phi_const:
-                c, s = np.cos(phi[i]), np.sin(phi[i])
+            u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
+            a0, a1, a2 = (u0, u1, u2) if left else (-u0, -u1, -u2)
+            if varying[b]:
+                c, s = np.cos(smoothed[i, 0]), np.sin(smoothed[i, 0])
             x0 = a1 * e2 - a2 * e1
             x1 = a2 * e0 - a0 * e2
             x2 = a0 * e1 - a1 * e0
             r0, r1, r2 = c * e0 + s * x0, c * e1 + s * x1, c * e2 + s * x2
-            u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
             if left:
                 d0, d1, d2 = r1 * u2 - r2 * u1, r2 * u0 - r0 * u2, r0 * u1 - r1 * u0
             else:
                 d0, d1, d2 = u1 * r2 - u2 * r1, u2 * r0 - u0 * r2, u0 * r1 - u1 * r0
             if placement == 0:  # columns: the device axes
                 _pose_row(u0, -r0, d0, u1, -r1, d1, u2, -r2, d2, origin[i, 0], origin[i, 1],
-                          origin[i, 2], offset, mount, ident, out, o + i)
+                          origin[i, 2], offset, mount, ident, out, i)
             elif placement == 1:
                 _pose_row(-u0, -r0, d0, -u1, -r1, d1, -u2, -r2, d2, origin[i, 0], origin[i, 1],
-                          origin[i, 2], offset, mount, ident, out, o + i)
+                          origin[i, 2], offset, mount, ident, out, i)
             else:
                 _pose_row(r0, u0, -d0, r1, u1, -d1, r2, u2, -d2, origin[i, 0], origin[i, 1],
-                          origin[i, 2], offset, mount, ident, out, o + i)
+                          origin[i, 2], offset, mount, ident, out, i)
         _continuous_signs(out[o:o + n])
 
 
@@ -1143,6 +1190,81 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
                 st |= REPAIR
         nout[b] = int(np.floor((t[o + n - 1] - t[o]) * rate_hz + 1e-9)) + 1
         status[b] = st
+
+
+@njit(cache=True, error_model="numpy")
+def fill_untracked(t, valid, pos, offsets, req, opt, use_opt, todo, min_frames, rtol, first, last,
+                   filled, fs):
+    """``kinematics.fill_gaps`` of the clips ``todo`` (indices into the block of
+    ``check_skeletons``, with strictly increasing times), in place in pos, for the joints each
+    clip uses (req and the optional joints of its ``use_opt`` bits).
+
+    A frame is good when every used joint is tracked; the clip is trimmed to its first ... last
+    good frame and each used joint of a frame in between that is not good gets
+    ``np.interp(t, t[good], x[good])`` (the same operations). Per todo item: first, last (frames
+    of the clip kept), filled (frames filled) and fs (Hz, 1 / median interval of the kept
+    frames). first = -1 leaves the clip as it is, for the general path: fewer than
+    ``min_frames`` good frames, or kept times not uniform within rtol (``kinematics.is_uniform``).
+    """
+    nopt = opt.shape[0]
+    cols = np.empty(3 + nopt, np.int64)
+    for m in range(todo.shape[0]):
+        b = todo[m]
+        o, n = offsets[b], offsets[b + 1] - offsets[b]
+        first[m], last[m], filled[m], fs[m] = -1, -1, 0, np.nan
+        nk = 3
+        for k in range(3):
+            cols[k] = req[k]
+        for k in range(nopt):
+            if use_opt[b] & (1 << k):
+                cols[nk] = opt[k]
+                nk += 1
+        ok = np.empty(n, np.bool_)
+        count, f, l = 0, -1, -1
+        for i in range(n):
+            good = True
+            for jj in range(nk):
+                good &= valid[o + i, cols[jj]]
+            ok[i] = good
+            if good:
+                count += 1
+                l = i
+                if f < 0:
+                    f = i
+        if count < min_frames:
+            continue
+        kept = l - f + 1
+        dt = np.empty(kept - 1)
+        lo, hi = np.inf, -np.inf
+        for i in range(kept - 1):
+            d = t[o + f + i + 1] - t[o + f + i]
+            dt[i] = d
+            lo, hi = min(lo, d), max(hi, d)
+        mean = (t[o + l] - t[o + f]) / max(kept - 1, 1)
+        if not (hi - mean <= rtol * mean and mean - lo <= rtol * mean):
+            continue
+        g0, g1 = f, f
+        for i in range(f, l + 1):
+            if ok[i]:
+                g0 = i
+                continue
+            if g1 < i:  # the next good frame (l at the latest)
+                g1 = i + 1
+                while not ok[g1]:
+                    g1 += 1
+            x, x0, x1 = t[o + i], t[o + g0], t[o + g1]
+            for jj in range(nk):
+                j = cols[jj]
+                for c in range(3):
+                    y0, y1 = pos[o + g0, j, c], pos[o + g1, j, c]
+                    slope = (y1 - y0) / (x1 - x0)
+                    r = slope * (x - x0) + y0
+                    if r != r:  # NaN one way: the other (as np.interp)
+                        r = slope * (x - x1) + y1
+                        if r != r and y0 == y1:
+                            r = y0
+                    pos[o + i, j, c] = r
+        first[m], last[m], filled[m], fs[m] = f, l, kept - count, 1.0 / _median(dt)
 
 
 @njit(cache=True, error_model="numpy")

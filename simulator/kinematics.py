@@ -66,9 +66,7 @@ def fill_gaps(t: np.ndarray, x: np.ndarray, valid: np.ndarray, what: str = "moti
             f"{what}: only {n_ok} frames have every needed joint tracked; need at least {MIN_FRAMES}"
         )
     first, last = np.flatnonzero(ok)[[0, -1]]
-    if first > 0 or last < len(t) - 1:
-        warnings.warn(f"{what}: trimmed {first} leading and {len(t) - 1 - last} trailing frames "
-                      "without the needed joints", RuntimeWarning, stacklevel=3)
+    trailing = len(t) - 1 - last
     t, x, ok = t[first:last + 1], x[first:last + 1], ok[first:last + 1]
     n_fill = int((~ok).sum())
     if n_fill:
@@ -79,12 +77,28 @@ def fill_gaps(t: np.ndarray, x: np.ndarray, valid: np.ndarray, what: str = "moti
         for c in range(flat.shape[1]):  # a handful of channels; time is vectorised
             filled[bad, c] = np.interp(t[bad], t[good], flat[good, c])
         x = filled.reshape(x.shape)
-        warnings.warn(f"{what}: filled {n_fill} frames with missing joints by interpolation",
-                      RuntimeWarning, stacklevel=3)
+    for note in repair_notes(what, int(first), int(trailing), n_fill):
+        warnings.warn(note, RuntimeWarning, stacklevel=3)
     return t, x, n_fill
 
 
-def is_uniform(t: np.ndarray, rtol: float = 0.01, dt: np.ndarray | None = None) -> bool:
+def repair_notes(what: str, leading: int, trailing: int, filled: int) -> list[str]:
+    """The notes of ``fill_gaps`` (also given by the compiled fill of ``imu``): frames trimmed at
+    either end, interior frames filled."""
+    notes = []
+    if leading or trailing:
+        notes.append(f"{what}: trimmed {leading} leading and {trailing} trailing frames "
+                     "without the needed joints")
+    if filled:
+        notes.append(f"{what}: filled {filled} frames with missing joints by interpolation")
+    return notes
+
+
+#: Frame intervals within this share of the mean count as a uniform time grid.
+UNIFORM_RTOL = 0.01
+
+
+def is_uniform(t: np.ndarray, rtol: float = UNIFORM_RTOL, dt: np.ndarray | None = None) -> bool:
     """Whether every frame interval of increasing t (T,) is within rtol of the mean interval
     (``dt``: np.diff(t) when the caller has it already)."""
     dt = np.diff(t) if dt is None else dt

@@ -97,6 +97,26 @@ def test_build_speed_runs_end_to_end(tmp_path, capsys):
     assert "cutoff 4.0 Hz" in out  # the NTU build's own cutoff (Kinect v2), not the default
     assert "NTU-120 (114480 samples)" in out
     assert list(tmp_path.iterdir()) == []  # the corpus and dataset were removed
+    half = build["fresh_half"]  # the fresh build of half the corpus, for the fixed/per-file split
+    assert half["rows"] < build["fresh"]["rows"] and _finite_positive(half["main_rss_mb"])
+    assert "per added file" in out and set(build["scaling"]) >= {"cpu_ms_per_file", "ntu120_s"}
+
+
+def test_build_speed_full_size_links_and_scaling(tmp_path):
+    bs = _load("build_speed")
+    paths = bs.write_corpus(tmp_path / "src", 3, frames=(30, 30))
+    assert bs.link_corpus(paths, tmp_path / "full", 7) == 3
+    links = sorted((tmp_path / "full").iterdir())
+    assert len(links) == 7 and len({p.name for p in links}) == 7
+    for p in links:  # a hard link to a written file, under an NTU name with that file's action
+        src = next(q for q in paths if q.stat().st_ino == p.stat().st_ino)
+        assert ntu.FILE_RE.fullmatch(p.name[:20]) and p.name[16:20] == src.name[16:20]
+    assert sorted(p.stat().st_nlink for p in paths) == [3, 3, 4]
+    # fixed + per-file cost from two sizes: 100 files 10 s wall / 12 CPU-s, 200 files 15 / 20
+    sc = bs.scaling({"wall_s": 10.0, "cpu_s": 12.0}, {"wall_s": 15.0, "cpu_s": 20.0}, 100, 200)
+    assert sc["wall_ms_per_file"] == pytest.approx(50) and sc["cpu_ms_per_file"] == pytest.approx(80)
+    assert sc["wall_fixed_s"] == pytest.approx(5) and sc["cpu_fixed_s"] == pytest.approx(4)
+    assert sc["ntu120_s"] == pytest.approx(5 + 114_480 * 0.05)
 
 
 # ---------------------------------------------------------------- tstr

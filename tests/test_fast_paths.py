@@ -1,7 +1,8 @@
 """The simulator's fast paths (issue 13) against the plain computations they stand in for: the
 compiled screening of skeleton clips against ``_check_limits`` and the per-clip joint selection,
-the spline setup shared between clips of one grid against a fresh setup, the batched seeding
-against ``clip_rng``, the median-of-5 and the per-clip peaks against NumPy / scipy."""
+the compiled fill of untracked joints against the per-clip repair, the spline setup shared
+between clips of one grid against a fresh setup, the batched seeding against ``clip_rng``, the
+median-of-5 and the per-clip peaks against NumPy / scipy."""
 
 from __future__ import annotations
 
@@ -140,6 +141,22 @@ def test_median_of_five_matches_scipy():
             out = np.empty(n)
             kernels._median5_nearest(x, out)
             np.testing.assert_array_equal(out, median_filter(x, size=5, mode="nearest"))
+    x = rng.standard_normal(30)  # a NaN: the windows without it still get their exact median
+    x[12] = np.nan
+    out = np.empty(30)
+    kernels._median5_nearest(x, out)
+    clean = np.r_[0:10, 15:30]
+    np.testing.assert_array_equal(out[clean], median_filter(np.nan_to_num(x), size=5, mode="nearest")[clean])
+
+
+def test_unwrap_matches_numpy_across_jumps_of_every_size():
+    rng = np.random.default_rng(8)
+    for scale in (0.5, 3.0, 10.0):  # small steps, steps about pi, several turns per step
+        p = np.cumsum(rng.standard_normal(400) * scale)
+        p[::7] = np.pi * np.sign(rng.standard_normal(58))  # exact +-pi jumps: np.unwrap's edge case
+        out = np.empty_like(p)
+        kernels._unwrap(p, out)
+        np.testing.assert_array_equal(out, np.unwrap(p))
 
 
 def test_clip_peaks_match_numpy_and_propagate_nan():
@@ -200,3 +217,62 @@ def test_threads_keep_their_own_spline_setups():
     for got, ref in zip(both, alone):
         for a, b in zip(got, ref):
             assert a.accel.tobytes() == b.accel.tobytes() and a.gyro.tobytes() == b.gyro.tobytes()
+
+
+def _untracked_corpus() -> list[Motion]:
+    """Clips whose only repair is joints untracked in some frames: gaps of 1-10 frames inside,
+    untracked runs at either end (trimmed), an optional joint (thumb) untracked now and then,
+    too few good frames left, and frames whose kept times are not uniform."""
+    rng = np.random.default_rng(11)
+    out = []
+    for k in range(40):
+        m = _arm(int(rng.integers(30, 200)), rng)
+        n = m.num_frames
+        for _ in range(int(rng.integers(1, 5))):  # interior gaps of the wrist or elbow
+            a = int(rng.integers(2, n - 12))
+            m.valid[a:a + int(rng.integers(1, 11)), int(rng.choice([1, 2]))] = False
+        if k % 4 == 1:
+            m.valid[:int(rng.integers(1, 6)), 0] = False  # leading frames without the shoulder
+        if k % 4 == 2:
+            m.valid[n - int(rng.integers(1, 6)):, 2] = False  # trailing frames without the wrist
+        if k % 5 == 3:
+            m.valid[rng.random(n) < 0.05, 4] = False  # thumb: still used (>= its share), gapped
+        out.append(m)
+    few = _arm(40, rng)
+    few.valid[3:, 2] = False  # three good frames: the general path words the error
+    jumpy = _arm(60, rng)
+    jumpy.valid[20:40, 1] = False
+    jumpy.timestamps[25:] += 0.02  # a gap inside the filled run: uniform overall? not when kept
+    jumpy.valid[:30, 0] = False
+    return out + [few, jumpy]
+
+
+def test_compiled_fill_of_untracked_joints_equals_the_general_repair_bit_for_bit(monkeypatch):
+    motions = _untracked_corpus()
+    ids = [f"u{k}" for k in range(len(motions))]
+    opts = SimulationOptions(screen=None)
+    calls = []
+    real = imu_mod._motion_joints
+    monkeypatch.setattr(imu_mod, "_motion_joints", lambda *a: calls.append(1) or real(*a))
+    with pytest.warns(RuntimeWarning):
+        fast = imu_mod.simulate_many(motions, opts, ids, errors="return")
+    assert len(calls) < 5  # the compiled fill took nearly every clip (not the few / jumpy ones)
+
+    def general(*args):  # every clip left to the per-clip repair
+        args[-4][:] = -1
+
+    monkeypatch.setattr(kernels, "fill_untracked", general)
+    with pytest.warns(RuntimeWarning):
+        slow = imu_mod.simulate_many(motions, opts, ids, errors="return")
+    assert len(calls) >= len(motions)
+    filled = trimmed = 0
+    for a, b in zip(fast, slow):
+        if isinstance(b, MotionError):
+            assert isinstance(a, MotionError) and str(a) == str(b)
+            continue
+        for x, y in ((a.accel, b.accel), (a.gyro, b.gyro), (a.timestamps, b.timestamps)):
+            np.testing.assert_array_equal(x, y)
+        assert a.notes == b.notes and a.info == b.info
+        filled += any("filled" in n for n in a.notes)
+        trimmed += any("trimmed" in n for n in a.notes)
+    assert filled > 30 and trimmed > 10 and any(isinstance(r, MotionError) for r in slow)

@@ -207,3 +207,30 @@ def test_card_export_chat_and_describe(built, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "[description]" in text and "[classification]" not in text and "no free fall" in text.lower()
     assert main(["describe", str(tmp_path / "missing.npz")]) == 2
+
+
+def test_the_pass_streams_from_a_compact_index_as_the_in_memory_pairs(built):
+    """The pass keeps per row only ids, shared label strings and the facts as one Arrow array; its
+    ClipInfos (made shard by shard) are the rows', and its pairs those of ``make_pairs`` over
+    the whole index in memory (which every worker used to hold)."""
+    import pyarrow as pa
+
+    from imu2safety.builders.instructions.pairs import RowIndex, make_pairs, plan_pairs, plan_rows
+
+    out, _ = built
+    rows = _rows(out)
+    index = RowIndex.read(out, CONFIG)
+    flat = [r for rs in rows.values() for r in rs]
+    assert index.given is None and isinstance(index.facts, pa.StructArray)
+    assert len(index.facts) == len(index.ids) == len(flat)
+    assert len({id(a) for a in index.activity}) == len(set(index.activity))  # shared, not per row
+    infos = index.infos(range(len(flat)))
+    clips = {split: [ClipInfo(r["id"], HAZARD_NAMES[r["hazard"]], r["activity"], r["facts"]) for r in rs]
+             for split, rs in rows.items()}
+    assert [infos[k] for k in range(len(flat))] == [c for cs in clips.values() for c in cs]
+    ref, other = plan_rows(index, seed=0)
+    plan = plan_pairs(clips, seed=0)
+    assert {index.ids[k]: (index.ids[a] if a >= 0 else None, index.ids[b] if b >= 0 else None)
+            for k, (a, b) in enumerate(zip(ref.tolist(), other.tolist()))} == plan
+    assert all(a is not None for a, _ in plan.values())
+    assert make_pairs(clips, seed=0) == {r["id"]: r["instructions"] for r in flat}

@@ -5,9 +5,14 @@ comparative pairs need other clips of the build, so the pairs are written afterw
 ``add_instructions``: it reads the labels and facts of every row of the config (no IMU), picks each
 clip's partners, then shard by shard writes the templated pairs (on ``num_proc`` processes),
 checks every pair, lets the teacher rewrite them (optional; checked again), drops failures and
-duplicates within a split, and rewrites the shard with its ``instructions`` column replaced. The pass depends only on the config's rows and the seed, never on
-chunking or process count, and it rewrites every shard each time, so a resumed build gets the
-same bytes as an uninterrupted one.
+duplicates within a split, and rewrites the shard with its ``instructions`` column replaced. The
+pass depends only on the config's rows and the seed, never on chunking or process count, and it
+rewrites every shard each time, so a resumed build gets the same bytes as an uninterrupted one.
+
+Memory: the pass keeps a compact ``RowIndex`` of every row (ids, shared label strings, the facts as
+one Arrow struct array: about 0.4 kB a row), the partner plan as two integer arrays and the
+duplicate keys; ClipInfos are made for one shard (and its partners) at a time, and worker
+processes get them with their task, so they hold nothing of the config.
 
 Partners (all within the clip's split, so that no pair of one split quotes another split's clip,
 except a causal reference falling back to the training split, whose numbers are not test data):
@@ -20,14 +25,18 @@ except a causal reference falling back to the training split, whose numbers are 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import itertools
 import logging
-from collections import Counter, defaultdict
+from collections import ChainMap, Counter, defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
@@ -71,122 +80,194 @@ def _base(clip_id: str) -> str:
     return clip_id.split("~aug")[0]
 
 
-def read_index(dataset_dir: Path, config: str) -> dict[str, list[ClipInfo]]:
-    """split -> ClipInfo of every row in dataset order (ids, labels and facts; no IMU)."""
-    out: dict[str, list[ClipInfo]] = {}
-    for split, _, clips in read_shards(dataset_dir, config):
-        out.setdefault(split, []).extend(clips)
-    return out
+#: One clip and the clips its pairs name: (clip, causal reference or None, comparative partner or None).
+Triple = tuple[ClipInfo, "ClipInfo | None", "ClipInfo | None"]
 
 
-def read_shards(dataset_dir: Path, config: str) -> list[tuple[str, Path, list[ClipInfo]]]:
-    """(split, shard path, ClipInfo of its rows) for every shard in dataset order."""
-    out = []
-    for split in SPLITS:
-        for path in shard_paths(dataset_dir, config, split):
-            t = pq.read_table(path, columns=["id", "hazard", "activity", "facts"])
-            cols = (t[c].to_pylist() for c in ("id", "hazard", "activity", "facts"))
-            out.append((split, path, [ClipInfo(cid, HAZARD_NAMES[h], act, facts or {})
-                                      for cid, h, act, facts in zip(*cols)]))
-    return out
+@dataclass
+class RowIndex:
+    """Every row of a config in dataset order, compact (the pass keeps no ClipInfo per row).
+
+    ids / hazard / activity: (R,) per row (the label strings are shared objects, not copies).
+    facts: the rows' ``facts``: one Arrow struct array (a built config, about 0.3 kB a row) or the
+        ClipInfos themselves (``given``, an in-memory index).
+    parts: (split, shard path or None, first row, end row) in dataset order: shards, or splits.
+    """
+
+    ids: list[str]
+    hazard: list[str]
+    activity: list[str]
+    parts: list[tuple[str, Path | None, int, int]]
+    facts: pa.StructArray | None = None
+    given: list[ClipInfo] | None = None
+
+    @classmethod
+    def from_clips(cls, index: Mapping[str, list[ClipInfo]]) -> "RowIndex":
+        given = [c for clips in index.values() for c in clips]
+        parts, start = [], 0
+        for split, clips in index.items():
+            parts.append((split, None, start, start + len(clips)))
+            start += len(clips)
+        return cls([c.id for c in given], [c.hazard for c in given], [c.activity for c in given],
+                   parts, given=given)
+
+    @classmethod
+    def read(cls, dataset_dir: Path, config: str) -> "RowIndex":
+        """Ids, labels and facts of every shard of ``config`` (no IMU), shard by shard."""
+        ids: list[str] = []
+        hazard: list[str] = []
+        activity: list[str] = []
+        parts: list[tuple[str, Path | None, int, int]] = []
+        facts: list[pa.Array] = []
+        shared: dict[str, str] = {}
+        for split in SPLITS:
+            for path in shard_paths(dataset_dir, config, split):
+                t = pq.read_table(path, columns=["id", "hazard", "activity", "facts"])
+                start = len(ids)
+                ids.extend(t["id"].to_pylist())
+                hazard.extend(HAZARD_NAMES[h] for h in t["hazard"].to_pylist())
+                activity.extend(shared.setdefault(a, a) for a in t["activity"].to_pylist())
+                facts.extend(t["facts"].chunks)
+                parts.append((split, path, start, len(ids)))
+        return cls(ids, hazard, activity, parts, facts=pa.concat_arrays(facts) if facts else None)
+
+    def infos(self, rows: Iterable[int]) -> dict[int, ClipInfo]:
+        """row -> ClipInfo (with its facts) of ``rows``."""
+        rows = sorted(set(rows))
+        if self.given is not None:
+            return {r: self.given[r] for r in rows}
+        facts = self.facts.take(pa.array(rows, pa.int64())).to_pylist() if rows else []
+        return {r: ClipInfo(self.ids[r], self.hazard[r], self.activity[r], f or {})
+                for r, f in zip(rows, facts)}
+
+
+class _Known(Mapping):
+    """id -> ClipInfo of every row of a ``RowIndex``, made on demand (the checker's ``known`` for
+    teacher rewrites, which may name any clip of the build)."""
+
+    def __init__(self, index: RowIndex) -> None:
+        self.index = index
+        self.row = {cid: r for r, cid in enumerate(index.ids)}
+
+    def __getitem__(self, cid: str) -> ClipInfo:
+        r = self.row[cid]
+        return self.index.infos([r])[r]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.row)
+
+    def __len__(self) -> int:
+        return len(self.row)
 
 
 class _Groups:
-    """Sorted ids of one split by label, for partner picks without scanning the split per clip."""
+    """Rows of one split by label, each sorted by id, for partner picks without scanning the
+    split per clip."""
 
-    def __init__(self, clips: Iterable[ClipInfo]) -> None:
-        self.safe: list[str] = []
-        self.unsafe: list[str] = []
-        self.by_hazard: dict[str, list[str]] = defaultdict(list)
-        self.lookalikes: dict[str, list[str]] = defaultdict(list)
-        self.all: list[str] = []
-        for c in clips:
-            self.all.append(c.id)
-            if c.safe:
-                self.safe.append(c.id)
-                for hazard in HAZARD_NAMES[1:]:
-                    if is_lookalike(c.activity, hazard):
-                        self.lookalikes[hazard].append(c.id)
+    def __init__(self, index: RowIndex, rows: Iterable[int],
+                 lookalike_of: Callable[[str], tuple[str, ...]]) -> None:
+        safe: list[int] = []
+        unsafe: list[int] = []
+        by_hazard: dict[str, list[int]] = defaultdict(list)
+        lookalikes: dict[str, list[int]] = defaultdict(list)
+        every: list[int] = []
+        for r in rows:
+            every.append(r)
+            if index.hazard[r] == "none":
+                safe.append(r)
+                for hazard in lookalike_of(index.activity[r]):
+                    lookalikes[hazard].append(r)
             else:
-                self.unsafe.append(c.id)
-                self.by_hazard[c.hazard].append(c.id)
-        for lst in (self.safe, self.unsafe, self.all, *self.by_hazard.values(), *self.lookalikes.values()):
-            lst.sort()
+                unsafe.append(r)
+                by_hazard[index.hazard[r]].append(r)
+        self.ids = index.ids
 
-    def choose(self, c: ClipInfo, seed: int, stream: str, any_clip: bool) -> str | None:
-        """A partner of ``c`` by the rule of the module docstring (None when there is none)."""
-        if c.safe:
-            tiers = [self.by_hazard.get(matching_hazard(c.activity), []), self.unsafe]
+        def by_id(lst: list[int]) -> np.ndarray:
+            return np.array(sorted(lst, key=self.ids.__getitem__), dtype=np.int64)
+
+        self.safe, self.unsafe, self.all = by_id(safe), by_id(unsafe), by_id(every)
+        self.by_hazard = {h: by_id(v) for h, v in by_hazard.items()}
+        self.lookalikes = {h: by_id(v) for h, v in lookalikes.items()}
+
+    def choose(self, index: RowIndex, r: int, seed: int, stream: str, any_clip: bool) -> int | None:
+        """A partner row of row ``r`` by the rule of the module docstring (None when there is none)."""
+        none = np.empty(0, np.int64)
+        if index.hazard[r] == "none":
+            tiers = [self.by_hazard.get(matching_hazard(index.activity[r]), none), self.unsafe]
         else:
-            tiers = [self.lookalikes.get(c.hazard, []), self.safe]
+            tiers = [self.lookalikes.get(index.hazard[r], none), self.safe]
         if any_clip:
             tiers.append(self.all)
-        for ids in tiers:
-            found = _pick_other(ids, c.id, seed, stream)
+        for rows in tiers:
+            found = _pick_other(self.ids, rows, index.ids[r], seed, stream)
             if found is not None:
                 return found
         return None
 
 
-def _pick_other(ids: list[str], clip_id: str, seed: int, stream: str) -> str | None:
-    """One of the sorted ``ids``, drawn from the stream of (seed, clip id, stream), skipping copies
-    of ``clip_id``'s own recording (the next id in order is taken instead)."""
-    if not ids:
+def _pick_other(ids: list[str], rows: np.ndarray, clip_id: str, seed: int, stream: str) -> int | None:
+    """One of ``rows`` (sorted by id), drawn from the stream of (seed, clip id, stream), skipping
+    copies of ``clip_id``'s own recording (the next row in order is taken instead)."""
+    n = len(rows)
+    if not n:
         return None
-    k = int(clip_rng(seed, clip_id, f"pairs/{stream}").integers(len(ids)))
-    for step in range(len(ids)):
-        cand = ids[(k + step) % len(ids)]
-        if _base(cand) != _base(clip_id):
+    k = int(clip_rng(seed, clip_id, f"pairs/{stream}").integers(n))
+    base = _base(clip_id)
+    for step in range(n):
+        cand = int(rows[(k + step) % n])
+        if _base(ids[cand]) != base:
             return cand
     return None
 
 
+def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(R,) row of each row's causal reference, (R,) row of its comparative partner (-1: none)."""
+    lookalike_of = functools.lru_cache(maxsize=None)(
+        lambda activity: tuple(h for h in HAZARD_NAMES[1:] if is_lookalike(activity, h)))
+    by_split: dict[str, list[int]] = {}
+    for split, _, a, b in index.parts:
+        by_split.setdefault(split, []).extend(range(a, b))
+    groups = {split: _Groups(index, rows, lookalike_of) for split, rows in by_split.items()}
+    train = groups.get("train")
+    ref = np.full(len(index.ids), -1, np.int64)
+    other = np.full(len(index.ids), -1, np.int64)
+    for split, rows in by_split.items():
+        g = groups[split]
+        for r in rows:
+            x = g.choose(index, r, seed, "causal-ref", any_clip=False)
+            if x is None and train is not None and split != "train":
+                x = train.choose(index, r, seed, "causal-ref", any_clip=False)
+            y = g.choose(index, r, seed, "compare", any_clip=True)
+            ref[r], other[r] = -1 if x is None else x, -1 if y is None else y
+    return ref, other
+
+
 def plan_pairs(index: Mapping[str, list[ClipInfo]], seed: int) -> dict[str, tuple[str | None, str | None]]:
     """clip id -> (causal reference id, comparative partner id)."""
-    groups = {split: _Groups(clips) for split, clips in index.items()}
-    train = groups.get("train")
-    plan = {}
-    for split, clips in index.items():
-        g = groups[split]
-        for c in clips:
-            ref = g.choose(c, seed, "causal-ref", any_clip=False)
-            if ref is None and train is not None and split != "train":
-                ref = train.choose(c, seed, "causal-ref", any_clip=False)
-            plan[c.id] = (ref, g.choose(c, seed, "compare", any_clip=True))
-    return plan
+    rows = RowIndex.from_clips(index)
+    ref, other = plan_rows(rows, seed)
+    return {cid: (rows.ids[a] if a >= 0 else None, rows.ids[b] if b >= 0 else None)
+            for cid, a, b in zip(rows.ids, ref.tolist(), other.tolist())}
 
 
 # ---- templating and checking (in worker processes when num_proc > 1) ----
 
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(source: Any, seed: int) -> None:
-    """Worker state: every clip, the partner plan and the seed. ``source`` is an index (split ->
-    clips) or (dataset folder, config), read here so that no large index is pickled."""
-    _WORKER.pop("key", None)
-    index = read_index(Path(source[0]), source[1]) if isinstance(source, tuple) else source
-    _WORKER["known"] = {c.id: c for clips in index.values() for c in clips}
-    _WORKER["plan"] = plan_pairs(index, seed)
-    _WORKER["seed"] = seed
-
-
-def _templated(ids: list[str]) -> list[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]:
-    """(clip id, its templated pairs that pass the checker, (kind, first problem) of the others)."""
-    known, plan, seed = _WORKER["known"], _WORKER["plan"], _WORKER["seed"]
+def _templated(seed: int, triples: list[Triple]) -> list[tuple[list[dict[str, str]], list[tuple[str, str]]]]:
+    """Per (clip, reference, partner): (its templated pairs that pass the checker, (kind, first
+    problem) of the others). The pairs name no clip but these three, so they are all the checker
+    needs to know."""
     out = []
-    for cid in ids:
-        c = known[cid]
-        ref_id, other_id = plan[cid]
+    for c, ref, other in triples:
+        known = {x.id: x for x in (ref, other) if x is not None}
+        known[c.id] = c
         kept, dropped = [], []
-        for pair in template_pairs(c, seed, known.get(ref_id) if ref_id else None,
-                                   known.get(other_id) if other_id else None):
+        for pair in template_pairs(c, seed, ref, other):
             problems = check_pair(pair, c, known)
             if problems:
                 dropped.append((pair["kind"], problems[0]))
             else:
                 kept.append(pair)
-        out.append((cid, kept, dropped))
+        out.append((kept, dropped))
     return out
 
 
@@ -194,65 +275,80 @@ def _templated(ids: list[str]) -> list[tuple[str, list[dict[str, str]], list[tup
 PAIR_BATCH = 256
 
 
-def _templated_in(source: tuple[str, str], seed: int, ids: list[str]
-                  ) -> list[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]:
-    """``_templated`` in a worker of any pool (a build's): the state is made for (dataset folder,
-    config) and seed on the worker's first task of them."""
-    if _WORKER.get("key") != (source, seed):
-        _init_worker(source, seed)
-        _WORKER["key"] = (source, seed)
-    return _templated(ids)
+def _tasks(index: RowIndex, ref: np.ndarray, other: np.ndarray) -> Iterator[list[Triple]]:
+    """Tasks of at most ``PAIR_BATCH`` (clip, reference, partner) triples, in dataset order, made
+    part by part (one shard's facts at a time)."""
+    for _, _, a, b in index.parts:
+        infos = index.infos([*range(a, b), *ref[a:b][ref[a:b] >= 0].tolist(),
+                             *other[a:b][other[a:b] >= 0].tolist()])
+        triples = [(infos[r], infos.get(int(ref[r])), infos.get(int(other[r]))) for r in range(a, b)]
+        for i in range(0, len(triples), PAIR_BATCH):
+            yield triples[i:i + PAIR_BATCH]
 
 
-def _templated_stream(source: Any, seed: int, ids: list[str], num_proc: int,
+def _templated_stream(tasks: Iterator[list[Triple]], seed: int, num_proc: int, rows: int,
                       pool: Callable[[], Any] | None = None
-                      ) -> Iterator[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]:
-    """``_templated`` over ``ids`` in order, on ``num_proc`` processes (tasks of ``PAIR_BATCH``):
-    the workers of ``pool()`` when given (a running pool; ``source`` then is (folder, config)),
-    else a pool of its own."""
-    chunks = [ids[i:i + PAIR_BATCH] for i in range(0, len(ids), PAIR_BATCH)]
-    if pool is not None and num_proc > 1 and len(chunks) > 1 and isinstance(source, tuple):
-        for part in pool().imap(functools.partial(_templated_in, source, seed), chunks):
-            yield from part
+                      ) -> Iterator[tuple[Triple, list[dict[str, str]], list[tuple[str, str]]]]:
+    """(triple, kept pairs, dropped (kind, problem)) of every triple of ``tasks``, in order, on
+    ``num_proc`` processes: the workers of ``pool()`` when given (a running pool), else a pool of
+    its own; here when ``rows`` fit one task. At most two tasks per worker are in flight, so the
+    memory does not grow with the config."""
+    if num_proc <= 1 or rows <= PAIR_BATCH:
+        for task in tasks:
+            for triple, (kept, dropped) in zip(task, _templated(seed, task)):
+                yield triple, kept, dropped
         return
-    if num_proc <= 1 or len(chunks) <= 1:
-        _init_worker(source, seed)
-        for chunk in chunks:
-            yield from _templated(chunk)
-        return
-    with worker_pool(num_proc, _init_worker, (source, seed)) as pool:
-        for part in pool.imap(_templated, chunks):
-            yield from part
+    with contextlib.ExitStack() as stack:
+        workers = pool() if pool is not None else stack.enter_context(worker_pool(num_proc))
+        pending: deque = deque()
+
+        def done() -> Iterator:
+            task, res = pending.popleft()
+            for triple, (kept, dropped) in zip(task, res.get()):
+                yield triple, kept, dropped
+
+        for task in tasks:
+            pending.append((task, workers.apply_async(_templated, (seed, task))))
+            if len(pending) >= 2 * num_proc:
+                yield from done()
+        while pending:
+            yield from done()
 
 
 class _Finisher:
-    """Teacher, duplicate removal within a split and counts, shard by shard (in order)."""
+    """Teacher, duplicate removal within a split and counts, part by part (in order).
 
-    def __init__(self, known: Mapping[str, ClipInfo], plan, teacher: TeacherFn | None,
-                 stats: InstructionStats) -> None:
-        self.known, self.plan, self.teacher, self.stats = known, plan, teacher, stats
+    known: makes the checker's id -> ClipInfo of every clip of the build (teacher rewrites only).
+    """
+
+    def __init__(self, teacher: TeacherFn | None, stats: InstructionStats,
+                 known: Callable[[], Mapping[str, ClipInfo]]) -> None:
+        self.teacher, self.stats, self.make_known = teacher, stats, known
+        self.known: Mapping[str, ClipInfo] | None = None
         self.seen: dict[str, set[bytes]] = defaultdict(set)
 
-    def finish(self, split: str, rows: list[tuple[str, list[dict[str, str]], list[tuple[str, str]]]]
+    def finish(self, split: str, rows: list[tuple[Triple, list[dict[str, str]], list[tuple[str, str]]]]
                ) -> dict[str, list[dict[str, str]]]:
-        stats, known = self.stats, self.known
+        stats = self.stats
         batch = []
-        for cid, kept, dropped in rows:
+        for (c, ref, other), kept, dropped in rows:
             for kind, problem in dropped:
                 stats.dropped_by_checker[kind] += 1
                 if len(stats.examples_of_drops) < 10:
-                    stats.examples_of_drops.append({"id": cid, "kind": kind, "problem": problem})
-            named = {x: known[x] for x in (cid, *self.plan[cid]) if x}
-            batch.append((known[cid], kept, named))
+                    stats.examples_of_drops.append({"id": c.id, "kind": kind, "problem": problem})
+            batch.append((c, kept, {x.id: x for x in (c, ref, other) if x is not None}))
         teacher = self.teacher
         rewritten = teacher(batch) if teacher is not None else [[None] * len(k) for _, k, _ in batch]
         out = {}
-        for (c, kept, _), new in zip(batch, rewritten):
+        for (c, kept, named), new in zip(batch, rewritten):
             final = []
             for pair, alt in zip(kept, new):
                 if alt is None and teacher is not None:
                     stats.teacher["no_answer"] = stats.teacher.get("no_answer", 0) + 1
                 if alt is not None:
+                    if self.known is None:
+                        self.known = self.make_known()
+                    known = ChainMap(named, self.known)  # (the clip's own ClipInfo first)
                     if check_pair(alt, c, known) or keeps_draft(pair["response"], alt["response"]):
                         stats.teacher["discarded_by_checker"] = stats.teacher.get("discarded_by_checker", 0) + 1
                     else:
@@ -269,18 +365,27 @@ class _Finisher:
         return out
 
 
+def _finished_parts(index: RowIndex, seed: int, teacher: TeacherFn | None, stats: InstructionStats,
+                    num_proc: int, pool: Callable[[], Any] | None = None
+                    ) -> Iterator[tuple[str, Path | None, dict[str, list[dict[str, str]]]]]:
+    """(split, shard path, clip id -> its checked pairs) of every part of ``index`` in order."""
+    ref, other = plan_rows(index, seed)
+    finisher = _Finisher(teacher, stats, lambda: _Known(index) if index.given is None
+                         else {c.id: c for c in index.given})
+    stream = _templated_stream(_tasks(index, ref, other), seed, num_proc, len(index.ids), pool)
+    for split, path, a, b in index.parts:
+        yield split, path, finisher.finish(split, list(itertools.islice(stream, b - a)))
+
+
 def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherFn | None = None,
                stats: InstructionStats | None = None, progress: bool = False,
                num_proc: int = 1) -> dict[str, list[dict[str, str]]]:
     """clip id -> its checked pairs (``{kind, instruction, response}``), duplicates within a split
     removed; counts go to ``stats``. (In memory: for a built config ``add_instructions`` streams.)"""
     stats = stats if stats is not None else InstructionStats()
-    known = {c.id: c for clips in index.values() for c in clips}
-    finisher = _Finisher(known, plan_pairs(index, seed), teacher, stats)
     out: dict[str, list[dict[str, str]]] = {}
-    for split, clips in index.items():
-        rows = list(_templated_stream(dict(index), seed, [c.id for c in clips], num_proc))
-        out.update(finisher.finish(split, rows))
+    for _, _, pairs in _finished_parts(RowIndex.from_clips(index), seed, teacher, stats, num_proc):
+        out.update(pairs)
     return out
 
 
@@ -289,33 +394,27 @@ def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enable
                      pool: Callable[[], Any] | None = None) -> dict[str, Any]:
     """The finishing pass (module docstring); returns the report entry (``InstructionStats``).
 
-    Shard by shard in dataset order: the pairs of one shard are made (on ``num_proc`` processes),
-    passed to the teacher, checked and written before the next, so only one shard's pairs are in
-    memory. enabled=False empties the column instead (a --no-instructions build, resumed or not).
+    Shard by shard in dataset order: the pairs of one shard are made (on ``num_proc`` processes:
+    the workers of ``pool()`` when given), passed to the teacher, checked and written before the
+    next, so only one shard's pairs (and a compact ``RowIndex`` of every row) are in memory.
+    enabled=False empties the column instead (a --no-instructions build, resumed or not).
     """
     from ..dataset.schema import ARROW_SCHEMA
     from ..dataset.writer import write_parquet_atomic
 
     dataset_dir = Path(dataset_dir)
     stats = InstructionStats()
-    shards = read_shards(dataset_dir, config)
-    index: dict[str, list[ClipInfo]] = {}
-    for split, _, clips in shards:
-        index.setdefault(split, []).extend(clips)
-    known = {c.id: c for clips in index.values() for c in clips}
-    finisher = _Finisher(known, plan_pairs(index, seed), teacher, stats)
-    ids = [c.id for _, _, clips in shards for c in clips]
-    stream = (_templated_stream((str(dataset_dir), config), seed, ids, num_proc, pool) if enabled
-              else iter(()))
+    index = RowIndex.read(dataset_dir, config)
+    parts = (_finished_parts(index, seed, teacher, stats, num_proc, pool) if enabled
+             else ((split, path, {}) for split, path, _, _ in index.parts))
     field_ = ARROW_SCHEMA.field("instructions")
-    bar = tqdm(total=len(ids), unit="clip", desc="instruction pairs", disable=not progress)
-    for split, path, clips in shards:
-        pairs = finisher.finish(split, [next(stream) for _ in clips]) if enabled else {}
+    bar = tqdm(total=len(index.ids), unit="clip", desc="instruction pairs", disable=not progress)
+    for _, path, pairs in parts:
         table = pq.read_table(path)
         column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
         table = table.set_column(table.schema.get_field_index("instructions"), field_, column)
         write_parquet_atomic(table.replace_schema_metadata(ARROW_SCHEMA.metadata), path)
-        bar.update(len(clips))
+        bar.update(table.num_rows)
     bar.close()
     if stats.dropped_by_checker:
         logger.warning("config %s: the checker dropped %d templated pair(s): %s", config,
