@@ -234,3 +234,40 @@ def test_the_pass_streams_from_a_compact_index_as_the_in_memory_pairs(built):
             for k, (a, b) in enumerate(zip(ref.tolist(), other.tolist()))} == plan
     assert all(a is not None for a, _ in plan.values())
     assert make_pairs(clips, seed=0) == {r["id"]: r["instructions"] for r in flat}
+
+
+def test_teacher_rewrites_are_checked_against_every_clip_of_the_build(built, tmp_path):
+    """The pass makes its ClipInfos shard by shard, yet a rewrite may quote any clip of the build:
+    the checker finds it (and its facts) in the compact index; an id outside the build fails."""
+    import shutil
+
+    from imu2safety.builders.instructions.pairs import add_instructions
+
+    out, _ = built
+    flat = [r for rs in _rows(out).values() for r in rs]
+    seen: dict[str, int] = {}
+
+    def teacher_quoting(who):
+        def teacher(batch):
+            answers = []
+            for clip, pairs, named in batch:
+                other = who(clip, named)
+                peak = fmt(other["facts"]["peak_accel_ms2"], "ms2") if other["facts"] else "1.0 m/s²"
+                seen[clip.id] = seen.get(clip.id, 0) + len(pairs)
+                answers.append([{**p, "response": p["response"] + f" `{other['id']}` has a peak |accel| of "
+                                 f"{peak}."} for p in pairs])
+            return answers
+        return teacher
+
+    def far(clip, named):  # a clip of the build that is neither this one nor one of its partners
+        return next(r for r in flat if r["id"] not in named and r["facts"]["peak_accel_ms2"] is not None)
+
+    copy = tmp_path / "ds"
+    shutil.copytree(out, copy)
+    rep = add_instructions(copy, CONFIG, teacher=teacher_quoting(far))
+    total = sum(seen.values())
+    assert total == sum(rep["pairs"].values()) + rep["duplicates_dropped"] > 0
+    assert rep["teacher"] == {"used": total}
+    seen.clear()
+    rep = add_instructions(copy, CONFIG, teacher=teacher_quoting(lambda c, n: {"id": "nobody", "facts": {}}))
+    assert rep["teacher"] == {"discarded_by_checker": sum(seen.values())}
