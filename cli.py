@@ -147,7 +147,8 @@ def cmd_calibrate(args) -> int:
 
     try:
         cal, summary = calibrate_from_builds(args.real, args.synthetic, real_config=args.real_config,
-                                             synthetic_config=args.synthetic_config)
+                                             synthetic_config=args.synthetic_config,
+                                             unpaired=args.unpaired)
     except (ValueError, FileNotFoundError) as err:
         return _fail(str(err))
     cal.save(args.output)
@@ -367,6 +368,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", type=Path, required=True, help="dataset folder with its synthetic twin")
     p.add_argument("--real-config", help="config in --real (default: its only/first real config)")
     p.add_argument("--synthetic-config", help="config in --synthetic (default: its first config)")
+    p.add_argument("--unpaired", action="store_true",
+                   help="no shared recordings: fit magnitude and channel quantile maps from the "
+                        "two distributions (real train + validation splits only), no rotation")
     p.add_argument("-o", "--output", type=Path, required=True, help="calibration JSON")
     p.set_defaults(func=cmd_calibrate)
 

@@ -31,7 +31,12 @@ default of simulator 1.1.0), ``screened`` (gated + the tracking-plausibility scr
 UTD-MHAD only), augmentations ``aug-<kind>`` (4 copies with one kind: jitter, mirror, warp,
 scale, device, cutoff, roll) and ``aug-best`` (the kinds that helped
 the falls), ``aug-jitter+cal``, ``aug-roll+cal`` and ``aug-mount+cal`` (jitter + roll + scale,
-with the calibration); ``--sources`` runs one task only. Prints tables and writes
+with the calibration); ``+tcal`` variants (``screened+tcal``, ``aug-best+tcal``, ``aug-roll+tcal``)
+use the *target calibration* instead: magnitude (|a|, |g|) and per-channel quantile maps fitted,
+unpaired and without labels, on the real IMU of the target set's training subjects
+(``fit_distribution_calibration``; WEDA-FALL: the other WEDA users, so its TSTR then leaves one
+WEDA user out too), and ``+cal+tcal`` (``screened+cal+tcal``, ``aug-mount+cal+tcal``) the
+paired fit's mounting rotation followed by those maps; ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
 
     python benchmarks/fidelity_report.py [--data ../shared/data] [--out fidelity_report]
@@ -58,7 +63,7 @@ from imu2safety.builders.sources import get_source  # noqa: E402
 from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_output,  # noqa: E402
                                           augmented_copy)
 from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
-                                              fit_mounting_robust)
+                                              fit_distribution_calibration, fit_mounting_robust)
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
 from imu2safety.simulator.twist import TwistOptions  # noqa: E402
 
@@ -133,7 +138,12 @@ def load_weda(folder: Path) -> SourceData:
 @dataclass(frozen=True)
 class Variant:
     """How the synthetic clips are made: twist options, augmentation copies/kinds, device,
-    calibration ("none" or "robust"), tracking-plausibility screen of the skeletons."""
+    calibration, tracking-plausibility screen of the skeletons.
+
+    calibration: "none"; "robust" (``fit_calibration`` on the training subjects' pairs: mounting
+    rotation + quantile maps); "target" (``fit_distribution_calibration``: magnitude and channel
+    maps fitted on the *target* set's training subjects' real IMU, unpaired, no rotation);
+    "robust+target" (the paired fit's mounting rotation, then the unpaired maps)."""
 
     name: str
     twist: TwistOptions = TwistOptions()
@@ -168,6 +178,13 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("aug-best+cal", copies=4, kinds=best_kinds, calibration="robust")]
     v += [Variant(f"aug-{k}+cal", copies=4, kinds=(k,), calibration="robust") for k in MOUNT_KINDS]
     v += [Variant("aug-mount+cal", copies=4, kinds=MOUNT_KINDS + ("scale",), calibration="robust")]
+    # target calibration: unpaired maps fitted on the target set's training subjects' real IMU
+    v += [Variant("screened+tcal", calibration="target"),
+          Variant("screened+cal+tcal", calibration="robust+target"),
+          Variant("aug-best+tcal", copies=4, kinds=best_kinds, calibration="target"),
+          Variant("aug-roll+tcal", copies=4, kinds=("roll",), calibration="target"),
+          Variant("aug-mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+target")]
     return {x.name: x for x in v}
 
 
@@ -213,6 +230,37 @@ def _lr_predict(xtr, ytr, xte):
 CLASSIFIERS = {"RF": _rf_predict, "LR": _lr_predict}
 
 
+CALIBRATIONS = ("none", "robust", "target", "robust+target")
+
+
+def _applied(cal, syn: list[tuple]) -> list[tuple]:
+    out = []
+    for i, k, imu, info in syn:
+        a, g = cal.rotate(imu[:, :3], imu[:, 3:])
+        a, g = cal.map_quantiles(a, g)
+        out.append((i, k, np.concatenate([a, g], 1), info))
+    return out
+
+
+def _source_mounting(syn: list[tuple], clips: list[Clip], train_subjects: set[str]):
+    """Robust mounting rotation from the training subjects' pairs (original copies), or None."""
+    pairs = [(imu, clips[i].real) for i, k, imu, _ in syn
+             if k == 0 and clips[i].real is not None and clips[i].subject in train_subjects]
+    if len(pairs) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_mounting_robust(pairs, MAX_LAG).rotation
+
+
+def _target_calibrated(syn: list[tuple], reals: list[np.ndarray], mounting=None) -> list[tuple]:
+    """``syn`` through magnitude + channel maps fitted between it and ``reals`` (unpaired)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = fit_distribution_calibration([imu for _, _, imu, _ in syn], reals, mounting)
+    return _applied(cal, syn)
+
+
 def _calibrated(syn: list[tuple], clips: list[Clip], train_subjects: set[str]):
     """Calibration fitted on the training subjects' pairs (original copies only), applied to all."""
     pairs = [(imu, clips[i].real) for i, k, imu, _ in syn
@@ -222,12 +270,7 @@ def _calibrated(syn: list[tuple], clips: list[Clip], train_subjects: set[str]):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cal = fit_calibration(pairs, max_lag=MAX_LAG)
-    out = []
-    for i, k, imu, info in syn:
-        a, g = cal.rotate(imu[:, :3], imu[:, 3:])
-        a, g = cal.map_quantiles(a, g)
-        out.append((i, k, np.concatenate([a, g], 1), info))
-    return out, cal
+    return _applied(cal, syn), cal
 
 
 _TRTR_CACHE: dict = {}
@@ -246,8 +289,13 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str)
         test = [k for k in real_idx if clips[k].subject == subj]
         train_real = [k for k in real_idx if clips[k].subject != subj]
         fold_syn = syn
-        if calibration != "none":
-            fold_syn, _ = _calibrated(syn, clips, {clips[k].subject for k in train_real})
+        train_subjects = {clips[k].subject for k in train_real}
+        if calibration == "robust":
+            fold_syn, _ = _calibrated(syn, clips, train_subjects)
+        elif calibration in ("target", "robust+target"):
+            mount = _source_mounting(syn, clips, train_subjects) if calibration != "target" else None
+            fold_syn = _target_calibrated([x for x in syn if clips[x[0]].subject != subj],
+                                          [clips[k].real for k in train_real], mount)
         tr_syn = [(i, imu) for i, _, imu, _ in fold_syn if clips[i].subject != subj]
         xs = np.array([tstr.features(imu) for _, imu in tr_syn])
         ys = np.array([y_of(clips[i]) for i, _ in tr_syn])
@@ -270,17 +318,34 @@ def _f1(y, p) -> float:
 
 
 def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: str) -> dict:
-    """TSTR: all synthetic SmartFallMM -> every WEDA-FALL trial; TRTR: leave one WEDA user out."""
-    if calibration != "none":
+    """TSTR: all synthetic SmartFallMM -> every WEDA-FALL trial; TRTR: leave one WEDA user out.
+
+    With a target calibration ("target", "robust+target") TSTR leaves one WEDA user out too: the
+    unpaired maps are fitted on the other users' real IMU (no labels), then applied to all the
+    synthetic clips (the rotation, if any, comes from all SmartFallMM pairs)."""
+    if calibration == "robust":
         syn, _ = _calibrated(syn, sfm.clips, {c.subject for c in sfm.clips})
-    xs = np.array([tstr.features(imu) for _, _, imu, _ in syn])
     ys = np.array([sfm.clips[i].fall for i, _, _, _ in syn])
     xw = np.array([tstr.features(c.real) for c in weda.clips])
     yw = np.array([c.fall for c in weda.clips])
     subj = np.array([c.subject for c in weda.clips])
     out = {"test_clips": len(yw)}
+    if calibration in ("target", "robust+target"):
+        mount = (_source_mounting(syn, sfm.clips, {c.subject for c in sfm.clips})
+                 if calibration != "target" else None)
+        preds = {m: np.empty(len(yw), dtype=bool) for m in CLASSIFIERS}
+        for s in np.unique(subj):
+            te = subj == s
+            fold = _target_calibrated(syn, [c.real for c, t in zip(weda.clips, te) if not t], mount)
+            xs = np.array([tstr.features(imu) for _, _, imu, _ in fold])
+            for m, fn in CLASSIFIERS.items():
+                preds[m][te] = fn(xs, ys, xw[te])
+        tstr_pred = preds
+    else:
+        xs = np.array([tstr.features(imu) for _, _, imu, _ in syn])
+        tstr_pred = {m: fn(xs, ys, xw) for m, fn in CLASSIFIERS.items()}
     for m, fn in CLASSIFIERS.items():
-        out[f"{m}-TSTR"] = _f1(yw, fn(xs, ys, xw))
+        out[f"{m}-TSTR"] = _f1(yw, tstr_pred[m])
         if ("weda", m) not in _TRTR_CACHE:  # TRTR does not depend on the variant
             p = np.empty(len(yw), dtype=bool)
             for s in np.unique(subj):

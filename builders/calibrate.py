@@ -4,6 +4,12 @@ A real-IMU config (``synthetic = False``) and a synthetic config built from the 
 same recordings share clip ids (e.g. UTD-MHAD ``a5_s1_t1``); each shared id is one pair. The
 synthetic clip is resampled to the real clip's rate; ``simulator.calibration.fit_calibration``
 then aligns each pair in time and fits one mounting rotation and per-channel quantile maps.
+
+``--unpaired`` (``calibrate_from_builds(..., unpaired=True)``): the real config need not share
+any recording with the synthetic one (a target wrist dataset without skeletons, e.g. WEDA-FALL):
+``simulator.calibration.fit_distribution_calibration`` fits magnitude and per-channel quantile
+maps between all synthetic clips and the real clips of the training and validation splits (never
+the test split, which stays unseen), both at the real clips' rate; no rotation.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ..simulator.calibration import Calibration, fit_calibration
+from ..simulator.calibration import Calibration, fit_calibration, fit_distribution_calibration
 from .dataset.layout import load_info
 from .records import SPLITS
 from .dataset.schema import imu_arrays
@@ -33,12 +39,17 @@ def _pick(folder: Path, config: str | None, real: bool) -> str:
     return sorted(kind)[0]
 
 
-def load_clips(folder: Path, config: str) -> dict[str, tuple[np.ndarray, float]]:
-    """clip id -> (imu (N, 6) float64, sample rate Hz), over all splits of one config."""
-    tables = [read_split(folder, config, s, ["id", "imu", "sample_rate_hz"]) for s in SPLITS]
+#: Splits of the real config an unpaired calibration is fitted on (the test split stays unseen).
+UNPAIRED_SPLITS: tuple[str, ...] = ("train", "validation")
+
+
+def load_clips(folder: Path, config: str,
+               splits: tuple[str, ...] = SPLITS) -> dict[str, tuple[np.ndarray, float]]:
+    """clip id -> (imu (N, 6) float64, sample rate Hz), over ``splits`` (default all) of one config."""
+    tables = [read_split(folder, config, s, ["id", "imu", "sample_rate_hz"]) for s in splits]
     table = pa.concat_tables([t for t in tables if t.num_rows]) if any(t.num_rows for t in tables) else None
     if table is None:
-        raise ValueError(f"config {config!r} in {folder} holds no rows")
+        raise ValueError(f"config {config!r} in {folder} holds no rows in splits {', '.join(splits)}")
     values, offsets = imu_arrays(table["imu"])
     ids = table["id"].to_pylist()
     rates = table["sample_rate_hz"].to_pylist()
@@ -75,12 +86,30 @@ def fitted_for(synthetic_dir: Path, synthetic_config: str, real_dir: Path,
     }
 
 
+def _calibrate_unpaired(real_dir: Path, rc: str, synthetic_dir: Path, sc: str) -> tuple[Calibration, str]:
+    real = load_clips(real_dir, rc, UNPAIRED_SPLITS)
+    syn = load_clips(synthetic_dir, sc)
+    rate = float(np.median([r for _, r in real.values()]))
+    cal = fit_distribution_calibration([_resample(x, r, rate) for x, r in syn.values()],
+                                       [_resample(x, r, rate) for x, r in real.values()])
+    cal.metadata["fitted_for"] = fitted_for(synthetic_dir, sc, real_dir, rc) | {
+        "real_splits": list(UNPAIRED_SPLITS)}
+    summary = (f"fitted unpaired on {len(syn)} synthetic clips ({sc}) and {len(real)} real clips "
+               f"({rc}, splits {' + '.join(UNPAIRED_SPLITS)}) at {rate:g} Hz: magnitude and "
+               "per-channel quantile maps, no rotation")
+    return cal, summary
+
+
 def calibrate_from_builds(real_dir: Path, synthetic_dir: Path, real_config: str | None = None,
-                          synthetic_config: str | None = None) -> tuple[Calibration, str]:
-    """Fit a Calibration from every clip id present in both configs; returns it and a summary."""
+                          synthetic_config: str | None = None,
+                          unpaired: bool = False) -> tuple[Calibration, str]:
+    """Fit a Calibration from every clip id present in both configs (``unpaired``: from the two
+    configs' distributions, see the module docstring); returns it and a summary."""
     real_dir, synthetic_dir = Path(real_dir), Path(synthetic_dir)
     rc = _pick(real_dir, real_config, real=True)
     sc = _pick(synthetic_dir, synthetic_config, real=False)
+    if unpaired:
+        return _calibrate_unpaired(real_dir, rc, synthetic_dir, sc)
     real, syn = load_clips(real_dir, rc), load_clips(synthetic_dir, sc)
     shared = sorted(set(real) & set(syn))
     if not shared:

@@ -5,8 +5,9 @@ A ``Calibration`` holds two corrections, applied in this order (``APPLY_ORDER``)
 1. ``rotate``: the mounting rotation R taking the simulated device frame to the real device frame,
    ``v_real = R v_sim``, applied to the *ideal* accelerometer and gyroscope signals alike;
 2. the device model (``devices.apply_device``), which is not part of the calibration;
-3. ``map_quantiles``: optional per-channel monotone maps (ax ay az gx gy gz) taking the synthetic
-   distribution onto the real one, applied *last*, to the measured signals.
+3. ``map_quantiles``: optional monotone maps taking the synthetic distribution onto the real one,
+   applied *last*, to the measured signals: first the magnitude maps (|accel| and |gyro|, each
+   vector rescaled along its own direction), then the per-channel maps (ax ay az gx gy gz).
 
 Fitting (``fit_calibration``): each (synthetic, real) pair, both (N, 6) at the same rate, is first
 aligned in time by cross-correlating the rotation-invariant magnitudes |gyro| and |accel|; one
@@ -26,6 +27,14 @@ gravity direction, robust to time misalignment and tracker jitter); (3) its unce
 90th percentile of the angle between the fit and bootstrap refits over resampled pairs; (4) it
 falls back to the identity (no rotation), with the reason, when fewer than ``min_pairs`` pairs pass,
 the directions do not pin a rotation down, or the uncertainty exceeds ``max_uncertainty_deg``.
+
+The unpaired fit (``fit_distribution_calibration``): a target device's real recordings without
+skeleton twins (e.g. the training subjects of a real wrist dataset that has no skeletons, such as
+WEDA-FALL) still say how strong and how noisy its signals are. Magnitude maps (synthetic |accel|
+and |gyro| quantiles onto the real ones) and then per-channel maps are fitted between the pooled
+samples of all synthetic and all real recordings, after an optional mounting rotation (e.g. from
+a paired fit on another dataset). No pairs, no time alignment; the maps follow the target's
+class mix, so fit them on recordings of the same kinds of activity.
 """
 
 from __future__ import annotations
@@ -43,7 +52,10 @@ from scipy.spatial.transform import Rotation
 
 CHANNELS: tuple[str, ...] = ("ax", "ay", "az", "gx", "gy", "gz")
 APPLY_ORDER = "rotate (ideal signals) -> device model -> map_quantiles (measured signals, last)"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optional magnitude maps; version 1 files (no magnitude maps) still load
+READABLE_FORMAT_VERSIONS = (1, 2)
+#: Magnitude columns of the magnitude maps.
+MAGNITUDES: tuple[str, ...] = ("|a|", "|g|")
 #: Fewer aligned samples than this (all pairs together) cannot pin a rotation down.
 MIN_ALIGNED_SAMPLES = 100
 #: Fewer finite samples per pair than this are refused.
@@ -63,6 +75,8 @@ class Calibration:
     mounting: single Rotation, simulated device frame -> real device frame (v_real = R v_sim).
     synthetic_quantiles, real_quantiles: (Q, 6) float, columns ax ay az (m/s^2) gx gy gz (rad/s),
         each column non-decreasing; both None when there is no quantile map.
+    synthetic_magnitudes, real_magnitudes: (Q, 2) float, columns |accel| (m/s^2) and |gyro|
+        (rad/s), non-negative and non-decreasing; both None when there is no magnitude map.
     metadata: JSON-serialisable description of what it was fitted on; ``metadata["fitted_for"]``
         holds the placement, rate_hz, device, source and simulator_version of the synthetic
         recordings it was fitted on (``imu2safety calibrate`` writes it; ``check_applies`` reads it).
@@ -72,30 +86,25 @@ class Calibration:
     synthetic_quantiles: np.ndarray | None = None
     real_quantiles: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)
+    synthetic_magnitudes: np.ndarray | None = None
+    real_magnitudes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         _check_rotation(self.mounting)
-        if (self.synthetic_quantiles is None) != (self.real_quantiles is None):
-            raise ValueError("give both synthetic_quantiles and real_quantiles, or neither")
-        if self.synthetic_quantiles is None:
-            return
-        self.synthetic_quantiles = np.asarray(self.synthetic_quantiles, dtype=np.float64)
-        self.real_quantiles = np.asarray(self.real_quantiles, dtype=np.float64)
-        for label, q in (("synthetic_quantiles", self.synthetic_quantiles),
-                         ("real_quantiles", self.real_quantiles)):
-            if q.ndim != 2 or q.shape[1] != len(CHANNELS) or q.shape[0] < 2:
-                raise ValueError(f"{label} must be (Q >= 2, 6), got {q.shape}")
-            if not np.isfinite(q).all():
-                raise ValueError(f"{label} contains NaN or Inf")
-            if (np.diff(q, axis=0) < 0).any():
-                raise ValueError(f"{label} must be non-decreasing down each column")
-        if self.synthetic_quantiles.shape != self.real_quantiles.shape:
-            raise ValueError(f"quantile shapes differ: {self.synthetic_quantiles.shape} "
-                             f"vs {self.real_quantiles.shape}")
+        self.synthetic_quantiles, self.real_quantiles = _check_maps(
+            "synthetic_quantiles", self.synthetic_quantiles, "real_quantiles", self.real_quantiles,
+            len(CHANNELS))
+        self.synthetic_magnitudes, self.real_magnitudes = _check_maps(
+            "synthetic_magnitudes", self.synthetic_magnitudes, "real_magnitudes",
+            self.real_magnitudes, len(MAGNITUDES))
+        for label, q in (("synthetic_magnitudes", self.synthetic_magnitudes),
+                         ("real_magnitudes", self.real_magnitudes)):
+            if q is not None and (q < 0).any():
+                raise ValueError(f"{label} must be non-negative (vector lengths)")
 
     @property
     def has_quantile_maps(self) -> bool:
-        return self.synthetic_quantiles is not None
+        return self.synthetic_quantiles is not None or self.synthetic_magnitudes is not None
 
     def rotate(self, accel, gyro) -> tuple[np.ndarray, np.ndarray]:
         """Ideal (N, 3) accel (m/s^2) and gyro (rad/s) from the simulated to the real device frame."""
@@ -105,16 +114,26 @@ class Calibration:
         return self.mounting.apply(a), self.mounting.apply(g)
 
     def map_quantiles(self, accel, gyro) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel monotone piecewise-linear map of measured (N, 3) accel and gyro.
+        """Monotone piecewise-linear maps of measured (N, 3) accel and gyro.
 
-        Between the fitted quantiles: ``np.interp`` (synthetic quantile -> real quantile; equal
-        synthetic quantiles are merged, their real quantiles averaged). Beyond the outermost
-        quantiles the map is extended linearly with the slope of its outermost segment (not
-        clamped, so peaks such as impacts keep growing). Without maps: a copy of the inputs.
+        First the magnitude maps (when fitted): each accel (gyro) vector is rescaled along its own
+        direction so that its length v becomes map(v) (>= 0; a zero vector stays zero). Then the
+        per-channel maps (when fitted). Each map: between the fitted quantiles ``np.interp``
+        (synthetic quantile -> real quantile; equal synthetic quantiles are merged, their real
+        quantiles averaged); beyond the outermost quantiles it is extended linearly with the slope
+        of its outermost segment (not clamped, so peaks such as impacts keep growing). Without
+        maps: a copy of the inputs.
         """
         a, g = _check_pair_of_signals(accel, gyro)
-        if not self.has_quantile_maps:
-            return a.copy(), g.copy()
+        a, g = a.copy(), g.copy()
+        if self.synthetic_magnitudes is not None:
+            for k, v in enumerate((a, g)):
+                n = np.linalg.norm(v, axis=1)
+                m = np.maximum(_piecewise_linear(n, self.synthetic_magnitudes[:, k],
+                                                 self.real_magnitudes[:, k]), 0.0)
+                v *= np.divide(m, n, out=np.zeros_like(n), where=n > 0)[:, None]
+        if self.synthetic_quantiles is None:
+            return a, g
         both = np.concatenate([a, g], axis=1)
         out = np.empty_like(both)
         for ch in range(len(CHANNELS)):
@@ -124,13 +143,17 @@ class Calibration:
 
     def to_dict(self) -> dict:
         """JSON-ready dict; the quaternion is stored scalar-first (w, x, y, z)."""
-        maps = None
-        if self.has_quantile_maps:
+        maps = mags = None
+        if self.synthetic_quantiles is not None:
             maps = {
                 name: {"synthetic": self.synthetic_quantiles[:, i].tolist(),
                        "real": self.real_quantiles[:, i].tolist()}
                 for i, name in enumerate(CHANNELS)
             }
+        if self.synthetic_magnitudes is not None:
+            mags = {name: {"synthetic": self.synthetic_magnitudes[:, i].tolist(),
+                           "real": self.real_magnitudes[:, i].tolist()}
+                    for i, name in enumerate(MAGNITUDES)}
         return {
             "format": "imu2safety.calibration",
             "format_version": FORMAT_VERSION,
@@ -144,6 +167,7 @@ class Calibration:
             "channels": list(CHANNELS),
             "units": {"ax ay az": "m/s^2", "gx gy gz": "rad/s"},
             "quantile_maps": maps,
+            "magnitude_maps": mags,
             "metadata": self.metadata,
         }
 
@@ -151,9 +175,10 @@ class Calibration:
     def from_dict(cls, d: dict) -> "Calibration":
         if d.get("format") != "imu2safety.calibration":
             raise ValueError(f"not an imu2safety calibration (format={d.get('format')!r})")
-        if d.get("format_version") != FORMAT_VERSION:
+        if d.get("format_version") not in READABLE_FORMAT_VERSIONS:
             raise ValueError(
-                f"calibration format_version {d.get('format_version')} is not {FORMAT_VERSION}; refit it"
+                f"calibration format_version {d.get('format_version')} is not one of "
+                f"{READABLE_FORMAT_VERSIONS}; refit it"
             )
         q = np.asarray(d["mounting"]["quaternion"], dtype=np.float64)
         if q.shape != (4,) or not np.isfinite(q).all() or np.linalg.norm(q) < 1e-6:
@@ -161,15 +186,9 @@ class Calibration:
         # A stored unit quaternion is taken as is so that save/load round-trips bit for bit.
         unit = abs(float(np.linalg.norm(q)) - 1.0) < 1e-12
         mounting = Rotation(q, normalize=not unit, scalar_first=True)
-        maps = d.get("quantile_maps")
-        syn = real = None
-        if maps is not None:
-            missing = [c for c in CHANNELS if c not in maps]
-            if missing:
-                raise ValueError(f"quantile_maps lacks channels {missing}")
-            syn = np.stack([np.asarray(maps[c]["synthetic"], float) for c in CHANNELS], axis=1)
-            real = np.stack([np.asarray(maps[c]["real"], float) for c in CHANNELS], axis=1)
-        return cls(mounting, syn, real, dict(d.get("metadata") or {}))
+        syn, real = _maps_from_dict(d.get("quantile_maps"), CHANNELS, "quantile_maps")
+        syn_m, real_m = _maps_from_dict(d.get("magnitude_maps"), MAGNITUDES, "magnitude_maps")
+        return cls(mounting, syn, real, dict(d.get("metadata") or {}), syn_m, real_m)
 
     def save(self, path) -> Path:
         """Write JSON to ``path``; returns the path."""
@@ -180,6 +199,35 @@ class Calibration:
     @classmethod
     def load(cls, path) -> "Calibration":
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _maps_from_dict(maps: dict | None, names: tuple[str, ...], key: str):
+    if maps is None:
+        return None, None
+    missing = [c for c in names if c not in maps]
+    if missing:
+        raise ValueError(f"{key} lacks columns {missing}")
+    return (np.stack([np.asarray(maps[c]["synthetic"], float) for c in names], axis=1),
+            np.stack([np.asarray(maps[c]["real"], float) for c in names], axis=1))
+
+
+def _check_maps(syn_label: str, syn, real_label: str, real, width: int):
+    """Both (Q >= 2, width) finite, non-decreasing down each column and of one shape, or both None."""
+    if (syn is None) != (real is None):
+        raise ValueError(f"give both {syn_label} and {real_label}, or neither")
+    if syn is None:
+        return None, None
+    syn, real = np.asarray(syn, dtype=np.float64), np.asarray(real, dtype=np.float64)
+    for label, q in ((syn_label, syn), (real_label, real)):
+        if q.ndim != 2 or q.shape[1] != width or q.shape[0] < 2:
+            raise ValueError(f"{label} must be (Q >= 2, {width}), got {q.shape}")
+        if not np.isfinite(q).all():
+            raise ValueError(f"{label} contains NaN or Inf")
+        if (np.diff(q, axis=0) < 0).any():
+            raise ValueError(f"{label} must be non-decreasing down each column")
+    if syn.shape != real.shape:
+        raise ValueError(f"quantile shapes differ: {syn.shape} vs {real.shape}")
+    return syn, real
 
 
 def _check_pair_of_signals(accel, gyro) -> tuple[np.ndarray, np.ndarray]:
@@ -551,6 +599,65 @@ def fit_calibration(pairs, n_quantiles: int = 101, fit_quantile_maps: bool = Tru
         "n_quantiles": int(n_quantiles) if fit_quantile_maps else None,
     }
     return Calibration(rotation, syn_q, real_q, metadata)
+
+
+def _magnitude_quantiles(arrays, levels: np.ndarray, label: str) -> np.ndarray:
+    """(Q, 2) quantiles of |accel| and |gyro| over the finite rows of all (N, 6) arrays."""
+    data = np.concatenate([_check_recording(x, label) for x in _as_list(arrays)] or
+                          [np.empty((0, len(CHANNELS)))])
+    data = data[np.isfinite(data).all(axis=1)]
+    if len(data) < levels.size:
+        raise ValueError(f"{label} has {len(data)} finite samples; need at least {levels.size} "
+                         f"for {levels.size} quantiles")
+    mags = np.column_stack([np.linalg.norm(data[:, :3], axis=1), np.linalg.norm(data[:, 3:], axis=1)])
+    return np.quantile(mags, levels, axis=0)
+
+
+def fit_distribution_calibration(synthetic_arrays, real_arrays, mounting: Rotation | None = None,
+                                 n_quantiles: int = 101, magnitudes: bool = True,
+                                 channels: bool = True) -> Calibration:
+    """Quantile maps from *unpaired* recordings: the target device's distribution, no twins needed.
+
+    synthetic_arrays: (N, 6) arrays (or one array) from the simulator, ax ay az (m/s^2) gx gy gz
+        (rad/s) in the simulated device frame; real_arrays: (M, 6) arrays recorded by the target
+        device at the same rate (e.g. a real dataset's training subjects), pooled.
+    mounting: rotation applied to the synthetic vectors first (kept as the calibration's
+        mounting; default identity).
+    magnitudes: fit magnitude maps (|accel|, |gyro| quantiles, synthetic onto real);
+    channels: then fit per-channel maps between the magnitude-mapped synthetic and the real
+        samples. Returns a Calibration whose ``map_quantiles`` applies both, in that order.
+    """
+    if isinstance(n_quantiles, bool) or not isinstance(n_quantiles, (int, np.integer)) or n_quantiles < 2:
+        raise ValueError(f"n_quantiles must be an int >= 2, got {n_quantiles!r}")
+    if not (magnitudes or channels):
+        raise ValueError("fit at least one of magnitudes and channels")
+    rotation = Rotation.identity() if mounting is None else _check_rotation(mounting)
+    levels = np.linspace(0.0, 1.0, int(n_quantiles))
+    syn = [_check_recording(x, "synthetic") for x in _as_list(synthetic_arrays)]
+    real = [_check_recording(x, "real") for x in _as_list(real_arrays)]
+    if not syn or not real:
+        raise ValueError("need at least one synthetic and one real recording")
+    syn = [np.concatenate([rotation.apply(x[:, :3]), rotation.apply(x[:, 3:])], axis=1)
+           if len(x) else x for x in syn]
+    cal = Calibration(rotation)
+    if magnitudes:
+        cal = Calibration(rotation, synthetic_magnitudes=_magnitude_quantiles(syn, levels, "synthetic"),
+                          real_magnitudes=_magnitude_quantiles(real, levels, "real"))
+    syn_q = real_q = None
+    if channels:
+        mapped = [np.concatenate(cal.map_quantiles(x[:, :3], x[:, 3:]), axis=1) for x in syn]
+        syn_q, real_q = fit_quantiles(mapped, real, int(n_quantiles))
+    metadata = {
+        "fitted_by": "imu2safety.simulator.calibration.fit_distribution_calibration",
+        "pairing": "unpaired",
+        "n_synthetic": len(syn), "n_real": len(real),
+        "n_synthetic_samples": int(sum(len(x) for x in syn)),
+        "n_real_samples": int(sum(len(x) for x in real)),
+        "rotation_angle_deg": float(np.degrees(rotation.magnitude())),
+        "n_quantiles": int(n_quantiles), "magnitude_maps": bool(magnitudes),
+        "channel_maps": bool(channels),
+    }
+    return Calibration(rotation, syn_q, real_q, metadata, cal.synthetic_magnitudes, cal.real_magnitudes)
 
 
 # ---- what a calibration was fitted for, and the check when it is applied ----

@@ -61,6 +61,16 @@ def test_pipeline_on_a_source_whose_real_twin_is_its_own_simulation(tmp_path):
     text = (tmp_path / "r.md").read_text()
     assert "| gated | 1.000 |" in text and "train on real" in text
 
+    # target calibration: the "real" device reads 3x the angular rate; the unpaired maps fitted
+    # on the training subjects' real clips give exactly that back, and TSTR stays perfect
+    scaled = [np.hstack([imu[:, :3], 3 * imu[:, 3:]]) for _, _, imu, _ in syn]
+    for (i, _, _, _), real in zip(syn, scaled):
+        data.clips[i].real = real
+    fitted = fr._target_calibrated(syn, scaled, None)
+    for (_, _, got, _), want in zip(fitted, scaled):
+        np.testing.assert_allclose(got, want, atol=1e-9)
+    assert fr.tstr_loso(data, syn, "label", "target")["RF-TSTR"] == 1.0
+
 
 def p95_ok(p: dict) -> bool:
     return p["ratio"] == 1.0 and p["synthetic"] == p["real"] > 0
