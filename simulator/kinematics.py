@@ -121,8 +121,31 @@ def to_uniform(t: np.ndarray, x: np.ndarray):
 def _butter_sos(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
     """Sections (S, 6) of a low-pass Butterworth with normalised cutoff wn (1 = Nyquist), and
     their steady-state initial conditions (S, 2) for a unit step."""
-    sos = signal.butter(order, wn, output="sos")
+    sos = _butter_lowpass_sos(order, wn) if order % 2 == 0 else signal.butter(order, wn, output="sos")
     return sos, signal.sosfilt_zi(sos)
+
+
+def _butter_lowpass_sos(order: int, wn: float) -> np.ndarray:
+    """``signal.butter(order, wn, output="sos")`` for an even order, the same numbers in a third of
+    the time: clips with timestamps (each its own frame rate) need a design each, and
+    ``zpk2sos``'s general pairing is most of its cost. A Butterworth low-pass has all its zeros
+    at -1 and its poles in conjugate pairs with distinct real parts, so ``zpk2sos``'s "nearest"
+    pairing reduces to: conjugate pairs (``_cplxreal``'s averaged representatives) taken from the
+    one farthest from the unit circle to the nearest, each with two zeros at -1 (``zpk2tf``), and
+    the gain in the first section (tests/test_fast_paths.py compares the two bit for bit)."""
+    z, p, k = signal.butter(order, wn, output="zpk")
+    p = p[np.lexsort((abs(p.imag), p.real))]
+    pairs = (p[p.imag > 0] + p[p.imag < 0].conj()) / 2
+    pairs = pairs[np.argsort(-np.abs(1 - np.abs(pairs)), kind="stable")]
+    sos = np.zeros((order // 2, 6))
+    for si, p1 in enumerate(pairs):
+        roots = np.asarray([p1, p1.conj()])
+        a = np.ones(1, dtype=roots.dtype)  # zpk2tf's poly of the pair: the same convolutions
+        for r in roots:
+            a = np.convolve(a, np.stack((np.ones_like(roots[0]), -r)), mode="full")
+        sos[si, :3], sos[si, 3:] = (1.0, 2.0, 1.0), a.real  # poly of the zeros (-1, -1): exact
+    sos[0][:3] *= k
+    return sos
 
 
 def lowpass_design(fs_hz: float, cutoff_hz: float, order: int = 4):

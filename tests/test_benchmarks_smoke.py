@@ -44,13 +44,16 @@ def test_simulate_speed_runs_and_prints(capsys):
     res = sim.main(["--clips", "6", "--previous-clips", "3", "--naive-clips", "2", "--repeat", "1",
                     "--quick"])
     out = capsys.readouterr().out
-    for corpus in ("equal", "mixed"):
+    for corpus in ("equal", "mixed", "gaps"):
         for dev in ("ideal", "bmi160", "icm42688p"):
             row = res["throughput"][f"{corpus} {dev}"]
             assert row["clips"] == 6 and _finite_positive(row["clips_per_s"])
             if "max_diff_previous" in row:  # the previous implementation read from git history
                 assert row["max_diff_previous"] < 1e-8 and _finite_positive(row["vs_previous"])
-        assert _finite_positive(res["throughput"][f"{corpus} ideal"]["vs_naive"])
+        if corpus != "gaps":  # (the naive simulator ignores tracking)
+            assert _finite_positive(res["throughput"][f"{corpus} ideal"]["vs_naive"])
+    gaps = sim.gapped_motions(sim.mixed_motions(sim.make_motions(20)))
+    assert sum(not m.valid.all() for m in gaps) >= 10  # most clips have frames to fill
     assert set(res["per_call"]) >= {1, 10, 100} and set(res["length"]) == {2, 10, 60}
     assert all(_finite_positive(v) for row in res["length"].values() for v in row.values())
     assert _finite_positive(res["memory"][6]["simulate_iter_mb"])

@@ -276,3 +276,13 @@ def test_compiled_fill_of_untracked_joints_equals_the_general_repair_bit_for_bit
         filled += any("filled" in n for n in a.notes)
         trimmed += any("trimmed" in n for n in a.notes)
     assert filled > 30 and trimmed > 10 and any(isinstance(r, MotionError) for r in slow)
+
+
+def test_butterworth_sections_equal_scipys_bit_for_bit():
+    from scipy import signal
+
+    rng = np.random.default_rng(12)
+    for order in (2, 4, 6):
+        for wn in np.concatenate([rng.uniform(1e-3, 0.999, 150), [1e-4, 0.1, 0.5, 0.9999]]).tolist():
+            np.testing.assert_array_equal(kin._butter_lowpass_sos(order, wn),
+                                          signal.butter(order, wn, output="sos"))
