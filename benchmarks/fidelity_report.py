@@ -36,7 +36,10 @@ use the *target calibration* instead: magnitude (|a|, |g|) and per-channel quant
 unpaired and without labels, on the real IMU of the target set's training subjects
 (``fit_distribution_calibration``; WEDA-FALL: the other WEDA users, so its TSTR then leaves one
 WEDA user out too), and ``+cal+tcal`` (``screened+cal+tcal``, ``aug-mount+cal+tcal``) the
-paired fit's mounting rotation followed by those maps; ``--sources`` runs one task only. Prints tables and writes
+paired fit's mounting rotation followed by those maps; ``+utd`` variants (fall tasks only) add
+every UTD-MHAD skeleton clip (27 actions, e.g. jogging, clapping, knocking, sit-to-stand),
+simulated at the left wrist, to the synthetic training set as not-fall examples;
+``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
 
     python benchmarks/fidelity_report.py [--data ../shared/data] [--out fidelity_report]
@@ -125,6 +128,37 @@ def load_skeleton_source(skel: str, real: str, folder: Path, placement: str,
     return data
 
 
+#: Sources ``Variant.extra_negatives`` can name: folder under --data, reader, labels kept.
+EXTRA_SOURCES = {"utd-mhad": ("utd_mhad/data", "utd-mhad")}
+
+
+def load_negatives(name: str, data_dir: Path, placement: str, quick: bool = False) -> SourceData:
+    """Every skeleton clip of an extra source (no fall among them; checked), subjects prefixed
+    with the source name, no real IMU attached."""
+    folder, reader = EXTRA_SOURCES[name]
+    src = get_source(reader)
+    data = SourceData(name, placement, float(src.CUTOFF_HZ))
+    for i, c in enumerate(_read(reader, data_dir / folder)):
+        if quick and i % 3:
+            continue
+        if _fall(c):
+            raise ValueError(f"{name} clip {c.id} is a fall: not an extra negative")
+        data.clips.append(Clip(c.id, f"{name}:{c.subject}", c.source_label, False, c.motion, None))
+    return data
+
+
+def with_negatives(data: SourceData, syn: list[tuple], extras: list[SourceData],
+                   variant: "Variant") -> tuple[SourceData, list[tuple]]:
+    """``data`` with the extra sources' clips appended and their synthetic clips (simulated with
+    ``variant`` at their own cutoff and ``data``'s placement) added to ``syn``."""
+    clips, syn = list(data.clips), list(syn)
+    for extra in extras:
+        n = len(clips)
+        syn += [(i + n, k, imu, info) for i, k, imu, info in simulate_source(extra, extra.clips, variant)]
+        clips += extra.clips
+    return replace(data, clips=clips), syn
+
+
 def load_weda(folder: Path) -> SourceData:
     data = SourceData("weda-fall", "left_wrist", 0.0)
     for c in _read("weda-fall", folder):
@@ -153,6 +187,10 @@ class Variant:
     calibration: str = "none"
     fit_pronation: bool = False
     screen: str | None = "auto"
+    #: fall tasks only: every clip of these skeleton sources (``EXTRA_SOURCES``) joins the
+    #: synthetic training set as a not-fall example (simulated at the task's placement; never
+    #: tested, no real twin used)
+    extra_negatives: tuple[str, ...] = ()
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -185,6 +223,11 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("aug-roll+tcal", copies=4, kinds=("roll",), calibration="target"),
           Variant("aug-mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+target")]
+    # more kinds of daily activity: UTD-MHAD's 27 actions as not-fall training clips (fall tasks)
+    v += [Variant("screened+utd+tcal", calibration="target", extra_negatives=("utd-mhad",)),
+          Variant("aug-best+utd+tcal", copies=4, kinds=best_kinds, calibration="target",
+                  extra_negatives=("utd-mhad",)),
+          Variant("screened+utd", extra_negatives=("utd-mhad",))]
     return {x.name: x for x in v}
 
 
@@ -518,6 +561,7 @@ def run(args) -> dict:
         raise SystemExit(f"unknown variants {unknown}; choose from {list(variants)}")
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
+    negatives: dict[str, SourceData] = {}
     for name in names:
         v = variants[name]
         t0 = time.perf_counter()
@@ -531,8 +575,16 @@ def run(args) -> dict:
             else:
                 syn = simulate_source(data, data.clips, v)
             target = "label" if sname == "utd-mhad" else "fall"
+            if v.extra_negatives:
+                if target != "fall":
+                    continue
+                for x in v.extra_negatives:
+                    if x not in negatives:
+                        negatives[x] = load_negatives(x, args.data, data.placement, args.quick)
+                data, syn = with_negatives(data, syn, [negatives[x] for x in v.extra_negatives], v)
+                res["extra_negatives"] = {x: len(negatives[x].clips) for x in v.extra_negatives}
             r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration)}
-            if v.copies == 0:
+            if v.copies == 0 and not v.extra_negatives:
                 r["agreement"] = agreement(data, syn)
                 r["gyro_p95"] = gyro_p95(syn, data.clips)
                 used = [info.get("twist", {}).get("used") for _, _, _, info in syn]

@@ -71,6 +71,14 @@ def test_pipeline_on_a_source_whose_real_twin_is_its_own_simulation(tmp_path):
         np.testing.assert_allclose(got, want, atol=1e-9)
     assert fr.tstr_loso(data, syn, "label", "target")["RF-TSTR"] == 1.0
 
+    # extra negatives: appended after the task's clips, simulated, trained on, never tested
+    extra = fr.SourceData("other", "right_wrist", 8.0,
+                          [fr.Clip(f"o{k}", "other:o", "wave", False, _arm(0.4, 0.3, 90 + k)) for k in range(4)])
+    both, syn2 = fr.with_negatives(data, syn, [extra], fr.Variant("gated"))
+    assert both.clips[len(data.clips):] == extra.clips and len(syn2) == len(syn) + 4
+    assert {both.clips[i].id for i, _, _, _ in syn2[len(syn):]} == {"o0", "o1", "o2", "o3"}
+    assert fr.tstr_loso(both, syn2, "fall", "none")["test_clips"] == 18
+
 
 def p95_ok(p: dict) -> bool:
     return p["ratio"] == 1.0 and p["synthetic"] == p["real"] > 0
