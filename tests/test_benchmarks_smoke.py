@@ -120,6 +120,8 @@ def test_build_speed_full_size_links_and_scaling(tmp_path):
     assert sc["wall_ms_per_file"] == pytest.approx(50) and sc["cpu_ms_per_file"] == pytest.approx(80)
     assert sc["wall_fixed_s"] == pytest.approx(5) and sc["cpu_fixed_s"] == pytest.approx(4)
     assert sc["ntu120_s"] == pytest.approx(5 + 114_480 * 0.05)
+    # the larger build faster than the smaller one (noise): no extrapolation, not a negative time
+    assert np.isnan(bs.scaling({"wall_s": 9.0, "cpu_s": 12.0}, {"wall_s": 8.1, "cpu_s": 13.0}, 300, 600)["ntu120_s"])
 
 
 # ---------------------------------------------------------------- tstr
