@@ -432,8 +432,8 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
     fs = np.empty(b)
     kernels.check_skeletons(t, valid, pos, offsets, req, opt, float(options.rate_hz),
                             _limit_array(options.limits or lim.DEFAULT_LIMITS), _OPTIONAL_MIN_VALID,
-                            kin.MIN_FRAMES, status, code, fs, nout)
-    cut, lengths = np.zeros(b, np.int64), np.diff(offsets)
+                            kin.MIN_FRAMES, kin.UNIFORM_RTOL, status, code, fs, nout)
+    cut, starts, lengths = np.zeros(b, np.int64), offsets[:-1], np.diff(offsets)
     notes: dict[int, list[str]] = {}
     if status.any():
         clean = status == 0
@@ -466,8 +466,8 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
                     repair.append(members[k])
                     continue
                 clean[k] = True
+                notes[members[k]] = kin.repair_notes("motion", f, int(lengths[k]) - 1 - l, nf)
                 cut[k], lengths[k], fs[k] = f, l - f + 1, rate
-                notes[members[k]] = kin.repair_notes("motion", f, int(offsets[k + 1] - offsets[k]) - 1 - l, nf)
         keep = np.flatnonzero(clean)
         if not len(keep):
             return None
@@ -475,8 +475,6 @@ def _skeleton_group(sources: Sequence[Source], members: list[int], options: Simu
             members, code, fs = [members[k] for k in keep.tolist()], code[keep], fs[keep]
             starts, lengths = offsets[keep] + cut[keep], lengths[keep]
             t, _ = _ragged([t[s:s + n] for s, n in zip(starts.tolist(), lengths.tolist())])
-    if len(members) == b and not notes:
-        starts = offsets[:-1]
     used, slots = [], {}
     for c in code.tolist():
         if c not in slots:

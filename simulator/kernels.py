@@ -1090,20 +1090,32 @@ REPAIR = 2
 
 
 @njit(cache=True, error_model="numpy")
-def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, min_frames,
+def _intervals(t, o, n, dt):
+    """dt[:n - 1] = the frame intervals of t[o : o + n] (n >= 2); returns (smallest, largest,
+    mean interval end to end): ``kinematics.is_uniform``'s quantities."""
+    lo, hi = np.inf, -np.inf
+    for i in range(n - 1):
+        d = t[o + i + 1] - t[o + i]
+        dt[i] = d
+        lo, hi = min(lo, d), max(hi, d)
+    return lo, hi, (t[o + n - 1] - t[o]) / max(n - 1, 1)
+
+
+@njit(cache=True, error_model="numpy")
+def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, min_frames, rtol,
                     status, use_opt, fs, nout):
     """Plausibility limits, joint selection and frame rate of skeleton clips, one pass per clip.
 
     t: (sum T,) s; valid: (sum T, J) bool; pos: (sum T, J, 3) m, world frame; offsets (B + 1,);
     req (3,): indices into J of the placement's shoulder, elbow, wrist; opt (P,): of its optional
     joints present; lim: (max_frames, max_gap_s, min_fps, max_duration_s, max_output_samples,
-    max_position_m, min_arm_length_m, max_arm_length_m) as ``limits.Limits``.
-    Per clip: status (bits ``UNSURE``, ``REPAIR``); use_opt (B,): bit p set where optional joint p
+    max_position_m, min_arm_length_m, max_arm_length_m) as ``limits.Limits``; rtol: the uniform
+    grid's tolerance (``kinematics.UNIFORM_RTOL``). Per clip: status (bits ``UNSURE``, ``REPAIR``); use_opt (B,): bit p set where optional joint p
     is tracked in at least ``min_share`` of the frames; fs (B,) Hz: 1 / median frame interval; nout (B,): device
     samples at ``rate_hz`` (``kinematics.output_times``). A clip passes without ``UNSURE`` only
     when every quantity ``imu._check_limits`` judges is at least 1e-9 (relative) inside its limit,
     so the two never disagree; ``REPAIR`` is set exactly where ``imu._motion_joints`` would
-    change the clip (times not increasing or not uniform within 1 %, a used joint untracked).
+    change the clip (times not increasing or not uniform within rtol, a used joint untracked).
     """
     margin = 1e-9
     (max_frames, max_gap, min_fps, max_duration, max_out, max_pos, min_arm, max_arm) = (
@@ -1118,18 +1130,13 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
         if n > max_frames or n < min_frames:
             status[b] = UNSURE | REPAIR
             continue
-        # timeline: increasing, uniform within 1 %, median rate
+        # timeline: increasing, uniform within rtol, median rate
         dt = np.empty(n - 1)
-        lo, hi = np.inf, -np.inf
-        for i in range(n - 1):
-            d = t[o + i + 1] - t[o + i]
-            dt[i] = d
-            lo, hi = min(lo, d), max(hi, d)
+        lo, hi, mean = _intervals(t, o, n, dt)
         if not lo > 0:
             status[b] = UNSURE | REPAIR
             continue
-        mean = (t[o + n - 1] - t[o]) / (n - 1)
-        if not (hi - mean <= 0.01 * mean and mean - lo <= 0.01 * mean):
+        if not (hi - mean <= rtol * mean and mean - lo <= rtol * mean):
             st |= REPAIR
         med = _median(dt)
         fs[b] = 1.0 / med
@@ -1235,12 +1242,7 @@ def fill_untracked(t, valid, pos, offsets, req, opt, use_opt, todo, min_frames, 
             continue
         kept = l - f + 1
         dt = np.empty(kept - 1)
-        lo, hi = np.inf, -np.inf
-        for i in range(kept - 1):
-            d = t[o + f + i + 1] - t[o + f + i]
-            dt[i] = d
-            lo, hi = min(lo, d), max(hi, d)
-        mean = (t[o + l] - t[o + f]) / max(kept - 1, 1)
+        lo, hi, mean = _intervals(t, o + f, kept, dt)
         if not (hi - mean <= rtol * mean and mean - lo <= rtol * mean):
             continue
         g0, g1 = f, f

@@ -133,7 +133,7 @@ def _butter_lowpass_sos(order: int, wn: float) -> np.ndarray:
     pairing reduces to: conjugate pairs (``_cplxreal``'s averaged representatives) taken from the
     one farthest from the unit circle to the nearest, each with two zeros at -1 (``zpk2tf``), and
     the gain in the first section (tests/test_fast_paths.py compares the two bit for bit)."""
-    z, p, k = signal.butter(order, wn, output="zpk")
+    _, p, k = signal.butter(order, wn, output="zpk")  # (the zeros: all at -1)
     p = p[np.lexsort((abs(p.imag), p.real))]
     pairs = (p[p.imag > 0] + p[p.imag < 0].conj()) / 2
     pairs = pairs[np.argsort(-np.abs(1 - np.abs(pairs)), kind="stable")]

@@ -73,7 +73,8 @@ def test_screening_agrees_with_the_numpy_checks_and_the_joint_selection():
         kernels.check_skeletons(t, np.concatenate([m.valid for m in motions]),
                                 np.concatenate([m.positions for m in motions]), offsets, req, opt,
                                 options.rate_hz, imu_mod._limit_array(options.limits or lim.DEFAULT_LIMITS),
-                                imu_mod._OPTIONAL_MIN_VALID, kin.MIN_FRAMES, status, use, fs, nout)
+                                imu_mod._OPTIONAL_MIN_VALID, kin.MIN_FRAMES, kin.UNIFORM_RTOL, status, use,
+                                fs, nout)
         seen = set()
         for k, m in enumerate(motions):
             try:
