@@ -254,7 +254,8 @@ def test_token_prefilter_changes_no_token():
               "smaller  than", "hazard", 'hazard: "falling"', 'HAZARD "x"', 'activity "walking"',
               "is safe", "is not unsafe", "(unsafe", " safe", "unsafe", "!", "?", "\n", "\t", '"']
     others = [getattr(K, n) for n in ("_NEGATION", "_HYPOTHETICAL", "_REVERSE", "_FORWARD", "_COMPARE",
-                                      "_HAZARD_RE", "_ACTIVITY_RE", "_VERDICT_RE", "_SENTENCE_BREAK")]
+                                      "_HAZARD_RE", "_ACTIVITY_RE", "_VERDICT_RE", "_SENTENCE_BREAK",
+                                      "_SHAPE_SPLIT")]
     pairs = [(rx, re.compile(rx.pattern.split(")(?:", 1)[1][:-1], rx.flags)) for rx in [K._MASTER, *others]]
     assert pairs[0][1].pattern == plain.pattern
     rng = np.random.default_rng(0)
@@ -296,3 +297,24 @@ def test_sentences_of_one_shape_share_a_plan_and_keep_their_own_values(fall, wal
     assert check_text(far, fall, known) == []
     # numbers that name no quantity ("3-axis") and units with digits ("m/s^2") keep their text
     assert K._shape("a 3-axis IMU reads 9.8 m/s^2 and 12 m/s3")[0] == "a 3-axis IMU reads 0.0 m/s^2 and 0 m/s3"
+
+
+def test_checker_reads_every_value_from_the_sentence_itself(fall, walk):
+    """The shape rewrites numbers and plain ids; what the checker quotes and compares is the
+    sentence's own text, also where a token holds more than a rewritten span (a sign after "^":
+    "^-3.5") or a quoted label holds numbers and ids."""
+    from dataclasses import replace
+
+    known = {c.id: c for c in (fall, walk)}
+    impact = fmt(fall.facts["impact_ms2"], "ms2")
+    assert check_text(f"The impact reaches ^{impact}.", fall, known) == []
+    assert check_text(f"The impact reaches ^-{impact}.", fall, known) == [
+        f"-{impact} matches no fact of `fall_01` (impact_ms2={fall.facts['impact_ms2']!r})"]
+    label = 'Safe (activity "12 steps `x` 3.5 rad/s").'
+    problems = check_text(label, walk, known)
+    assert problems[0] == "unknown clip id `x`" and problems[1].startswith("number 12 without a unit")
+    assert problems[-1] == "activity \"12 steps `x` 3.5 rad/s\" but `walk_01` is 'walking'"
+    # the right label, quoted with digits and a clip id in it, is read whole and passes
+    odd = replace(walk, id="odd_1", activity="3 steps `walk_01` 2")
+    problems = check_text('Safe (activity "3 steps `walk_01` 2").', odd, {**known, "odd_1": odd})
+    assert [p.split(" in ")[0] for p in problems] == ["number 3 without a unit", "number 2 without a unit"]

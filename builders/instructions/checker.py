@@ -37,7 +37,7 @@ import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .facts import AXES, FACT_FIELDS
 
@@ -153,10 +153,12 @@ _VERDICT_RE = _first("i(us\\s", r"\bis (?:(not) )?(unsafe|safe)\b|\((unsafe|safe
 _SENTENCE_BREAK = _first("\\s", r"(?<=[.!?])\s+(?=[A-Z`\"(|])|\n+", 0)
 
 
-def _sentences(text: str) -> list[str]:
-    """Split on . ! ? followed by a space or the end, but not inside numbers."""
+@functools.lru_cache(maxsize=1 << 12)
+def _sentences(text: str) -> tuple[str, ...]:
+    """Split on . ! ? followed by a space or the end, but not inside numbers. (Cached: the
+    instructions and many responses recur verbatim.)"""
     parts = _SENTENCE_BREAK.split(text.strip())
-    return [p for p in parts if p.strip()]
+    return tuple(p for p in parts if p.strip())
 
 
 def _raw_tokens(sentence: str) -> tuple[tuple[str, int, int, Any], ...]:
@@ -187,15 +189,21 @@ def _raw_tokens(sentence: str) -> tuple[tuple[str, int, int, Any], ...]:
     return tuple(out)
 
 
-def _matches(number: str, value: Any) -> bool:
-    """Whether ``value`` rounded to the decimals of ``number`` reads ``number``."""
-    if value is None:
-        return False
-    decimals = len(number.split(".")[1]) if "." in number else 0
-    text = f"{float(value):.{decimals}f}"
-    if text.startswith("-") and float(text) == 0:
-        text = text[1:]
-    return text == number
+def _reads(number: str, facts: Mapping[str, Any], fields: Sequence[str]) -> bool:
+    """Whether one of ``fields`` of ``facts`` rounded to the decimals of ``number`` reads
+    ``number`` (a negative zero reads "0")."""
+    dot = number.find(".")
+    spec = f".{len(number) - dot - 1}f" if dot >= 0 else ".0f"
+    for f in fields:
+        value = facts.get(f)
+        if value is None:
+            continue
+        text = format(float(value), spec)
+        if text[0] == "-" and float(text) == 0:
+            text = text[1:]
+        if text == number:
+            return True
+    return False
 
 
 #: unit key -> the fact fields with that unit (in ``FIELD_UNITS`` order).
@@ -218,67 +226,68 @@ def _event_time(facts: Mapping[str, Any], event: str) -> float | None:
             "stillness": facts.get("still_start_s")}[event]
 
 
-#: What ``_shape`` writes in a canonical form: a clip id (group 1; kept when it holds other
-#: characters than these) or a number (group 2; kept after "^", "m/s^2" is a unit, and before "-",
-#: "3-axis" and "6-D" are words).
-_SHAPE_RE = re.compile(r"(`[^`]+`)|(?<![\w.^])(-?\d+(?:\.\d+)?)")
-_PLAIN_ID = re.compile(r"`[\w.~+-]+`")
+#: What ``_shape`` writes in a canonical form, in one split of the sentence: a plain clip id
+#: (group 1), other backticked text (group 2: kept, and no number inside it is rewritten) and a
+#: number (group 3; not after "^", "m/s^2" is a unit, nor before "-", "3-axis" and "6-D" are
+#: words: the atomic group keeps "12.5-" whole, as a number token reads it).
+_SHAPE_SPLIT = _first(r"`\-\d", r"(`[\w.~+-]+`)|(`[^`]+`)|(?<![\w.^])((?>-?\d+(?:\.\d+)?))(?!-)", 0)
 
 
-def _shape(sentence: str) -> tuple[str, list[int], list[int]]:
-    """(shape, ends, shifts): ``sentence`` with each plain clip id written "`0`" and each number
-    "0" or "0.0" (its sign kept), and where each rewritten span ends in the shape with the
-    sentence's offset from there on. Ids and numbers keep their character classes and the tokens
-    around them their neighbours, so every pattern of the checker matches the shape as it matches
-    the sentence, at mapped places (``_real``): sentences of one template share a shape, whatever
-    their numbers and clips, and with it a ``_Plan``."""
-    parts: list[str] = []
-    ends: list[int] = []
-    shifts: list[int] = []
-    last = shift = 0
-    for m in _SHAPE_RE.finditer(sentence):
-        text = m.group()
-        if m.group(1) is not None:
-            if not _PLAIN_ID.fullmatch(text):
-                continue
-            new = "`0`"
-        elif sentence.startswith("-", m.end()):
-            continue
+@functools.lru_cache(maxsize=1 << 13)
+def _shape(sentence: str) -> tuple[str, tuple[str, ...]]:
+    """(shape, values): ``sentence`` with each plain clip id written "`0`" and each number "0" or
+    "0.0" (its sign kept), and the texts so replaced, in order. Ids and numbers keep their
+    character classes and the tokens around them their neighbours, so every pattern of the checker
+    matches the shape as it matches the sentence, and the shape's own split finds the replaced
+    spans again (``_Plan.spans``): sentences of one template share a shape, whatever their numbers
+    and clips, and with it a ``_Plan``. (Cached: many sentences recur verbatim from clip to clip.)"""
+    pieces = _SHAPE_SPLIT.split(sentence)
+    if len(pieces) == 1:
+        return sentence, ()
+    out = [pieces[0]]
+    values = []
+    for i in range(1, len(pieces), 4):
+        plain, other, number = pieces[i], pieces[i + 1], pieces[i + 2]
+        if plain is not None:
+            out.append("`0`")
+            values.append(plain)
+        elif other is not None:
+            out.append(other)
         else:
-            new = ("-0" if text[0] == "-" else "0") + (".0" if "." in text else "")
-        parts.append(sentence[last:m.start()])
-        parts.append(new)
-        last = m.end()
-        shift += len(text) - len(new)
-        ends.append(m.end() - shift)
-        shifts.append(shift)
-    if not parts:
-        return sentence, ends, shifts
-    parts.append(sentence[last:])
-    return "".join(parts), ends, shifts
-
-
-def _real(pos: int, ends: list[int], shifts: list[int]) -> int:
-    """The sentence position of shape position ``pos`` (a token boundary; ``_shape``)."""
-    k = bisect.bisect_right(ends, pos)
-    return pos + (shifts[k - 1] if k else 0)
+            out.append(("-0" if number[0] == "-" else "0") + (".0" if "." in number else ""))
+            values.append(number)
+        out.append(pieces[i + 3])
+    return "".join(out), tuple(values)
 
 
 @dataclass(frozen=True)
 class _Plan:
     """What the checker reads from a sentence's shape alone (``_plan``); values (numbers, clip ids,
-    labels) and distances are taken from the sentence at the mapped places, facts at check time.
+    labels) and distances are taken from the sentence's own ``_shape`` values, facts at check time.
 
-    tokens: ``_raw_tokens`` of the shape. numbers: (token, number start, number end, unit key or
-    None, candidate fields, (position, end, axis) of the axes before it with no number between,
-    which label it when near enough). axes: (token, position, axis, topic) of every axis. events:
-    (token, event, negated). order: (token, token) -> True (reversed: "after", "preceded by"),
-    False (forward) for two events with an order word between them. compare: (left number token,
-    right number token, "higher"-like, the words) with one unit on both sides. hazard / activity:
-    (match start, label start, label end). verdict: (match start, negated, says safe).
+    A *source* is an index into the sentence's values followed by those ``extra`` makes: a text
+    the shape keeps as it is, or (a tuple of sources) their concatenation; literal: every extra is a
+    text. ``values[source]`` is then the sentence's text there.
+
+    n_values: how many spans ``_shape`` rewrote. tokens: ``_raw_tokens`` of the shape. switches:
+    (token, position, source of the clip id, None for "this clip") of every scope switch.
+    numbers: (token, position, source, unit key or None, candidate fields, (position, end, axis,
+    first and end index of the rewritten spans between the axis and the number, their shape
+    length) of the axes before it with no number between, which label it when near enough).
+    axes: (token, position, axis, topic) of every axis. events: (token, event, negated). order:
+    (token, token) -> True (reversed: "after", "preceded by"), False (forward) for two events
+    with an order word between them. compare: (left source, right source, "higher"-like, the
+    words) with one unit on both sides. hazard / activity: (match start, source of the label).
+    verdict: (match start, says safe). quiet: the sentence claims nothing to check
+    (no id, number, axis or comparison; a hypothetical, or no event or label); quiet_question:
+    the same for an instruction, which claims no event or label.
     """
 
+    n_values: int
+    extra: tuple
+    literal: bool
     tokens: tuple
+    switches: tuple
     hypothetical: bool
     continues: bool
     numbers: tuple
@@ -289,20 +298,53 @@ class _Plan:
     hazard: tuple
     activity: tuple
     verdict: tuple
+    quiet: bool
+    quiet_question: bool
 
 
 @functools.lru_cache(maxsize=1 << 14)
 def _plan(shape: str) -> _Plan:
     """The text-only part of checking a sentence of this shape (``_Plan``)."""
+    spans = [m.span() for m in _SHAPE_SPLIT.finditer(shape) if m.group(2) is None]  # rewritten spans
+    starts = {a: k for k, (a, _) in enumerate(spans)}
+    span_ends = [b for _, b in spans]
+    extra: list[str | tuple[int, ...]] = []
+
+    def source(a: int, b: int) -> int:
+        """The source of the sentence's text at shape span [a, b): a rewritten span, the shape's
+        own text, or the concatenation of both (a "-" before a number after "^": "^-0.0")."""
+        if a in starts and spans[starts[a]][1] == b:
+            return starts[a]
+        inside = [k for k, (s, e) in enumerate(spans) if s < b and e > a]
+        if any(spans[k][0] < a or spans[k][1] > b for k in inside):  # tokens never cut a span
+            raise AssertionError(f"checker: shape span {a}:{b} cuts a rewritten span of {shape!r}")
+        if not inside:
+            extra.append(shape[a:b])
+            return len(spans) + len(extra) - 1
+        parts, at = [], a
+        for k in inside:
+            if spans[k][0] > at:
+                parts.append(source(at, spans[k][0]))
+            parts.append(k)
+            at = spans[k][1]
+        if b > at:
+            parts.append(source(at, b))
+        extra.append(tuple(parts))
+        return len(spans) + len(extra) - 1
+
     tokens = _raw_tokens(shape)
     items = [(k, t) for k, t in enumerate(tokens) if t[0] not in ("id", "primary")]
+    switches = tuple((k, t[1], source(t[1], t[2]) if t[0] == "id" else None)
+                     for k, t in enumerate(tokens) if t[0] in ("id", "primary"))
     topics = [t for _, t in items if t[0] == "topic"]
     numbers = [(k, t) for k, t in items if t[0] == "number"]
     axes = [(k, t) for k, t in items if t[0] == "axis"]
     plan_numbers = []
+    number_source = {}
     for k, (_, pos, _, (text, unit)) in numbers:
         cands: list[str] | None = None
         near: tuple = ()
+        number_source[k] = source(pos, pos + len(text))
         if unit is not None:
             cands = _WITH_UNIT[unit]
             before = [p for p in topics if p[1] < pos and _TOPIC_UNIT[p[3], unit]]
@@ -311,9 +353,13 @@ def _plan(shape: str) -> _Plan:
             if topic is not None:
                 cands = _TOPIC_UNIT[topic[3], unit]
             if unit == "rads":
-                near = tuple((a[1], a[2], a[3]) for _, a in axes if a[2] <= pos
-                             and not any(n[1] > a[2] and n[1] < pos for _, n in numbers))
-        plan_numbers.append((k, pos, pos + len(text), unit, tuple(cands) if cands is not None else None, near))
+                near_axes = [(a[1], a[2], a[3]) for _, a in axes if a[2] <= pos
+                             and not any(n[1] > a[2] and n[1] < pos for _, n in numbers)]
+                for at, end, axis in near_axes:
+                    k0, k1 = bisect.bisect_right(span_ends, end), bisect.bisect_right(span_ends, pos)
+                    near += ((at, end, axis, k0, k1, sum(e - s for s, e in spans[k0:k1])),)
+        plan_numbers.append((k, pos, number_source[k], unit,
+                             tuple(cands) if cands is not None else None, near))
     plan_axes = []
     for k, (_, pos, _, axis) in axes:
         before = [p for p in topics if p[1] < pos and p[3] in ("gyro", "peak", "impact")]
@@ -333,18 +379,24 @@ def _plan(shape: str) -> _Plan:
         left = [(k, t) for k, t in numbers if t[2] <= m.start()]
         right = [(k, t) for k, t in numbers if t[1] >= m.end()]
         if left and right and left[-1][1][3][1] == right[0][1][3][1]:
-            compare.append((left[-1][0], right[0][0], m.group(1).lower() in _UP_WORDS, m.group(0)))
+            compare.append((number_source[left[-1][0]], number_source[right[0][0]],
+                            m.group(1).lower() in _UP_WORDS, m.group(0)))
     verdict = []
     for m in _VERDICT_RE.finditer(shape):
         word = next(g for g in m.groups()[1:] if g).lower()
         verdict.append((m.start(), (word == "safe") != bool(m.group(1))))
+    hazard = tuple((m.start(), source(m.start(1), m.end(1))) for m in _HAZARD_RE.finditer(shape))
+    activity = tuple((m.start(), source(m.start(1), m.end(1))) for m in _ACTIVITY_RE.finditer(shape))
+    hypothetical = bool(_HYPOTHETICAL.search(shape))
+    quiet_question = not (any(s is not None for _, _, s in switches) or numbers or axes or compare)
     return _Plan(
-        tokens=tokens, hypothetical=bool(_HYPOTHETICAL.search(shape)),
-        continues=bool(_CONTINUES.match(shape)), numbers=tuple(plan_numbers), axes=tuple(plan_axes),
-        events=tuple(events), order=order, compare=tuple(compare),
-        hazard=tuple((m.start(), m.start(1), m.end(1)) for m in _HAZARD_RE.finditer(shape)),
-        activity=tuple((m.start(), m.start(1), m.end(1)) for m in _ACTIVITY_RE.finditer(shape)),
-        verdict=tuple(verdict))
+        n_values=len(spans), extra=tuple(extra), literal=all(isinstance(x, str) for x in extra),
+        tokens=tokens, switches=switches,
+        hypothetical=hypothetical, continues=bool(_CONTINUES.match(shape)),
+        numbers=tuple(plan_numbers), axes=tuple(plan_axes), events=tuple(events), order=order,
+        compare=tuple(compare), hazard=hazard, activity=activity, verdict=tuple(verdict),
+        quiet=quiet_question and (hypothetical or not (events or hazard or activity or verdict)),
+        quiet_question=quiet_question)
 
 
 def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims: bool = True) -> list[str]:
@@ -356,61 +408,75 @@ def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims:
     problems: list[str] = []
     last_event: tuple[str, str] | None = None  # (scope, event) of the previous sentence's last event
     for sentence in _sentences(text):
-        shape, ends, shifts = _shape(sentence)
+        shape, values = _shape(sentence)
         p = _plan(shape)
-
-        def text(a: int, b: int) -> str:  # the sentence's text at shape span [a, b)
-            return sentence[_real(a, ends, shifts):_real(b, ends, shifts)]
-
+        if p.quiet if claims else p.quiet_question:  # nothing to check, and no event claimed
+            if not p.continues:
+                last_event = None
+            continue
+        if len(values) != p.n_values:  # (``_shape``'s spans found again in the shape: by design)
+            raise AssertionError(f"checker: the shape of {sentence!r} does not map back to it")
+        if p.literal:
+            values += p.extra
+        else:  # (a text made of rewritten spans and the shape's text, after those it is made of)
+            for x in p.extra:
+                values += (x if isinstance(x, str) else "".join(values[j] for j in x),)
         hypothetical = p.hypothetical or not claims
         # scopes: a clip id switches to that clip (an unknown one is a problem), "this clip" back
         scope = clip.id
-        scopes: list[str] = []  # the scope at each token
+        scopes: list[str] | None = None  # the scope at each token (all the clip's without switches)
         switches: list[tuple[int, str]] = []  # (position, clip) of each scope switch
-        for kind, a, b, _ in p.tokens:
-            if kind == "id":
-                cid = text(a, b)[1:-1]
-                if cid in known:
-                    scope = cid
-                    switches.append((a, cid))
+        if p.switches:
+            scopes = []
+            for k, at, src in p.switches:
+                scopes.extend([scope] * (k - len(scopes)))
+                if src is None:
+                    scope = clip.id
+                    switches.append((at, clip.id))
                 else:
-                    problems.append(f"unknown clip id `{cid}`")
-            elif kind == "primary":
-                scope = clip.id
-                switches.append((a, clip.id))
-            scopes.append(scope)
+                    cid = values[src][1:-1]
+                    if cid in known:
+                        scope = cid
+                        switches.append((at, cid))
+                    else:
+                        problems.append(f"unknown clip id `{cid}`")
+                scopes.append(scope)
+            scopes.extend([scope] * (len(p.tokens) - len(scopes)))
+        own = known[clip.id].facts
         # numbers
         labelled: set[int] = set()
-        for k, pos, end, unit, cands, near in p.numbers:
-            value = text(pos, end)
+        for k, pos, src, unit, cands, near in p.numbers:
+            value = values[src]
             if unit is None:
                 problems.append(f"number {value} without a unit in {sentence!r}")
                 continue
-            for at, axis_end, axis in reversed(near):  # the last axis within 12 characters
-                if _real(pos, ends, shifts) - _real(axis_end, ends, shifts) <= 12:
+            for at, axis_end, axis, k0, k1, shape_len in reversed(near):  # the last axis within 12
+                if pos - axis_end + sum(map(len, values[k0:k1])) - shape_len <= 12:  # characters
                     labelled.add(at)
                     cands = (f"gyro_peak_{axis}_rads", f"gyro_mean_{axis}_rads")
                     break
-            facts = known[scopes[k]].facts
-            if not any(_matches(value, facts.get(f)) for f in cands):
+            s = scopes[k] if scopes else clip.id
+            facts = known[s].facts if scopes else own
+            if not _reads(value, facts, cands):
                 got = ", ".join(f"{f}={facts.get(f)!r}" for f in cands)
-                problems.append(f"{value} {UNITS[unit][0]} matches no fact of `{scopes[k]}` ({got})")
+                problems.append(f"{value} {UNITS[unit][0]} matches no fact of `{s}` ({got})")
         # axis claims
         for k, at, axis, topic in p.axes:
             if at in labelled:
                 continue
-            facts = known[scopes[k]].facts
+            s = scopes[k] if scopes else clip.id
+            facts = known[s].facts
             allowed = ({facts.get("gyro_dominant_axis")} if topic == "gyro" else
                        {facts.get("peak_accel_axis")} if topic in ("peak", "impact") else
                        {facts.get("gyro_dominant_axis"), facts.get("peak_accel_axis")})
             if axis not in allowed:
-                problems.append(f"axis {axis} claimed for {topic or 'the motion'} of `{scopes[k]}`, facts say "
+                problems.append(f"axis {axis} claimed for {topic or 'the motion'} of `{s}`, facts say "
                                 f"{sorted(x for x in allowed if x)}")
         # events
         claimed: list[tuple[int, str, str]] = []  # (token, scope, event)
         if not hypothetical:
             for k, event, negated in p.events:
-                s = scopes[k]
+                s = scopes[k] if scopes else clip.id
                 happened = _event_happened(known[s].facts, event)
                 if negated and happened:
                     problems.append(f"denies the {event} of `{s}`, which the facts show")
@@ -419,53 +485,60 @@ def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims:
                 elif not negated:
                     claimed.append((k, s, event))
         # order
-        pairs = []
-        if claimed and last_event is not None and p.continues:
-            pairs.append((last_event, (claimed[0][1], claimed[0][2]), False))
-        for (k1, s1, e1), (k2, s2, e2) in zip(claimed, claimed[1:]):
-            if s1 != s2 or e1 == e2 or (k1, k2) not in p.order:
-                continue
-            pairs.append(((s1, e1), (s2, e2), p.order[k1, k2]))
-        for (sa, ea), (sb, eb), reverse in pairs:
-            if sa != sb or ea == eb:
-                continue
-            ta, tb = _event_time(known[sa].facts, ea), _event_time(known[sb].facts, eb)
-            if ta is None or tb is None:
-                continue
-            if (ta > tb) if not reverse else (tb > ta):
-                first, second = (eb, ea) if reverse else (ea, eb)
-                problems.append(f"says the {first} comes before the {second} in `{sa}`, but the facts "
-                                f"put them at {ta:.2f} s and {tb:.2f} s")
         if claimed:
+            pairs = []
+            if last_event is not None and p.continues:
+                pairs.append((last_event, (claimed[0][1], claimed[0][2]), False))
+            for (k1, s1, e1), (k2, s2, e2) in zip(claimed, claimed[1:]):
+                if s1 != s2 or e1 == e2 or (k1, k2) not in p.order:
+                    continue
+                pairs.append(((s1, e1), (s2, e2), p.order[k1, k2]))
+            for (sa, ea), (sb, eb), reverse in pairs:
+                if sa != sb or ea == eb:
+                    continue
+                ta, tb = _event_time(known[sa].facts, ea), _event_time(known[sb].facts, eb)
+                if ta is None or tb is None:
+                    continue
+                if (ta > tb) if not reverse else (tb > ta):
+                    first, second = (eb, ea) if reverse else (ea, eb)
+                    problems.append(f"says the {first} comes before the {second} in `{sa}`, but the "
+                                    f"facts put them at {ta:.2f} s and {tb:.2f} s")
             last_event = (claimed[-1][1], claimed[-1][2])
         elif not p.continues:
             last_event = None
         # comparisons
         for left, right, up, words in p.compare:
-            a, b = p.tokens[left], p.tokens[right]
-            x, y = float(text(a[1], a[1] + len(a[3][0]))), float(text(b[1], b[1] + len(b[3][0])))
+            x, y = float(values[left]), float(values[right])
             if (up and not x > y) or (not up and not x < y):
                 problems.append(f"'{words}' compares {x:g} with {y:g}")
         # labels
-        if not hypothetical:
-            def scope_at(pos: int) -> str:
-                prior = [cid for at, cid in switches if at < pos]
-                return prior[-1] if prior else clip.id
-
-            for start, a, b in p.hazard:
-                label, want = text(a, b), known[scope_at(start)].hazard
+        if not hypothetical and (p.hazard or p.activity or p.verdict):
+            for start, src in p.hazard:
+                s = _scope_at(start, switches, clip.id)
+                label, want = values[src], known[s].hazard
                 if label.strip().replace(" ", "_") != want:
-                    problems.append(f'hazard "{label}" but `{scope_at(start)}` is {want!r}')
-            for start, a, b in p.activity:
-                label, want = text(a, b), known[scope_at(start)].activity
+                    problems.append(f'hazard "{label}" but `{s}` is {want!r}')
+            for start, src in p.activity:
+                s = _scope_at(start, switches, clip.id)
+                label, want = values[src], known[s].activity
                 if label.strip() != want:
-                    problems.append(f'activity "{label}" but `{scope_at(start)}` is {want!r}')
+                    problems.append(f'activity "{label}" but `{s}` is {want!r}')
             for start, says_safe in p.verdict:
-                who = known[scope_at(start)]
+                who = known[_scope_at(start, switches, clip.id)]
                 if says_safe != who.safe:
                     problems.append(f"calls `{who.id}` {'safe' if says_safe else 'unsafe'}, its hazard is "
                                     f"{who.hazard!r}")
     return problems
+
+
+def _scope_at(pos: int, switches: list[tuple[int, str]], default: str) -> str:
+    """The clip a sentence speaks of at shape position ``pos``: the last switch before it."""
+    scope = default
+    for at, cid in switches:
+        if at >= pos:
+            break
+        scope = cid
+    return scope
 
 
 def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, ClipInfo]) -> list[str]:
