@@ -39,7 +39,13 @@ WEDA user out too), and ``+cal+tcal`` (``screened+cal+tcal``, ``aug-mount+cal+tc
 paired fit's mounting rotation followed by those maps; ``+utd`` variants (fall tasks only) add
 every UTD-MHAD skeleton clip (27 actions, e.g. jogging, clapping, knocking, sit-to-stand),
 simulated at the left wrist, to the synthetic training set as not-fall examples;
-``--sources`` runs one task only. Prints tables and writes
+``learned`` / ``learned+cal`` / ``learned+mount+cal+tcal`` (UTD-MHAD) simulate with a forearm
+twist model (``simulator/learned_twist.py``) fitted per fold on the training subjects' pairs and
+report its held-out agreement with the twist recovered from the real sensor (the model fitted on
+all subjects is written to ``--out/learned_twist_utd-mhad.json``); ``learned-utd*`` (fall tasks)
+use the model fitted on all UTD-MHAD pairs (other people); ``realign*`` re-align the skeleton
+across whole-body tracker re-fits and ``still*`` smooth the tracker's jitter where the arm is
+still (``simulator/refit.py``, ``ScreenOptions``); ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
 
     python benchmarks/fidelity_report.py [--data ../shared/data] [--out fidelity_report]
@@ -197,6 +203,9 @@ class Variant:
     #: UTD-MHAD only: the forearm twist of a model fitted per fold on the training subjects'
     #: pairs (``learned_twist``), every clip simulated with the fold's model
     learned_twist: bool = False
+    #: fall tasks: the twist model fitted on all pairs of this source (``EXTRA_SOURCES``; other
+    #: people), mirrored to the task's wrist
+    twist_from: str | None = None
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -242,6 +251,10 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
                   extra_negatives=("utd-mhad",)),
           Variant("aug-best+realign+tcal", copies=4, kinds=best_kinds, screen=realign,
                   calibration="target")]
+    v += [Variant("learned-utd", twist_from="utd-mhad"),
+          Variant("learned-utd+tcal", twist_from="utd-mhad", calibration="target"),
+          Variant("learned-utd+utd+tcal", twist_from="utd-mhad", calibration="target",
+                  extra_negatives=("utd-mhad",))]
     still = ScreenOptions(still_speed_m_s=0.2)
     v += [Variant("still", screen=still), Variant("still+tcal", screen=still, calibration="target"),
           Variant("still+utd+tcal", screen=still, calibration="target", extra_negatives=("utd-mhad",))]
@@ -587,6 +600,26 @@ def fit_twist_model(data: SourceData, recs: list, subjects: set[str]) -> tuple[L
     return model, mount
 
 
+_DONOR_MODELS: dict = {}
+
+
+def donor_twist_model(name: str, data_dir: Path, quick: bool = False) -> LearnedTwist:
+    """Twist model fitted on every pair of a paired skeleton source (UTD-MHAD a1-a21)."""
+    if name not in _DONOR_MODELS:
+        if name != "utd-mhad":
+            raise ValueError(f"no paired source {name!r} to fit a twist model on")
+        wrist = {f"a{k}" for k in range(1, 22)}
+        donor = load_skeleton_source("utd-mhad", "utd-mhad-imu", data_dir / "utd_mhad" / "data",
+                                     "right_wrist", lambda lab: lab in wrist, quick)
+        opts = SimulationOptions(placement=donor.placement, rate_hz=RATE, cutoff_hz=donor.cutoff_hz)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            recs = simulate_many([c.motion for c in donor.clips], opts, [c.id for c in donor.clips],
+                                 errors="return")
+        _DONOR_MODELS[name] = fit_twist_model(donor, recs, {c.subject for c in donor.clips})[0]
+    return _DONOR_MODELS[name]
+
+
 def _weighted_corr(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
     w = w / w.sum()
     a, b = a - w @ a, b - w @ b
@@ -599,7 +632,7 @@ def learned_loso(data: SourceData, variant: Variant) -> tuple[list[tuple], dict,
     augmented copy) simulated with it. Returns (the held-out subjects' clips assembled, fold ->
     synthetic clips, figures: held-out weighted correlation of the predicted with the recovered
     twist within each clip (median), of their clip means across clips, and the share of samples
-    with a known twist)."""
+    with a known twist; and the model fitted on all subjects, ``model_all_subjects``)."""
     opts = SimulationOptions(placement=data.placement, rate_hz=RATE, cutoff_hz=data.cutoff_hz,
                              screen=variant.screen)
     with warnings.catch_warnings():
@@ -623,7 +656,7 @@ def learned_loso(data: SourceData, variant: Variant) -> tuple[list[tuple], dict,
                 rs.append(_weighted_corr(np.angle(np.exp(1j * d)), p, w))
                 means.append((np.angle(np.sum(w * np.exp(1j * d))), np.angle(np.sum(w * np.exp(1j * p)))))
     m = np.array(means)
-    stats = {"heldout_delta_r_median": round(float(np.median(rs)), 3),
+    stats = {"model_all_subjects": fit_twist_model(data, recs, set(subjects))[0],"heldout_delta_r_median": round(float(np.median(rs)), 3),
              "heldout_clip_mean_r": round(_weighted_corr(m[:, 0], m[:, 1], np.ones(len(m))), 3),
              "heldout_known_share": round(float(np.mean(known)), 3), "clips": len(rs)}
     return assembled, folds, stats
@@ -677,7 +710,16 @@ def run(args) -> dict:
                 if sname != "utd-mhad":
                     continue
                 syn, folds, res["learned_twist"] = learned_loso(data, v)
+                model = res["learned_twist"].pop("model_all_subjects")
+                model.save(args.out / f"learned_twist_{sname}.json")  # for TwistOptions(model=...)
                 print(f"[{name}] learned twist: {res['learned_twist']}", flush=True)
+            elif v.twist_from:
+                if sname == "utd-mhad":
+                    continue
+                model = donor_twist_model(v.twist_from, args.data, args.quick)
+                v = replace(v, twist=replace(v.twist, source="learned", model=model))
+                res["learned_twist"] = model.provenance()
+                syn = simulate_source(data, data.clips, v)
             else:
                 syn = simulate_source(data, data.clips, v)
             target = "label" if sname == "utd-mhad" else "fall"
