@@ -26,7 +26,7 @@ import itertools
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ from ...simulator.cutoff import CUTOFF_BY_KIND
 from ...simulator.motion import Motion
 from ..labels import lookup
 from ..records import Clip, Item, Skip
-from . import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
+from . import KINECT_TO_WORLD, motion_problem, parse_options, sorted_files
 from ..splits import NTU_PROTOCOLS, ntu_split
 
 NAME = "ntu"
@@ -104,6 +104,18 @@ class Skeleton:
     body_id: np.ndarray
     xyz: np.ndarray
     state: np.ndarray
+    _index: tuple | None = field(default=None, repr=False, compare=False)
+
+    def body_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids (K,) str in order of first appearance, first record (K,) of each, code (R,):
+        index into ids of each record's body)."""
+        if self._index is None:
+            ids, first, inverse = np.unique(self.body_id, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            self._index = (ids[order], first[order], rank[inverse.reshape(-1)])
+        return self._index
 
 
 def list_inputs(input_dir: Path, **options) -> list[Path]:
@@ -152,7 +164,7 @@ def read(path: Path, data: bytes | None = None, **options) -> Iterator[Item]:
     base = {
         "setup": setup, "camera": camera, "performer": performer, "replication": replication,
         "protocol": opts.protocol, "frames_in_file": skeleton.num_frames,
-        "bodies_in_file": int(np.unique(skeleton.body_id).size),
+        "bodies_in_file": len(skeleton.body_index()[0]),
     }
     if mutual and len(bodies) < 2:
         base["second_body"] = "not emitted: only one body tracked in enough frames"
@@ -196,6 +208,7 @@ def parse_skeleton_bytes(data: bytes) -> Skeleton:
         num_frames=int(num_frames), frame=frames[:count].copy(), body_id=names[which],
         xyz=values[:count * NUM_JOINTS, :3].reshape(count, NUM_JOINTS, 3),
         state=_tracking_state(values[:count * NUM_JOINTS, 3].reshape(count, NUM_JOINTS)),
+        _index=(names, first, which),
     )
 
 
@@ -249,43 +262,65 @@ def parse_skeleton(text: str) -> Skeleton:
 
 def rank_bodies(skeleton: Skeleton) -> list[str]:
     """Candidate body ids, main actor first (see the module docstring for the rule)."""
-    if skeleton.body_id.size == 0:
+    ids, first, code = skeleton.body_index()
+    if not len(ids):
         return []
-    ids, first, inverse, counts = np.unique(
-        skeleton.body_id, return_index=True, return_inverse=True, return_counts=True
-    )
+    counts = np.bincount(code, minlength=len(ids))
     keep = np.flatnonzero(2 * counts >= counts.max())
     if keep.size == 1:  # one candidate (most files): its motion decides nothing
         return [str(ids[keep[0]])]
     tracked = (skeleton.state > 0) & (skeleton.xyz[..., 2] > 0)
-    motion = {k: _motion_energy(skeleton.xyz[inverse == k], tracked[inverse == k]) for k in keep}
+    motion = {k: _motion_energy(skeleton.xyz[code == k], tracked[code == k]) for k in keep}
     order = sorted(keep, key=lambda k: (-motion[k], -counts[k], first[k]))
     return [str(ids[k]) for k in order]
 
 
 def body_motion(skeleton: Skeleton, body_id: str) -> tuple[Motion, dict]:
     """Motion of one body id over its first..last frame (world frame), and its provenance."""
-    rows = np.flatnonzero(skeleton.body_id == body_id)
+    ids, _, code = skeleton.body_index()
+    rows = np.flatnonzero(code == int(np.flatnonzero(ids == body_id)[0]))
     frame = skeleton.frame[rows]
     first, last = int(frame.min()), int(frame.max())
     num = last - first + 1
-    xyz = np.full((num, NUM_JOINTS, 3), np.nan)
-    state = np.zeros((num, NUM_JOINTS), dtype=np.int8)
-    xyz[frame - first] = skeleton.xyz[rows]
-    state[frame - first] = skeleton.state[rows]
-    valid = (state > 0) & (xyz[..., 2] > 0)
-    xyz[~valid] = np.nan
-    motion = Motion(
-        camera_to_world(xyz, KINECT_TO_WORLD), JOINT_NAMES,
-        np.arange(first, last + 1, dtype=np.float64) / FPS, valid,
-    )
+    xyz = np.empty((num, NUM_JOINTS, 3))
+    valid = np.empty((num, NUM_JOINTS), dtype=bool)
+    inferred = _body_arrays(skeleton.xyz, skeleton.state, rows, frame - first, KINECT_TO_WORLD,
+                            xyz, valid)
+    motion = Motion(xyz, JOINT_NAMES, np.arange(first, last + 1, dtype=np.float64) / FPS, valid)
     extra = {
         "body_id": body_id,
         "first_frame": first,
-        "inferred_joint_fraction": round(float((skeleton.state[rows] == 1).mean()), 4),
+        "inferred_joint_fraction": round(inferred / (len(rows) * NUM_JOINTS), 4),
         "fps": FPS,
     }
     return motion, extra
+
+
+@njit(cache=True, error_model="numpy")
+def _body_arrays(xyz, state, rows, at, m, out, valid):
+    """One body's frames: out (T, 25, 3) world = m @ camera of each valid joint (trackingState
+    > 0, camera z > 0), NaN elsewhere and on frames without the body; valid (T, 25). Records
+    ``rows`` of the skeleton go to frames ``at`` (a later record of one frame wins). The sums
+    are ``camera_to_world``'s, term by term: with m's entries 0 and 1 every product is exact and
+    the sum the same in any order, signed zeros included. Returns the records' count of
+    inferred joints (trackingState 1)."""
+    out[:] = np.nan
+    valid[:] = False
+    inferred = 0
+    for i in range(rows.shape[0]):
+        r, f = rows[i], at[i]
+        for j in range(NUM_JOINTS):
+            s = state[r, j]
+            inferred += s == 1
+            x, y, z = xyz[r, j, 0], xyz[r, j, 1], xyz[r, j, 2]
+            ok = s > 0 and z > 0
+            valid[f, j] = ok
+            if ok:
+                for c in range(3):
+                    out[f, j, c] = x * m[c, 0] + y * m[c, 1] + z * m[c, 2]
+            else:
+                out[f, j, 0] = out[f, j, 1] = out[f, j, 2] = np.nan
+    return inferred
 
 
 def _count(line: str, index: int, what: str) -> int:
