@@ -39,7 +39,13 @@ WEDA user out too), and ``+cal+tcal`` (``screened+cal+tcal``, ``aug-mount+cal+tc
 paired fit's mounting rotation followed by those maps; ``+utd`` variants (fall tasks only) add
 every UTD-MHAD skeleton clip (27 actions, e.g. jogging, clapping, knocking, sit-to-stand),
 simulated at the left wrist, to the synthetic training set as not-fall examples;
-``--sources`` runs one task only. Prints tables and writes
+``learned`` / ``learned+cal`` / ``learned+mount+cal+tcal`` (UTD-MHAD) simulate with a forearm
+twist model (``simulator/learned_twist.py``) fitted per fold on the training subjects' pairs and
+report its held-out agreement with the twist recovered from the real sensor (the model fitted on
+all subjects is written to ``--out/learned_twist_utd-mhad.json``); ``learned-utd*`` (fall tasks)
+use the model fitted on all UTD-MHAD pairs (other people); ``realign*`` re-align the skeleton
+across whole-body tracker re-fits and ``still*`` smooth the tracker's jitter where the arm is
+still (``simulator/refit.py``, ``ScreenOptions``); ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
 
     python benchmarks/fidelity_report.py [--data ../shared/data] [--out fidelity_report]
@@ -68,6 +74,9 @@ from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_o
 from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
                                               fit_distribution_calibration, fit_mounting_robust)
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
+from imu2safety.simulator.screen import ScreenOptions  # noqa: E402
+from imu2safety.simulator.learned_twist import (LearnedTwist, fit_learned_twist,  # noqa: E402
+                                                motion_features, pair_targets)
 from imu2safety.simulator.twist import TwistOptions  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -186,11 +195,17 @@ class Variant:
     device: str = "ideal"
     calibration: str = "none"
     fit_pronation: bool = False
-    screen: str | None = "auto"
+    screen: "str | ScreenOptions | None" = "auto"
     #: fall tasks only: every clip of these skeleton sources (``EXTRA_SOURCES``) joins the
     #: synthetic training set as a not-fall example (simulated at the task's placement; never
     #: tested, no real twin used)
     extra_negatives: tuple[str, ...] = ()
+    #: UTD-MHAD only: the forearm twist of a model fitted per fold on the training subjects'
+    #: pairs (``learned_twist``), every clip simulated with the fold's model
+    learned_twist: bool = False
+    #: fall tasks: the twist model fitted on all pairs of this source (``EXTRA_SOURCES``; other
+    #: people), mirrored to the task's wrist
+    twist_from: str | None = None
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -228,6 +243,26 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("aug-best+utd+tcal", copies=4, kinds=best_kinds, calibration="target",
                   extra_negatives=("utd-mhad",)),
           Variant("screened+utd", extra_negatives=("utd-mhad",))]
+    # whole-body tracker re-fits re-aligned rigidly before the screen (``simulator/refit.py``)
+    realign = ScreenOptions(realign_torso_speed_m_s=6.0)
+    v += [Variant("realign", screen=realign),
+          Variant("realign+tcal", screen=realign, calibration="target"),
+          Variant("realign+utd+tcal", screen=realign, calibration="target",
+                  extra_negatives=("utd-mhad",)),
+          Variant("aug-best+realign+tcal", copies=4, kinds=best_kinds, screen=realign,
+                  calibration="target")]
+    v += [Variant("learned-utd", twist_from="utd-mhad"),
+          Variant("learned-utd+tcal", twist_from="utd-mhad", calibration="target"),
+          Variant("learned-utd+utd+tcal", twist_from="utd-mhad", calibration="target",
+                  extra_negatives=("utd-mhad",))]
+    still = ScreenOptions(still_speed_m_s=0.2)
+    v += [Variant("still", screen=still), Variant("still+tcal", screen=still, calibration="target"),
+          Variant("still+utd+tcal", screen=still, calibration="target", extra_negatives=("utd-mhad",))]
+    # forearm twist learned from paired skeleton + real IMU (UTD-MHAD, per fold)
+    v += [Variant("learned", learned_twist=True),
+          Variant("learned+cal", learned_twist=True, calibration="robust"),
+          Variant("learned+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+target", learned_twist=True)]
     return {x.name: x for x in v}
 
 
@@ -319,9 +354,11 @@ def _calibrated(syn: list[tuple], clips: list[Clip], train_subjects: set[str]):
 _TRTR_CACHE: dict = {}
 
 
-def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str) -> dict:
+def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
+              folds: dict[str, list[tuple]] | None = None) -> dict:
     """Leave one subject out on ``data``'s real clips; TSTR trains on the other subjects'
-    synthetic clips (all copies), TRTR on their real clips. Returns macro-F1 per classifier."""
+    synthetic clips (all copies; ``folds[subject]`` instead of ``syn`` when the simulation itself
+    was fitted per fold), TRTR on their real clips. Returns macro-F1 per classifier."""
     clips = data.clips
     real_idx = [k for k, c in enumerate(clips) if c.real is not None]
     y_of = (lambda c: c.fall) if target == "fall" else (lambda c: c.label)
@@ -331,13 +368,14 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str)
     for subj in subjects:
         test = [k for k in real_idx if clips[k].subject == subj]
         train_real = [k for k in real_idx if clips[k].subject != subj]
-        fold_syn = syn
+        fold_syn = syn if folds is None else folds[subj]
         train_subjects = {clips[k].subject for k in train_real}
         if calibration == "robust":
-            fold_syn, _ = _calibrated(syn, clips, train_subjects)
+            fold_syn, _ = _calibrated(fold_syn, clips, train_subjects)
         elif calibration in ("target", "robust+target"):
-            mount = _source_mounting(syn, clips, train_subjects) if calibration != "target" else None
-            fold_syn = _target_calibrated([x for x in syn if clips[x[0]].subject != subj],
+            mount = (_source_mounting(fold_syn, clips, train_subjects)
+                     if calibration != "target" else None)
+            fold_syn = _target_calibrated([x for x in fold_syn if clips[x[0]].subject != subj],
                                           [clips[k].real for k in train_real], mount)
         tr_syn = [(i, imu) for i, _, imu, _ in fold_syn if clips[i].subject != subj]
         xs = np.array([tstr.features(imu) for _, imu in tr_syn])
@@ -529,6 +567,101 @@ def pronation_loso(data: SourceData) -> tuple[list[tuple], dict]:
     return out, slopes
 
 
+# ---------------------------------------------------------------- learned twist
+
+def fit_twist_model(data: SourceData, recs: list, subjects: set[str]) -> tuple[LearnedTwist, object]:
+    """Twist model fitted on ``subjects``' pairs (constant-twist recordings ``recs`` vs real),
+    and the mounting rotation (fitted on the same pairs) the real clips were read through."""
+    idx = [i for i, c in enumerate(data.clips) if c.subject in subjects and c.real is not None
+           and isinstance(recs[i], ImuRecording)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mount = fit_mounting_robust([(recs[i].as_array().astype(np.float64), data.clips[i].real)
+                                     for i in idx], MAX_LAG).rotation
+    feats, deltas, weights, subj = [], [], [], []
+    for i in idx:
+        d, w = pair_targets(recs[i].as_array().astype(np.float64), data.clips[i].real, mount, RATE,
+                            MAX_LAG)
+        feats.append(motion_features(data.clips[i].motion, data.placement, recs[i].timestamps))
+        deltas.append(d)
+        weights.append(w)
+        subj.append(data.clips[i].subject)
+    # Each subject's own strap roll (a constant of how they wore it, not a twist the skeleton
+    # could show: up to ~50 degrees between UTD-MHAD subjects) is taken out of their targets.
+    for s in set(subj):
+        mine = [k for k, x in enumerate(subj) if x == s]
+        z = sum(np.sum(weights[k] * np.exp(1j * deltas[k])) for k in mine)
+        for k in mine:
+            deltas[k] = np.angle(np.exp(1j * deltas[k]) * np.conj(z) / max(abs(z), 1e-12))
+    n = int(sum((w > 0).sum() for w in weights))
+    model = fit_learned_twist(feats, deltas, weights, fitted_on=(
+        f"{data.name} {data.placement}: {len(idx)} pairs of subjects {','.join(sorted(subjects))}, "
+        f"{n} weighted samples"))
+    return model, mount
+
+
+_DONOR_MODELS: dict = {}
+
+
+def donor_twist_model(name: str, data_dir: Path, quick: bool = False) -> LearnedTwist:
+    """Twist model fitted on every pair of a paired skeleton source (UTD-MHAD a1-a21)."""
+    if name not in _DONOR_MODELS:
+        if name != "utd-mhad":
+            raise ValueError(f"no paired source {name!r} to fit a twist model on")
+        wrist = {f"a{k}" for k in range(1, 22)}
+        donor = load_skeleton_source("utd-mhad", "utd-mhad-imu", data_dir / "utd_mhad" / "data",
+                                     "right_wrist", lambda lab: lab in wrist, quick)
+        opts = SimulationOptions(placement=donor.placement, rate_hz=RATE, cutoff_hz=donor.cutoff_hz)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            recs = simulate_many([c.motion for c in donor.clips], opts, [c.id for c in donor.clips],
+                                 errors="return")
+        _DONOR_MODELS[name] = fit_twist_model(donor, recs, {c.subject for c in donor.clips})[0]
+    return _DONOR_MODELS[name]
+
+
+def _weighted_corr(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
+    w = w / w.sum()
+    a, b = a - w @ a, b - w @ b
+    d = np.sqrt((w @ (a * a)) * (w @ (b * b)))
+    return float(w @ (a * b) / d) if d > 0 else 0.0
+
+
+def learned_loso(data: SourceData, variant: Variant) -> tuple[list[tuple], dict, dict]:
+    """Per held-out subject: a twist model fitted on the other subjects' pairs, every clip (and
+    augmented copy) simulated with it. Returns (the held-out subjects' clips assembled, fold ->
+    synthetic clips, figures: held-out weighted correlation of the predicted with the recovered
+    twist within each clip (median), of their clip means across clips, and the share of samples
+    with a known twist; and the model fitted on all subjects, ``model_all_subjects``)."""
+    opts = SimulationOptions(placement=data.placement, rate_hz=RATE, cutoff_hz=data.cutoff_hz,
+                             screen=variant.screen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recs = simulate_many([c.motion for c in data.clips], opts, [c.id for c in data.clips],
+                             errors="return")
+    subjects = sorted({c.subject for c in data.clips if c.real is not None})
+    folds, assembled, rs, known, means = {}, [], [], [], []
+    for subj in subjects:
+        model, mount = fit_twist_model(data, recs, set(subjects) - {subj})
+        twist = replace(variant.twist, source="learned", model=model)
+        folds[subj] = simulate_source(data, data.clips, variant, twist)
+        assembled += [x for x in folds[subj] if data.clips[x[0]].subject == subj]
+        for i, c in enumerate(data.clips):
+            if c.subject != subj or c.real is None or not isinstance(recs[i], ImuRecording):
+                continue
+            d, w = pair_targets(recs[i].as_array().astype(np.float64), c.real, mount, RATE, MAX_LAG)
+            known.append(float((w > 0).mean()))
+            if (w > 0).sum() >= RATE:
+                p = model.predict(motion_features(c.motion, data.placement, recs[i].timestamps))
+                rs.append(_weighted_corr(np.angle(np.exp(1j * d)), p, w))
+                means.append((np.angle(np.sum(w * np.exp(1j * d))), np.angle(np.sum(w * np.exp(1j * p)))))
+    m = np.array(means)
+    stats = {"model_all_subjects": fit_twist_model(data, recs, set(subjects))[0],"heldout_delta_r_median": round(float(np.median(rs)), 3),
+             "heldout_clip_mean_r": round(_weighted_corr(m[:, 0], m[:, 1], np.ones(len(m))), 3),
+             "heldout_known_share": round(float(np.mean(known)), 3), "clips": len(rs)}
+    return assembled, folds, stats
+
+
 # ---------------------------------------------------------------- main
 
 def run(args) -> dict:
@@ -567,11 +700,26 @@ def run(args) -> dict:
         t0 = time.perf_counter()
         res = results[name] = {}
         for sname, data in sources.items():
+            folds = None
             if v.fit_pronation:
                 if sname != "utd-mhad":
                     continue
                 syn, slopes = pronation_loso(data)
                 res["pronation_slopes"] = slopes
+            elif v.learned_twist:
+                if sname != "utd-mhad":
+                    continue
+                syn, folds, res["learned_twist"] = learned_loso(data, v)
+                model = res["learned_twist"].pop("model_all_subjects")
+                model.save(args.out / f"learned_twist_{sname}.json")  # for TwistOptions(model=...)
+                print(f"[{name}] learned twist: {res['learned_twist']}", flush=True)
+            elif v.twist_from:
+                if sname == "utd-mhad":
+                    continue
+                model = donor_twist_model(v.twist_from, args.data, args.quick)
+                v = replace(v, twist=replace(v.twist, source="learned", model=model))
+                res["learned_twist"] = model.provenance()
+                syn = simulate_source(data, data.clips, v)
             else:
                 syn = simulate_source(data, data.clips, v)
             target = "label" if sname == "utd-mhad" else "fall"
@@ -583,7 +731,7 @@ def run(args) -> dict:
                         negatives[x] = load_negatives(x, args.data, data.placement, args.quick)
                 data, syn = with_negatives(data, syn, [negatives[x] for x in v.extra_negatives], v)
                 res["extra_negatives"] = {x: len(negatives[x].clips) for x in v.extra_negatives}
-            r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration)}
+            r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration, folds)}
             if v.copies == 0 and not v.extra_negatives:
                 r["agreement"] = agreement(data, syn)
                 r["gyro_p95"] = gyro_p95(syn, data.clips)

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import kernels
 from . import kinematics as kin
+from . import learned_twist
 from . import limits as lim
 from .motion import GRAVITY_WORLD, Motion, MotionError, RigidBodyTrajectory
 from .orientation import optional_joints, quat_continuous, required_joints
@@ -191,7 +192,7 @@ def _rates(t: np.ndarray) -> np.ndarray:
 #: Joint slots of the compiled frame construction (``kernels.device_frame_ragged``).
 _SLOTS = ("shoulder", "elbow", "wrist", "hand", "hand_tip", "thumb")
 _TWIST_USED = ("model", "thumb", "thumb (raw)")
-_TWIST_SOURCES = {"auto": 0, "thumb": 1, "model": 2}
+_TWIST_SOURCES = {"auto": 0, "thumb": 1, "model": 2, "learned": 2}  # learned: model + delta
 _TWIST_FIELDS = tuple(f.name for f in dataclasses.fields(TwistInfo))  # its to_dict keys
 
 
@@ -333,6 +334,13 @@ def _device_poses(clips: list[tuple[np.ndarray, tuple[str, ...], np.ndarray]], f
                                       "two joints coincide, so the segment has no direction"))
             continue
         info = (_TWIST_USED[u], None if tr != tr else round(tr, 4), nf)  # NaN: no thumb
+        if tw.model is not None:  # source "learned": the model twist plus the predicted delta
+            info = ("learned",) + info[1:]
+            pos, names, use = clips[b]
+            learned_twist.apply_to_poses(
+                out[bounds[b]:bounds[b + 1]],
+                learned_twist.clip_delta(pos, names, use, options.placement, float(fs[b]), tw.model),
+                rotation, offset_m)
         result.append((out[bounds[b]:bounds[b + 1]], {"twist": dict(zip(_TWIST_FIELDS, info))}))
     return result
 

@@ -25,7 +25,12 @@ says what it did (``ScreenInfo``):
   over one frame. Off by default: measured (``benchmarks/fidelity_report.py``, RF over 5 seeds)
   it raises SmartFallMM fall TSTR (0.67 -> 0.75) and lowers WEDA-FALL's (0.73 -> 0.69), whose
   Fitbit sees harder impacts than SmartFallMM's watch;
-- a clip with more than ``max_invalid`` of its frames marked so is refused (``ScreenInfo.refused``).
+- a clip with more than ``max_invalid`` of its frames marked so is refused (``ScreenInfo.refused``);
+- with ``realign_torso_speed_m_s``, whole-body re-fits (a torso joint faster than that) are first
+  removed by a rigid re-alignment of the frames after them (``refit.realign_refits``). Off by
+  default: measured in ``benchmarks/README.md`` (fidelity_report variant ``realign``);
+- with ``still_speed_m_s``, the tracker's jitter is smoothed away where the arm is still
+  (``refit.smooth_still``). Off by default: measured there (variant ``still``).
 """
 
 from __future__ import annotations
@@ -54,17 +59,24 @@ class ScreenOptions:
     repair_speed_m_s: ... and the frames within d / (2 repair_speed) seconds on either side, d the
         jump's largest joint displacement, m (None: only the two frames).
     max_invalid: share of frames marked stale or fast above which the clip is refused.
+    realign_torso_speed_m_s: re-align the skeleton rigidly across steps in which a torso joint
+        moves faster than this (``refit``), before the checks above (None: off).
+    still_speed_m_s: smooth the judged joints toward their 1-Hz low-pass where they move slower
+        than this (``refit.smooth_still``), after the checks (None: off).
     """
 
     stale_max_run: int = 3
     max_speed_m_s: float | None = 12.0
     repair_speed_m_s: float | None = None
     max_invalid: float = 0.5
+    realign_torso_speed_m_s: float | None = None
+    still_speed_m_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.stale_max_run < 0:
             raise ValueError(f"stale_max_run must be >= 0, got {self.stale_max_run}")
-        for name in ("max_speed_m_s", "repair_speed_m_s"):
+        for name in ("max_speed_m_s", "repair_speed_m_s", "realign_torso_speed_m_s",
+                     "still_speed_m_s"):
             v = getattr(self, name)
             if v is not None and not v > 0:
                 raise ValueError(f"{name} must be positive or None, got {v}")
@@ -74,17 +86,21 @@ class ScreenOptions:
 
 @dataclass(frozen=True)
 class ScreenInfo:
-    """What the screen did to one clip: frames marked stale, frames marked too fast, and the
-    reason the clip was refused (None: kept)."""
+    """What the screen did to one clip: frames marked stale, frames marked too fast, the
+    reason the clip was refused (None: kept) and the re-fits re-aligned (None: not asked)."""
 
     stale_frames: int
     fast_frames: int
     refused: str | None = None
+    realigned: int | None = None
 
     def to_dict(self) -> dict:
         # the fields by name (dataclasses.asdict deep-copies: 20x slower, once per clip)
-        return {"stale_frames": self.stale_frames, "fast_frames": self.fast_frames,
-                "refused": self.refused}
+        out = {"stale_frames": self.stale_frames, "fast_frames": self.fast_frames,
+               "refused": self.refused}
+        if self.realigned is not None:
+            out["realigned"] = self.realigned
+        return out
 
 
 def stale_frames(positions: np.ndarray, valid: np.ndarray, max_run: int | None = None) -> np.ndarray:
@@ -130,6 +146,11 @@ def screen_motion(motion: Motion, options: ScreenOptions = ScreenOptions(),
     becomes invalid for these joints. Positions are never changed; the simulator fills invalid
     frames of the joints it uses by interpolation in time (and trims them at the ends)."""
     names = motion.joint_names
+    realigned = None
+    if options.realign_torso_speed_m_s is not None:
+        from .refit import realign_refits
+
+        motion, realigned = realign_refits(motion, joints or names, options.realign_torso_speed_m_s)
     cols = list(range(len(names))) if joints is None else [names.index(j) for j in joints if j in names]
     # compiled: the rules of stale_frames / fast_frames in frame order, the frame rate from the
     # sorted times as Motion.fps (tests/test_screen.py compares the two)
@@ -144,7 +165,11 @@ def screen_motion(motion: Motion, options: ScreenOptions = ScreenOptions(),
     share = n_bad / max(len(bad), 1)  # untracked frames are the simulator's own checks' business
     if share > options.max_invalid:
         refused = f"implausible tracking: {share:.0%} of frames stale or too fast"
-    info = ScreenInfo(int(np.count_nonzero(stale)), int(np.count_nonzero(fast)), refused)
+    info = ScreenInfo(int(np.count_nonzero(stale)), int(np.count_nonzero(fast)), refused, realigned)
+    if options.still_speed_m_s is not None:  # on the positions as recorded; the flags stand
+        from .refit import smooth_still
+
+        motion, _ = smooth_still(motion, tuple(names[c] for c in cols), options.still_speed_m_s)
     if not n_bad:
         return motion, info
     new_valid = motion.valid.copy()

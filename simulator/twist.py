@@ -38,11 +38,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import median_filter
 
-TWIST_SOURCES = ("auto", "thumb", "model")
+if TYPE_CHECKING:
+    from .learned_twist import LearnedTwist
+
+TWIST_SOURCES = ("auto", "thumb", "model", "learned")
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,16 @@ class TwistOptions:
     """How the forearm twist is obtained.
 
     source: "auto" (the thumb where trusted, else the model), "thumb" (the raw thumb joint on every
-        frame, unsmoothed: the behaviour before gating), or "model" (never the thumb).
+        frame, unsmoothed: the behaviour before gating), "model" (never the thumb), or "learned"
+        (never the thumb: the model plus the twist ``model`` predicts from the arm's pose,
+        ``learned_twist``; applied by ``simulate``, not by ``orientation.device_frame``).
     twist_deg: model twist at 90 degrees of elbow flexion, degrees (positive = pronation).
     pronation_per_flexion: model slope, degrees of pronation per degree of elbow flexion.
     smooth_hz: low-pass of the twist angle, Hz (None: no smoothing).
     bone_tolerance, min_sine, max_twist_deg, spike_deg, max_rate_rad_s: the per-frame checks of
         the thumb (module docstring), relative / sine / degrees / degrees / rad/s.
     min_trusted: share of frames that must pass for the thumb to be used at all.
+    model: the ``learned_twist.LearnedTwist`` of source "learned" (provenance: its sha256).
     """
 
     source: str = "auto"
@@ -69,10 +76,13 @@ class TwistOptions:
     spike_deg: float = 25.0
     max_rate_rad_s: float = 12.0
     min_trusted: float = 0.6
+    model: "LearnedTwist | None" = None
 
     def __post_init__(self) -> None:
         if self.source not in TWIST_SOURCES:
             raise ValueError(f"twist source must be one of {TWIST_SOURCES}, got {self.source!r}")
+        if (self.source == "learned") != (self.model is not None):
+            raise ValueError("twist source 'learned' needs a model, and a model needs source 'learned'")
         for name in ("twist_deg", "pronation_per_flexion"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be finite, got {getattr(self, name)}")
@@ -82,7 +92,9 @@ class TwistOptions:
             raise ValueError(f"min_trusted must be in [0, 1], got {self.min_trusted}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = {k: v for k, v in self.__dict__.items() if k != "model"}
+        out["model"] = None if self.model is None else self.model.provenance()
+        return out
 
 
 @dataclass(frozen=True)
@@ -176,7 +188,7 @@ def forearm_twist(u: np.ndarray, ref: np.ndarray, flexion: np.ndarray, plane_ok:
     """
     batch = int(np.prod(u.shape[1:-1], dtype=int))
     model = model_twist(flexion, options, fs_hz)
-    if thumb_radial is None or options.source == "model":
+    if thumb_radial is None or options.source in ("model", "learned"):
         return model, [TwistInfo("model", None, 0)] * batch
     perp = thumb_radial - np.sum(thumb_radial * u, axis=-1, keepdims=True) * u
     sine = np.linalg.norm(perp, axis=-1) / np.maximum(thumb_bone, 1e-9)
