@@ -124,3 +124,24 @@ def test_provenance_and_bad_models(tmp_path):
         LearnedTwist.from_dict(bad)
     with pytest.raises(ValueError, match="format"):
         LearnedTwist.from_dict({**model.to_dict(), "format": "other"})
+
+
+def test_cli_simulate_with_a_twist_model(tmp_path, capsys):
+    """`imu2safety simulate --twist-model` uses the saved model (its gx is the closed form's),
+    and a file that is not a model is one clear error line."""
+    from imu2safety.cli import main
+
+    motion = _flexing_arm("left")
+    src = tmp_path / "arm.npz"
+    np.savez(src, positions=motion.positions, joint_names=np.array(motion.joint_names),
+             timestamps=motion.timestamps)
+    model = tmp_path / "twist.json"
+    _atan_model(0.8).save(model)
+    out = tmp_path / "o.npz"
+    assert main(["simulate", str(src), "-o", str(out), "--twist-model", str(model)]) == 0
+    ref = simulate(motion, SimulationOptions(twist=TwistOptions(source="learned", model=_atan_model(0.8))))
+    np.testing.assert_allclose(np.load(out)["gyro"], ref.gyro, atol=1e-6)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "other"}')
+    assert main(["simulate", str(src), "-o", str(out), "--twist-model", str(bad)]) != 0
+    assert "learned-twist" in capsys.readouterr().err
