@@ -662,8 +662,10 @@ def _ideal_signals(poses: _Poses, cutoffs: list, tq: np.ndarray, q_offsets: np.n
 
 
 def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
-                    clip_ids: list[str]) -> list[ImuRecording | MotionError]:
-    """Results of one block of sources (see ``simulate_iter``)."""
+                    clip_ids: list[str], own: bool = True) -> list[ImuRecording | MotionError]:
+    """Results of one block of sources (see ``simulate_iter``). ``own``: each recording's arrays
+    are copies of its own; else C-contiguous views of the block's accel, gyro and time arrays
+    (for callers that keep every result of the block anyway: no extra memory, no copies)."""
     results: list = [None] * len(sources)
     sources, screened = screen_sources(sources, options.screen, options.placement, results)
     poses = _poses(sources, options, results)
@@ -686,7 +688,7 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
     ideal = _ideal_signals(poses, cutoffs, tq, q_offsets, live, options)
     limits = options.limits or lim.DEFAULT_LIMITS  # judged on the ideal signals: a device clips
     a_max, g_max = np.empty(len(nout)), np.empty(len(nout))
-    kernels.clip_peaks(ideal, q_offsets, a_max, g_max)
+    finite = kernels.clip_peaks(ideal, q_offsets, a_max, g_max)
     implausible = ~((a_max <= limits.max_accel_ms2) & (g_max <= limits.max_gyro_rads))
     cal = options.calibration
     if cal is not None:
@@ -698,8 +700,11 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
 
         rngs = ClipGenerators(options.seed, [clip_ids[i] for i in poses.index], "device")
         apply_device_ragged(ideal, q_offsets, options.rate_hz, get_device(options.device), rngs)
-    # after the device model: every value finite (else clip by clip)
-    finite = cal is None and kernels.clip_peaks(ideal, q_offsets[[0, -1]], np.empty(1), np.empty(1))
+        # after the device model: every value finite (else clip by clip)
+        finite = kernels.clip_peaks(ideal, q_offsets[[0, -1]], np.empty(1), np.empty(1))
+    finite = finite and cal is None
+    if cal is None and not own:  # one strided copy per block instead of two per clip
+        accel, gyro = np.ascontiguousarray(ideal[:, :3]), np.ascontiguousarray(ideal[:, 3:])
     rate = float(rate)
     bounds = q_offsets.tolist()
     for k, (i, info, cut, ok, bad) in enumerate(zip(poses.index, poses.infos, cutoffs, live.tolist(),
@@ -713,8 +718,10 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
         q0, q1 = bounds[k], bounds[k + 1]
         if cal is not None:
             a, g = (x.copy() for x in cal.map_quantiles(ideal[q0:q1, :3], ideal[q0:q1, 3:]))
-        else:  # contiguous copies: own memory, not the block's
+        elif own:  # contiguous copies: own memory, not the block's
             a, g = ideal[q0:q1, :3].copy(), ideal[q0:q1, 3:].copy()
+        else:
+            a, g = accel[q0:q1], gyro[q0:q1]
         if not finite and not (np.isfinite(a).all() and np.isfinite(g).all()):
             results[i] = MotionError(f"clip {clip_ids[i]!r}: simulation produced non-finite values "
                                      "(check the motion for outliers)")
@@ -722,7 +729,8 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
         info = {**info, "cutoff_hz": cut}
         if i in screened:
             info["screen"] = screened[i]
-        results[i] = ImuRecording(a, g, tq[q0:q1].copy(), rate, notes=results[i], info=info)
+        results[i] = ImuRecording(a, g, tq[q0:q1].copy() if own else tq[q0:q1], rate,
+                                  notes=results[i], info=info)
     return results
 
 
@@ -732,13 +740,22 @@ def simulate_iter(sources: Iterable[Source], options: SimulationOptions | None =
     """Simulate clips one block of ``block`` sources at a time, yielding results in input order.
 
     Memory holds one block's intermediate poses and signals, never the whole list's: feed it a
-    generator of motions and consume the recordings as they come. Each result equals
-    ``simulate(source, options, clip_id)`` bit for bit, whatever the block size or neighbours
-    (every clip is computed on its own arithmetic; blocks only amortise Python overhead).
-    Repairs of a clip are in its ``notes`` and also issued as warnings (prefixed with the clip
-    id when ``prefix_notes``). ``errors="raise"`` raises an unusable clip's MotionError when it
-    is reached; ``errors="return"`` yields it in that clip's place and goes on.
+    generator of motions and consume the recordings as they come (each recording owns its
+    arrays). Each result equals ``simulate(source, options, clip_id)`` bit for bit, whatever the
+    block size or neighbours (every clip is computed on its own arithmetic; blocks only amortise
+    Python overhead). Repairs of a clip are in its ``notes`` and also issued as warnings
+    (prefixed with the clip id when ``prefix_notes``). ``errors="raise"`` raises an unusable
+    clip's MotionError when it is reached; ``errors="return"`` yields it in that clip's place and
+    goes on.
     """
+    return _iter_results(sources, options, clip_ids, errors, block, prefix_notes, own=True)
+
+
+def _iter_results(sources: Iterable[Source], options: SimulationOptions | None,
+                  clip_ids: Iterable[str] | None, errors: str, block: int, prefix_notes: bool,
+                  own: bool) -> Iterator[ImuRecording | MotionError]:
+    """``simulate_iter``; ``own=False``: recordings are views of their block's arrays
+    (``_simulate_block``)."""
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
     if block < 1:
@@ -751,7 +768,7 @@ def simulate_iter(sources: Iterable[Source], options: SimulationOptions | None =
         if not srcs:
             return
         cids = [next(ids) for _ in srcs]
-        for cid, r in zip(cids, _simulate_block(srcs, options, cids)):
+        for cid, r in zip(cids, _simulate_block(srcs, options, cids, own)):
             if isinstance(r, ImuRecording):
                 for note in r.notes:
                     warnings.warn(f"{cid}: {note}" if prefix_notes else note, RuntimeWarning,
@@ -766,12 +783,16 @@ def simulate_many(sources: Sequence[Source], options: SimulationOptions | None =
                   errors: str = "raise") -> list[ImuRecording | MotionError]:
     """Simulate several clips (a list of ``simulate_iter``'s results; see there).
 
-    The result of each clip equals ``simulate(source, options, clip_id)`` bit for bit.
+    The result of each clip equals ``simulate(source, options, clip_id)`` bit for bit. Since the
+    list keeps every result, the recordings of one block (256 sources) share its accel, gyro and
+    time arrays (each recording's arrays are C-contiguous views of its own rows) instead of
+    copying them; stream with ``simulate_iter`` to get arrays of their own.
     """
     clip_ids = list(clip_ids) if clip_ids is not None else [str(i) for i in range(len(sources))]
     if len(clip_ids) != len(sources):
         raise ValueError(f"{len(clip_ids)} clip ids for {len(sources)} sources")
-    return list(simulate_iter(sources, options, clip_ids, errors, prefix_notes=len(sources) > 1))
+    return list(_iter_results(sources, options, clip_ids, errors, _BLOCK, len(sources) > 1,
+                              own=False))
 
 
 def simulate(source: Source, options: SimulationOptions | None = None,

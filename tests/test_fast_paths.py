@@ -197,7 +197,13 @@ def test_a_block_gives_each_clip_what_it_gets_alone(device):
             alone = imu_mod.simulate(m, opts, cid)
         assert got.accel.tobytes() == alone.accel.tobytes() and got.gyro.tobytes() == alone.gyro.tobytes()
         assert got.info == alone.info and got.notes == alone.notes
-        assert got.accel.flags.owndata and got.timestamps.flags.owndata  # not views of the block
+        # simulate_many keeps every result: C-contiguous views of the block's arrays, no copies
+        assert got.accel.flags.c_contiguous and got.gyro.flags.c_contiguous
+        assert got.accel.base is batch[0].accel.base and not got.accel.flags.owndata
+    streamed = list(imu_mod.simulate_iter(motions[:-1], opts, ids[:-1]))
+    for got, own in zip(batch, streamed):  # streamed: arrays of their own, the same numbers
+        assert own.accel.tobytes() == got.accel.tobytes() and own.gyro.tobytes() == got.gyro.tobytes()
+        assert own.accel.flags.owndata and own.gyro.flags.owndata and own.timestamps.flags.owndata
 
 
 

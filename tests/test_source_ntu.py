@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu2safety.builders.sources import ntu
+from imu2safety.builders.sources import camera_to_world, ntu
 from imu2safety.builders.records import Clip, Skip
 
 J = 25
@@ -260,7 +260,7 @@ def test_compiled_scan_equals_the_general_parser_on_mutated_files():
     rng = np.random.default_rng(0)
     frames = [[(ID_A, body_xyz(f, swing=0.013), None), (ID_B, body_xyz(f, 0.5), None)] for f in range(3)]
     base = skeleton_text(frames).encode()
-    status = ntu._scan(np.frombuffer(base, np.uint8))[0]
+    status = ntu._scan(np.frombuffer(base, np.uint8), ntu._words(base))[0]
     assert status == 0  # the usual layout takes the compiled path
     edits = [b" ", b"\t", b"\r", b"\n", b"\x0b", b"\x0c", b"\xa0", b"\x85", b"  ", b"-", b"+", b".",
              b"e", b"E5", b"e-3", b"x", b"1", b"0", b"00000000000000000001", b"1e99999", b"9" * 17]
@@ -277,3 +277,48 @@ def test_compiled_scan_equals_the_general_parser_on_mutated_files():
                 data[at:at + 1] = edits[int(rng.integers(len(edits)))]
         data = bytes(data)
         assert _parsed(data) == _general(data)
+
+
+def test_body_index_and_ranking_agree_between_the_compiled_and_the_general_parser():
+    """The compiled scan hands over its body codes (ids in order of first appearance); the
+    general parser's skeleton derives them from the ids. Ranking and bodies agree."""
+    ghost = "72057594037931000"  # sorts first, appears last
+    frames = [[(ID_B, body_xyz(f, swing=0.03125), None), (ID_A, body_xyz(f, 0.5), None)] for f in range(6)]
+    frames += [[(ghost, body_xyz(6), None)]]
+    data = skeleton_text(frames).encode()
+    fast, general = ntu.parse_skeleton_bytes(data), ntu.parse_skeleton(data.decode())
+    assert fast._index is not None and general._index is None
+    for a, b in zip(fast.body_index(), general.body_index()):
+        assert a.tolist() == b.tolist()
+    ids, first, code = fast.body_index()
+    assert ids.tolist() == [ID_B, ID_A, ghost] and first.tolist() == [0, 1, 12]
+    assert code.tolist() == [0, 1] * 6 + [2]
+    assert ntu.rank_bodies(fast) == ntu.rank_bodies(general) == [ID_B, ID_A]  # B moves
+
+
+def test_body_arrays_equal_the_numpy_camera_to_world():
+    """``_body_arrays`` against the plain NumPy construction: records scattered to their frames
+    (a repeated frame: the later record wins), invalid joints NaN, and ``camera_to_world``'s
+    matrix product, bit for bit (signed zeros and non-finite values included)."""
+    rng = np.random.default_rng(3)
+    r = 9
+    xyz = rng.normal(size=(r, J, 3))
+    xyz[..., 2] = np.abs(xyz[..., 2]) + 0.5
+    xyz[0, :4, :2] = [[0.0, -0.0], [-0.0, -0.0], [-0.0, 0.0], [np.inf, -np.inf]]
+    xyz[1, 5, 2], xyz[1, 6, 0], xyz[2, 7, 2] = -1.0, np.nan, 0.0
+    state = rng.integers(0, 3, size=(r, J)).astype(np.int8)
+    state[0, :4] = 2
+    rows = np.array([0, 1, 2, 4, 5, 7, 8])
+    at = np.array([0, 1, 1, 3, 4, 6, 7])  # frames 2 and 5 without the body; frame 1 twice
+    num = 8
+    out, valid = np.empty((num, J, 3)), np.empty((num, J), bool)
+    inferred = ntu._body_arrays(xyz, state, rows, at, ntu.KINECT_TO_WORLD, out, valid)
+    ref = np.full((num, J, 3), np.nan)
+    st = np.zeros((num, J), np.int8)
+    ref[at], st[at] = xyz[rows], state[rows]
+    ok = (st > 0) & (ref[..., 2] > 0)
+    ref[~ok] = np.nan
+    with np.errstate(invalid="ignore"):  # inf * 0 in the product, as in the reader before
+        ref = camera_to_world(ref, ntu.KINECT_TO_WORLD)
+    assert valid.tolist() == ok.tolist() and out.tobytes() == ref.tobytes()
+    assert inferred == int((state[rows] == 1).sum())

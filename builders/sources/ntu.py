@@ -24,8 +24,9 @@ import functools
 import io
 import itertools
 import re
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ from ...simulator.cutoff import CUTOFF_BY_KIND
 from ...simulator.motion import Motion
 from ..labels import lookup
 from ..records import Clip, Item, Skip
-from . import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
+from . import KINECT_TO_WORLD, motion_problem, parse_options, sorted_files
 from ..splits import NTU_PROTOCOLS, ntu_split
 
 NAME = "ntu"
@@ -103,6 +104,18 @@ class Skeleton:
     body_id: np.ndarray
     xyz: np.ndarray
     state: np.ndarray
+    _index: tuple | None = field(default=None, repr=False, compare=False)
+
+    def body_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids (K,) str in order of first appearance, first record (K,) of each, code (R,):
+        index into ids of each record's body)."""
+        if self._index is None:
+            ids, first, inverse = np.unique(self.body_id, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            self._index = (ids[order], first[order], rank[inverse.reshape(-1)])
+        return self._index
 
 
 def list_inputs(input_dir: Path, **options) -> list[Path]:
@@ -151,7 +164,7 @@ def read(path: Path, data: bytes | None = None, **options) -> Iterator[Item]:
     base = {
         "setup": setup, "camera": camera, "performer": performer, "replication": replication,
         "protocol": opts.protocol, "frames_in_file": skeleton.num_frames,
-        "bodies_in_file": int(np.unique(skeleton.body_id).size),
+        "bodies_in_file": len(skeleton.body_index()[0]),
     }
     if mutual and len(bodies) < 2:
         base["second_body"] = "not emitted: only one body tracked in enough frames"
@@ -182,7 +195,10 @@ def parse_skeleton_bytes(data: bytes) -> Skeleton:
     (the numbers each parsed exactly, bit for bit as Python's ``float``), and ``parse_skeleton``
     itself for anything else (other whitespace or number forms, and every malformed file, whose
     error it names)."""
-    status, num_frames, count, frames, id_at, values = _scan(np.frombuffer(data, dtype=np.uint8))
+    if sys.byteorder != "little":  # (the scan reads the bytes eight at a time, little-endian)
+        return parse_skeleton(data.decode("latin-1"))
+    status, num_frames, count, frames, id_at, values = _scan(np.frombuffer(data, dtype=np.uint8),
+                                                              _words(data))
     if status != 0:
         return parse_skeleton(data.decode("latin-1"))
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -192,6 +208,7 @@ def parse_skeleton_bytes(data: bytes) -> Skeleton:
         num_frames=int(num_frames), frame=frames[:count].copy(), body_id=names[which],
         xyz=values[:count * NUM_JOINTS, :3].reshape(count, NUM_JOINTS, 3),
         state=_tracking_state(values[:count * NUM_JOINTS, 3].reshape(count, NUM_JOINTS)),
+        _index=(names, first, which),
     )
 
 
@@ -245,43 +262,65 @@ def parse_skeleton(text: str) -> Skeleton:
 
 def rank_bodies(skeleton: Skeleton) -> list[str]:
     """Candidate body ids, main actor first (see the module docstring for the rule)."""
-    if skeleton.body_id.size == 0:
+    ids, first, code = skeleton.body_index()
+    if not len(ids):
         return []
-    ids, first, inverse, counts = np.unique(
-        skeleton.body_id, return_index=True, return_inverse=True, return_counts=True
-    )
+    counts = np.bincount(code, minlength=len(ids))
     keep = np.flatnonzero(2 * counts >= counts.max())
     if keep.size == 1:  # one candidate (most files): its motion decides nothing
         return [str(ids[keep[0]])]
     tracked = (skeleton.state > 0) & (skeleton.xyz[..., 2] > 0)
-    motion = {k: _motion_energy(skeleton.xyz[inverse == k], tracked[inverse == k]) for k in keep}
+    motion = {k: _motion_energy(skeleton.xyz[code == k], tracked[code == k]) for k in keep}
     order = sorted(keep, key=lambda k: (-motion[k], -counts[k], first[k]))
     return [str(ids[k]) for k in order]
 
 
 def body_motion(skeleton: Skeleton, body_id: str) -> tuple[Motion, dict]:
     """Motion of one body id over its first..last frame (world frame), and its provenance."""
-    rows = np.flatnonzero(skeleton.body_id == body_id)
+    ids, _, code = skeleton.body_index()
+    rows = np.flatnonzero(code == int(np.flatnonzero(ids == body_id)[0]))
     frame = skeleton.frame[rows]
     first, last = int(frame.min()), int(frame.max())
     num = last - first + 1
-    xyz = np.full((num, NUM_JOINTS, 3), np.nan)
-    state = np.zeros((num, NUM_JOINTS), dtype=np.int8)
-    xyz[frame - first] = skeleton.xyz[rows]
-    state[frame - first] = skeleton.state[rows]
-    valid = (state > 0) & (xyz[..., 2] > 0)
-    xyz[~valid] = np.nan
-    motion = Motion(
-        camera_to_world(xyz, KINECT_TO_WORLD), JOINT_NAMES,
-        np.arange(first, last + 1, dtype=np.float64) / FPS, valid,
-    )
+    xyz = np.empty((num, NUM_JOINTS, 3))
+    valid = np.empty((num, NUM_JOINTS), dtype=bool)
+    inferred = _body_arrays(skeleton.xyz, skeleton.state, rows, frame - first, KINECT_TO_WORLD,
+                            xyz, valid)
+    motion = Motion(xyz, JOINT_NAMES, np.arange(first, last + 1, dtype=np.float64) / FPS, valid)
     extra = {
         "body_id": body_id,
         "first_frame": first,
-        "inferred_joint_fraction": round(float((skeleton.state[rows] == 1).mean()), 4),
+        "inferred_joint_fraction": round(inferred / (len(rows) * NUM_JOINTS), 4),
         "fps": FPS,
     }
     return motion, extra
+
+
+@njit(cache=True, error_model="numpy")
+def _body_arrays(xyz, state, rows, at, m, out, valid):
+    """One body's frames: out (T, 25, 3) world = m @ camera of each valid joint (trackingState
+    > 0, camera z > 0), NaN elsewhere and on frames without the body; valid (T, 25). Records
+    ``rows`` of the skeleton go to frames ``at`` (a later record of one frame wins). The sums
+    are ``camera_to_world``'s, term by term: with m's entries 0 and 1 every product is exact and
+    the sum the same in any order, signed zeros included. Returns the records' count of
+    inferred joints (trackingState 1)."""
+    out[:] = np.nan
+    valid[:] = False
+    inferred = 0
+    for i in range(rows.shape[0]):
+        r, f = rows[i], at[i]
+        for j in range(NUM_JOINTS):
+            s = state[r, j]
+            inferred += s == 1
+            x, y, z = xyz[r, j, 0], xyz[r, j, 1], xyz[r, j, 2]
+            ok = s > 0 and z > 0
+            valid[f, j] = ok
+            if ok:
+                for c in range(3):
+                    out[f, j, c] = x * m[c, 0] + y * m[c, 1] + z * m[c, 2]
+            else:
+                out[f, j, 0] = out[f, j, 1] = out[f, j, 2] = np.nan
+    return inferred
 
 
 def _count(line: str, index: int, what: str) -> int:
@@ -368,32 +407,35 @@ _POW10 = np.array([10.0 ** k for k in range(23)])  # exact in float64
 
 
 @njit(cache=True, error_model="numpy")
-def _blank(c):
-    return c == 32 or c == 9 or c == 13
+def _plain(buf):
+    """Whether every byte is printable ASCII, space, tab, CR or newline: the compiled scan's
+    precondition (blanks are then exactly space, tab and CR, the only whitespace ``str.split``
+    would see, and every other byte is part of a token). One branch-free pass."""
+    ok = True
+    for i in range(buf.shape[0]):
+        b = buf[i]
+        ok &= ((b >= 32) & (b <= 126)) | (b == 9) | (b == 10) | (b == 13)
+    return ok
 
 
 @njit(cache=True, error_model="numpy")
-def _odd_space(c):
-    """Bytes str.split() / str.strip() take as whitespace besides space, tab and CR (latin-1)."""
-    return c == 11 or c == 12 or (28 <= c <= 31) or c == 133 or c == 160
+def _blank(c):
+    return (c == 32) | (c == 9) | (c == 13)
 
 
 @njit(cache=True, error_model="numpy")
 def _tokens(buf, pos, starts, ends):
     """Tokens of the line starting at buf[pos] into starts/ends: (count, start of the next line);
-    count -1 if the line holds other whitespace or more tokens than there is room for."""
+    count -1 if the line holds more tokens than there is room for (``_plain`` input)."""
     k, i, nbytes = 0, pos, buf.shape[0]
     while i < nbytes and buf[i] != 10:
-        c = buf[i]
-        if _blank(c):
+        if _blank(buf[i]):
             i += 1
             continue
-        if _odd_space(c) or k == starts.shape[0]:
+        if k == starts.shape[0]:
             return -1, i
         starts[k] = i
         while i < nbytes and buf[i] != 10 and not _blank(buf[i]):
-            if _odd_space(buf[i]):
-                return -1, i
             i += 1
         ends[k] = i
         k += 1
@@ -470,58 +512,135 @@ def _float(buf, a, b, pow10):
     return True, -v if neg else v
 
 
-#: Byte classes of the joint lines: 0 part of a token, 1 blank (space, tab, CR), 2 newline,
-#: 3 other whitespace (``_odd_space``: the line is left to parse_skeleton).
-_CLASS = np.zeros(256, np.uint8)
-_CLASS[[32, 9, 13]] = 1
-_CLASS[10] = 2
-_CLASS[[11, 12, 28, 29, 30, 31, 133, 160]] = 3
-
-
 @njit(cache=True, error_model="numpy")
-def _joint_line(buf, pos, out, row, pow10, cls):
-    """One joint line at buf[pos] (12 tokens; ``_tokens`` and ``_float`` fused, the 8 unused
-    middle tokens only delimited): x y z trackingState into out[row]. Returns where the next line
-    starts, or -1 when the line is not in the usual layout (other token count or whitespace, a
-    number ``_float`` does not take)."""
+def _number(buf, i, pow10):
+    """(ok, value, end) of the token starting at buf[i] (``_plain`` input): digits, point and
+    sign parsed as they are scanned; a token with an exponent, another character or more than
+    15 digits goes to ``_float``. ok is False unless the token is a number ``_float`` takes."""
     nbytes = buf.shape[0]
-    i = pos
-    c = 0
-    for col in range(12):
-        while i < nbytes and cls[buf[i]] == 1:
-            i += 1
-        if i >= nbytes or buf[i] == 10:
-            return -1  # fewer than 12 tokens
-        a = i
-        while i < nbytes and cls[buf[i]] == 0:
-            i += 1
-        if i < nbytes and cls[buf[i]] == 3:
-            return -1
-        if col < 3 or col == 11:
-            ok, v = _float(buf, a, i, pow10)
-            if not ok:
-                return -1
-            out[row, c] = v
-            c += 1
-    while i < nbytes and cls[buf[i]] == 1:
+    a = i
+    neg = False
+    c = buf[i]
+    if c == 45 or c == 43:
+        neg = c == 45
         i += 1
-    if i < nbytes and buf[i] != 10:
-        return -1  # a 13th token or other whitespace
-    return i + 1
+    mant, nd, scale = 0, 0, 0
+    while i < nbytes:
+        d = np.int64(buf[i]) - 48
+        if d < 0 or d > 9:
+            break
+        mant = mant * 10 + d
+        nd += 1
+        i += 1
+    if i < nbytes and buf[i] == 46:
+        i += 1
+        while i < nbytes:
+            d = np.int64(buf[i]) - 48
+            if d < 0 or d > 9:
+                break
+            mant = mant * 10 + d
+            nd += 1
+            scale -= 1
+            i += 1
+    if i < nbytes and not (_blank(buf[i]) or buf[i] == 10):
+        while i < nbytes and not (_blank(buf[i]) or buf[i] == 10):
+            i += 1
+        ok, v = _float(buf, a, i, pow10)
+        return ok, v, i
+    if nd == 0 or nd > 15:  # (15 digits of any kind: below 2**53, so the division is exact-rounded)
+        ok, v = _float(buf, a, i, pow10)
+        return ok, v, i
+    v = float(mant)
+    if scale < 0:
+        v = v / pow10[-scale]
+    return True, -v if neg else v, i
+
+
+# Word-at-a-time constants (``_line_starts``): bytes as little-endian uint64 words.
+_HIGH = np.uint64(0x8080808080808080)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_TOKEN = np.uint64(0x5F5F5F5F5F5F5F5F)  # byte + 0x5F has its high bit set iff byte >= 0x21
+_NEWLINES = np.uint64(0x0A0A0A0A0A0A0A0A)
+_BYTE_INDEX = np.uint64(0x0001020304050607)
 
 
 @njit(cache=True, error_model="numpy")
-def _scan(buf):
+def _line_starts(words, pos, starts):
+    """(token count, position of the line's newline) of the line at byte pos, token starts into
+    ``starts``; count -1 when there are more tokens than it holds, -2 when the line runs past
+    the last whole word (the caller scans it byte by byte). ``_plain`` input as words
+    (``_words``): eight bytes at a time, a token byte is one >= 0x21 (no carry crosses a byte, all
+    bytes being <= 0x7E), a start one whose predecessor is not."""
+    s7, s8, s56, one = np.uint64(7), np.uint64(8), np.uint64(56), np.uint64(1)
+    nw = words.shape[0]
+    wi = pos >> 3
+    first = ~np.uint64(0) << (s8 * np.uint64(pos & 7))  # bytes before pos are not this line's
+    carry = np.uint64(0)
+    k = 0
+    while True:
+        if wi >= nw:
+            return -2, 0
+        w = words[wi]
+        t = ((w + _TOKEN) & _HIGH) & first
+        x = w ^ _NEWLINES
+        nl = ~(((x & _LOW7) + _LOW7) | x) & _HIGH & first  # high bit of each newline byte
+        first = ~np.uint64(0)
+        s = t & ~((t << s8) | carry)
+        if nl:
+            lownl = nl & (~nl + one)
+            s &= lownl - one
+        while s:
+            low = s & (~s + one)
+            if k == starts.shape[0]:
+                return -1, 0
+            starts[k] = wi * 8 + np.int64(((low >> s7) * _BYTE_INDEX) >> s56)
+            k += 1
+            s ^= low
+        if nl:
+            return k, wi * 8 + np.int64(((lownl >> s7) * _BYTE_INDEX) >> s56)
+        carry = t >> s56  # bit 7 set: the word's last byte belongs to a token
+        wi += 1
+
+
+@njit(cache=True, error_model="numpy")
+def _joint_line(buf, words, pos, out, row, pow10, starts, ends):
+    """One joint line at buf[pos] (``_plain`` input): x y z trackingState into out[row]. Returns
+    where the next line starts, or -1 when the line is not in the usual layout (other token
+    count, a number ``_float`` does not take). starts, ends: (13,) scratch."""
+    k, newline = _line_starts(words, pos, starts)
+    if k == -2:  # the file's last bytes
+        k, after = _tokens(buf, pos, starts, ends)
+        newline = after - 1
+    if k != 12:
+        return -1
+    for col in range(4):
+        ok, v, end = _number(buf, starts[col if col < 3 else 11], pow10)
+        if not ok:
+            return -1
+        out[row, col] = v
+    return newline + 1
+
+
+def _words(data: bytes) -> np.ndarray:
+    """The whole little-endian uint64 words of ``data`` (a view), for ``_line_starts``."""
+    return np.frombuffer(data, dtype="<u8", count=len(data) // 8)
+
+
+@njit(cache=True, error_model="numpy")
+def _scan(buf, words):
     """(status, frame count, records R, frame (R,), body-id byte span (R, 2), (R*25, 4) x y z
     trackingState); status 0 = parsed, 1 = leave it to ``parse_skeleton``. One pass over the
     bytes; what follows the last frame must be blank lines (as parse_skeleton's trimming)."""
     nbytes = buf.shape[0]
     cap = nbytes // (24 * NUM_JOINTS) + 1  # a joint line takes at least 24 bytes
+    if not _plain(buf):
+        return (1, 0, 0, np.empty(0, np.int64), np.empty((0, 2), np.int64), np.empty((0, 4)))
     frames = np.empty(cap, np.int64)
     id_at = np.empty((cap, 2), np.int64)
     values = np.empty((cap * NUM_JOINTS, 4))
     ts = np.empty(13, np.int64)
     te = np.empty(13, np.int64)
+    st = np.empty(13, np.int64)
     fail = (1, 0, 0, frames, id_at, values)
     k, pos = _tokens(buf, 0, ts, te)
     if k != 1:
@@ -550,7 +669,7 @@ def _scan(buf):
             for j in range(NUM_JOINTS):
                 if pos >= nbytes:
                     return fail
-                pos = _joint_line(buf, pos, values, r * NUM_JOINTS + j, _POW10, _CLASS)
+                pos = _joint_line(buf, words, pos, values, r * NUM_JOINTS + j, _POW10, st, te)
                 if pos < 0:
                     return fail
             frames[r] = f
