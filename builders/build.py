@@ -21,7 +21,7 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -31,6 +31,7 @@ from ..simulator.augment import AugmentOptions, apply_output, augmented_copy
 from ..simulator.imu import SIMULATOR_VERSION, ImuRecording, SimulationOptions, simulate_many
 from ..simulator.limits import Limits, imu_problem, use_limits
 from .instructions.facts import compute_facts
+from .keyset import KeySet, key
 from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
 from .dataset.layout import CODEBASE_VERSION
@@ -444,12 +445,25 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def inputs_checksum(names: list[str], digests: dict[str, str]) -> dict[str, str]:
-    """{"inputs": n, "sha256": digest over (relative name, file sha256) of every input}."""
+def inputs_checksum(names_digests: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """{"inputs": n, "sha256": digest over (relative name, file sha256) of every input}, from
+    (name, sha256) in input order."""
     h = hashlib.sha256()
-    for name in names:
-        h.update(f"{name}\0{digests[name]}\n".encode())
-    return {"inputs": str(len(names)), "sha256": h.hexdigest()}
+    n = 0
+    for name, digest in names_digests:
+        h.update(f"{name}\0{digest}\n".encode())
+        n += 1
+    return {"inputs": str(n), "sha256": h.hexdigest()}
+
+
+def _committed_inputs(writer: DatasetWriter, named: list[tuple[str, Path]]
+                      ) -> Iterator[tuple[str, Path, str | None]]:
+    """(name, path, sha256 recorded at its commit or None) of every committed input, in input
+    order (``writer.pending`` checked that each committed chunk holds the same names as now)."""
+    for chunk, recorded in writer.committed_digests():
+        start = chunk * writer.chunk_inputs
+        for (name, digest), (_, path) in zip(recorded, named[start:start + len(recorded)]):
+            yield name, path, digest
 
 
 def _name(input_dir: Path, path: Path) -> str:
@@ -477,9 +491,8 @@ def _check_committed_inputs(writer: DatasetWriter, named: list[tuple[str, Path]]
     """Refuse to resume when an input of a committed chunk changed since it was read."""
     from .dataset.writer import BuildMismatch
 
-    recorded = writer.committed_digests()
-    for name, path in named:
-        if name in recorded and _sha256(path) != recorded[name]:
+    for name, path, digest in _committed_inputs(writer, named):
+        if digest is not None and _sha256(path) != digest:
             raise BuildMismatch(
                 f"input {name!r} changed since it was built into config {writer.config!r} of "
                 f"{writer.output_dir}: add --overwrite to rebuild the config from the current inputs "
@@ -546,11 +559,12 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
                                build_key=options.row_key(cal_sha), overwrite=overwrite)
         todo = list(writer.pending(named))
         done_before = len(writer.completed_chunks())
-        seen: dict[str, str] = {}
+        seen = _SeenIds([n for n, _ in named], writer.chunk_inputs)
         if done_before:
             logger.info("resuming: %d chunk(s) already committed", done_before)
             _check_committed_inputs(writer, named)
-            seen = dict.fromkeys(writer.committed_ids(), "an earlier run")
+            for ids in writer.committed_ids():
+                seen.add(ids, [-1] * len(ids))  # (-1: written by an earlier run)
         n_bytes = sum(_size(p) for _, chunk in todo for _, p in chunk)
         bar = tqdm(total=sum(len(chunk) for _, chunk in todo), unit="input",
                    desc=f"build {options.source}", disable=not progress)
@@ -566,13 +580,12 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
             if after_commit:
                 after_commit()
         bar.close()
-        digests = writer.committed_digests()
-        for name, path in named:  # inputs committed by an older imu2safety, without a digest
-            if name not in digests:
-                digests[name] = _sha256(path)
+        # (inputs committed by an older imu2safety have no digest recorded: hashed now)
+        checksums = inputs_checksum((name, digest if digest is not None else _sha256(path))
+                                    for name, path, digest in _committed_inputs(writer, named))
         writer.extra_report["instructions"] = _finish_instructions(options, progress, pool)
     writer.finalize(build_options=options.recorded(),
-                    source_checksums=inputs_checksum([n for n, _ in named], digests),
+                    source_checksums=checksums,
                     simulator_version="" if options.real_imu else SIMULATOR_VERSION,
                     license=getattr(source, "LICENSE", ""), citation=getattr(source, "CITATION", ""),
                     repo_id=repo_id)
@@ -638,25 +651,43 @@ def _local_chunks(options: BuildOptions, todo: list, pool: _LazyPool | None = No
             yield k0, res.get()
 
 
-def _drop_duplicates(results: dict[str, list], seen: dict[str, str]) -> None:
+class _SeenIds:
+    """The clip ids written so far and the input each came from, compact (``keyset.KeySet``: 24
+    bytes an id), so that the driver's memory does not grow like a dict of every id.
+
+    names: every input's name in input order; chunk_inputs: inputs per chunk (a chunk's inputs are
+    ``names[chunk * chunk_inputs:]``, in order).
+    """
+
+    def __init__(self, names: list[str], chunk_inputs: int) -> None:
+        self.keys, self.names, self.chunk_inputs = KeySet(), names, chunk_inputs
+
+    def add(self, ids: list[str], inputs: list[int]) -> list[str | None]:
+        """Record ``ids`` written from ``inputs`` (indices into ``names``; -1: an earlier run);
+        returns per id the input that wrote it first (this batch's first included), or None."""
+        firsts = self.keys.add([key(i) for i in ids], inputs)
+        return [None if f is None else "an earlier run" if f < 0 else self.names[f] for f in firsts]
+
+
+def _drop_duplicates(chunk: int, results: dict[str, list], seen: _SeenIds) -> None:
     """Turn rows whose clip id an earlier input wrote into Skips (in place); record the others."""
-    for name, items in results.items():
+    where, ids, inputs = [], [], []
+    for j, (name, items) in enumerate(results.items()):
         for k, item in enumerate(items):
-            if not isinstance(item, dict):
-                continue
-            first = seen.get(item["id"])
-            if first is not None:
-                items[k] = Skip(f"{name}#{item['id']}",
-                                f"duplicate clip id {item['id']!r}: already written from input {first!r}")
-            else:
-                seen[item["id"]] = name
+            if isinstance(item, dict):
+                where.append((name, k))
+                ids.append(item["id"])
+                inputs.append(chunk * seen.chunk_inputs + j)
+    for (name, k), cid, first in zip(where, ids, seen.add(ids, inputs)):
+        if first is not None:
+            results[name][k] = Skip(f"{name}#{cid}", f"duplicate clip id {cid!r}: already written "
+                                                     f"from input {first!r}")
 
 
-def _commit(writer: DatasetWriter, chunk: int, processed, seen: dict[str, str], bar,
-            n_rows: int) -> int:
+def _commit(writer: DatasetWriter, chunk: int, processed, seen: _SeenIds, bar, n_rows: int) -> int:
     """Commit one processed chunk; returns the clips written so far (shown on the bar)."""
     results, chunk_digests = processed
-    _drop_duplicates(results, seen)
+    _drop_duplicates(chunk, results, seen)
     record = writer.write_chunk(chunk, results, digests=chunk_digests)
     n_rows += sum(record.rows.values())
     bar.set_postfix(clips=n_rows, refresh=False)

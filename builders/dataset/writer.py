@@ -3,9 +3,14 @@
 Inputs are processed in a deterministic order and grouped into **chunks** of ``chunk_inputs``
 consecutive inputs. A chunk is committed atomically: each split's shard is written to a temp file
 in its final folder, fsynced and renamed to ``data/{config}/{split}-{chunk:05d}.parquet``; only then
-is the chunk recorded in ``meta/progress_{config}.json`` (itself replaced atomically). A killed
-build, run again, asks ``completed_chunks()`` and skips them; shards and temp files of chunks that
-were never recorded are deleted when the writer opens, so no clip is duplicated or lost.
+is the chunk recorded in ``meta/progress_{config}.json``, an append-only log (one JSON line with
+the build's key, then one line per committed chunk, appended and fsynced; a line cut short by a
+crash is not a commit). A killed build, run again, asks ``completed_chunks()`` and skips them;
+shards and temp files of chunks that were never recorded are deleted when the writer opens, so no
+clip is duplicated or lost. The writer keeps in memory only each chunk's counts and where its line
+starts; its inputs, digests and skips are read back from the log when asked for, so the driver's
+memory does not grow with the inputs. (A progress file of an older imu2safety, one JSON object,
+is read and turned into a log.)
 
 Timings are kept out of the folder on purpose: every file in it is a function of the inputs and
 options, so two identical builds are byte-identical (the progress file included).
@@ -41,6 +46,7 @@ from .layout import (
     STATS_PATH, TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
     fsync_dir, load_info, parse_shard_name, save_info, shard_paths, write_bytes_atomic,
 )
+from ..keyset import KeySet, key
 from ..records import SPLITS, Skip
 from .schema import FEATURES, IMU_CHANNELS, IMU_UNITS, imu_arrays, to_arrow_table
 
@@ -76,6 +82,25 @@ class ChunkRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "rows": self.rows, "class_counts": self.class_counts,
                 "skips": self.skips, "digests": self.digests}
+
+
+@dataclass
+class _Committed:
+    """What the writer keeps of a committed chunk: its counts and where its log line starts."""
+
+    inputs: int
+    rows: dict[str, int]
+    class_counts: dict[str, dict[str, int]]
+    offset: int
+
+
+#: The first line of a progress log names its format (and holds the build's key).
+PROGRESS_FORMAT = "imu2safety progress log 1"
+
+
+def _line(obj: Any) -> bytes:
+    """One canonical JSON line (sorted keys, no spaces, newline)."""
+    return (json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 class BuildMismatch(ValueError):
@@ -150,10 +175,44 @@ class DatasetWriter:
 
     # ---------------------------------------------------------------- progress
 
-    def _load_progress(self) -> dict[int, ChunkRecord]:
+    def _header(self) -> dict[str, Any]:
+        return {"format": PROGRESS_FORMAT, "codebase_version": CODEBASE_VERSION, "config": self.config,
+                "source": self.source, "chunk_inputs": self.chunk_inputs, "build_key": self.build_key}
+
+    def _load_progress(self) -> dict[int, _Committed]:
+        """The committed chunks of the progress log (an older progress file is turned into one)."""
         if not self.progress_path.is_file():
             return {}
-        d = json.loads(self.progress_path.read_text(encoding="utf-8"))
+        with open(self.progress_path, "rb") as f:
+            first = f.readline()
+            try:
+                head = json.loads(first)
+            except ValueError:
+                head = None
+            if not (isinstance(head, dict) and head.get("format") == PROGRESS_FORMAT):
+                return self._convert_progress(first + f.read())
+            self._check_header(head)
+            chunks: dict[int, _Committed] = {}
+            offset = f.tell()
+            for line in f:
+                if not line.endswith(b"\n"):  # cut short by a crash: that chunk was never committed
+                    break
+                try:
+                    d = json.loads(line)
+                    k = int(d["chunk"])
+                except (ValueError, KeyError, TypeError) as err:
+                    raise ValueError(f"{self.progress_path}: line {len(chunks) + 2} is not a chunk record "
+                                     f"({err}); add --overwrite to rebuild config {self.config!r}") from err
+                chunks[k] = _Committed(len(d["inputs"]), d["rows"], d["class_counts"], offset)
+                offset += len(line)
+        if offset < self.progress_path.stat().st_size:  # drop the cut line before appending
+            with open(self.progress_path, "r+b") as f:
+                f.truncate(offset)
+                f.flush()
+                os.fsync(f.fileno())
+        return chunks
+
+    def _check_header(self, d: Mapping[str, Any]) -> None:
         check_version(d["codebase_version"])
         old = {"chunk_inputs": d["chunk_inputs"], "source": d["source"], **d.get("build_key", {})}
         new = {"chunk_inputs": self.chunk_inputs, "source": self.source, **self.build_key}
@@ -165,7 +224,26 @@ class DatasetWriter:
                 f"({describe_differences(old, new)}): run with the same ones to resume, or add "
                 f"--overwrite to rebuild config {self.config!r} (other configs are kept)"
             )
-        return {int(k): ChunkRecord(int(k), **v) for k, v in d["chunks"].items()}
+
+    def _convert_progress(self, data: bytes) -> dict[int, _Committed]:
+        """An older imu2safety's progress file (one JSON object, rewritten per chunk) -> a log."""
+        try:
+            d = json.loads(data)
+            records = {int(k): ChunkRecord(int(k), **v) for k, v in d["chunks"].items()}
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{self.progress_path} is neither a progress log nor an older progress file "
+                             f"({err}); add --overwrite to rebuild config {self.config!r}") from err
+        self._check_header(d)
+        header = _line(self._header())
+        lines = [_line({"chunk": k, **records[k].to_dict()}) for k in sorted(records)]
+        write_bytes_atomic(self.progress_path, header + b"".join(lines))
+        chunks, offset = {}, len(header)
+        for k, line in zip(sorted(records), lines):
+            r = records[k]
+            chunks[k] = _Committed(len(r.inputs), r.rows, r.class_counts, offset)
+            offset += len(line)
+        logger.info("config %s: turned the progress file of an older imu2safety into a log", self.config)
+        return chunks
 
     def clear(self) -> None:
         """Delete everything of this config (shards, progress, report, figures, info entry)."""
@@ -185,13 +263,39 @@ class DatasetWriter:
         write_stats(self.output_dir, self.config, None)
         logger.info("config %s: removed its previous build (--overwrite)", self.config)
 
-    def _save_progress(self) -> None:
-        d = {
-            "codebase_version": CODEBASE_VERSION, "config": self.config, "source": self.source,
-            "chunk_inputs": self.chunk_inputs, "build_key": self.build_key,
-            "chunks": {f"{k:05d}": self._chunks[k].to_dict() for k in sorted(self._chunks)},
-        }
-        write_bytes_atomic(self.progress_path, dumps_json(d))
+    def _append_progress(self, record: ChunkRecord) -> int:
+        """Append ``record``'s line to the log (the log is made with its header first); returns
+        the offset of the line. The chunk is committed once the line is on disk."""
+        line = _line({"chunk": record.chunk, **record.to_dict()})
+        if not self.progress_path.is_file():
+            header = _line(self._header())
+            write_bytes_atomic(self.progress_path, header + line)
+            return len(header)
+        with open(self.progress_path, "ab") as f:
+            offset = f.tell()
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        return offset
+
+    def record(self, chunk: int) -> ChunkRecord:
+        """The full record of a committed chunk, read back from the log."""
+        c = self._chunks[chunk]
+        with open(self.progress_path, "rb") as f:
+            f.seek(c.offset)
+            d = json.loads(f.readline())
+        d.pop("chunk")
+        return ChunkRecord(chunk, **d)
+
+    def records(self) -> Iterator[ChunkRecord]:
+        """The committed chunks' records in chunk order, read from the log one at a time."""
+        order = sorted(self._chunks)
+        with open(self.progress_path, "rb") as f:
+            for k in order:
+                f.seek(self._chunks[k].offset)
+                d = json.loads(f.readline())
+                d.pop("chunk")
+                yield ChunkRecord(k, **d)
 
     def _remove_uncommitted(self) -> None:
         """Delete temp files and shards of chunks that were never recorded (a killed build)."""
@@ -230,7 +334,7 @@ class DatasetWriter:
             if chunk not in self._chunks:
                 yield chunk, part
                 continue
-            recorded = [name for name, _ in self._chunks[chunk].inputs]
+            recorded = [name for name, _ in self.record(chunk).inputs]
             names = [str(x[0]) if isinstance(x, tuple) else str(x) for x in part]
             if recorded != names:
                 n = len(min(recorded, names, key=len))
@@ -244,18 +348,18 @@ class DatasetWriter:
 
     # ---------------------------------------------------------------- writing
 
-    def committed_digests(self) -> dict[str, str]:
-        """Input name -> sha256 recorded when it was committed (inputs of older records lack one)."""
-        return {n: d for k in sorted(self._chunks) for n, d in self._chunks[k].digests.items()}
+    def committed_digests(self) -> Iterator[tuple[int, list[tuple[str, str | None]]]]:
+        """(chunk, [(input name, sha256 recorded when it was committed, or None in records of an
+        older imu2safety)]) of every committed chunk in chunk order, from the log."""
+        for r in self.records():
+            yield r.chunk, [(name, r.digests.get(name)) for name, _ in r.inputs]
 
-    def committed_ids(self) -> set[str]:
-        """Clip ids in the committed shards of every split."""
-        ids: set[str] = set()
+    def committed_ids(self) -> Iterator[list[str]]:
+        """The clip ids of each committed shard (every split), a shard at a time."""
         for split in SPLITS:
             for p in shard_paths(self.output_dir, self.config, split):
                 if parse_shard_name(p.name)[1] in self._chunks:
-                    ids.update(pq.read_table(p, columns=["id"])["id"].to_pylist())
-        return ids
+                    yield pq.read_table(p, columns=["id"])["id"].to_pylist()
 
     def write_chunk(self, chunk: int,
                     results: Mapping[str, Sequence[Mapping[str, Any] | Skip]],
@@ -312,21 +416,23 @@ class DatasetWriter:
             hazards = Counter(table["hazard"].to_pylist())
             record.class_counts[split] = {HAZARD_NAMES[h]: n for h, n in sorted(hazards.items())}
         fsync_dir(self.data_dir)
-        self._chunks[chunk] = record
-        self._save_progress()
+        offset = self._append_progress(record)
+        self._chunks[chunk] = _Committed(len(record.inputs), record.rows, record.class_counts, offset)
         return record
 
     # ---------------------------------------------------------------- finishing
 
     def _check_consistency(self) -> None:
-        seen: dict[str, int] = {}
-        for k in sorted(self._chunks):
-            for name, _ in self._chunks[k].inputs:
-                if name in seen:
-                    raise ValueError(f"input {name!r} is in chunks {seen[name]} and {k}: the input order "
+        names = KeySet()  # (16 bytes a name: the check's memory does not grow like a set of names)
+        for r in self.records():
+            chunk_names = [name for name, _ in r.inputs]
+            firsts = names.add([key(n) for n in chunk_names], [r.chunk] * len(chunk_names))
+            for name, first in zip(chunk_names, firsts):
+                if first is not None:
+                    raise ValueError(f"input {name!r} is in chunks {first} and {r.chunk}: the input order "
                                      "changed between runs; rebuild the config from scratch")
-                seen[name] = k
-        ids: Counter = Counter()
+        ids = KeySet()
+        dup: list[str] = []
         for split in SPLITS:
             expected = {k: r.rows[split] for k, r in self._chunks.items() if split in r.rows}
             paths = shard_paths(self.output_dir, self.config, split)
@@ -338,8 +444,10 @@ class DatasetWriter:
                 n = pq.read_metadata(p).num_rows
                 if n != expected[k]:
                     raise ValueError(f"{p} holds {n} rows, progress says {expected[k]}; rebuild the config")
-                ids.update(pq.read_table(p, columns=["id"])["id"].to_pylist())
-        dup = sorted(i for i, n in ids.items() if n > 1)
+                shard_ids = pq.read_table(p, columns=["id"])["id"].to_pylist()
+                firsts = ids.add([key(i) for i in shard_ids])
+                dup += [i for i, first in zip(shard_ids, firsts) if first is not None]
+        dup = sorted(set(dup))
         if dup:
             raise ValueError(f"config {self.config!r}: clip ids written more than once: {dup[:10]}")
 
@@ -355,7 +463,12 @@ class DatasetWriter:
     def report(self) -> dict[str, Any]:
         """The build report: inputs = inputs_written + inputs_skipped, every skip with its reason."""
         chunks = [self._chunks[k] for k in sorted(self._chunks)]
-        inputs = [pair for c in chunks for pair in c.inputs]
+        n_inputs = written = 0
+        skips: list[dict[str, str]] = []
+        for r in self.records():  # (one chunk's inputs at a time)
+            n_inputs += len(r.inputs)
+            written += sum(1 for _, n in r.inputs if n > 0)
+            skips += r.skips
         rows = {s: sum(c.rows.get(s, 0) for c in chunks) for s in SPLITS}
         class_counts = {}
         for s in SPLITS:
@@ -364,12 +477,10 @@ class DatasetWriter:
                 counts.update(c.class_counts.get(s, {}))
             if counts:
                 class_counts[s] = {h: counts[h] for h in HAZARD_NAMES if counts[h]}
-        skips = [s for c in chunks for s in c.skips]
-        written = sum(1 for _, n in inputs if n > 0)
         return {
             "codebase_version": CODEBASE_VERSION, "config": self.config, "source": self.source,
             "chunk_inputs": self.chunk_inputs, "chunks": len(chunks),
-            "inputs": len(inputs), "inputs_written": written, "inputs_skipped": len(inputs) - written,
+            "inputs": n_inputs, "inputs_written": written, "inputs_skipped": n_inputs - written,
             "rows": {s: n for s, n in rows.items() if n}, "class_counts": class_counts,
             "skip_reasons": dict(Counter(s["reason"] for s in skips)), "skips": skips,
             **self.extra_report,

@@ -11,8 +11,9 @@ rewrites every shard each time, so a resumed build gets the same bytes as an uni
 
 Memory: the pass keeps a compact ``RowIndex`` of every row (ids, shared label strings, the facts as
 one Arrow struct array: about 0.4 kB a row), the partner plan as two integer arrays and the
-duplicate keys; ClipInfos are made for one shard (and its partners) at a time, and worker
-processes get them with their task, so they hold nothing of the config.
+duplicate keys (24 bytes a pair, ``keyset.KeySet``); ClipInfos are made for one shard (and its
+partners) at a time, and worker processes get them with their task, so they hold nothing of the
+config.
 
 Partners (all within the clip's split, so that no pair of one split quotes another split's clip,
 except a causal reference falling back to the training split, whose numbers are not test data):
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import itertools
 import logging
 from collections import ChainMap, Counter, defaultdict, deque
@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from ...simulator.rng import ClipGenerators
 from ..dataset.layout import shard_paths
+from ..keyset import KeySet, key
 from ..pool import worker_pool
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
@@ -337,7 +338,7 @@ class _Finisher:
                  known: Callable[[], Mapping[str, ClipInfo]]) -> None:
         self.teacher, self.stats, self.make_known = teacher, stats, known
         self.known: Mapping[str, ClipInfo] | None = None
-        self.seen: dict[str, set[bytes]] = defaultdict(set)
+        self.seen: dict[str, KeySet] = defaultdict(KeySet)  # split -> its pairs' keys (compact)
 
     def finish(self, split: str, rows: list[tuple[Triple, list[dict[str, str]], list[tuple[str, str]]]]
                ) -> dict[str, list[dict[str, str]]]:
@@ -351,7 +352,7 @@ class _Finisher:
             batch.append((c, kept, {x.id: x for x in (c, ref, other) if x is not None}))
         teacher = self.teacher
         rewritten = teacher(batch) if teacher is not None else [[None] * len(k) for _, k, _ in batch]
-        out = {}
+        out: dict[str, list[dict[str, str]]] = {}
         for (c, kept, named), new in zip(batch, rewritten):
             final = []
             for pair, alt in zip(kept, new):
@@ -366,14 +367,16 @@ class _Finisher:
                     else:
                         stats.teacher["used"] = stats.teacher.get("used", 0) + 1
                         pair = alt
-                key = hashlib.sha256(f"{pair['instruction']}\0{pair['response']}".encode()).digest()
-                if key in self.seen[split]:
-                    stats.duplicates_dropped += 1
-                    continue
-                self.seen[split].add(key)
-                stats.pairs[pair["kind"]] += 1
                 final.append(pair)
             out[c.id] = final
+        # duplicates within the split: the first in dataset order is kept
+        keys = [key(f"{p['instruction']}\0{p['response']}") for pairs in out.values() for p in pairs]
+        firsts = iter(self.seen[split].add(keys))
+        for cid, pairs in out.items():
+            out[cid] = [p for p in pairs if next(firsts) is None]
+            stats.duplicates_dropped += len(pairs) - len(out[cid])
+            for p in out[cid]:
+                stats.pairs[p["kind"]] += 1
         return out
 
 

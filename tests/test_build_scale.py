@@ -1,0 +1,106 @@
+"""Builds at scale: the append-only progress log (resume after a cut line, older progress files),
+the compact key sets that replace per-id dicts, and the writer's memory not growing per input."""
+
+from __future__ import annotations
+
+import json
+import random
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from imu2safety.builders.build import build
+from imu2safety.builders.dataset.layout import CODEBASE_VERSION, PROGRESS_PATH, dumps_json
+from imu2safety.builders.dataset.writer import PROGRESS_FORMAT, DatasetWriter
+from imu2safety.builders.keyset import KeySet, key
+from imu2safety.builders.records import Skip
+
+from test_build import _opts, _tree, utd_dir  # noqa: F401  (the fixture)
+
+
+def test_keyset_answers_like_a_dict_of_first_values():
+    rng = random.Random(0)
+    ks, first = KeySet(), {}
+    for _ in range(200):
+        words = [f"w{rng.randint(0, 3000)}" for _ in range(rng.randint(0, 50))]
+        values = [rng.randint(-1, 10**12) for _ in words]
+        want = []
+        for w, v in zip(words, values):
+            want.append(first.get(w))
+            first.setdefault(w, v)
+        assert ks.add([key(w) for w in words], values) == want
+    assert len(ks) == len(first) and ks.nbytes == 24 * len(first)  # 16-byte key + int64 value
+    with pytest.raises(ValueError, match="16 bytes"):
+        ks.add([b"short"])
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / PROGRESS_PATH.format(config="utd-mhad")).read_text().splitlines()]
+
+
+def test_progress_is_an_append_only_log_and_a_cut_line_is_no_commit(utd_dir, tmp_path):
+    clean = tmp_path / "clean"
+    build(_opts(utd_dir, clean), progress=False)
+    lines = _log(clean)
+    assert lines[0]["format"] == PROGRESS_FORMAT and lines[0]["chunk_inputs"] == 3
+    assert [d["chunk"] for d in lines[1:]] == [0, 1, 2, 3]  # 11 inputs, 3 per chunk
+    assert sum(len(d["inputs"]) for d in lines[1:]) == 11 and all(len(d["digests"]) for d in lines[1:])
+    # a build killed while appending chunk 3's line: its shards are on disk, its line is cut
+    cut = tmp_path / "cut"
+    build(_opts(utd_dir, cut), progress=False)
+    progress = cut / PROGRESS_PATH.format(config="utd-mhad")
+    data = progress.read_bytes()
+    last = data.rstrip(b"\n").rfind(b"\n") + 1
+    progress.write_bytes(data[:last + (len(data) - last) // 2])  # half of the last line
+    w = DatasetWriter(cut, "utd-mhad", 3, build_key=json.loads(json.dumps(lines[0]["build_key"])))
+    assert w.completed_chunks() == {0, 1, 2} and progress.read_bytes() == data[:last]
+    assert not any(p.name.endswith("-00003.parquet") for p in (cut / "data" / "utd-mhad").iterdir())
+    build(_opts(utd_dir, cut), progress=False)  # resumes: chunk 3 again, appended
+    assert _tree(cut) == _tree(clean)
+
+
+def test_writer_appends_and_keeps_no_per_input_state(tmp_path):
+    w = DatasetWriter(tmp_path, "utd-mhad", chunk_inputs=200)
+    progress = tmp_path / PROGRESS_PATH.format(config="utd-mhad")
+
+    def chunk(k: int) -> dict:
+        return {f"s{k}/input_{j:04d}_with_a_long_name": [Skip(f"s{k}/input_{j}", "too short")]
+                for j in range(200)}
+
+    w.write_chunk(0, chunk(0), digests={f"s0/input_{j:04d}_with_a_long_name": "ab" * 32 for j in range(200)})
+    before = progress.read_bytes()
+    w.write_chunk(1, chunk(1))
+    assert progress.read_bytes().startswith(before)  # appended, not rewritten
+    assert w.record(0).digests[f"s0/input_0007_with_a_long_name"] == "ab" * 32
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for k in range(2, 42):  # 8,000 more inputs
+            w.write_chunk(k, chunk(k))
+        grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    # a chunk's counts and the offset of its line: no input names, digests or skips in memory
+    assert grown / 8000 < 10, f"{grown / 8000:.1f} bytes per input"
+    rep = w.report()
+    assert rep["inputs"] == 42 * 200 == rep["inputs_skipped"] and len(rep["skips"]) == 42 * 200
+
+
+def test_older_progress_file_is_read_and_turned_into_the_log(utd_dir, tmp_path):
+    clean = tmp_path / "clean"
+    build(_opts(utd_dir, clean), progress=False)
+    old = tmp_path / "old"
+    build(_opts(utd_dir, old), progress=False)
+    head, *chunks = _log(old)
+    progress = old / PROGRESS_PATH.format(config="utd-mhad")
+    # the format an earlier imu2safety wrote: one JSON object, rewritten whole per chunk
+    progress.write_bytes(dumps_json({
+        "codebase_version": CODEBASE_VERSION, "config": "utd-mhad", "source": "utd-mhad",
+        "chunk_inputs": 3, "build_key": head["build_key"],
+        "chunks": {f"{d.pop('chunk'):05d}": d for d in chunks}}))
+    build(_opts(utd_dir, old), progress=False)  # every chunk committed: nothing to redo
+    assert _tree(old) == _tree(clean)
+    progress.write_text("{not json\n")
+    with pytest.raises(ValueError, match="neither a progress log nor an older progress file"):
+        build(_opts(utd_dir, old), progress=False)
