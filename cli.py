@@ -64,8 +64,14 @@ def cmd_simulate(args) -> int:
             cal = Calibration.load(args.calibration)
             check_applies(cal, args.calibration, placement=args.placement, rate_hz=args.rate,
                           device=args.device, force=args.force)
+        twist = {}
+        if args.twist_model:
+            from .simulator.learned_twist import LearnedTwist
+            from .simulator.twist import TwistOptions
+
+            twist["twist"] = TwistOptions(source="learned", model=LearnedTwist.load(args.twist_model))
         opts = SimulationOptions(placement=args.placement, rate_hz=args.rate, device=args.device,
-                                 seed=args.seed, calibration=cal,
+                                 seed=args.seed, calibration=cal, **twist,
                                  cutoff_hz="auto" if args.cutoff is None else
                                  (None if args.cutoff <= 0 else args.cutoff),
                                  limits=Limits.from_strings(_key_values(args.limit, "--limit")))
@@ -304,6 +310,8 @@ def make_parser() -> argparse.ArgumentParser:
                         "15 for optical motion capture (rigid body), 3-4 for Kinect skeletons, "
                         "8 for other skeletons)")
     p.add_argument("--clip-id", help="clip id for the noise stream (default: the file stem)")
+    p.add_argument("--twist-model", type=Path,
+                   help="forearm-twist model JSON fitted on paired data (simulator/learned_twist.py)")
     p.set_defaults(func=cmd_simulate)
 
     from .builders.sources import SOURCE_PATHS

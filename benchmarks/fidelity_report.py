@@ -203,6 +203,8 @@ class Variant:
     #: UTD-MHAD only: the forearm twist of a model fitted per fold on the training subjects'
     #: pairs (``learned_twist``), every clip simulated with the fold's model
     learned_twist: bool = False
+    #: with learned_twist: targets also from the gyroscopes (``recover_twist(gyro_s=...)``)
+    twist_gyro_s: float | None = None
     #: fall tasks: the twist model fitted on all pairs of this source (``EXTRA_SOURCES``; other
     #: people), mirrored to the task's wrist
     twist_from: str | None = None
@@ -262,7 +264,10 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
     v += [Variant("learned", learned_twist=True),
           Variant("learned+cal", learned_twist=True, calibration="robust"),
           Variant("learned+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
-                  calibration="robust+target", learned_twist=True)]
+                  calibration="robust+target", learned_twist=True),
+          Variant("learned-gyro+cal", learned_twist=True, twist_gyro_s=1.0, calibration="robust"),
+          Variant("learned-gyro+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+target", learned_twist=True, twist_gyro_s=1.0)]
     return {x.name: x for x in v}
 
 
@@ -569,9 +574,11 @@ def pronation_loso(data: SourceData) -> tuple[list[tuple], dict]:
 
 # ---------------------------------------------------------------- learned twist
 
-def fit_twist_model(data: SourceData, recs: list, subjects: set[str]) -> tuple[LearnedTwist, object]:
-    """Twist model fitted on ``subjects``' pairs (constant-twist recordings ``recs`` vs real),
-    and the mounting rotation (fitted on the same pairs) the real clips were read through."""
+def fit_twist_model(data: SourceData, recs: list, subjects: set[str],
+                    gyro_s: float | None = None) -> tuple[LearnedTwist, object]:
+    """Twist model fitted on ``subjects``' pairs (constant-twist recordings ``recs`` vs real;
+    targets from gravity, and from the gyroscopes with ``gyro_s``), and the mounting rotation
+    (fitted on the same pairs) the real clips were read through."""
     idx = [i for i, c in enumerate(data.clips) if c.subject in subjects and c.real is not None
            and isinstance(recs[i], ImuRecording)]
     with warnings.catch_warnings():
@@ -581,7 +588,7 @@ def fit_twist_model(data: SourceData, recs: list, subjects: set[str]) -> tuple[L
     feats, deltas, weights, subj = [], [], [], []
     for i in idx:
         d, w = pair_targets(recs[i].as_array().astype(np.float64), data.clips[i].real, mount, RATE,
-                            MAX_LAG)
+                            MAX_LAG, gyro_s)
         feats.append(motion_features(data.clips[i].motion, data.placement, recs[i].timestamps))
         deltas.append(d)
         weights.append(w)
@@ -596,7 +603,7 @@ def fit_twist_model(data: SourceData, recs: list, subjects: set[str]) -> tuple[L
     n = int(sum((w > 0).sum() for w in weights))
     model = fit_learned_twist(feats, deltas, weights, fitted_on=(
         f"{data.name} {data.placement}: {len(idx)} pairs of subjects {','.join(sorted(subjects))}, "
-        f"{n} weighted samples"))
+        f"{n} weighted samples" + (f", gyro-aided ({gyro_s} s)" if gyro_s else "")))
     return model, mount
 
 
@@ -642,7 +649,7 @@ def learned_loso(data: SourceData, variant: Variant) -> tuple[list[tuple], dict,
     subjects = sorted({c.subject for c in data.clips if c.real is not None})
     folds, assembled, rs, known, means = {}, [], [], [], []
     for subj in subjects:
-        model, mount = fit_twist_model(data, recs, set(subjects) - {subj})
+        model, mount = fit_twist_model(data, recs, set(subjects) - {subj}, variant.twist_gyro_s)
         twist = replace(variant.twist, source="learned", model=model)
         folds[subj] = simulate_source(data, data.clips, variant, twist)
         assembled += [x for x in folds[subj] if data.clips[x[0]].subject == subj]
@@ -656,7 +663,7 @@ def learned_loso(data: SourceData, variant: Variant) -> tuple[list[tuple], dict,
                 rs.append(_weighted_corr(np.angle(np.exp(1j * d)), p, w))
                 means.append((np.angle(np.sum(w * np.exp(1j * d))), np.angle(np.sum(w * np.exp(1j * p)))))
     m = np.array(means)
-    stats = {"model_all_subjects": fit_twist_model(data, recs, set(subjects))[0],"heldout_delta_r_median": round(float(np.median(rs)), 3),
+    stats = {"model_all_subjects": fit_twist_model(data, recs, set(subjects), variant.twist_gyro_s)[0],"heldout_delta_r_median": round(float(np.median(rs)), 3),
              "heldout_clip_mean_r": round(_weighted_corr(m[:, 0], m[:, 1], np.ones(len(m))), 3),
              "heldout_known_share": round(float(np.mean(known)), 3), "clips": len(rs)}
     return assembled, folds, stats

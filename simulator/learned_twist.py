@@ -118,7 +118,7 @@ def motion_features(motion, placement: str, t_out: np.ndarray) -> np.ndarray:
 
 
 def pair_targets(syn: np.ndarray, real: np.ndarray, mounting, rate_hz: float,
-                 max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+                 max_lag: int, gyro_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``recover_twist`` of one (synthetic (N, 6), real (M, 6)) pair at rate_hz: the real one
     turned into the synthetic axes by the inverse of ``mounting`` (scipy Rotation, synthetic ->
     real, ``calibration.fit_mounting_robust``) and aligned at the best |gyro| lag. Returns
@@ -132,7 +132,7 @@ def pair_targets(syn: np.ndarray, real: np.ndarray, mounting, rate_hz: float,
     back[inside, :3] = mounting.inv().apply(real[idx[inside], :3])
     back[inside, 3:] = mounting.inv().apply(real[idx[inside], 3:])
     back[~inside] = syn[~inside]  # filler, weighted 0 below
-    delta, weight = recover_twist(syn, back, rate_hz)
+    delta, weight = recover_twist(syn, back, rate_hz, gyro_s=gyro_s)
     weight[~inside] = 0.0
     return delta, weight
 
@@ -227,11 +227,18 @@ def fit_learned_twist(features: list[np.ndarray], deltas: list[np.ndarray], weig
 
 
 def recover_twist(syn: np.ndarray, real_in_syn_axes: np.ndarray, rate_hz: float,
-                  min_yz: float = 0.35, accel_tol: float = 2.0,
-                  gravity_hz: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                  min_yz: float = 0.35, accel_tol: float = 2.0, gravity_hz: float = 1.0,
+                  gyro_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample extra twist (N,) rad that turns ``syn``'s gravity into the real one's about
     x, and its weight (N,) (0 where unknown). Both (N, 6) at rate_hz, time-aligned, the real one
-    already in the synthetic device axes (see the module docstring)."""
+    already in the synthetic device axes (see the module docstring).
+
+    gyro_s: also use the gyroscopes (None: gravity only). A twist about x adds exactly its rate
+    to gx (gx' = gx + delta'), so delta' = gx_real - gx_synthetic; delta is its integral plus
+    the difference to the gravity twist (the integration constant and the gyroscopes' drift),
+    interpolated across the samples where gravity says nothing and low-passed at ``gravity_hz``
+    (a complementary filter). Samples up to about gyro_s seconds from a known one get weight
+    0.5 exp(-distance / gyro_s)."""
     from .kinematics import lowpass
 
     gs = lowpass(syn[:, :3], rate_hz, gravity_hz)
@@ -241,7 +248,16 @@ def recover_twist(syn: np.ndarray, real_in_syn_axes: np.ndarray, rate_hz: float,
     ok = (yz_s >= min_yz * G) & (yz_r >= min_yz * G)
     ok &= np.abs(np.linalg.norm(real_in_syn_axes[:, :3], axis=1) - G) <= accel_tol
     weight = np.where(ok, np.minimum(yz_s, yz_r) / G, 0.0)
-    return delta, weight
+    if gyro_s is None or ok.sum() < 2:
+        return delta, weight
+    from scipy.ndimage import distance_transform_edt
+
+    n = np.arange(len(delta))
+    integral = np.cumsum(real_in_syn_axes[:, 3] - syn[:, 3]) / rate_hz
+    drift = np.interp(n, n[ok], np.unwrap(delta[ok] - integral[ok]))  # offset + gyro drift
+    fused = integral + lowpass(drift, rate_hz, gravity_hz)
+    near = 0.5 * np.exp(-distance_transform_edt(~ok) / (gyro_s * rate_hz))
+    return np.angle(np.exp(1j * fused)), np.maximum(weight, np.where(ok, 0.0, near))
 
 
 def apply_to_poses(pose: np.ndarray, delta: np.ndarray, mount_rotation: np.ndarray,

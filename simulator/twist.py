@@ -31,7 +31,8 @@ as the elbow bends, as the biceps (the forearm's strongest supinator, also an el
 curls. Measured on UTD-MHAD with the slope chosen on the training subjects from
 {-0.6, ..., 0.4} and judged on the held-out one (``benchmarks/fidelity_report.py``, variant
 ``pronation``): held-out median gyro-x correlation 0.415 against 0.433 for the constant, so the
-default stays 0 (the constant); the option is kept for sources where it helps.
+default stays 0 (the constant); the option is kept for sources where it helps. A twist learned from
+paired skeleton + real IMU data is source "learned" (``learned_twist``).
 """
 
 from __future__ import annotations

@@ -90,6 +90,16 @@ def test_recover_and_fit_round_trip(tmp_path):
     inner = _interior(const.timestamps, 1.0) & (w > 0)
     assert inner.mean() > 0.5
     np.testing.assert_allclose(delta[inner], true_delta[inner], atol=0.02)
+    # with the gyroscopes: 1.5 s in the middle where gravity says nothing (an extra 15 m/s^2
+    # along the forearm) are bridged by the integrated gx difference
+    mid = slice(len(real6) // 2 - 37, len(real6) // 2 + 38)
+    shaken = real6.copy()
+    shaken[mid, 0] += 15.0
+    d0, w0 = recover_twist(syn6, shaken, RATE)
+    dg, wg = recover_twist(syn6, shaken, RATE, gyro_s=1.0)
+    inner_g = _interior(const.timestamps, 1.0)
+    assert (w0[mid] == 0).all() and (wg[inner_g] > 0).all()
+    np.testing.assert_allclose(dg[inner_g], true_delta[inner_g], atol=0.02)
     fitted = fit_learned_twist([feats], [delta], [w], alpha=1e-3, smooth_hz=None, fitted_on="closed form")
     np.testing.assert_allclose(fitted.predict(feats)[inner], true_delta[inner], atol=0.02)
     path = tmp_path / "twist.json"
@@ -114,3 +124,24 @@ def test_provenance_and_bad_models(tmp_path):
         LearnedTwist.from_dict(bad)
     with pytest.raises(ValueError, match="format"):
         LearnedTwist.from_dict({**model.to_dict(), "format": "other"})
+
+
+def test_cli_simulate_with_a_twist_model(tmp_path, capsys):
+    """`imu2safety simulate --twist-model` uses the saved model (its gx is the closed form's),
+    and a file that is not a model is one clear error line."""
+    from imu2safety.cli import main
+
+    motion = _flexing_arm("left")
+    src = tmp_path / "arm.npz"
+    np.savez(src, positions=motion.positions, joint_names=np.array(motion.joint_names),
+             timestamps=motion.timestamps)
+    model = tmp_path / "twist.json"
+    _atan_model(0.8).save(model)
+    out = tmp_path / "o.npz"
+    assert main(["simulate", str(src), "-o", str(out), "--twist-model", str(model)]) == 0
+    ref = simulate(motion, SimulationOptions(twist=TwistOptions(source="learned", model=_atan_model(0.8))))
+    np.testing.assert_allclose(np.load(out)["gyro"], ref.gyro, atol=1e-6)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "other"}')
+    assert main(["simulate", str(src), "-o", str(out), "--twist-model", str(bad)]) != 0
+    assert "learned-twist" in capsys.readouterr().err
