@@ -103,7 +103,7 @@ def test_learned_twist_per_fold_recovers_a_known_twist(tmp_path):
                               TwistOptions(source="learned", model=truth))
     for i, _, imu, _ in real:
         data.clips[i].real = imu.copy()
-    syn, folds, stats = fr.learned_loso(data, fr.Variant("learned", learned_twist=True))
+    syn, folds, stats = fr.twist_loso(data, fr.Variant("learned", learned_twist=True))
     assert set(folds) == {"s0", "s1", "s2"} and len(syn) == len(data.clips)
     assert stats["heldout_delta_r_median"] > 0.9 and stats["heldout_known_share"] > 0.5
     # the held-out clips simulated with their fold's model come close to the real twins
