@@ -197,8 +197,8 @@ def parse_skeleton_bytes(data: bytes) -> Skeleton:
     error it names)."""
     if sys.byteorder != "little":  # (the scan reads the bytes eight at a time, little-endian)
         return parse_skeleton(data.decode("latin-1"))
-    status, num_frames, count, frames, id_at, values = _scan(np.frombuffer(data, dtype=np.uint8),
-                                                              _words(data))
+    status, num_frames, count, frames, id_at, xyz, state = _scan(
+        np.frombuffer(data, dtype=np.uint8), _words(data))
     if status != 0:
         return parse_skeleton(data.decode("latin-1"))
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -206,8 +206,8 @@ def parse_skeleton_bytes(data: bytes) -> Skeleton:
     names = np.asarray([data[a:b].decode("latin-1") for a, b in id_at[first].tolist()], dtype=str)
     return Skeleton(
         num_frames=int(num_frames), frame=frames[:count].copy(), body_id=names[which],
-        xyz=values[:count * NUM_JOINTS, :3].reshape(count, NUM_JOINTS, 3),
-        state=_tracking_state(values[:count * NUM_JOINTS, 3].reshape(count, NUM_JOINTS)),
+        xyz=xyz[:count * NUM_JOINTS].reshape(count, NUM_JOINTS, 3),
+        state=state[:count * NUM_JOINTS].reshape(count, NUM_JOINTS),
         _index=(names, first, which),
     )
 
@@ -603,8 +603,9 @@ def _line_starts(words, pos, starts):
 
 
 @njit(cache=True, error_model="numpy")
-def _joint_line(buf, words, pos, out, row, pow10, starts, ends):
-    """One joint line at buf[pos] (``_plain`` input): x y z trackingState into out[row]. Returns
+def _joint_line(buf, words, pos, xyz, state, row, pow10, starts, ends):
+    """One joint line at buf[pos] (``_plain`` input): x y z into xyz[row], the trackingState into
+    state[row] (2 and 1 kept, any other value 0, as ``_tracking_state``). Returns
     where the next line starts, or -1 when the line is not in the usual layout (other token
     count, a number ``_float`` does not take). starts, ends: (13,) scratch."""
     k, newline = _line_starts(words, pos, starts)
@@ -617,7 +618,10 @@ def _joint_line(buf, words, pos, out, row, pow10, starts, ends):
         ok, v, end = _number(buf, starts[col if col < 3 else 11], pow10)
         if not ok:
             return -1
-        out[row, col] = v
+        if col < 3:
+            xyz[row, col] = v
+        else:
+            state[row] = 2 if v == 2.0 else (1 if v == 1.0 else 0)
     return newline + 1
 
 
@@ -628,20 +632,22 @@ def _words(data: bytes) -> np.ndarray:
 
 @njit(cache=True, error_model="numpy")
 def _scan(buf, words):
-    """(status, frame count, records R, frame (R,), body-id byte span (R, 2), (R*25, 4) x y z
-    trackingState); status 0 = parsed, 1 = leave it to ``parse_skeleton``. One pass over the
+    """(status, frame count, records R, frame (R,), body-id byte span (R, 2), (R*25, 3) x y z,
+    (R*25,) int8 trackingState as ``_tracking_state`` reads it); status 0 = parsed, 1 = leave it to ``parse_skeleton``. One pass over the
     bytes; what follows the last frame must be blank lines (as parse_skeleton's trimming)."""
     nbytes = buf.shape[0]
     cap = nbytes // (24 * NUM_JOINTS) + 1  # a joint line takes at least 24 bytes
     if not _plain(buf):
-        return (1, 0, 0, np.empty(0, np.int64), np.empty((0, 2), np.int64), np.empty((0, 4)))
+        return (1, 0, 0, np.empty(0, np.int64), np.empty((0, 2), np.int64), np.empty((0, 3)),
+                np.empty(0, np.int8))
     frames = np.empty(cap, np.int64)
     id_at = np.empty((cap, 2), np.int64)
-    values = np.empty((cap * NUM_JOINTS, 4))
+    xyz = np.empty((cap * NUM_JOINTS, 3))
+    state = np.empty(cap * NUM_JOINTS, np.int8)
     ts = np.empty(13, np.int64)
     te = np.empty(13, np.int64)
     st = np.empty(13, np.int64)
-    fail = (1, 0, 0, frames, id_at, values)
+    fail = (1, 0, 0, frames, id_at, xyz, state)
     k, pos = _tokens(buf, 0, ts, te)
     if k != 1:
         return fail
@@ -669,7 +675,7 @@ def _scan(buf, words):
             for j in range(NUM_JOINTS):
                 if pos >= nbytes:
                     return fail
-                pos = _joint_line(buf, words, pos, values, r * NUM_JOINTS + j, _POW10, st, te)
+                pos = _joint_line(buf, words, pos, xyz, state, r * NUM_JOINTS + j, _POW10, st, te)
                 if pos < 0:
                     return fail
             frames[r] = f
@@ -678,7 +684,7 @@ def _scan(buf, words):
         k, pos = _tokens(buf, pos, ts, te)
         if k != 0:
             return fail
-    return 0, num_frames, r, frames, id_at, values
+    return 0, num_frames, r, frames, id_at, xyz, state
 
 
 @njit(cache=True, error_model="numpy")
