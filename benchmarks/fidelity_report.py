@@ -42,7 +42,9 @@ simulated at the left wrist, to the synthetic training set as not-fall examples;
 ``learned`` / ``learned+cal`` / ``learned+mount+cal+tcal`` (UTD-MHAD) simulate with a forearm
 twist model (``simulator/learned_twist.py``) fitted per fold on the training subjects' pairs and
 report its held-out agreement with the twist recovered from the real sensor (the model fitted on
-all subjects is written to ``--out/learned_twist_<variant>.json``); ``learned-utd*`` (fall tasks)
+all subjects is written to ``--out/learned_twist_<variant>.json``); ``prior*`` (UTD-MHAD)
+simulate each class with its mean twist recovered on the training subjects' pairs (an activity
+prior; ``prior+learned*`` adds the pose model); ``learned-utd*`` (fall tasks)
 use the model fitted on all UTD-MHAD pairs (other people); ``realign*`` re-align the skeleton
 across whole-body tracker re-fits and ``still*`` smooth the tracker's jitter where the arm is
 still (``simulator/refit.py``, ``ScreenOptions``); ``--sources`` runs one task only. Prints tables and writes
