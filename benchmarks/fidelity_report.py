@@ -42,7 +42,9 @@ simulated at the left wrist, to the synthetic training set as not-fall examples;
 ``learned`` / ``learned+cal`` / ``learned+mount+cal+tcal`` (UTD-MHAD) simulate with a forearm
 twist model (``simulator/learned_twist.py``) fitted per fold on the training subjects' pairs and
 report its held-out agreement with the twist recovered from the real sensor (the model fitted on
-all subjects is written to ``--out/learned_twist_utd-mhad.json``); ``learned-utd*`` (fall tasks)
+all subjects is written to ``--out/learned_twist_<variant>.json``); ``prior*`` (UTD-MHAD)
+simulate each class with its mean twist recovered on the training subjects' pairs (an activity
+prior; ``prior+learned*`` adds the pose model); ``learned-utd*`` (fall tasks)
 use the model fitted on all UTD-MHAD pairs (other people); ``realign*`` re-align the skeleton
 across whole-body tracker re-fits and ``still*`` smooth the tracker's jitter where the arm is
 still (``simulator/refit.py``, ``ScreenOptions``); ``--sources`` runs one task only. Prints tables and writes
@@ -205,6 +207,9 @@ class Variant:
     learned_twist: bool = False
     #: with learned_twist: targets also from the gyroscopes (``recover_twist(gyro_s=...)``)
     twist_gyro_s: float | None = None
+    #: UTD-MHAD only: each class simulated with a constant twist, the mean recovered on the
+    #: training subjects' pairs of that class (an activity prior; per fold)
+    twist_prior: bool = False
     #: fall tasks: the twist model fitted on all pairs of this source (``EXTRA_SOURCES``; other
     #: people), mirrored to the task's wrist
     twist_from: str | None = None
@@ -265,6 +270,12 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("learned+cal", learned_twist=True, calibration="robust"),
           Variant("learned+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+target", learned_twist=True),
+          Variant("prior+cal", twist_prior=True, calibration="robust"),
+          Variant("prior+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+target", twist_prior=True),
+          Variant("prior+learned-gyro+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+target", twist_prior=True, learned_twist=True,
+                  twist_gyro_s=1.0),
           Variant("learned-gyro+cal", learned_twist=True, twist_gyro_s=1.0, calibration="robust"),
           Variant("learned-gyro+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+target", learned_twist=True, twist_gyro_s=1.0)]
@@ -574,36 +585,55 @@ def pronation_loso(data: SourceData) -> tuple[list[tuple], dict]:
 
 # ---------------------------------------------------------------- learned twist
 
-def fit_twist_model(data: SourceData, recs: list, subjects: set[str],
-                    gyro_s: float | None = None) -> tuple[LearnedTwist, object]:
-    """Twist model fitted on ``subjects``' pairs (constant-twist recordings ``recs`` vs real;
-    targets from gravity, and from the gyroscopes with ``gyro_s``), and the mounting rotation
-    (fitted on the same pairs) the real clips were read through."""
+def fold_targets(data: SourceData, recs: list, subjects: set[str], gyro_s: float | None = None):
+    """The twist recovered on ``subjects``' pairs (constant-twist recordings ``recs`` vs real;
+    from gravity, and from the gyroscopes with ``gyro_s``): (clip indices, the mounting rotation
+    fitted on the same pairs that the real clips were read through, deltas, weights), each
+    subject's own mean removed."""
     idx = [i for i, c in enumerate(data.clips) if c.subject in subjects and c.real is not None
            and isinstance(recs[i], ImuRecording)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mount = fit_mounting_robust([(recs[i].as_array().astype(np.float64), data.clips[i].real)
                                      for i in idx], MAX_LAG).rotation
-    feats, deltas, weights, subj = [], [], [], []
+    deltas, weights = [], []
     for i in idx:
         d, w = pair_targets(recs[i].as_array().astype(np.float64), data.clips[i].real, mount, RATE,
                             MAX_LAG, gyro_s)
-        feats.append(motion_features(data.clips[i].motion, data.placement, recs[i].timestamps))
         deltas.append(d)
         weights.append(w)
-        subj.append(data.clips[i].subject)
     # Each subject's own strap roll (a constant of how they wore it, not a twist the skeleton
     # could show: up to ~50 degrees between UTD-MHAD subjects) is taken out of their targets.
+    subj = [data.clips[i].subject for i in idx]
     for s in set(subj):
         mine = [k for k, x in enumerate(subj) if x == s]
         z = sum(np.sum(weights[k] * np.exp(1j * deltas[k])) for k in mine)
         for k in mine:
             deltas[k] = np.angle(np.exp(1j * deltas[k]) * np.conj(z) / max(abs(z), 1e-12))
+    return idx, mount, deltas, weights
+
+
+def class_priors(data: SourceData, idx: list[int], deltas: list, weights: list) -> dict[str, float]:
+    """Per class, the weighted circular mean of the recovered twist, rad (an activity prior)."""
+    sums: dict = {}
+    for i, d, w in zip(idx, deltas, weights):
+        sums[data.clips[i].label] = sums.get(data.clips[i].label, 0) + np.sum(w * np.exp(1j * d))
+    return {lab: float(np.angle(z)) for lab, z in sums.items()}
+
+
+def fit_twist_model(data: SourceData, recs: list, subjects: set[str], gyro_s: float | None = None,
+                    priors: dict[str, float] | None = None) -> tuple[LearnedTwist, object]:
+    """Twist model fitted on ``fold_targets`` (less the class ``priors``, rad, when given), and
+    the mounting rotation the real clips were read through."""
+    idx, mount, deltas, weights = fold_targets(data, recs, subjects, gyro_s)
+    if priors:
+        deltas = [d - priors.get(data.clips[i].label, 0.0) for i, d in zip(idx, deltas)]
+    feats = [motion_features(data.clips[i].motion, data.placement, recs[i].timestamps) for i in idx]
     n = int(sum((w > 0).sum() for w in weights))
     model = fit_learned_twist(feats, deltas, weights, fitted_on=(
         f"{data.name} {data.placement}: {len(idx)} pairs of subjects {','.join(sorted(subjects))}, "
-        f"{n} weighted samples" + (f", gyro-aided ({gyro_s} s)" if gyro_s else "")))
+        f"{n} weighted samples" + (f", gyro-aided ({gyro_s} s)" if gyro_s else "")
+        + (", less the class priors" if priors else "")))
     return model, mount
 
 
@@ -634,12 +664,14 @@ def _weighted_corr(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
     return float(w @ (a * b) / d) if d > 0 else 0.0
 
 
-def learned_loso(data: SourceData, variant: Variant) -> tuple[list[tuple], dict, dict]:
-    """Per held-out subject: a twist model fitted on the other subjects' pairs, every clip (and
-    augmented copy) simulated with it. Returns (the held-out subjects' clips assembled, fold ->
-    synthetic clips, figures: held-out weighted correlation of the predicted with the recovered
-    twist within each clip (median), of their clip means across clips, and the share of samples
-    with a known twist; and the model fitted on all subjects, ``model_all_subjects``)."""
+def twist_loso(data: SourceData, variant: Variant) -> tuple[list[tuple], dict, dict]:
+    """Per held-out subject, from the other subjects' pairs: class priors (``twist_prior``: each
+    class simulated with its constant twist) and/or a twist model (``learned_twist``, fitted on
+    what the priors leave); every clip (and augmented copy) simulated so. Returns (the held-out
+    subjects' clips assembled, fold -> synthetic clips, figures: the priors per fold, degrees;
+    for a model, held-out weighted correlation of the predicted with the recovered twist (gravity
+    only) within each clip (median) and of their clip means, the share of samples with a known
+    twist, and the model fitted on all subjects, ``model_all_subjects``)."""
     opts = SimulationOptions(placement=data.placement, rate_hz=RATE, cutoff_hz=data.cutoff_hz,
                              screen=variant.screen)
     with warnings.catch_warnings():
@@ -647,26 +679,55 @@ def learned_loso(data: SourceData, variant: Variant) -> tuple[list[tuple], dict,
         recs = simulate_many([c.motion for c in data.clips], opts, [c.id for c in data.clips],
                              errors="return")
     subjects = sorted({c.subject for c in data.clips if c.real is not None})
-    folds, assembled, rs, known, means = {}, [], [], [], []
+    gyro_s = variant.twist_gyro_s
+
+    def fitted(train: set[str]):
+        priors = class_priors(data, *_drop_mount(fold_targets(data, recs, train, gyro_s))) \
+            if variant.twist_prior else {}
+        model, mount = (fit_twist_model(data, recs, train, gyro_s, priors) if variant.learned_twist
+                        else (None, None))
+        return priors, model, mount
+
+    folds, assembled, rs, known, means, stats = {}, [], [], [], [], {}
     for subj in subjects:
-        model, mount = fit_twist_model(data, recs, set(subjects) - {subj}, variant.twist_gyro_s)
-        twist = replace(variant.twist, source="learned", model=model)
-        folds[subj] = simulate_source(data, data.clips, variant, twist)
-        assembled += [x for x in folds[subj] if data.clips[x[0]].subject == subj]
+        priors, model, mount = fitted(set(subjects) - {subj})
+        twist = variant.twist if model is None else replace(variant.twist, source="learned", model=model)
+        syn = []
+        for lab in sorted({c.label for c in data.clips}):
+            members = [i for i, c in enumerate(data.clips) if c.label == lab]
+            tw = replace(twist, twist_deg=float(np.degrees(priors.get(lab, 0.0))))
+            part = simulate_source(data, [data.clips[i] for i in members], variant, tw)
+            syn += [(members[j], k, imu, info) for j, k, imu, info in part]
+        syn.sort(key=lambda x: (x[1] > 0, x[0], x[1]))  # simulate_source's order (the RF sees it)
+        folds[subj] = syn
+        assembled += [x for x in syn if data.clips[x[0]].subject == subj]
+        if priors:
+            stats.setdefault("prior_deg", {})[subj] = {k: round(float(np.degrees(v)), 1)
+                                                       for k, v in sorted(priors.items())}
+        if model is None:
+            continue
         for i, c in enumerate(data.clips):
             if c.subject != subj or c.real is None or not isinstance(recs[i], ImuRecording):
                 continue
             d, w = pair_targets(recs[i].as_array().astype(np.float64), c.real, mount, RATE, MAX_LAG)
+            d = d - priors.get(c.label, 0.0)
             known.append(float((w > 0).mean()))
             if (w > 0).sum() >= RATE:
                 p = model.predict(motion_features(c.motion, data.placement, recs[i].timestamps))
                 rs.append(_weighted_corr(np.angle(np.exp(1j * d)), p, w))
                 means.append((np.angle(np.sum(w * np.exp(1j * d))), np.angle(np.sum(w * np.exp(1j * p)))))
-    m = np.array(means)
-    stats = {"model_all_subjects": fit_twist_model(data, recs, set(subjects), variant.twist_gyro_s)[0],"heldout_delta_r_median": round(float(np.median(rs)), 3),
-             "heldout_clip_mean_r": round(_weighted_corr(m[:, 0], m[:, 1], np.ones(len(m))), 3),
-             "heldout_known_share": round(float(np.mean(known)), 3), "clips": len(rs)}
+    if variant.learned_twist:
+        m = np.array(means)
+        stats.update({"model_all_subjects": fitted(set(subjects))[1],
+                      "heldout_delta_r_median": round(float(np.median(rs)), 3),
+                      "heldout_clip_mean_r": round(_weighted_corr(m[:, 0], m[:, 1], np.ones(len(m))), 3),
+                      "heldout_known_share": round(float(np.mean(known)), 3), "clips": len(rs)})
     return assembled, folds, stats
+
+
+def _drop_mount(targets: tuple) -> tuple:
+    idx, _, deltas, weights = targets
+    return idx, deltas, weights
 
 
 # ---------------------------------------------------------------- main
@@ -713,13 +774,16 @@ def run(args) -> dict:
                     continue
                 syn, slopes = pronation_loso(data)
                 res["pronation_slopes"] = slopes
-            elif v.learned_twist:
+            elif v.learned_twist or v.twist_prior:
                 if sname != "utd-mhad":
                     continue
-                syn, folds, res["learned_twist"] = learned_loso(data, v)
-                model = res["learned_twist"].pop("model_all_subjects")
-                model.save(args.out / f"learned_twist_{sname}.json")  # for TwistOptions(model=...)
-                print(f"[{name}] learned twist: {res['learned_twist']}", flush=True)
+                syn, folds, res["learned_twist"] = twist_loso(data, v)
+                model = res["learned_twist"].pop("model_all_subjects", None)
+                if model is not None:  # for TwistOptions(source="learned", model=...)
+                    model.save(args.out / f"learned_twist_{name}.json")
+                print(f"[{name}] learned twist: "
+                      f"{ {k: x for k, x in res['learned_twist'].items() if k != 'prior_deg'} }",
+                      flush=True)
             elif v.twist_from:
                 if sname == "utd-mhad":
                     continue

@@ -112,8 +112,8 @@ def realign_refits(motion: Motion, joints: tuple[str, ...],
 def smooth_still(motion: Motion, joints: tuple[str, ...], still_speed_m_s: float = 0.2,
                  still_hz: float = 1.0) -> tuple[Motion, float]:
     """(the Motion with ``joints`` blended toward their ``still_hz`` low-pass where they are
-    still, the mean blend weight). Only frames where every one of those joints is valid count;
-    a clip too short to filter is returned as is."""
+    still, the mean blend weight). A clip with untracked frames of those joints (the simulator
+    repairs them later) or too short to filter is returned as is."""
     from .kinematics import MIN_FRAMES, lowpass
 
     names = motion.joint_names
