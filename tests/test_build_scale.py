@@ -104,3 +104,14 @@ def test_older_progress_file_is_read_and_turned_into_the_log(utd_dir, tmp_path):
     progress.write_text("{not json\n")
     with pytest.raises(ValueError, match="neither a progress log nor an older progress file"):
         build(_opts(utd_dir, old), progress=False)
+
+
+def test_figure_examples_keep_their_own_samples_not_their_shards(utd_dir, tmp_path):
+    """The card's example rows own their samples: a view would keep its whole shard's samples
+    alive, and a class too rare to fill its candidates takes rows from every shard."""
+    from imu2safety.builders.dataset.card import choose_examples
+
+    out = tmp_path / "ds"
+    build(_opts(utd_dir, out), progress=False)
+    chosen = choose_examples(out, "utd-mhad")
+    assert chosen and all(ex["imu"].base is None and ex["imu"].flags.owndata for ex in chosen.values())

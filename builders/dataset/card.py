@@ -367,7 +367,9 @@ def choose_examples(dataset_dir: str | Path, config: str) -> dict[str, dict[str,
                 rows = seen.setdefault(name, [])
                 if len(rows) >= FIGURE_CANDIDATES:
                     continue
-                imu = values[offsets[k]:offsets[k + 1]]
+                # a copy: a view would keep the whole shard's samples alive (a class too rare to
+                # reach its candidates takes a row from every shard: memory growing with the build)
+                imu = values[offsets[k]:offsets[k + 1]].copy()
                 row = {c: table[c][int(k)].as_py() for c in columns if c not in ("imu", "hazard")}
                 rows.append({**row, "imu": imu, "peak": _peak(imu) if len(imu) else 0.0})
     chosen = {}
