@@ -168,6 +168,47 @@ def write_corpus(folder: Path, files: int, frames: tuple[int, int] = (60, 300),
     return paths
 
 
+def load_previous_reader(commit: str):
+    """``builders/sources/ntu.py`` as it was at ``commit`` (its relative imports resolved against
+    today's package), or None without the git history: the reader this round's is timed against."""
+    import re
+
+    try:
+        text = subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "show",
+                               f"{commit}:builders/sources/ntu.py"],
+                              capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    text = re.sub(r"^from \.\.\.", "from imu2safety.", text, flags=re.M)
+    text = re.sub(r"^from \.\. ", "from imu2safety.builders ", text, flags=re.M)
+    text = re.sub(r"^from \.\.", "from imu2safety.builders.", text, flags=re.M)
+    text = re.sub(r"^from \. import", "from imu2safety.builders.sources import", text, flags=re.M)
+    text = re.sub(r"^from \.", "from imu2safety.builders.sources.", text, flags=re.M)
+    module = type(sys)(f"previous_ntu_{commit}")
+    sys.modules[module.__name__] = module  # (dataclasses look their module up)
+    exec(compile(text.replace("cache=True", "cache=False"), f"ntu@{commit}", "exec"), module.__dict__)
+    return module
+
+
+def _same_clips(a: list, b: list) -> bool:
+    """Whether two readers' items of one file are the same, arrays byte for byte."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if isinstance(x, Clip) != isinstance(y, Clip):
+            return False
+        if not isinstance(x, Clip):
+            if (x.input, x.reason) != (y.input, y.reason):
+                return False
+            continue
+        mx, my = x.motion, y.motion
+        if (x.id, x.extra, x.split, x.source_label) != (y.id, y.extra, y.split, y.source_label) or any(
+                u.tobytes() != v.tobytes() for u, v in ((mx.positions, my.positions), (mx.valid, my.valid),
+                                                         (mx.timestamps, my.timestamps))):
+            return False
+    return True
+
+
 def simulate_like_builder(clips: list[Clip], opts: SimulationOptions) -> tuple[int, float]:
     """Simulate as ``build._simulate_clips`` does: one ``simulate_many(errors="return")`` per
     chunk; repairs come back as each clip's notes. Returns (clips simulated, CPU seconds)."""
@@ -330,6 +371,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--link-to", type=int, default=0, metavar="N",
                    help="also build, in fresh processes, a corpus of N NTU-named hard links to the "
                         "files written (e.g. 114480: NTU-120's size on a small disk)")
+    p.add_argument("--previous-reader", default=None, metavar="COMMIT",
+                   help="also time builders/sources/ntu.py as it was at COMMIT against today's, "
+                        "side by side on the same files (e.g. afd9d58: before this round's scan)")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
     p.add_argument("--keep", action="store_true", help="keep the corpus and dataset")
     args = p.parse_args(argv)
@@ -393,6 +437,26 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  of which the text parse ({len(sample)} files): compiled byte scan "
               f"{out['parse_bytes_ms']:.2f} CPU-ms per file, previous parser (parse_skeleton: lines, "
               f"pyarrow CSV) {out['parse_text_ms']:.2f}: {t_text / t_bytes:.1f}x")
+        if args.previous_reader:
+            prev = load_previous_reader(args.previous_reader)
+            if prev is None:
+                print(f"  previous reader: not available (needs the git history with {args.previous_reader})")
+            else:
+                named = list(zip(paths[:len(sample)], sample))
+                same = all(_same_clips(list(ntu.read(q, data=d)), list(prev.read(q, data=d))) for q, d in named)
+                best = {"now": float("inf"), "previous": float("inf")}
+                for _ in range(5):  # alternating, best of 5: the machine's speed drifts
+                    for key, reader in (("now", ntu), ("previous", prev)):
+                        t0 = time.process_time()
+                        for q, d in named:
+                            list(reader.read(q, data=d))
+                        best[key] = min(best[key], time.process_time() - t0)
+                out.update(read_now_ms=1e3 * best["now"] / len(named),
+                           read_previous_ms=1e3 * best["previous"] / len(named), read_same=same)
+                print(f"  ntu.read of the bytes ({len(named)} files, best of 5, alternating): "
+                      f"{out['read_now_ms']:.2f} CPU-ms per file, at {args.previous_reader} "
+                      f"{out['read_previous_ms']:.2f}: {best['previous'] / best['now']:.2f}x; "
+                      f"clips {'byte-identical' if same else 'DIFFERENT'}")
         print(f"simulate alone (as the builder does, per {CHUNK}-file chunk, 1 process, {args.device}, "
               f"cutoff {opts.cutoff_hz} Hz): {1e3 * t_sim / max(n_sim, 1):.2f} CPU-ms per clip, "
               f"{out['simulate_clips_per_s']:.0f} clips/s ({n_sim} clips on {n_grids} distinct time grids)")

@@ -124,6 +124,25 @@ def test_build_speed_full_size_links_and_scaling(tmp_path):
     assert np.isnan(bs.scaling({"wall_s": 9.0, "cpu_s": 12.0}, {"wall_s": 8.1, "cpu_s": 13.0}, 300, 600)["ntu120_s"])
 
 
+def test_build_speed_times_a_previous_reader_clip_for_clip(tmp_path):
+    """``--previous-reader``: ntu.py at a commit loads beside today's and its clips are compared
+    byte for byte (a clip changed in its last bit is told apart)."""
+    bs = _load("build_speed")
+    prev = bs.load_previous_reader("HEAD")
+    if prev is None:
+        pytest.skip("no git history in this checkout")
+    assert prev is not ntu and prev.parse_skeleton_bytes is not ntu.parse_skeleton_bytes
+    paths = bs.write_corpus(tmp_path, 3, frames=(30, 40))
+    for p in paths:
+        data = p.read_bytes()
+        assert bs._same_clips(list(ntu.read(p, data=data)), list(prev.read(p, data=data)))
+    a, b = (list(ntu.read(paths[0], data=paths[0].read_bytes())) for _ in range(2))
+    pos = b[0].motion.positions
+    t, j, c = np.argwhere(np.isfinite(pos))[0]
+    pos[t, j, c] = np.nextafter(pos[t, j, c], np.inf)
+    assert not bs._same_clips(a, b)
+
+
 # ---------------------------------------------------------------- tstr
 
 def test_tstr_without_data_exits_cleanly(tmp_path, capsys):
