@@ -23,8 +23,6 @@ import functools
 import warnings
 
 import numpy as np
-from scipy import signal
-from scipy.interpolate import CubicSpline, make_interp_spline
 
 from .motion import MotionError
 
@@ -114,6 +112,8 @@ def to_uniform(t: np.ndarray, x: np.ndarray):
     dt = float(np.median(np.diff(t)))
     n = int(np.floor((t[-1] - t[0]) / dt + 1e-9)) + 1
     tu = t[0] + dt * np.arange(n)
+    from scipy.interpolate import CubicSpline
+
     return tu, CubicSpline(t, x, axis=0)(tu)
 
 
@@ -121,8 +121,55 @@ def to_uniform(t: np.ndarray, x: np.ndarray):
 def _butter_sos(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
     """Sections (S, 6) of a low-pass Butterworth with normalised cutoff wn (1 = Nyquist), and
     their steady-state initial conditions (S, 2) for a unit step."""
-    sos = _butter_lowpass_sos(order, wn) if order % 2 == 0 else signal.butter(order, wn, output="sos")
-    return sos, signal.sosfilt_zi(sos)
+    if order % 2:
+        from scipy import signal
+
+        sos = signal.butter(order, wn, output="sos")
+    else:
+        sos = _butter_lowpass_sos(order, wn)
+    return sos, _sosfilt_zi(sos)
+
+
+# scipy.signal's own arithmetic for the two design steps a build needs, without importing
+# scipy.signal (~0.7 s of every worker's start-up); tests/test_fast_paths.py compares both with
+# scipy bit for bit.
+
+def _butter_zpk(order: int, wn: float) -> tuple[np.ndarray, complex]:
+    """(poles, gain) of ``signal.butter(order, wn, output="zpk")`` (its zeros are all at -1):
+    ``buttap``, the pre-warp, ``lp2lp_zpk`` and ``bilinear_zpk`` operation for operation."""
+    m = np.arange(-order + 1, order, 2, dtype=np.float64)
+    p = -np.exp(1j * np.pi * m / (2 * order))
+    fs = 2.0
+    wo = float(2 * fs * np.tan(np.pi * np.asarray(wn) / fs))
+    p, k = wo * p, 1.0 * wo**order
+    fs2 = 2.0 * fs
+    p_z = (fs2 + p) / (fs2 - p)
+    k_z = k * np.real(np.prod(fs2 - np.asarray([], dtype=np.float64)) / np.prod(fs2 - p))
+    return p_z, k_z
+
+
+def _sosfilt_zi(sos: np.ndarray) -> np.ndarray:
+    """``signal.sosfilt_zi(sos)``: each section's ``lfilter_zi`` (the steady state of a unit
+    step, one 2 x 2 solve) scaled by the DC gain of the sections before it."""
+    zi = np.empty((sos.shape[0], 2), dtype=sos.dtype)
+    scale = 1.0
+    for section in range(sos.shape[0]):
+        b0, a0 = sos[section, :3], sos[section, 3:]
+        b, a = b0, a0
+        while a.shape[0] > 1 and a[0] == 0.0:
+            a = a[1:]
+        if a[0] != 1.0:
+            b, a = b / a[0], a / a[0]
+        n = max(a.shape[0], b.shape[0])
+        a = np.concatenate((a, np.zeros(n - a.shape[0], dtype=a.dtype)))
+        b = np.concatenate((b, np.zeros(n - b.shape[0], dtype=b.dtype)))
+        companion = np.zeros((n - 1, n - 1), dtype=np.result_type(1.0 * a[0]))
+        companion[0] = -a[1:] / (1.0 * a[0])
+        companion[list(range(1, n - 1)), list(range(0, n - 2))] = 1
+        i_minus_a = np.asarray(np.eye(n - 1) - companion.T, dtype=np.result_type(a, b))
+        zi[section] = scale * np.linalg.solve(i_minus_a, b[1:] - a[1:] * b[0])
+        scale *= np.sum(b0) / np.sum(a0)  # (the section as given, not normalised)
+    return zi
 
 
 def _butter_lowpass_sos(order: int, wn: float) -> np.ndarray:
@@ -133,7 +180,7 @@ def _butter_lowpass_sos(order: int, wn: float) -> np.ndarray:
     pairing reduces to: conjugate pairs (``_cplxreal``'s averaged representatives) taken from the
     one farthest from the unit circle to the nearest, each with two zeros at -1 (``zpk2tf``), and
     the gain in the first section (tests/test_fast_paths.py compares the two bit for bit)."""
-    _, p, k = signal.butter(order, wn, output="zpk")  # (the zeros: all at -1)
+    p, k = _butter_zpk(order, wn)  # (the zeros: all at -1)
     p = p[np.lexsort((abs(p.imag), p.real))]
     pairs = (p[p.imag > 0] + p[p.imag < 0].conj()) / 2
     pairs = pairs[np.argsort(-np.abs(1 - np.abs(pairs)), kind="stable")]
@@ -240,6 +287,9 @@ def derivatives(t: np.ndarray, x: np.ndarray, t_out: np.ndarray, orders: tuple[i
     Returns one (N, ...) array per entry of ``orders`` (0 = value, 1 = first derivative, ...),
     in units of x per second**order.
     """
+    from scipy import signal  # (here, not at import: see _butter_zpk)
+    from scipy.interpolate import CubicSpline, make_interp_spline
+
     if method == "spline":
         k = 5 if len(t) > 5 else max(1, len(t) - 1)
         spl = make_interp_spline(t, x, k=k, axis=0)

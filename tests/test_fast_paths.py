@@ -293,3 +293,21 @@ def test_butterworth_sections_equal_scipys_bit_for_bit():
         for wn in np.concatenate([rng.uniform(1e-3, 0.999, 150), [1e-4, 0.1, 0.5, 0.9999]]).tolist():
             np.testing.assert_array_equal(kin._butter_lowpass_sos(order, wn),
                                           signal.butter(order, wn, output="sos"))
+
+
+def test_design_steps_without_scipy_signal_equal_scipys_bit_for_bit():
+    """The Butterworth poles and gain and the sections' steady state that a build computes
+    without importing scipy.signal: the same numbers as ``signal.butter(..., output="zpk")`` and
+    ``signal.sosfilt_zi``, also for unnormalised and odd-order sections."""
+    from scipy import signal
+
+    rng = np.random.default_rng(13)
+    for order in (1, 2, 3, 4, 6):
+        for wn in np.concatenate([rng.uniform(1e-3, 0.999, 60), [1e-4, 0.5, 0.9999]]).tolist():
+            z, p, k = signal.butter(order, wn, output="zpk")
+            got_p, got_k = kin._butter_zpk(order, wn)
+            assert np.all(z == -1) and got_p.tobytes() == p.tobytes() and got_k == k
+            sos = signal.butter(order, wn, output="sos")
+            assert kin._sosfilt_zi(sos).tobytes() == signal.sosfilt_zi(sos).tobytes()
+            scaled = sos * rng.uniform(0.5, 2.0, size=(len(sos), 1))  # a[0] != 1: normalised first
+            assert kin._sosfilt_zi(scaled).tobytes() == signal.sosfilt_zi(scaled).tobytes()
