@@ -513,6 +513,19 @@ def _float(buf, a, b, pow10):
 
 
 @njit(cache=True, error_model="numpy")
+def _digits(buf, i, mant):
+    """(mant with the decimal digits from buf[i] on appended, where they end, how many)."""
+    start, nbytes = i, buf.shape[0]
+    while i < nbytes:
+        d = np.int64(buf[i]) - 48
+        if d < 0 or d > 9:
+            break
+        mant = mant * 10 + d
+        i += 1
+    return mant, i, i - start
+
+
+@njit(cache=True, error_model="numpy")
 def _number(buf, i, pow10):
     """(ok, value, end) of the token starting at buf[i] (``_plain`` input): digits, point and
     sign parsed as they are scanned; a token with an exponent, another character or more than
@@ -524,24 +537,12 @@ def _number(buf, i, pow10):
     if c == 45 or c == 43:
         neg = c == 45
         i += 1
-    mant, nd, scale = 0, 0, 0
-    while i < nbytes:
-        d = np.int64(buf[i]) - 48
-        if d < 0 or d > 9:
-            break
-        mant = mant * 10 + d
-        nd += 1
-        i += 1
+    mant, i, nd = _digits(buf, i, 0)
+    scale = 0
     if i < nbytes and buf[i] == 46:
-        i += 1
-        while i < nbytes:
-            d = np.int64(buf[i]) - 48
-            if d < 0 or d > 9:
-                break
-            mant = mant * 10 + d
-            nd += 1
-            scale -= 1
-            i += 1
+        mant, i, frac = _digits(buf, i + 1, mant)
+        nd += frac
+        scale = -frac
     if i < nbytes and not (_blank(buf[i]) or buf[i] == 10):
         while i < nbytes and not (_blank(buf[i]) or buf[i] == 10):
             i += 1
@@ -633,8 +634,9 @@ def _words(data: bytes) -> np.ndarray:
 @njit(cache=True, error_model="numpy")
 def _scan(buf, words):
     """(status, frame count, records R, frame (R,), body-id byte span (R, 2), (R*25, 3) x y z,
-    (R*25,) int8 trackingState as ``_tracking_state`` reads it); status 0 = parsed, 1 = leave it to ``parse_skeleton``. One pass over the
-    bytes; what follows the last frame must be blank lines (as parse_skeleton's trimming)."""
+    (R*25,) int8 trackingState as ``_tracking_state`` reads it); status 0 = parsed, 1 = leave it
+    to ``parse_skeleton``. One pass over the bytes; what follows the last frame must be blank lines
+    (as parse_skeleton's trimming)."""
     nbytes = buf.shape[0]
     cap = nbytes // (24 * NUM_JOINTS) + 1  # a joint line takes at least 24 bytes
     if not _plain(buf):
