@@ -27,8 +27,8 @@ import math
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import signal
 
+from . import kinematics as kin
 from .motion import G
 
 _DEG = math.pi / 180.0
@@ -209,12 +209,6 @@ def _field(p: DeviceProfile, field: str) -> np.ndarray:
     return np.repeat([getattr(p, f"accel_{field}"), getattr(p, f"gyro_{field}")], 3)
 
 
-@functools.lru_cache(maxsize=16)
-def _butter2(fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    sos = signal.butter(2, 2.0 * fraction, btype="low", output="sos")
-    return sos, signal.sosfilt_zi(sos)
-
-
 def _gm_steps(n: int, dt: float) -> list[tuple[int, int, float]]:
     """(samples between knots, knots, AR coefficient) of each Gauss-Markov term."""
     out = []
@@ -244,7 +238,7 @@ def _model_arrays(profile: DeviceProfile, rate: float) -> dict[str, np.ndarray]:
     """The per-sensor and per-channel factors ``kernels.device_ragged`` takes for ``profile`` at
     ``rate`` Hz (shared: not to be modified)."""
     if profile.lowpass_fraction:
-        sos, zi = _butter2(profile.lowpass_fraction)
+        sos, zi = kin._butter_sos(2, 2.0 * profile.lowpass_fraction)  # signal.butter's numbers
     else:
         sos, zi = np.zeros((0, 6)), np.zeros((0, 2))
     return {"sos": sos, "zi": zi,
