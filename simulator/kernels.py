@@ -1110,8 +1110,9 @@ def check_skeletons(t, valid, pos, offsets, req, opt, rate_hz, lim, min_share, m
     req (3,): indices into J of the placement's shoulder, elbow, wrist; opt (P,): of its optional
     joints present; lim: (max_frames, max_gap_s, min_fps, max_duration_s, max_output_samples,
     max_position_m, min_arm_length_m, max_arm_length_m) as ``limits.Limits``; rtol: the uniform
-    grid's tolerance (``kinematics.UNIFORM_RTOL``). Per clip: status (bits ``UNSURE``, ``REPAIR``); use_opt (B,): bit p set where optional joint p
-    is tracked in at least ``min_share`` of the frames; fs (B,) Hz: 1 / median frame interval; nout (B,): device
+    grid's tolerance (``kinematics.UNIFORM_RTOL``). Per clip: status (bits ``UNSURE``,
+    ``REPAIR``); use_opt (B,): bit p set where optional joint p is tracked in at least
+    ``min_share`` of the frames; fs (B,) Hz: 1 / median frame interval; nout (B,): device
     samples at ``rate_hz`` (``kinematics.output_times``). A clip passes without ``UNSURE`` only
     when every quantity ``imu._check_limits`` judges is at least 1e-9 (relative) inside its limit,
     so the two never disagree; ``REPAIR`` is set exactly where ``imu._motion_joints`` would
