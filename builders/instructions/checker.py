@@ -52,13 +52,17 @@ _FIELD_UNIT = {"m/s^2": "ms2", "m/s^3": "ms3", "rad/s": "rads", "s": "s", "Hz": 
 FIELD_UNITS: dict[str, str] = {k: _FIELD_UNIT[u] for k, (_, u, _) in FACT_FIELDS.items() if u in _FIELD_UNIT}
 
 
+#: unit key -> (format spec of its default decimals, the text after the number)
+_FORMAT = {u: (f".{d}f", text if u == "deg" else " " + text) for u, (text, d) in UNITS.items()}
+
+
 def fmt(value: float, unit: str, decimals: int | None = None) -> str:
     """``value`` as the text writes it: ``fmt(12.345, "ms2") == "12.3 m/s²"``; ``°`` without a space."""
-    text, default = UNITS[unit]
-    number = f"{value:.{default if decimals is None else decimals}f}"
-    if number.startswith("-") and float(number) == 0:
+    spec, after = _FORMAT[unit]
+    number = format(value, spec if decimals is None else f".{decimals}f")
+    if number[0] == "-" and float(number) == 0:
         number = number[1:]
-    return number + text if unit == "deg" else f"{number} {text}"
+    return number + after
 
 
 @dataclass(frozen=True)
@@ -189,11 +193,16 @@ def _raw_tokens(sentence: str) -> tuple[tuple[str, int, int, Any], ...]:
     return tuple(out)
 
 
+#: Format specs by decimals (``_reads``).
+_SPECS = tuple(f".{k}f" for k in range(16))
+
+
 def _reads(number: str, facts: Mapping[str, Any], fields: Sequence[str]) -> bool:
     """Whether one of ``fields`` of ``facts`` rounded to the decimals of ``number`` reads
     ``number`` (a negative zero reads "0")."""
     dot = number.find(".")
-    spec = f".{len(number) - dot - 1}f" if dot >= 0 else ".0f"
+    decimals = len(number) - dot - 1 if dot >= 0 else 0
+    spec = _SPECS[decimals] if decimals < len(_SPECS) else f".{decimals}f"
     for f in fields:
         value = facts.get(f)
         if value is None:
