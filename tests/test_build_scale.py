@@ -115,3 +115,30 @@ def test_figure_examples_keep_their_own_samples_not_their_shards(utd_dir, tmp_pa
     build(_opts(utd_dir, out), progress=False)
     chosen = choose_examples(out, "utd-mhad")
     assert chosen and all(ex["imu"].base is None and ex["imu"].flags.owndata for ex in chosen.values())
+
+
+def test_build_runs_with_the_build_gc_thresholds_and_restores_the_callers(utd_dir, tmp_path, monkeypatch):
+    import gc
+    import os
+
+    from imu2safety.builders import build as build_module
+    from imu2safety.builders.pool import BUILD_GC_THRESHOLD, worker_pool
+
+    assert BUILD_GC_THRESHOLD != gc.get_threshold()
+    seen = []
+    finish = build_module._finish_instructions
+
+    def spy(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "_finish_instructions", spy)
+    before = gc.get_threshold()
+    build(_opts(utd_dir, tmp_path / "a"), progress=False)
+    assert seen == [BUILD_GC_THRESHOLD] and gc.get_threshold() == before
+    # the workers: the build's thresholds for their life, and the caller's initializer still runs
+    with worker_pool(2, os.chdir, (str(tmp_path),)) as pool:
+        got = [pool.apply_async(gc.get_threshold).get() for _ in range(4)]
+        cwd = pool.apply_async(os.getcwd).get()
+    assert got == [BUILD_GC_THRESHOLD] * 4 and cwd == str(tmp_path)
+    assert gc.get_threshold() == before
