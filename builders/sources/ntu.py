@@ -269,8 +269,7 @@ def rank_bodies(skeleton: Skeleton) -> list[str]:
     keep = np.flatnonzero(2 * counts >= counts.max())
     if keep.size == 1:  # one candidate (most files): its motion decides nothing
         return [str(ids[keep[0]])]
-    tracked = (skeleton.state > 0) & (skeleton.xyz[..., 2] > 0)
-    motion = {k: _motion_energy(skeleton.xyz[code == k], tracked[code == k]) for k in keep}
+    motion = {k: _body_energy(skeleton.xyz, skeleton.state, code, k) for k in keep}
     order = sorted(keep, key=lambda k: (-motion[k], -counts[k], first[k]))
     return [str(ids[k]) for k in order]
 
@@ -379,7 +378,8 @@ def _tracking_state(values: np.ndarray) -> np.ndarray:
 
 
 def _motion_energy(xyz: np.ndarray, tracked: np.ndarray) -> float:
-    """Summed variance over frames of every tracked joint coordinate, m^2."""
+    """Summed variance over frames of every tracked joint coordinate, m^2: the definition, in
+    numpy (``rank_bodies`` runs ``_body_energy``, equal to it bit for bit)."""
     w = tracked[..., None].astype(np.float64)
     n = w.sum(axis=0)
     x = np.where(tracked[..., None], xyz, 0.0)
@@ -387,6 +387,66 @@ def _motion_energy(xyz: np.ndarray, tracked: np.ndarray) -> float:
         mean = (w * x).sum(axis=0) / n
         var = (w * (x - mean) ** 2).sum(axis=0) / n
     return float(np.nansum(np.where(n > 0, var, 0.0)))
+
+
+@njit(cache=True, error_model="numpy")
+def _body_energy(xyz, state, code, k):
+    """``_motion_energy`` of the records of body code ``k`` (xyz (R, 25, 3), state (R, 25),
+    code (R,)), its joints tracked where state > 0 and z > 0: one pass and no copies, the same
+    arithmetic in the same order (numpy sums over frames one after another, and ``nansum`` of
+    the 75 variances pairwise, as ``_pairwise_sum``)."""
+    n = np.zeros((NUM_JOINTS, 3))
+    total = np.zeros((NUM_JOINTS, 3))
+    for r in range(code.shape[0]):
+        if code[r] != k:
+            continue
+        for j in range(NUM_JOINTS):
+            on = state[r, j] > 0 and xyz[r, j, 2] > 0
+            for c in range(3):
+                if on:
+                    n[j, c] += 1.0
+                    total[j, c] += xyz[r, j, c]
+    mean = total / n
+    var = np.zeros((NUM_JOINTS, 3))
+    for r in range(code.shape[0]):
+        if code[r] != k:
+            continue
+        for j in range(NUM_JOINTS):
+            on = state[r, j] > 0 and xyz[r, j, 2] > 0
+            for c in range(3):
+                d = (xyz[r, j, c] if on else 0.0) - mean[j, c]
+                var[j, c] += (1.0 if on else 0.0) * (d * d)
+    out = np.empty(NUM_JOINTS * 3)
+    for j in range(NUM_JOINTS):
+        for c in range(3):
+            v = var[j, c] / n[j, c] if n[j, c] > 0 else 0.0
+            out[j * 3 + c] = 0.0 if np.isnan(v) else v
+    return _pairwise_sum(out)
+
+
+@njit(cache=True, error_model="numpy")
+def _pairwise_sum(a):
+    """numpy's sum of a contiguous float64 array, operation for operation (its pairwise
+    summation: eight running sums per block of at most 128 values)."""
+    n = a.shape[0]
+    if n < 8:
+        s = 0.0
+        for i in range(n):
+            s += a[i]
+        return s
+    if n <= 128:
+        r = a[:8].copy()
+        m = n - n % 8
+        for i in range(8, m, 8):
+            for j in range(8):
+                r[j] += a[i + j]
+        s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for i in range(m, n):
+            s += a[i]
+        return s
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(a[:half]) + _pairwise_sum(a[half:])
 
 
 @functools.lru_cache(maxsize=8)
