@@ -35,6 +35,7 @@ from numba import njit
 import pyarrow.csv as pacsv
 
 from ...simulator.joints import JOINT_SETS
+from ...simulator.kernels import pairwise_sum
 from ...simulator.cutoff import CUTOFF_BY_KIND
 from ...simulator.motion import Motion
 from ..labels import lookup
@@ -394,7 +395,7 @@ def _body_energy(xyz, state, code, k):
     """``_motion_energy`` of the records of body code ``k`` (xyz (R, 25, 3), state (R, 25),
     code (R,)), its joints tracked where state > 0 and z > 0: one pass and no copies, the same
     arithmetic in the same order (numpy sums over frames one after another, and ``nansum`` of
-    the 75 variances pairwise, as ``_pairwise_sum``)."""
+    the 75 variances pairwise, as ``kernels.pairwise_sum``)."""
     n = np.zeros((NUM_JOINTS, 3))
     total = np.zeros((NUM_JOINTS, 3))
     for r in range(code.shape[0]):
@@ -421,32 +422,7 @@ def _body_energy(xyz, state, code, k):
         for c in range(3):
             v = var[j, c] / n[j, c] if n[j, c] > 0 else 0.0
             out[j * 3 + c] = 0.0 if np.isnan(v) else v
-    return _pairwise_sum(out)
-
-
-@njit(cache=True, error_model="numpy")
-def _pairwise_sum(a):
-    """numpy's sum of a contiguous float64 array, operation for operation (its pairwise
-    summation: eight running sums per block of at most 128 values)."""
-    n = a.shape[0]
-    if n < 8:
-        s = 0.0
-        for i in range(n):
-            s += a[i]
-        return s
-    if n <= 128:
-        r = a[:8].copy()
-        m = n - n % 8
-        for i in range(8, m, 8):
-            for j in range(8):
-                r[j] += a[i + j]
-        s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        for i in range(m, n):
-            s += a[i]
-        return s
-    half = n // 2
-    half -= half % 8
-    return _pairwise_sum(a[:half]) + _pairwise_sum(a[half:])
+    return pairwise_sum(out)
 
 
 @functools.lru_cache(maxsize=8)
