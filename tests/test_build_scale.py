@@ -8,6 +8,7 @@ import random
 import tracemalloc
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from imu2safety.builders.build import build
@@ -142,3 +143,19 @@ def test_build_runs_with_the_build_gc_thresholds_and_restores_the_callers(utd_di
         cwd = pool.apply_async(os.getcwd).get()
     assert got == [BUILD_GC_THRESHOLD] * 4 and cwd == str(tmp_path)
     assert gc.get_threshold() == before
+
+
+def test_example_choice_is_remembered_only_while_the_shards_are_unchanged(utd_dir, tmp_path):
+    from imu2safety.builders.dataset import card
+    from imu2safety.builders.dataset.layout import shard_paths
+
+    out = tmp_path / "a"
+    build(_opts(utd_dir, out), progress=False)
+    first = card.choose_examples(out, "utd-mhad")
+    assert card.choose_examples(out, "utd-mhad") is first  # (the card's captions: no second read)
+    chosen = {ex["id"] for ex in first.values()}
+    shard = next(p for split in ("train", "validation", "test")
+                 for p in shard_paths(out, "utd-mhad", split) if chosen & set(pq.read_table(p, columns=["id"])["id"].to_pylist()))
+    shard.unlink()
+    again = card.choose_examples(out, "utd-mhad")
+    assert again is not first and {ex["id"] for ex in again.values()} != chosen

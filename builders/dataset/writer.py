@@ -44,7 +44,7 @@ from ..labels import HAZARD_NAMES
 from .layout import (
     CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH,
     STATS_PATH, TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
-    fsync_dir, load_info, parse_shard_name, save_info, shard_paths, write_bytes_atomic,
+    fsync_dir, load_info, parse_shard_name, read_shard, save_info, shard_paths, write_bytes_atomic,
 )
 from ..keyset import KeySet, key
 from ..records import SPLITS, Skip
@@ -363,7 +363,7 @@ class DatasetWriter:
         for split in SPLITS:
             for p in shard_paths(self.output_dir, self.config, split):
                 if parse_shard_name(p.name)[1] in self._chunks:
-                    yield pq.read_table(p, columns=["id"])["id"].to_pylist()
+                    yield read_shard(p, columns=["id"])["id"].to_pylist()
 
     def write_chunk(self, chunk: int,
                     results: Mapping[str, Sequence[Mapping[str, Any] | Skip]],
@@ -451,7 +451,7 @@ class DatasetWriter:
                 n = pq.read_metadata(p).num_rows
                 if n != expected[k]:
                     raise ValueError(f"{p} holds {n} rows, progress says {expected[k]}; rebuild the config")
-                shard_ids = pq.read_table(p, columns=["id"])["id"].to_pylist()
+                shard_ids = read_shard(p, columns=["id"])["id"].to_pylist()
                 firsts = ids.add([key(i) for i in shard_ids])
                 dup += [i for i, first in zip(shard_ids, firsts) if first is not None]
         dup = sorted(set(dup))
@@ -581,7 +581,7 @@ def split_stats(dataset_dir: str | Path, config: str,
                 stats = None if stats is None else {
                     k: v if k == "n" else np.asarray(v, np.float64) for k, v in stats.items()}
             else:
-                table = pq.read_table(path, columns=["imu"])
+                table = read_shard(path, columns=["imu"])
                 rows, stats = table.num_rows, shard_stats(imu_arrays(table["imu"])[0])
             clips += rows
             if stats is not None:
@@ -623,4 +623,4 @@ def read_split(dataset_dir: str | Path, config: str, split: str,
         schema = FEATURES.arrow_schema
         fields = [schema.field(c) for c in (columns or schema.names)]
         return pa.schema(fields, metadata=schema.metadata).empty_table()
-    return pa.concat_tables([pq.read_table(p, columns=columns) for p in paths])
+    return pa.concat_tables([read_shard(p, columns=columns) for p in paths])
