@@ -79,7 +79,9 @@ from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_m
 from imu2safety.simulator.screen import ScreenOptions  # noqa: E402
 from imu2safety.simulator.learned_twist import (LearnedTwist, fit_learned_twist,  # noqa: E402
                                                 motion_features, pair_targets)
+from imu2safety.simulator.rng import clip_rng  # noqa: E402
 from imu2safety.simulator.twist import TwistOptions  # noqa: E402
+from imu2safety.simulator.window import match_length, target_lengths  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RATE = 50.0
@@ -213,6 +215,9 @@ class Variant:
     #: fall tasks: the twist model fitted on all pairs of this source (``EXTRA_SOURCES``; other
     #: people), mirrored to the task's wrist
     twist_from: str | None = None
+    #: crop/pad each synthetic clip to the target's clip lengths (``simulator/window.py``):
+    #: lengths of the training subjects' real clips (WEDA-FALL: the other users'), unpaired
+    length_match: bool = False
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -279,6 +284,27 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("learned-gyro+cal", learned_twist=True, twist_gyro_s=1.0, calibration="robust"),
           Variant("learned-gyro+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+target", learned_twist=True, twist_gyro_s=1.0)]
+    # clip lengths matched to the target's real clips (``simulator/window.py``; round 4)
+    v += [Variant("screened+len", length_match=True),
+          Variant("screened+len+tcal", calibration="target", length_match=True),
+          Variant("aug-best+len+tcal", copies=4, kinds=best_kinds, calibration="target",
+                  length_match=True),
+          Variant("screened+utd+len+tcal", calibration="target", extra_negatives=("utd-mhad",),
+                  length_match=True)]
+    # tracker outliers removed by a running median of the arm's joints (``ScreenOptions``)
+    for w in (3, 5):
+        d = ScreenOptions(despike_frames=w)
+        tag = "despike" if w == 3 else f"despike{w}"
+        v += [Variant(tag, screen=d), Variant(f"{tag}+tcal", screen=d, calibration="target"),
+              Variant(f"{tag}+cal", screen=d, calibration="robust"),
+              Variant(f"{tag}+utd+tcal", screen=d, calibration="target",
+                      extra_negatives=("utd-mhad",)),
+              Variant(f"aug-best+{tag}+tcal", copies=4, kinds=best_kinds, screen=d,
+                      calibration="target"),
+              Variant(f"aug-mount+{tag}+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                      screen=d, calibration="robust+target"),
+              Variant(f"prior+{tag}+mount+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                      screen=d, calibration="robust+target", twist_prior=True)]
     return {x.name: x for x in v}
 
 
@@ -367,14 +393,26 @@ def _calibrated(syn: list[tuple], clips: list[Clip], train_subjects: set[str]):
     return _applied(cal, syn), cal
 
 
+def _length_matched(syn: list[tuple], clips: list[Clip], reals: list[np.ndarray]) -> list[tuple]:
+    """``syn`` with every clip cropped/padded to the length its rank maps to among ``reals``'
+    lengths (``target_lengths``; window position drawn from (0, clip id, copy))."""
+    if not syn:
+        return syn
+    lengths = target_lengths([len(imu) for _, _, imu, _ in syn], np.array([len(r) for r in reals]))
+    return [(i, k, match_length(imu, n, clip_rng(0, f"{clips[i].id}~{k}", "length"), RATE), info)
+            for (i, k, imu, info), n in zip(syn, lengths)]
+
+
 _TRTR_CACHE: dict = {}
 
 
 def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
-              folds: dict[str, list[tuple]] | None = None) -> dict:
+              folds: dict[str, list[tuple]] | None = None, length_match: bool = False,
+              predictions: dict | None = None) -> dict:
     """Leave one subject out on ``data``'s real clips; TSTR trains on the other subjects'
     synthetic clips (all copies; ``folds[subject]`` instead of ``syn`` when the simulation itself
-    was fitted per fold), TRTR on their real clips. Returns macro-F1 per classifier."""
+    was fitted per fold), TRTR on their real clips. Returns macro-F1 per classifier; fills
+    ``predictions`` (when given) with clip index -> {classifier: TSTR prediction}."""
     clips = data.clips
     real_idx = [k for k, c in enumerate(clips) if c.real is not None]
     y_of = (lambda c: c.fall) if target == "fall" else (lambda c: c.label)
@@ -386,13 +424,19 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
         train_real = [k for k in real_idx if clips[k].subject != subj]
         fold_syn = syn if folds is None else folds[subj]
         train_subjects = {clips[k].subject for k in train_real}
+        reals = [clips[k].real for k in train_real]
         if calibration == "robust":
             fold_syn, _ = _calibrated(fold_syn, clips, train_subjects)
         elif calibration in ("target", "robust+target"):
             mount = (_source_mounting(fold_syn, clips, train_subjects)
                      if calibration != "target" else None)
-            fold_syn = _target_calibrated([x for x in fold_syn if clips[x[0]].subject != subj],
-                                          [clips[k].real for k in train_real], mount)
+            kept = [x for x in fold_syn if clips[x[0]].subject != subj]
+            if length_match:
+                kept = _length_matched(kept, clips, reals)
+            fold_syn = _target_calibrated(kept, reals, mount)
+        if length_match and calibration not in ("target", "robust+target"):
+            fold_syn = _length_matched([x for x in fold_syn if clips[x[0]].subject != subj],
+                                       clips, reals)
         tr_syn = [(i, imu) for i, _, imu, _ in fold_syn if clips[i].subject != subj]
         xs = np.array([tstr.features(imu) for _, imu in tr_syn])
         ys = np.array([y_of(clips[i]) for i, _ in tr_syn])
@@ -402,6 +446,9 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
         truth.append(np.array([y_of(clips[k]) for k in test]))
         for m, fn in CLASSIFIERS.items():
             preds[f"{m}-TSTR"].append(fn(xs, ys, xt))
+            if predictions is not None:
+                for k, p in zip(test, preds[f"{m}-TSTR"][-1]):
+                    predictions.setdefault(k, {})[m] = p
             key = (data.name, target, subj, m)  # TRTR does not depend on the variant
             if key not in _TRTR_CACHE:
                 _TRTR_CACHE[key] = fn(xr, yr, xt)
@@ -414,12 +461,14 @@ def _f1(y, p) -> float:
     return round(tstr.macro_f1(np.asarray(y).astype(str), np.asarray(p).astype(str)), 4)
 
 
-def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: str) -> dict:
+def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: str,
+              length_match: bool = False, predictions: dict | None = None) -> dict:
     """TSTR: all synthetic SmartFallMM -> every WEDA-FALL trial; TRTR: leave one WEDA user out.
 
     With a target calibration ("target", "robust+target") TSTR leaves one WEDA user out too: the
     unpaired maps are fitted on the other users' real IMU (no labels), then applied to all the
-    synthetic clips (the rotation, if any, comes from all SmartFallMM pairs)."""
+    synthetic clips (the rotation, if any, comes from all SmartFallMM pairs). ``length_match``
+    (per WEDA user as well): the synthetic clips cropped/padded to the other users' clip lengths."""
     if calibration == "robust":
         syn, _ = _calibrated(syn, sfm.clips, {c.subject for c in sfm.clips})
     ys = np.array([sfm.clips[i].fall for i, _, _, _ in syn])
@@ -427,13 +476,16 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
     yw = np.array([c.fall for c in weda.clips])
     subj = np.array([c.subject for c in weda.clips])
     out = {"test_clips": len(yw)}
-    if calibration in ("target", "robust+target"):
+    if calibration in ("target", "robust+target") or length_match:
         mount = (_source_mounting(syn, sfm.clips, {c.subject for c in sfm.clips})
-                 if calibration != "target" else None)
+                 if calibration == "robust+target" else None)
         preds = {m: np.empty(len(yw), dtype=bool) for m in CLASSIFIERS}
         for s in np.unique(subj):
             te = subj == s
-            fold = _target_calibrated(syn, [c.real for c, t in zip(weda.clips, te) if not t], mount)
+            reals = [c.real for c, t in zip(weda.clips, te) if not t]
+            fold = _length_matched(syn, sfm.clips, reals) if length_match else syn
+            if calibration in ("target", "robust+target"):
+                fold = _target_calibrated(fold, reals, mount)
             xs = np.array([tstr.features(imu) for _, _, imu, _ in fold])
             for m, fn in CLASSIFIERS.items():
                 preds[m][te] = fn(xs, ys, xw[te])
@@ -443,6 +495,9 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
         tstr_pred = {m: fn(xs, ys, xw) for m, fn in CLASSIFIERS.items()}
     for m, fn in CLASSIFIERS.items():
         out[f"{m}-TSTR"] = _f1(yw, tstr_pred[m])
+        if predictions is not None:  # WEDA clip index -> {classifier: TSTR prediction}
+            for k, p in enumerate(tstr_pred[m]):
+                predictions.setdefault(k, {})[m] = p
         if ("weda", m) not in _TRTR_CACHE:  # TRTR does not depend on the variant
             p = np.empty(len(yw), dtype=bool)
             for s in np.unique(subj):
@@ -802,7 +857,8 @@ def run(args) -> dict:
                         negatives[x] = load_negatives(x, args.data, data.placement, args.quick)
                 data, syn = with_negatives(data, syn, [negatives[x] for x in v.extra_negatives], v)
                 res["extra_negatives"] = {x: len(negatives[x].clips) for x in v.extra_negatives}
-            r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration, folds)}
+            r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration, folds,
+                                                v.length_match)}
             if v.copies == 0 and not v.extra_negatives:
                 r["agreement"] = agreement(data, syn)
                 r["gyro_p95"] = gyro_p95(syn, data.clips)
@@ -816,7 +872,8 @@ def run(args) -> dict:
                 if name in ("before", "gated", "screened"):
                     peak_plot(args.out / f"peaks_{sname}_{name}.png", f"{sname} ({name})", syn, data.clips)
             if sname == "smartfallmm" and weda is not None:
-                res["weda-fall"] = {"tstr": tstr_weda(data, syn, weda, v.calibration)}
+                res["weda-fall"] = {"tstr": tstr_weda(data, syn, weda, v.calibration,
+                                                      v.length_match)}
                 if name == "screened":
                     peak_plot(args.out / "peaks_weda_from_smartfallmm.png",
                               "synthetic SmartFallMM vs real WEDA-FALL", syn, data.clips, weda.clips)

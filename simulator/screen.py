@@ -30,7 +30,13 @@ says what it did (``ScreenInfo``):
   removed by a rigid re-alignment of the frames after them (``refit.realign_refits``). Off by
   default: measured in ``benchmarks/README.md`` (fidelity_report variant ``realign``);
 - with ``still_speed_m_s``, the tracker's jitter is smoothed away where the arm is still
-  (``refit.smooth_still``). Off by default: measured there (variant ``still``).
+  (``refit.smooth_still``). Off by default: measured there (variant ``still``);
+- with ``despike_frames`` (odd, >= 3), every judged joint's coordinates go through a running
+  median over that many frames (``despike``): a joint that leaves its path for fewer than half
+  the window's frames and comes back (a tracker outlier slower than ``max_speed_m_s``) is
+  removed exactly, while motion that is monotone over the window (a fall, a reach; a constant
+  velocity) and steps are kept. Off by default: measured in ``benchmarks/README.md``
+  (fidelity_report variants ``despike*``).
 """
 
 from __future__ import annotations
@@ -63,6 +69,8 @@ class ScreenOptions:
         moves faster than this (``refit``), before the checks above (None: off).
     still_speed_m_s: smooth the judged joints toward their 1-Hz low-pass where they move slower
         than this (``refit.smooth_still``), after the checks (None: off).
+    despike_frames: running median of the judged joints' positions over this many frames (odd,
+        >= 3), after the checks (None: off; ``despike``).
     """
 
     stale_max_run: int = 3
@@ -71,8 +79,13 @@ class ScreenOptions:
     max_invalid: float = 0.5
     realign_torso_speed_m_s: float | None = None
     still_speed_m_s: float | None = None
+    despike_frames: int | None = None
 
     def __post_init__(self) -> None:
+        d = self.despike_frames
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))
+                              or d < 3 or d % 2 == 0):
+            raise ValueError(f"despike_frames must be an odd int >= 3 or None, got {d!r}")
         if self.stale_max_run < 0:
             raise ValueError(f"stale_max_run must be >= 0, got {self.stale_max_run}")
         for name in ("max_speed_m_s", "repair_speed_m_s", "realign_torso_speed_m_s",
@@ -138,6 +151,18 @@ def fast_frames(positions: np.ndarray, valid: np.ndarray, fs_hz: float, max_spee
     return bad
 
 
+def despike(positions: np.ndarray, frames: int) -> np.ndarray:
+    """(T, J, 3) positions through a running median over ``frames`` (odd) frames along time, per
+    joint and coordinate; the ends are padded with the first / last frame (as
+    ``scipy.ndimage.median_filter(mode="nearest")``). Returns a new array."""
+    x = np.asarray(positions, dtype=np.float64)
+    if len(x) < 2:
+        return x.copy()
+    h = frames // 2
+    padded = np.concatenate([np.repeat(x[:1], h, axis=0), x, np.repeat(x[-1:], h, axis=0)])
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, frames, axis=0), axis=-1)
+
+
 def screen_motion(motion: Motion, options: ScreenOptions = ScreenOptions(),
                   joints: tuple[str, ...] | None = None) -> tuple[Motion, ScreenInfo]:
     """Screen one skeleton clip: (the Motion with implausible frames marked invalid, what was done).
@@ -170,6 +195,11 @@ def screen_motion(motion: Motion, options: ScreenOptions = ScreenOptions(),
         from .refit import smooth_still
 
         motion, _ = smooth_still(motion, tuple(names[c] for c in cols), options.still_speed_m_s)
+    if options.despike_frames is not None:  # on the positions as recorded; the flags stand
+        positions = motion.positions.copy()
+        positions[:, cols] = despike(positions[:, cols], options.despike_frames)
+        motion = copy.copy(motion)
+        motion.positions = positions
     if not n_bad:
         return motion, info
     new_valid = motion.valid.copy()

@@ -47,6 +47,9 @@ def test_pipeline_on_a_source_whose_real_twin_is_its_own_simulation(tmp_path):
         data.clips[i].real = imu.copy()
     res = fr.tstr_loso(data, syn, "label", "none")
     assert res["test_clips"] == 18
+    pred: dict = {}  # clips already of the real lengths: length matching changes nothing
+    assert fr.tstr_loso(data, syn, "label", "none", length_match=True, predictions=pred) == res
+    assert len(pred) == 18 and all(p["RF"] == data.clips[k].label for k, p in pred.items())
     assert res["RF-TSTR"] == res["RF-TRTR"] == 1.0 and res["LR-TSTR"] == 1.0
     agree = fr.agreement(data, syn)
     assert agree["acc_norm_r"] > 0.999 and agree["gyr_norm_r"] > 0.999

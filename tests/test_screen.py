@@ -7,7 +7,8 @@ import pytest
 
 from imu2safety.simulator.imu import SimulationOptions, simulate
 from imu2safety.simulator.motion import Motion
-from imu2safety.simulator.screen import ScreenOptions, fast_frames, screen_motion, stale_frames
+from imu2safety.simulator.screen import (ScreenOptions, despike, fast_frames, screen_motion,
+                                         stale_frames)
 
 NAMES = ("left_shoulder", "left_elbow", "left_wrist")
 
@@ -177,3 +178,33 @@ def test_compiled_screen_equals_the_numpy_rules(repair):
                                 opts.max_speed_m_s, opts.repair_speed_m_s)
         assert np.array_equal(stale, want_stale), trial
         assert np.array_equal(fast, want_fast), trial
+
+
+def test_despike_removes_short_outliers_and_keeps_monotone_motion_and_steps():
+    t = np.arange(40, dtype=np.float64)
+    x = np.zeros((40, 1, 3))
+    x[:, 0, 0] = 0.05 * t                     # constant velocity: a median of 3 or 5 is the middle
+    x[:, 0, 1] = np.where(t >= 20, 0.3, 0.0)  # a step (a re-fit, or a real arrival): kept
+    clean = x.copy()
+    x[10, 0, 2] = 0.2                          # a one-frame outlier (6 m/s at 30 fps: under 12)
+    x[30:32, 0, 2] = -0.2                      # a two-frame outlier
+    three, five = despike(x, 3), despike(x, 5)
+    np.testing.assert_array_equal(three[:, 0, :2], clean[:, 0, :2])
+    np.testing.assert_array_equal(five[:, 0, :2], clean[:, 0, :2])
+    assert three[10, 0, 2] == 0.0 and np.all(three[30:32, 0, 2] == -0.2)  # 2 frames survive 3
+    np.testing.assert_array_equal(five[:, 0, 2], 0.0)                   # ... not 5
+    # through the screen: only the judged joints change, flags and validity as before
+    m = _swing()
+    pos = m.positions.copy()
+    pos[50, 2] += [0.0, 0.0, 0.15]
+    spiky = Motion(pos, NAMES, m.timestamps)
+    out, info = screen_motion(spiky, ScreenOptions(despike_frames=3), joints=("left_wrist",))
+    # the outlier (up, on a rising wrist) becomes the middle of the three: the next frame's
+    np.testing.assert_array_equal(out.positions[50, 2, 2], pos[51, 2, 2])
+    np.testing.assert_array_equal(out.positions[50, 2, :2], pos[50, 2, :2])
+    np.testing.assert_array_equal(out.positions[:, :2], pos[:, :2])
+    assert spiky.positions[50, 2, 2] == pos[50, 2, 2]  # the input is not changed
+    assert info.fast_frames == 0 and out.valid.all()
+    for bad in (2, 4, 0, True, 3.0):
+        with pytest.raises(ValueError, match="despike_frames"):
+            ScreenOptions(despike_frames=bad)

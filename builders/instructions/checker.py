@@ -52,13 +52,40 @@ _FIELD_UNIT = {"m/s^2": "ms2", "m/s^3": "ms3", "rad/s": "rads", "s": "s", "Hz": 
 FIELD_UNITS: dict[str, str] = {k: _FIELD_UNIT[u] for k, (_, u, _) in FACT_FIELDS.items() if u in _FIELD_UNIT}
 
 
-def fmt(value: float, unit: str, decimals: int | None = None) -> str:
-    """``value`` as the text writes it: ``fmt(12.345, "ms2") == "12.3 m/s²"``; ``°`` without a space."""
-    text, default = UNITS[unit]
-    number = f"{value:.{default if decimals is None else decimals}f}"
-    if number.startswith("-") and float(number) == 0:
+#: unit key -> (format spec of its default decimals, the text after the number)
+_FORMAT = {u: (f".{d}f", text if u == "deg" else " " + text) for u, (text, d) in UNITS.items()}
+
+
+def fmt(value: float, unit: str, decimals: int | None = None, marked: bool = False) -> str:
+    """``value`` as the text writes it: ``fmt(12.345, "ms2") == "12.3 m/s²"``; ``°`` without a space.
+    marked: the number between the marks ``VALUE`` and ``END``."""
+    spec, after = _FORMAT[unit]
+    number = format(value, spec if decimals is None else f".{decimals}f")
+    if number[0] == "-" and float(number) == 0:
         number = number[1:]
-    return number + text if unit == "deg" else f"{number} {text}"
+    return f"{VALUE}{number}{END}{after}" if marked else number + after
+
+
+#: Marks of a *marked* text, as the templates write it (``check_text(..., marked=True)`` reads
+#: them, ``unmark`` removes them): each value the checker reads (a number, a backticked clip id)
+#: stands between VALUE and END, and SENTENCE stands between two sentences (a space in the text).
+VALUE, END, SENTENCE = "\x02", "\x03", "\x1e"
+
+
+def unmark(text: str) -> str:
+    """The plain text of a marked text."""
+    return text.replace(VALUE, "").replace(END, "").replace(SENTENCE, " ")
+
+
+def mark_id(clip_id: str) -> str:
+    """A clip id as a marked text writes it (backticked, marked as one value)."""
+    return f"{VALUE}`{clip_id}`{END}"
+
+
+def has_marks(*texts: str) -> bool:
+    """Whether a mark character occurs in one of ``texts`` (labels and ids that a marked text would
+    not keep as they are)."""
+    return any(m in t for t in texts for m in (VALUE, END, SENTENCE))
 
 
 @dataclass(frozen=True)
@@ -161,6 +188,13 @@ def _sentences(text: str) -> tuple[str, ...]:
     return tuple(p for p in parts if p.strip())
 
 
+def mark_sentences(text: str) -> str:
+    """``text`` (plain) as a marked text of its sentences: SENTENCE for the space between two of
+    them where it is one space (other breaks are left as they are)."""
+    marked = SENTENCE.join(_sentences(text))
+    return marked if unmark(marked) == text else text
+
+
 def _raw_tokens(sentence: str) -> tuple[tuple[str, int, int, Any], ...]:
     """(kind, start, end, value) of every token of a sentence, whatever clip it speaks of (kinds:
     "id", "primary", "number", "axis", "event", "topic"; an axis "gx" is a "gyro" topic too)."""
@@ -189,11 +223,16 @@ def _raw_tokens(sentence: str) -> tuple[tuple[str, int, int, Any], ...]:
     return tuple(out)
 
 
+#: Format specs by decimals (``_reads``).
+_SPECS = tuple(f".{k}f" for k in range(16))
+
+
 def _reads(number: str, facts: Mapping[str, Any], fields: Sequence[str]) -> bool:
     """Whether one of ``fields`` of ``facts`` rounded to the decimals of ``number`` reads
     ``number`` (a negative zero reads "0")."""
     dot = number.find(".")
-    spec = f".{len(number) - dot - 1}f" if dot >= 0 else ".0f"
+    decimals = len(number) - dot - 1 if dot >= 0 else 0
+    spec = _SPECS[decimals] if decimals < len(_SPECS) else f".{decimals}f"
     for f in fields:
         value = facts.get(f)
         if value is None:
@@ -399,17 +438,112 @@ def _plan(shape: str) -> _Plan:
         quiet_question=quiet_question)
 
 
-def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims: bool = True) -> list[str]:
+#: Sentences: (sentence, its ``_shape`` values, the ``_plan`` of its shape) of each, in order.
+Sentences = list[tuple[str, tuple[str, ...], _Plan]]
+
+
+def _plain_sentences(text: str) -> Sentences:
+    out = []
+    for sentence in _sentences(text):
+        shape, values = _shape(sentence)
+        out.append((sentence, values, _plan(shape)))
+    return out
+
+
+_ID_VALUE = re.compile(r"`[\w.~+-]+`")
+_NUMBER_VALUE = re.compile(r"-?\d+(?:\.\d+)?")
+#: Characters a sentence may start with after a break (``_SENTENCE_BREAK``'s lookahead).
+_OPENS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ`\"(|")
+
+
+@functools.lru_cache(maxsize=1 << 13)
+def _value_shape(value: str) -> str | None:
+    """What ``_shape`` writes for a marked value: "`0`", "0", "-0.0", ...; None for a value it does
+    not rewrite whole (the text is then split as a plain one)."""
+    if _ID_VALUE.fullmatch(value):
+        return "`0`"
+    if _NUMBER_VALUE.fullmatch(value):
+        return ("-0" if value[0] == "-" else "0") + (".0" if "." in value else "")
+    return None
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _marked_plan(marked_shape: str) -> tuple[_Plan, bool, bool] | None:
+    """(plan, opens, closes) of a sentence shape with marks around its values, when the marks are
+    exactly the spans ``_shape`` rewrites in it and it holds no sentence break (else None); opens
+    / closes: whether it can start / end at a sentence break (``_SENTENCE_BREAK``).
+
+    Outside the marked spans the shape is the sentence's own text, and a marked value has the
+    character classes of its shape where the patterns look (first and last character, no space),
+    so the sentence splits, and ``_shape`` finds its spans, as the shape does."""
+    pieces = marked_shape.split(VALUE)
+    if END in pieces[0]:
+        return None
+    parts, spans, at = [pieces[0]], [], len(pieces[0])
+    for piece in pieces[1:]:
+        value, sep, rest = piece.partition(END)
+        if not sep or END in rest:
+            return None
+        spans.append((at, at + len(value)))
+        at += len(value) + len(rest)
+        parts += (value, rest)
+    shape = "".join(parts)
+    if not shape or shape != shape.strip() or _SENTENCE_BREAK.search(shape):
+        return None
+    if [m.span() for m in _SHAPE_SPLIT.finditer(shape) if m.group(2) is None] != spans:
+        return None
+    return _plan(shape), shape[0] in _OPENS, shape[-1] in ".!?"
+
+
+def _marked_sentences(text: str) -> Sentences | None:
+    """The sentences of a marked text as ``_sentences`` and ``_shape`` find them in its plain text,
+    read from its marks; None when the marks do not show them (then the plain text is split)."""
+    out: Sentences = []
+    closes = False
+    for marked in text.split(SENTENCE):
+        if VALUE in marked:
+            pieces = marked.split(VALUE)
+            key, values = [pieces[0]], []
+            for piece in pieces[1:]:
+                value, _, rest = piece.partition(END)
+                shape = _value_shape(value)
+                if shape is None:
+                    return None
+                values.append(value)
+                key += (VALUE, shape, END, rest)
+            found = _marked_plan("".join(key))
+            sentence = marked.replace(VALUE, "").replace(END, "")
+        else:
+            found, values, sentence = _marked_plan(marked), [], marked
+        if found is None or (out and not (closes and found[1])):  # (a break between two sentences)
+            return None
+        closes = found[2]
+        out.append((sentence, tuple(values), found[0]))
+    return out
+
+
+def _text_sentences(text: str, marked: bool) -> Sentences:
+    found = _marked_sentences(text) if marked else None
+    return found if found is not None else _plain_sentences(unmark(text) if marked else text)
+
+
+def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims: bool = True,
+               marked: bool = False) -> list[str]:
     """Problems of one text about ``clip`` (empty when every claim holds). ``known``: id -> ClipInfo
     of every clip of the build the text may name (``clip`` included). ``claims=False`` (an
-    instruction) checks ids and numbers only: a question claims no event or label."""
+    instruction) checks ids and numbers only: a question claims no event or label. marked: ``text``
+    is a marked text (``VALUE``): the problems of its plain text (``unmark``), whose sentences and
+    values its marks give without splitting it again."""
+    return _check_sentences(_text_sentences(text, marked), clip, known, claims)
+
+
+def _check_sentences(sentences: Sentences, clip: ClipInfo, known: Mapping[str, ClipInfo],
+                     claims: bool) -> list[str]:
     if known.get(clip.id) is not clip:  # (no copy of a build's every clip when it is there)
         known = {**known, clip.id: clip}
     problems: list[str] = []
     last_event: tuple[str, str] | None = None  # (scope, event) of the previous sentence's last event
-    for sentence in _sentences(text):
-        shape, values = _shape(sentence)
-        p = _plan(shape)
+    for sentence, values, p in sentences:
         if p.quiet if claims else p.quiet_question:  # nothing to check, and no event claimed
             if not p.continues:
                 last_event = None
@@ -541,19 +675,24 @@ def _scope_at(pos: int, switches: list[tuple[int, str]], default: str) -> str:
     return scope
 
 
-def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, ClipInfo]) -> list[str]:
-    """Problems of one ``{kind, instruction, response}`` pair about ``clip`` (empty = it passes).
+def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, ClipInfo],
+               marked: bool = False) -> list[str]:
+    """Problems of one ``{kind, instruction, response}`` pair about ``clip`` (empty = it passes);
+    marked: its texts are marked texts (``check_text``).
 
     A classification response must also state the verdict, and for an unsafe clip name the hazard.
     """
-    problems = check_text(pair["instruction"], clip, known, claims=False) + check_text(pair["response"], clip, known)
-    if not pair["response"].strip():
+    sentences = _text_sentences(pair["response"], marked)
+    problems = (check_text(pair["instruction"], clip, known, claims=False, marked=marked)
+                + _check_sentences(sentences, clip, known, claims=True))
+    response = unmark(pair["response"]) if marked else pair["response"]
+    if not response.strip():
         problems.append("empty response")
     if pair.get("kind") == "classification":
-        first = _sentences(pair["response"])[:1]
-        if not first or not _VERDICT_RE.search(first[0]):
+        if not sentences or not _VERDICT_RE.search(sentences[0][0]):
             problems.append("classification response states no safe/unsafe verdict first")
-        if not clip.safe and not re.search(rf'hazard\s*:?\s*"{re.escape(clip.hazard)}"', pair["response"]):
+        if not clip.safe and f'hazard "{clip.hazard}"' not in response and \
+                not re.search(rf'hazard\s*:?\s*"{re.escape(clip.hazard)}"', response):
             problems.append(f"classification response does not name the hazard {clip.hazard!r}")
     return problems
 

@@ -47,7 +47,7 @@ from ..keyset import KeySet, key
 from ..pool import worker_pool
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
-from .checker import ClipInfo, check_pair, keeps_draft
+from .checker import ClipInfo, check_pair, has_marks, keeps_draft, unmark
 from .templates import PICK_STREAMS, is_lookalike, matching_hazard, template_pairs
 
 logger = logging.getLogger(__name__)
@@ -274,10 +274,15 @@ def _templated(seed: int, triples: list[Triple]) -> list[tuple[list[dict[str, st
         known[c.id] = c
         kept, dropped = [], []
         rngs = {kind: gens[j] for kind, gens in streams.items()}  # (one generator object per kind)
-        for pair in template_pairs(c, seed, ref, other, rngs):
-            problems = check_pair(pair, c, known)
+        # marked texts (checked without splitting them again), unless a label or id holds a mark
+        marked = not has_marks(*(t for x in known.values() for t in (x.id, x.activity, x.hazard)))
+        for pair in template_pairs(c, seed, ref, other, rngs, marked=marked):
+            problems = check_pair(pair, c, known, marked=marked)
             if problems:
                 dropped.append((pair["kind"], problems[0]))
+            elif marked:
+                kept.append({"kind": pair["kind"], "instruction": unmark(pair["instruction"]),
+                             "response": unmark(pair["response"])})
             else:
                 kept.append(pair)
         out.append((kept, dropped))

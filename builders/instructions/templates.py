@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from ...simulator.rng import clip_rng
-from .checker import ClipInfo, fmt
+from .checker import SENTENCE, ClipInfo, fmt, mark_id, mark_sentences, unmark
 from .facts import events
 
 #: Hazard -> words of the safe activities that look like it (a fall against a controlled
@@ -100,20 +102,78 @@ INSTRUCTIONS: dict[str, tuple[str, ...]] = {
         "Label this wrist IMU clip as safe or unsafe, with the hazard.",
     ),
 }
+#: INSTRUCTIONS as marked texts (their sentences marked; the comparative ones' ``{a}``, ``{b}``
+#: take ``mark_id`` of each clip).
+_QUESTIONS = {kind: tuple(mark_sentences(q).replace("`{a}`", "{a}").replace("`{b}`", "{b}") for q in questions)
+              for kind, questions in INSTRUCTIONS.items()}
 
 
 class _Pick:
-    """Deterministic choices from the stream of (seed, clip id, kind)."""
+    """Deterministic choices from the stream of (seed, clip id, kind).
+
+    ``one`` and ``shuffled`` draw what ``Generator.integers(n)`` and ``Generator.permutation(n)``
+    draw from that stream (NumPy's Lemire rejection and masked rejection on its 32-bit words),
+    computed here from words taken ``_WORDS`` at a time: one NumPy call per block instead of one
+    per choice. (``test_pick_draws_like_numpy`` holds them to NumPy's own.)"""
 
     def __init__(self, seed: int, clip_id: str, kind: str, rng: Any = None) -> None:
-        """rng: that stream's generator when the caller made it (``PICK_STREAMS``), else made here."""
+        """rng: that stream's generator, unused, when the caller made it (``PICK_STREAMS``), else
+        made here; it is used by this object alone (words are drawn ahead)."""
         self.rng = rng if rng is not None else clip_rng(seed, clip_id, f"pairs/{kind}")
+        self._words: list[int] = []
+
+    def _word(self) -> int:
+        """The stream's next 32-bit word (``next_uint32``: the low, then the high half of a 64-bit
+        output; so the generator must not hold half of one when it comes here)."""
+        if not self._words:
+            raw = self.rng.bit_generator.random_raw(_WORDS // 2).astype("<u8", copy=False)
+            self._words = raw.view("<u4").tolist()[::-1]
+        return self._words.pop()
+
+    def below(self, n: int) -> int:
+        """``int(Generator.integers(n))`` for 1 <= n < 2**32."""
+        if n == 1:
+            return 0
+        m = self._word() * n
+        if (m & 0xFFFFFFFF) < n:
+            threshold = ((1 << 32) - n) % n
+            while (m & 0xFFFFFFFF) < threshold:
+                m = self._word() * n
+        return m >> 32
 
     def one(self, options: Sequence[str]) -> str:
-        return options[int(self.rng.integers(len(options)))]
+        return options[self.below(len(options))]
 
     def shuffled(self, items: list) -> list:
-        return [items[i] for i in self.rng.permutation(len(items))]
+        """``[items[i] for i in Generator.permutation(len(items))]``."""
+        order = list(range(len(items)))
+        for i in range(len(items) - 1, 0, -1):  # (Generator.shuffle: Fisher-Yates, random_interval)
+            mask = (1 << i.bit_length()) - 1
+            j = self._word() & mask
+            while j > i:
+                j = self._word() & mask
+            order[i], order[j] = order[j], order[i]
+        return [items[i] for i in order]
+
+
+#: Words a ``_Pick`` takes from its stream at a time (even; a clip's pairs use about 35).
+_WORDS = 16
+
+
+def _fmt(value: float, unit: str) -> str:
+    """``fmt`` with the number marked (the texts here are *marked*: ``checker.unmark``)."""
+    return fmt(value, unit, marked=True)
+
+
+def _id(c: ClipInfo) -> str:
+    return mark_id(c.id)
+
+
+def _pair(kind: str, instruction: str, response: str, marked: bool) -> dict[str, str]:
+    """The pair of marked texts, or of their plain texts (``marked`` False)."""
+    if marked:
+        return {"kind": kind, "instruction": instruction, "response": response}
+    return {"kind": kind, "instruction": unmark(instruction), "response": unmark(response)}
 
 
 def _cap(text: str) -> str:
@@ -130,19 +190,19 @@ def event_clauses(f: Mapping[str, Any], p: _Pick) -> str | None:
     parts = []
     for name, _ in events(f):
         if name == "free_fall":
-            t, d = fmt(f["free_fall_start_s"], "s"), fmt(f["free_fall_first_s"], "s")
+            t, d = _fmt(f["free_fall_start_s"], "s"), _fmt(f["free_fall_first_s"], "s")
             parts.append(p.one((f"a free-fall phase starts at {t} and lasts {d}",
                                 f"|accel| drops into free fall at {t} for {d}",
                                 f"the device is in free fall from {t} for {d}")))
         elif name == "impact":
-            m, t = fmt(f["impact_ms2"], "ms2"), fmt(f["impact_time_s"], "s")
+            m, t = _fmt(f["impact_ms2"], "ms2"), _fmt(f["impact_time_s"], "s")
             jerk = f.get("impact_jerk_ms3")
-            j = fmt(jerk, "ms3") if jerk is not None else None
+            j = _fmt(jerk, "ms3") if jerk is not None else None
             parts.append(p.one((f"an impact of {m} at {t}" + (f" (jerk {j})" if j else ""),
                                 f"an impact peaks at {m} at {t}" + (f", with a jerk of {j}" if j else ""),
                                 f"the impact reaches {m} at {t}" + (f" with a jerk of {j}" if j else ""))))
         elif name == "stillness":
-            t, d = fmt(f["still_start_s"], "s"), fmt(f["still_after_impact_s"], "s")
+            t, d = _fmt(f["still_start_s"], "s"), _fmt(f["still_after_impact_s"], "s")
             parts.append(p.one((f"the device stays still for {d} from {t}",
                                 f"stillness follows from {t}, lasting {d}",
                                 f"the wrist rests motionless for {d} starting at {t}")))
@@ -155,7 +215,7 @@ def event_clauses(f: Mapping[str, Any], p: _Pick) -> str | None:
 
 
 def _peak_phrase(f: Mapping[str, Any], p: _Pick) -> str:
-    pk, t = fmt(f["peak_accel_ms2"], "ms2"), fmt(f["peak_accel_time_s"], "s")
+    pk, t = _fmt(f["peak_accel_ms2"], "ms2"), _fmt(f["peak_accel_time_s"], "s")
     return p.one((f"|accel| peaks at {pk} at {t}", f"the largest |accel| is {pk} at {t}",
                   f"its peak |accel| is {pk} at {t}"))
 
@@ -164,9 +224,9 @@ def _rotation_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
     ax = f.get("gyro_dominant_axis")
     if ax is None:
         return None
-    pg, tg = fmt(f["peak_gyro_rads"], "rads"), fmt(f["peak_gyro_time_s"], "s")
-    mean = fmt(f[f"gyro_mean_{ax}_rads"], "rads")
-    per_axis = ", ".join(f"{a} {fmt(f[f'gyro_peak_{a}_rads'], 'rads')}" for a in "xyz")
+    pg, tg = _fmt(f["peak_gyro_rads"], "rads"), _fmt(f["peak_gyro_time_s"], "s")
+    mean = _fmt(f[f"gyro_mean_{ax}_rads"], "rads")
+    per_axis = ", ".join(f"{a} {_fmt(f[f'gyro_peak_{a}_rads'], 'rads')}" for a in "xyz")
     return p.one((
         f"Angular rate peaks at {pg} at {tg}, mostly about the {ax} axis (mean |g{ax}| {mean}).",
         f"Rotation is dominated by the {ax} axis (mean |g{ax}| {mean}), with a peak |gyro| of {pg} at {tg}.",
@@ -178,7 +238,7 @@ def _rotation_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
 def _tilt_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
     if f.get("tilt_change_deg") is None:
         return None
-    d = fmt(f["tilt_change_deg"], "deg")
+    d = _fmt(f["tilt_change_deg"], "deg")
     return p.one((f"Across the event the device's gravity direction changes by {d}.",
                   f"The device tilts by {d} across the event.",
                   f"Tilt change across the event: {d}."))
@@ -187,7 +247,7 @@ def _tilt_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
 def _frequency_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
     if f.get("dominant_freq_hz") is None:
         return None
-    hz, cad = fmt(f["dominant_freq_hz"], "hz"), fmt(f["cadence_per_min"], "per_min")
+    hz, cad = _fmt(f["dominant_freq_hz"], "hz"), _fmt(f["cadence_per_min"], "per_min")
     return p.one((f"|accel| oscillates at a dominant frequency of {hz}, a cadence of {cad}.",
                   f"The motion is periodic: dominant frequency {hz} ({cad}).",
                   f"A rhythm of {hz} dominates |accel|, that is {cad}."))
@@ -197,13 +257,13 @@ def _energy_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
     phases = [(k, w) for k, w in (("rms_before_ms2", "before the event"), ("rms_during_ms2", "during it"),
                                   ("rms_after_ms2", "after it")) if f.get(k) is not None]
     if f.get("event_start_s") is not None and phases:
-        listed = [f"{fmt(f[k], 'ms2')} {w}" for k, w in phases]
+        listed = [f"{_fmt(f[k], 'ms2')} {w}" for k, w in phases]
         body = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
         return p.one((f"The RMS dynamic acceleration is {body}.",
                       f"By phase, the RMS dynamic acceleration is {body}."))
     if f.get("rms_accel_ms2") is None:
         return None
-    r = fmt(f["rms_accel_ms2"], "ms2")
+    r = _fmt(f["rms_accel_ms2"], "ms2")
     return p.one((f"The RMS dynamic acceleration over the clip is {r}.",
                   f"Its motion energy, as RMS dynamic acceleration, is {r}."))
 
@@ -217,16 +277,16 @@ def _events_or_quiet(f: Mapping[str, Any], p: _Pick) -> str:
                            "the signal shows no free fall and no impact: ")) + _peak_phrase(f, p)) + "."
     text = _cap(clauses) + "."
     if f.get("impact_ms2") is None:
-        text += " No impact follows."
+        text += SENTENCE + "No impact follows."
     elif not f.get("still_after_impact_s"):
-        text += p.one((" No stillness follows the impact.", " The device does not come to rest afterwards."))
+        text += SENTENCE + p.one(("No stillness follows the impact.", "The device does not come to rest afterwards."))
     return text
 
 
-def description(c: ClipInfo, seed: int, rng: Any = None) -> dict[str, str]:
+def description(c: ClipInfo, seed: int, rng: Any = None, marked: bool = False) -> dict[str, str]:
     p = _Pick(seed, c.id, "description", rng)
     f = c.facts
-    dur, rate = fmt(f["duration_s"], "s"), fmt(f["sample_rate_hz"], "hz")
+    dur, rate = _fmt(f["duration_s"], "s"), _fmt(f["sample_rate_hz"], "hz")
     parts = [p.one((f"The recording lasts {dur} at {rate}.", f"This {dur} clip was sampled at {rate}.",
                     f"Duration {dur}, sample rate {rate}.")),
              _events_or_quiet(f, p)]
@@ -242,38 +302,38 @@ def description(c: ClipInfo, seed: int, rng: Any = None) -> dict[str, str]:
     rest = [s for s in (_rotation_sentence(f, p), _tilt_sentence(f, p), _frequency_sentence(f, p),
                         _energy_sentence(f, p)) if s]
     parts += p.shuffled(rest)
-    return {"kind": "description", "instruction": p.one(INSTRUCTIONS["description"]), "response": " ".join(parts)}
+    return _pair("description", p.one(_QUESTIONS["description"]), SENTENCE.join(parts), marked)
 
 
 def _reference_clauses(r: ClipInfo, p: _Pick) -> str:
     f = r.facts
-    text = f"its |accel| peaks at {fmt(f['peak_accel_ms2'], 'ms2')}"
+    text = f"its |accel| peaks at {_fmt(f['peak_accel_ms2'], 'ms2')}"
     ff, imp = bool(f.get("free_fall_count")), f.get("impact_ms2") is not None
     if not ff and not imp:
         text += p.one((" with no free fall and no impact", ", with neither a free fall nor an impact"))
     else:
-        text += ", with " + (f"a free fall of {fmt(f['free_fall_first_s'], 's')}" if ff else "no free fall")
-        text += " and " + (f"an impact of {fmt(f['impact_ms2'], 'ms2')}" if imp else "no impact")
+        text += ", with " + (f"a free fall of {_fmt(f['free_fall_first_s'], 's')}" if ff else "no free fall")
+        text += " and " + (f"an impact of {_fmt(f['impact_ms2'], 'ms2')}" if imp else "no impact")
     if f.get("peak_gyro_rads") is not None:
-        text += f", and its angular rate peaks at {fmt(f['peak_gyro_rads'], 'rads')}"
+        text += f", and its angular rate peaks at {_fmt(f['peak_gyro_rads'], 'rads')}"
     return text
 
 
 def _comparison(a: ClipInfo, b: ClipInfo, p: _Pick) -> str | None:
     """'In this clip |accel| reaches X, higher than in `b` (Y).' (None when the texts are equal)."""
-    xa, xb = fmt(a.facts["peak_accel_ms2"], "ms2"), fmt(b.facts["peak_accel_ms2"], "ms2")
+    xa, xb = _fmt(a.facts["peak_accel_ms2"], "ms2"), _fmt(b.facts["peak_accel_ms2"], "ms2")
     if xa == xb:
         return None
     word = ("higher", "stronger") if a.facts["peak_accel_ms2"] > b.facts["peak_accel_ms2"] else ("lower", "weaker")
-    return p.one((f"In this clip |accel| reaches {xa}, {word[0]} than in `{b.id}` ({xb}).",
-                  f"Here the peak |accel| is {xa}, {word[1]} than in `{b.id}` ({xb})."))
+    return p.one((f"In this clip |accel| reaches {xa}, {word[0]} than in {_id(b)} ({xb}).",
+                  f"Here the peak |accel| is {xa}, {word[1]} than in {_id(b)} ({xb})."))
 
 
-def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None) -> dict[str, str]:
+def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None, marked: bool = False) -> dict[str, str]:
     p = _Pick(seed, c.id, "causal", rng)
     f = c.facts
     clauses = event_clauses(f, p)
-    evidence = clauses or (_peak_phrase(f, p) + (f" and angular rate at {fmt(f['peak_gyro_rads'], 'rads')}"
+    evidence = clauses or (_peak_phrase(f, p) + (f" and angular rate at {_fmt(f['peak_gyro_rads'], 'rads')}"
                                                   if f.get("peak_gyro_rads") is not None else ""))
     if not c.safe:
         h = c.hazard
@@ -282,9 +342,9 @@ def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None) -> dic
                         f'This recording is unsafe (hazard "{h}"): {CAUSES[h]}.')),
                  p.one(("The signal shows it: ", "In the IMU, ", "The evidence: ")) + evidence + "."]
         if ref is not None:
-            parts.append(p.one((f'A safe look-alike from this build, `{ref.id}` (activity "{ref.activity}"), '
+            parts.append(p.one((f'A safe look-alike from this build, {_id(ref)} (activity "{ref.activity}"), '
                                 f"differs: {_reference_clauses(ref, p)}.",
-                                f'The same build holds a safe look-alike, `{ref.id}` (activity '
+                                f'The same build holds a safe look-alike, {_id(ref)} (activity '
                                 f'"{ref.activity}"): {_reference_clauses(ref, p)}.')))
             cmp = _comparison(c, ref, p)
             if cmp:
@@ -296,50 +356,50 @@ def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None) -> dic
                         f'This recording is safe, activity "{c.activity}"; ')) + evidence + "."]
         hazard = ref.hazard if ref is not None else matching_hazard(c.activity)
         if ref is not None:
-            parts.append(p.one((f'An unsafe counterpart, `{ref.id}` (hazard "{ref.hazard}"), differs: '
+            parts.append(p.one((f'An unsafe counterpart, {_id(ref)} (hazard "{ref.hazard}"), differs: '
                                 f"{_reference_clauses(ref, p)}.",
-                                f'Compare the unsafe `{ref.id}` (hazard "{ref.hazard}"): '
+                                f'Compare the unsafe {_id(ref)} (hazard "{ref.hazard}"): '
                                 f"{_reference_clauses(ref, p)}.")))
             cmp = _comparison(c, ref, p)
             if cmp:
                 parts.append(cmp)
         parts.append(UNSAFE_VERSIONS[hazard] + ".")
         kind = "causal_safe"
-    return {"kind": "causal", "instruction": p.one(INSTRUCTIONS[kind]), "response": " ".join(parts)}
+    return _pair("causal", p.one(_QUESTIONS[kind]), SENTENCE.join(parts), marked)
 
 
-def comparative(a: ClipInfo, b: ClipInfo, seed: int, rng: Any = None) -> dict[str, str]:
+def comparative(a: ClipInfo, b: ClipInfo, seed: int, rng: Any = None, marked: bool = False) -> dict[str, str]:
     p = _Pick(seed, a.id, "comparative", rng)
     fa, fb = a.facts, b.facts
 
     def verdict(c: ClipInfo) -> str:
-        return f"`{c.id}` is {'safe' if c.safe else 'unsafe'} ({_label(c)})"
+        return f"{_id(c)} is {'safe' if c.safe else 'unsafe'} ({_label(c)})"
 
     lines = [f"{verdict(a)}, while {verdict(b)}." if p.one(("w", "s")) == "w"
              else f"{_cap(verdict(a))}; {verdict(b)}."]
-    body = [f"Peak |accel|: `{a.id}` {fmt(fa['peak_accel_ms2'], 'ms2')} at {fmt(fa['peak_accel_time_s'], 's')}, "
-            f"`{b.id}` {fmt(fb['peak_accel_ms2'], 'ms2')} at {fmt(fb['peak_accel_time_s'], 's')}."]
+    body = [f"Peak |accel|: {_id(a)} {_fmt(fa['peak_accel_ms2'], 'ms2')} at {_fmt(fa['peak_accel_time_s'], 's')}, "
+            f"{_id(b)} {_fmt(fb['peak_accel_ms2'], 'ms2')} at {_fmt(fb['peak_accel_time_s'], 's')}."]
     cmp = _comparison(a, b, p)
     if cmp:
         body.append(cmp)
     for c in (a, b):
         clauses = event_clauses(c.facts, p)
-        body.append(f"`{c.id}`: " + (clauses + "." if clauses else
+        body.append(f"{_id(c)}: " + (clauses + "." if clauses else
                                     p.one(("no free fall and no impact.", "neither a free fall nor an impact."))))
     if fa.get("gyro_dominant_axis") and fb.get("gyro_dominant_axis"):
-        body.append(f"`{a.id}` rotates mostly about its {fa['gyro_dominant_axis']} axis, peaking at "
-                    f"{fmt(fa['peak_gyro_rads'], 'rads')}; `{b.id}` rotates mostly about its "
-                    f"{fb['gyro_dominant_axis']} axis, peaking at {fmt(fb['peak_gyro_rads'], 'rads')}.")
-    body.append(f"`{a.id}` lasts {fmt(fa['duration_s'], 's')} and `{b.id}` lasts {fmt(fb['duration_s'], 's')}.")
+        body.append(f"{_id(a)} rotates mostly about its {fa['gyro_dominant_axis']} axis, peaking at "
+                    f"{_fmt(fa['peak_gyro_rads'], 'rads')}; {_id(b)} rotates mostly about its "
+                    f"{fb['gyro_dominant_axis']} axis, peaking at {_fmt(fb['peak_gyro_rads'], 'rads')}.")
+    body.append(f"{_id(a)} lasts {_fmt(fa['duration_s'], 's')} and {_id(b)} lasts {_fmt(fb['duration_s'], 's')}.")
     if fa.get("dominant_freq_hz") is not None and fb.get("dominant_freq_hz") is not None:
-        body.append(f"Both are periodic: `{a.id}` at a frequency of {fmt(fa['dominant_freq_hz'], 'hz')}, "
-                    f"`{b.id}` at a frequency of {fmt(fb['dominant_freq_hz'], 'hz')}.")
+        body.append(f"Both are periodic: {_id(a)} at a frequency of {_fmt(fa['dominant_freq_hz'], 'hz')}, "
+                    f"{_id(b)} at a frequency of {_fmt(fb['dominant_freq_hz'], 'hz')}.")
     lines += p.shuffled(body)
-    instruction = p.one(INSTRUCTIONS["comparative"]).format(a=a.id, b=b.id)
-    return {"kind": "comparative", "instruction": instruction, "response": " ".join(lines)}
+    instruction = p.one(_QUESTIONS["comparative"]).format(a=_id(a), b=_id(b))
+    return _pair("comparative", instruction, SENTENCE.join(lines), marked)
 
 
-def classification(c: ClipInfo, seed: int, rng: Any = None) -> dict[str, str]:
+def classification(c: ClipInfo, seed: int, rng: Any = None, marked: bool = False) -> dict[str, str]:
     p = _Pick(seed, c.id, "classification", rng)
     f = c.facts
     clauses = event_clauses(f, p)
@@ -351,8 +411,7 @@ def classification(c: ClipInfo, seed: int, rng: Any = None) -> dict[str, str]:
         head = p.one((f'Safe: activity "{c.activity}", no hazard.', f'Safe (activity "{c.activity}").',
                       f'Safe, activity "{c.activity}".'))
         why = ("In the signal, " + clauses + "." if clauses else _events_or_quiet(f, p))
-    return {"kind": "classification", "instruction": p.one(INSTRUCTIONS["classification"]),
-            "response": f"{head} {why}"}
+    return _pair("classification", p.one(_QUESTIONS["classification"]), f"{head}{SENTENCE}{why}", marked)
 
 
 def matching_hazard(activity: str) -> str:
@@ -375,15 +434,16 @@ PICK_STREAMS = ("description", "causal", "comparative", "classification")
 
 
 def template_pairs(c: ClipInfo, seed: int, causal_ref: ClipInfo | None,
-                   compare_with: ClipInfo | None, rngs: Mapping[str, Any] | None = None
-                   ) -> list[dict[str, str]]:
+                   compare_with: ClipInfo | None, rngs: Mapping[str, Any] | None = None,
+                   marked: bool = False) -> list[dict[str, str]]:
     """The templated pairs of one clip: description, causal, comparative (with a partner) and
     classification, in that order. rngs: kind -> the generator of the clip's stream of that kind
-    (``simulator.rng.ClipGenerators`` seeds many clips at once), else each is made here."""
+    (``simulator.rng.ClipGenerators`` seeds many clips at once), else each is made here.
+    marked: the texts as written, with the checker's marks (``checker.check_pair(..., marked=True)``
+    checks them without splitting them again; ``checker.unmark`` gives the plain texts)."""
     rng = (rngs or {}).get
-    out = [description(c, seed, rng("description")), causal(c, causal_ref, seed, rng("causal"))]
+    out = [description(c, seed, rng("description"), marked), causal(c, causal_ref, seed, rng("causal"), marked)]
     if compare_with is not None:
-        out.append(comparative(c, compare_with, seed, rng("comparative")))
-    out.append(classification(c, seed, rng("classification")))
+        out.append(comparative(c, compare_with, seed, rng("comparative"), marked))
+    out.append(classification(c, seed, rng("classification"), marked))
     return out
-
