@@ -24,6 +24,10 @@ cameras 1-3, performers 1-106, replications 1-2 and actions 1-120. Then:
    first half of the corpus too: the difference gives the CPU and wall time per added file and the
    fixed cost (start-up, imports, worker start, finalizing) apart, the honest extrapolation to
    NTU-120, and the peak RSS at both sizes shows whether memory grows with the corpus.
+
+   The first build's dataset also times the instruction pass alone (``add_instructions``, one
+   process), with ``--previous-instructions COMMIT`` side by side with the pass as it was at
+   COMMIT, on copies of the same dataset, and checks that both write the same bytes.
 4. ``--link-to 114480``: a full-size build, in fresh processes, of 114,480 NTU-named hard links
    to the files written (clip ids come from the names): real wall time and memory at NTU-120's
    size without its disk space (about 70 GB as synthetic files).
@@ -34,6 +38,7 @@ shared machine move by 10-30 % between runs (far more under heavy load); compare
 
     python benchmarks/build_speed.py [--files 2000] [--frames 60 300] [--untracked 0.005]
         [--num-proc 1 2] [--no-fresh] [--link-to 114480] [--pin-blas] [--workdir /tmp] [--keep]
+        [--previous-reader COMMIT] [--previous-instructions COMMIT]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import argparse
 import io
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -55,6 +61,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from imu2safety.builders.sources import ntu
 from imu2safety.builders import build as build_module
@@ -168,26 +175,139 @@ def write_corpus(folder: Path, files: int, frames: tuple[int, int] = (60, 300),
     return paths
 
 
-def load_previous_reader(commit: str):
-    """``builders/sources/ntu.py`` as it was at ``commit`` (its relative imports resolved against
-    today's package), or None without the git history: the reader this round's is timed against."""
-    import re
-
+def _previous_source(commit: str, path: str) -> str | None:
+    """The text of ``path`` (from the repository root) at ``commit``, or None without the git history."""
     try:
-        text = subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "show",
-                               f"{commit}:builders/sources/ntu.py"],
+        return subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "show", f"{commit}:{path}"],
                               capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    text = re.sub(r"^from \.\.\.", "from imu2safety.", text, flags=re.M)
-    text = re.sub(r"^from \.\. ", "from imu2safety.builders ", text, flags=re.M)
-    text = re.sub(r"^from \.\.", "from imu2safety.builders.", text, flags=re.M)
-    text = re.sub(r"^from \. import", "from imu2safety.builders.sources import", text, flags=re.M)
-    text = re.sub(r"^from \.", "from imu2safety.builders.sources.", text, flags=re.M)
+
+
+def _absolute_imports(text: str, package: str, own: str | None = None) -> str:
+    """``text`` with its relative imports made absolute for a module of ``package``
+    ("imu2safety.builders.sources"); own: the package a single dot names instead (modules loaded
+    beside today's)."""
+    parts = package.split(".")
+
+    def absolute(m: "re.Match") -> str:
+        dots, rest = m.group(2), m.group(3)
+        head = own if own and len(dots) == 1 else ".".join(parts[:len(parts) + 1 - len(dots)])
+        return f"{m.group(1)}from {head}{'.' + rest if rest else ''} import"
+
+    return re.sub(r"^(\s*)from (\.+)([\w.]+)? import", absolute, text, flags=re.M)
+
+
+def load_previous_reader(commit: str):
+    """``builders/sources/ntu.py`` as it was at ``commit`` (its relative imports resolved against
+    today's package), or None without the git history: the reader this round's is timed against."""
+    text = _previous_source(commit, "builders/sources/ntu.py")
+    if text is None:
+        return None
+    text = _absolute_imports(text, "imu2safety.builders.sources")
     module = type(sys)(f"previous_ntu_{commit}")
     sys.modules[module.__name__] = module  # (dataclasses look their module up)
     exec(compile(text.replace("cache=True", "cache=False"), f"ntu@{commit}", "exec"), module.__dict__)
     return module
+
+
+def load_previous_instructions(commit: str):
+    """``builders/instructions/{facts,checker,templates,pairs}.py`` as they were at ``commit``, as a
+    package of their own beside today's (other imports resolve against today's), or None without
+    the git history: the instruction pass this round's is timed against."""
+    name = f"previous_instructions_{commit}"
+    package = type(sys)(name)
+    package.__path__ = []
+    sys.modules[name] = package
+    for module in ("facts", "checker", "templates", "pairs"):
+        text = _previous_source(commit, f"builders/instructions/{module}.py")
+        if text is None:
+            return None
+        loaded = type(sys)(f"{name}.{module}")
+        loaded.__package__ = name
+        sys.modules[loaded.__name__] = loaded
+        exec(compile(_absolute_imports(text, "imu2safety.builders.instructions", own=name),
+                     f"{module}@{commit}", "exec"), loaded.__dict__)
+        setattr(package, module, loaded)
+    return package
+
+
+#: The checker's and templates' caches keyed by a text or a value (not by a sentence's shape): a
+#: build meets each text once, so a repeated run over the same rows must not find them cached.
+_TEXT_CACHES = ("_sentences", "_shape", "_value_shape", "_fmt")
+
+
+def _clear_text_caches(package) -> None:
+    for module in (package.checker, package.templates):
+        for name in _TEXT_CACHES:
+            getattr(getattr(module, name, None), "cache_clear", lambda: None)()
+
+
+def instruction_pass_alone(dataset: Path, work: Path, files: int, previous: str | None,
+                           repeats: int = 7) -> dict:
+    """CPU seconds of ``add_instructions`` alone (1 process, seed 0, as the build runs it) on a copy
+    of a built dataset, best of ``repeats`` after one untimed run (imports, the checker's plans of
+    each sentence shape, which a large build makes once), the caches keyed by texts emptied;
+    with ``previous`` (a commit) the pass as it was then, alternating with today's on its own
+    copy, and whether both write the same shards and report; then the part without I/O alone (the
+    pairs of every row templated and checked)."""
+    import imu2safety.builders.instructions as today
+    from imu2safety.builders.instructions import checker, pairs, templates  # noqa: F401 (today.*)
+
+    packages = {"now": today}
+    if previous:
+        loaded = load_previous_instructions(previous)
+        if loaded is None:
+            print(f"  previous instruction pass: not available (needs the git history with {previous})")
+        else:
+            packages["previous"] = loaded
+    passes = {key: package.pairs.add_instructions for key, package in packages.items()}
+    best, reports = {}, {}
+    for key, run in passes.items():
+        shutil.copytree(dataset, work / f"instructions-{key}")
+        reports[key] = run(work / f"instructions-{key}", "ntu", seed=0)
+        best[key] = float("inf")
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in (work / "instructions-now" / "data").rglob("*.parquet"))
+    for _ in range(repeats):  # alternating: the machine's speed drifts
+        for key, run in passes.items():
+            _clear_text_caches(packages[key])
+            t0 = time.process_time()
+            run(work / f"instructions-{key}", "ntu", seed=0)
+            best[key] = min(best[key], time.process_time() - t0)
+    out = {"rows": rows, "cpu_ms_per_row": 1e3 * best["now"] / rows, "cpu_ms_per_file": 1e3 * best["now"] / files}
+    line = (f"instruction pass alone ({rows} rows, 1 process, best of {repeats}"
+            f"{', alternating' if len(passes) > 1 else ''}): {out['cpu_ms_per_row']:.3f} CPU-ms per row "
+            f"({out['cpu_ms_per_file']:.2f} per file)")
+    if "previous" in passes:
+        same = same_tree(work / "instructions-now" / "data", work / "instructions-previous" / "data") \
+            and reports["now"] == reports["previous"]
+        out.update(previous_cpu_ms_per_row=1e3 * best["previous"] / rows, same_output=same)
+        line += (f", at {previous} {out['previous_cpu_ms_per_row']:.3f} ({1e3 * best['previous'] / files:.2f} "
+                 f"per file): {best['previous'] / best['now']:.2f}x; shards and report "
+                 f"{'byte-identical' if same else 'DIFFERENT'}")
+    # the part without I/O: every row's pairs templated and checked (pairs._templated), as timed
+    modules = {key: package.pairs for key, package in packages.items()}
+    tasks = {}
+    for key, module in modules.items():
+        index = module.RowIndex.read(work / f"instructions-{key}", "ntu")
+        tasks[key] = list(module._tasks(index, *module.plan_rows(index, 0)))
+    cpu = dict.fromkeys(modules, float("inf"))
+    for _ in range(repeats):
+        for key, module in modules.items():
+            _clear_text_caches(packages[key])
+            t0 = time.process_time()
+            for task in tasks[key]:
+                module._templated(0, task)
+            cpu[key] = min(cpu[key], time.process_time() - t0)
+    out["pairs_cpu_ms_per_row"] = 1e3 * cpu["now"] / rows
+    line += f"\n    of which templating and checking the pairs (no I/O): {out['pairs_cpu_ms_per_row']:.3f} CPU-ms per row"
+    if "previous" in cpu:
+        out["previous_pairs_cpu_ms_per_row"] = 1e3 * cpu["previous"] / rows
+        line += f", at {previous} {out['previous_pairs_cpu_ms_per_row']:.3f}: {cpu['previous'] / cpu['now']:.2f}x"
+    for key in passes:
+        shutil.rmtree(work / f"instructions-{key}", ignore_errors=True)
+    print("  " + line)
+    return out
 
 
 def _same_clips(a: list, b: list) -> bool:
@@ -374,6 +494,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--previous-reader", default=None, metavar="COMMIT",
                    help="also time builders/sources/ntu.py as it was at COMMIT against today's, "
                         "side by side on the same files (e.g. afd9d58: before this round's scan)")
+    p.add_argument("--previous-instructions", default=None, metavar="COMMIT",
+                   help="also time builders/instructions/ (the instruction pass) as it was at COMMIT "
+                        "against today's, alone, side by side on the first build's dataset (e.g. "
+                        "d551c80: before this round's marked texts)")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp folder")
     p.add_argument("--keep", action="store_true", help="keep the corpus and dataset")
     args = p.parse_args(argv)
@@ -496,6 +620,9 @@ def main(argv: list[str] | None = None) -> dict:
                 row["phase_cpu_ms_per_file"] = {k: 1e3 * v / len(paths) for k, v in t["phase_cpu_s"].items()}
                 print(f"  CPU-ms per file by phase{' (in the driver; the workers do the rest)' if n_proc > 1 else ''}: "
                       + phase_line(t["phase_cpu_s"], len(paths), here_only=n_proc > 1))
+                if n_proc == args.num_proc[0]:
+                    row["instruction_pass_alone"] = instruction_pass_alone(
+                        dest, tmp, len(paths), args.previous_instructions)
                 print(f"  NTU-120 ({NTU120_SAMPLES} samples) at this wall rate (finalizing once): "
                       f"{row['ntu120_extrapolated_s'] / 60:.1f} min; from CPU time "
                       f"({row['steady_cpu_ms_per_file']:.2f} CPU-ms per file without finalizing, "

@@ -36,7 +36,7 @@ from .records import Clip, Skip
 from .sources import REAL_IMU_SOURCES, VIDEO_SOURCES, get_source
 from .dataset.layout import CODEBASE_VERSION
 from .dataset.remote import is_remote
-from .pool import worker_pool
+from .pool import build_gc, worker_pool
 
 if TYPE_CHECKING:  # the writer (and with it ``datasets``) is imported by the driver only:
     from .dataset.writer import DatasetWriter  # worker processes start faster without it
@@ -518,11 +518,13 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
 
         folder = RemoteFolder(url, options.staging_dir or default_staging(url))
         folder.pull()
-        result = _build(replace(options, output_dir=folder.staging), repo_id, progress, overwrite,
-                        force, after_commit=folder.push)
+        with build_gc():
+            result = _build(replace(options, output_dir=folder.staging), repo_id, progress,
+                            overwrite, force, after_commit=folder.push)
         folder.push()
         return result
-    return _build(options, repo_id, progress, overwrite, force)
+    with build_gc():
+        return _build(options, repo_id, progress, overwrite, force)
 
 
 def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite: bool = False,

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .build import BuildOptions, RayOptions, ensure_worker, finish_chunk, read_chunk
+from .pool import start_worker
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class _ReadActor:
     """Ray Data actor: sets the worker state (models) once, then reads one chunk per call."""
 
     def __init__(self, options: BuildOptions) -> None:
+        start_worker()  # (the build's collector thresholds)
         ensure_worker(options)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
@@ -66,6 +68,7 @@ class _ReadActor:
 
 def _simulate_batch(batch: dict[str, Any], options: BuildOptions) -> dict[str, list]:
     """Ray Data task: read chunks -> rows and Skips (Stage 2), timed."""
+    start_worker()
     ensure_worker(options)
     out: dict[str, list] = {"chunk": [], "payload": [], "read_s": [], "simulate_s": []}
     for k, blob, read_s in zip(batch["chunk"], batch["payload"], batch["read_s"]):

@@ -22,6 +22,34 @@ DEGREE = 5
 _K1 = DEGREE + 1
 
 
+# ---------------------------------------------------------------- numpy's summation
+
+@njit(cache=True, error_model="numpy")
+def pairwise_sum(a):
+    """``np.sum`` of a 1-D float64 array, operation for operation (numpy's pairwise summation:
+    eight running sums per block of at most 128 values, blocks halved on a multiple of eight), so
+    that compiled code can reproduce numpy's sums and means bit for bit."""
+    n = a.shape[0]
+    if n < 8:
+        s = 0.0
+        for i in range(n):
+            s += a[i]
+        return s
+    if n <= 128:
+        r = a[:8].copy()
+        m = n - n % 8
+        for i in range(8, m, 8):
+            for j in range(8):
+                r[j] += a[i + j]
+        s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for i in range(m, n):
+            s += a[i]
+        return s
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(a[:half]) + pairwise_sum(a[half:])
+
+
 # ---------------------------------------------------------------- low-pass
 
 @njit(cache=True, error_model="numpy")

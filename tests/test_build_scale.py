@@ -8,6 +8,7 @@ import random
 import tracemalloc
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from imu2safety.builders.build import build
@@ -115,3 +116,46 @@ def test_figure_examples_keep_their_own_samples_not_their_shards(utd_dir, tmp_pa
     build(_opts(utd_dir, out), progress=False)
     chosen = choose_examples(out, "utd-mhad")
     assert chosen and all(ex["imu"].base is None and ex["imu"].flags.owndata for ex in chosen.values())
+
+
+def test_build_runs_with_the_build_gc_thresholds_and_restores_the_callers(utd_dir, tmp_path, monkeypatch):
+    import gc
+    import os
+
+    from imu2safety.builders import build as build_module
+    from imu2safety.builders.pool import BUILD_GC_THRESHOLD, worker_pool
+
+    assert BUILD_GC_THRESHOLD != gc.get_threshold()
+    seen = []
+    finish = build_module._finish_instructions
+
+    def spy(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "_finish_instructions", spy)
+    before = gc.get_threshold()
+    build(_opts(utd_dir, tmp_path / "a"), progress=False)
+    assert seen == [BUILD_GC_THRESHOLD] and gc.get_threshold() == before
+    # the workers: the build's thresholds for their life, and the caller's initializer still runs
+    with worker_pool(2, os.chdir, (str(tmp_path),)) as pool:
+        got = [pool.apply_async(gc.get_threshold).get() for _ in range(4)]
+        cwd = pool.apply_async(os.getcwd).get()
+    assert got == [BUILD_GC_THRESHOLD] * 4 and cwd == str(tmp_path)
+    assert gc.get_threshold() == before
+
+
+def test_example_choice_is_remembered_only_while_the_shards_are_unchanged(utd_dir, tmp_path):
+    from imu2safety.builders.dataset import card
+    from imu2safety.builders.dataset.layout import shard_paths
+
+    out = tmp_path / "a"
+    build(_opts(utd_dir, out), progress=False)
+    first = card.choose_examples(out, "utd-mhad")
+    assert card.choose_examples(out, "utd-mhad") is first  # (the card's captions: no second read)
+    chosen = {ex["id"] for ex in first.values()}
+    shard = next(p for split in ("train", "validation", "test")
+                 for p in shard_paths(out, "utd-mhad", split) if chosen & set(pq.read_table(p, columns=["id"])["id"].to_pylist()))
+    shard.unlink()
+    again = card.choose_examples(out, "utd-mhad")
+    assert again is not first and {ex["id"] for ex in again.values()} != chosen

@@ -85,6 +85,26 @@ def test_stats_json_holds_exact_per_channel_statistics_per_split(built, tmp_path
         assert s["min"] == x.min(0).tolist() and s["max"] == x.max(0).tolist()
 
 
+def test_stats_recorded_at_commit_equal_stats_read_from_the_shards(built):
+    """Finalizing combines the per-shard statistics recorded when each chunk was committed (no
+    second read of every sample); they are the statistics of the shards on disk, bit for bit,
+    and a shard without a record (an older progress log) is read instead."""
+    from imu2safety.builders.dataset.writer import DatasetWriter, split_stats
+
+    stats = json.loads((built / "meta" / "stats.json").read_text())["configs"]["utd-mhad"]
+    assert split_stats(built, "utd-mhad") == stats  # every shard read
+    head = json.loads((built / "meta" / "progress_utd-mhad.json").read_text().splitlines()[0])
+    writer = DatasetWriter(built, "utd-mhad", head["chunk_inputs"], source="utd-mhad",
+                           build_key=head["build_key"])
+    known = {(split, r.chunk): (r.rows[split], r.imu_stats[split])
+             for r in writer.records() for split in r.imu_stats}
+    assert known and all(v[1] is not None for v in known.values())
+    assert split_stats(built, "utd-mhad", known) == stats
+    first = sorted(known)[0]
+    partly = {k: v for k, v in known.items() if k != first}  # one shard left to be read
+    assert split_stats(built, "utd-mhad", partly) == stats
+
+
 # ---- item 16 -------------------------------------------------------------------------------------
 
 def _front(card: str) -> dict:

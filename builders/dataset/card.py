@@ -7,6 +7,7 @@ builds give identical bytes.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import textwrap
@@ -21,8 +22,8 @@ import yaml
 
 from ..labels import HAZARD_NAMES, SOURCE_EXCLUDED, SOURCE_LABELS
 from .layout import (
-    CARD_PATH, DATA_GLOB, FIGURE_PATH, LICENSE_PATH, REPORT_PATH, DatasetInfo, shard_paths,
-    write_bytes_atomic,
+    CARD_PATH, DATA_GLOB, FIGURE_PATH, LICENSE_PATH, REPORT_PATH, DatasetInfo, read_shard,
+    shard_paths, write_bytes_atomic,
 )
 from ..records import SPLITS
 from .schema import COLUMN_DOCS, FACT_DOCS, imu_arrays
@@ -344,6 +345,16 @@ def _peak(imu: np.ndarray) -> float:
 
 
 def choose_examples(dataset_dir: str | Path, config: str) -> dict[str, dict[str, Any]]:
+    """hazard -> the row its example figure shows, chosen to show the class (``_choose_examples``;
+    remembered for the shards as they are on disk: finalizing asks twice, for the figures and
+    for the card's captions, and the first choice reads every shard with an underfull class)."""
+    paths = [p for split in SPLITS for p in shard_paths(dataset_dir, config, split)]
+    signature = tuple((p.name, st.st_size, st.st_mtime_ns) for p in paths for st in [p.stat()])
+    return _choose_examples(str(Path(dataset_dir).resolve()), config, signature)
+
+
+@functools.lru_cache(maxsize=4)
+def _choose_examples(dataset_dir: str, config: str, signature: tuple) -> dict[str, dict[str, Any]]:
     """hazard -> the row its example figure shows, chosen to show the class.
 
     Looks at the first ``FIGURE_CANDIDATES`` rows of each hazard (train, validation, test order):
@@ -355,12 +366,12 @@ def choose_examples(dataset_dir: str | Path, config: str) -> dict[str, dict[str,
     seen: dict[str, list[dict[str, Any]]] = {}
     for split in SPLITS:
         for path in shard_paths(dataset_dir, config, split):
-            hazards = pq.read_table(path, columns=["hazard"])["hazard"].to_numpy()
+            hazards = read_shard(path, columns=["hazard"])["hazard"].to_numpy()
             wanted = [h for h in np.unique(hazards)
                       if len(seen.get(HAZARD_NAMES[int(h)], [])) < FIGURE_CANDIDATES]
             if not wanted:
                 continue
-            table = pq.read_table(path, columns=columns)
+            table = read_shard(path, columns=columns)
             values, offsets = imu_arrays(table["imu"])
             for k in np.flatnonzero(np.isin(hazards, wanted)):
                 name = HAZARD_NAMES[int(hazards[k])]

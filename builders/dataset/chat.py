@@ -18,11 +18,10 @@ import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import pyarrow.parquet as pq
 
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
-from .layout import TMP_SUFFIX, load_info, shard_paths
+from .layout import TMP_SUFFIX, load_info, read_shard, shard_paths
 
 _ID_RE = re.compile(r"`([^`]+)`")
 
@@ -31,7 +30,7 @@ def chat_records(dataset_dir: str | Path, config: str, splits: Sequence[str] = S
     """The export's records (module docstring), one shard at a time."""
     for split in splits:
         for path in shard_paths(dataset_dir, config, split):
-            t = pq.read_table(path, columns=["id", "hazard", "safe", "activity", "instructions"])
+            t = read_shard(path, columns=["id", "hazard", "safe", "activity", "instructions"])
             for cid, h, safe, act, pairs in zip(*(t[c].to_pylist() for c in t.column_names)):
                 for p in pairs:
                     named = [cid] + [x for x in dict.fromkeys(_ID_RE.findall(p["instruction"] + p["response"]))

@@ -44,7 +44,7 @@ from ..labels import HAZARD_NAMES
 from .layout import (
     CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH,
     STATS_PATH, TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
-    fsync_dir, load_info, parse_shard_name, save_info, shard_paths, write_bytes_atomic,
+    fsync_dir, load_info, parse_shard_name, read_shard, save_info, shard_paths, write_bytes_atomic,
 )
 from ..keyset import KeySet, key
 from ..records import SPLITS, Skip
@@ -70,6 +70,9 @@ class ChunkRecord:
     class_counts: split -> hazard -> rows.
     skips: {"input": input name, "item": what was skipped, "reason": why}, in input order.
     digests: input name -> sha256 of the input's bytes when it was read (checked on resume).
+    imu_stats: split -> the shard's ``shard_stats`` as JSON lists (None: no samples), so that
+        finalizing does not read every shard's samples again (absent in logs of an older
+        imu2safety: those shards are read).
     """
 
     chunk: int
@@ -78,10 +81,11 @@ class ChunkRecord:
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     skips: list[dict[str, str]] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)
+    imu_stats: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "rows": self.rows, "class_counts": self.class_counts,
-                "skips": self.skips, "digests": self.digests}
+                "skips": self.skips, "digests": self.digests, "imu_stats": self.imu_stats}
 
 
 @dataclass
@@ -359,7 +363,7 @@ class DatasetWriter:
         for split in SPLITS:
             for p in shard_paths(self.output_dir, self.config, split):
                 if parse_shard_name(p.name)[1] in self._chunks:
-                    yield pq.read_table(p, columns=["id"])["id"].to_pylist()
+                    yield read_shard(p, columns=["id"])["id"].to_pylist()
 
     def write_chunk(self, chunk: int,
                     results: Mapping[str, Sequence[Mapping[str, Any] | Skip]],
@@ -413,6 +417,9 @@ class DatasetWriter:
             write_parquet_atomic(table, self.output_dir / data_path(self.config, split, chunk),
                                  self.row_group_bytes)
             record.rows[split] = table.num_rows
+            stats = shard_stats(imu_arrays(table["imu"])[0])
+            record.imu_stats[split] = None if stats is None else {
+                k: v if k == "n" else v.tolist() for k, v in stats.items()}
             hazards = Counter(table["hazard"].to_pylist())
             record.class_counts[split] = {HAZARD_NAMES[h]: n for h, n in sorted(hazards.items())}
         fsync_dir(self.data_dir)
@@ -444,7 +451,7 @@ class DatasetWriter:
                 n = pq.read_metadata(p).num_rows
                 if n != expected[k]:
                     raise ValueError(f"{p} holds {n} rows, progress says {expected[k]}; rebuild the config")
-                shard_ids = pq.read_table(p, columns=["id"])["id"].to_pylist()
+                shard_ids = read_shard(p, columns=["id"])["id"].to_pylist()
                 firsts = ids.add([key(i) for i in shard_ids])
                 dup += [i for i, first in zip(shard_ids, firsts) if first is not None]
         dup = sorted(set(dup))
@@ -519,7 +526,9 @@ class DatasetWriter:
             content_sha256=self._content_sha256(),
         )
         save_info(self.output_dir, info)
-        write_stats(self.output_dir, self.config, split_stats(self.output_dir, self.config))
+        known = {(split, r.chunk): (r.rows[split], r.imu_stats[split])
+                 for r in self.records() for split in r.imu_stats}
+        write_stats(self.output_dir, self.config, split_stats(self.output_dir, self.config, known))
         write_figures(self.output_dir, self.config)
         write_card(self.output_dir, info, repo_id=repo_id)
         logger.info("config %s: %d inputs, %d written, %d skipped; rows %s", self.config,
@@ -538,26 +547,45 @@ def _combine(a: dict, b: dict) -> dict:
             "min": np.minimum(a["min"], b["min"]), "max": np.maximum(a["max"], b["max"])}
 
 
-def split_stats(dataset_dir: str | Path, config: str) -> dict[str, dict[str, Any]]:
-    """Per-channel statistics of ``imu`` for every split of ``config``, read shard by shard.
+def shard_stats(values: np.ndarray) -> dict[str, Any] | None:
+    """{"n", "mean", "m2" (sum of squared deviations), "min", "max"} per channel of one shard's
+    samples ``values`` (M, 6) (``schema.imu_arrays``), float64; None when it holds none."""
+    if len(values) == 0:
+        return None
+    x = values.astype(np.float64)
+    mean = x.mean(axis=0)
+    return {"n": len(x), "mean": mean, "m2": ((x - mean) ** 2).sum(axis=0),
+            "min": x.min(axis=0), "max": x.max(axis=0)}
 
+
+def split_stats(dataset_dir: str | Path, config: str,
+                known: Mapping[tuple[str, int], tuple[int, Mapping[str, Any] | None]] | None = None
+                ) -> dict[str, dict[str, Any]]:
+    """Per-channel statistics of ``imu`` for every split of ``config``, shard by shard: each
+    shard's ``shard_stats`` combined in shard order.
+
+    known: (split, chunk) -> (rows, ``shard_stats`` as JSON lists or None) recorded when the
+    shard was written (``ChunkRecord.imu_stats``); other shards are read.
     split -> {"clips", "samples", "mean", "std" (population), "min", "max"}; the lists follow
     ``schema.IMU_CHANNELS`` (m/s^2 for ax ay az, rad/s for gx gy gz), float64 sums.
     """
+    known = known or {}
     out = {}
     for split in SPLITS:
         acc = {"n": 0}
         clips = 0
         for path in shard_paths(dataset_dir, config, split):
-            table = pq.read_table(path, columns=["imu"])
-            values, _ = imu_arrays(table["imu"])
-            clips += table.num_rows
-            if len(values) == 0:
-                continue
-            x = values.astype(np.float64)
-            mean = x.mean(axis=0)
-            acc = _combine(acc, {"n": len(x), "mean": mean, "m2": ((x - mean) ** 2).sum(axis=0),
-                                 "min": x.min(axis=0), "max": x.max(axis=0)})
+            recorded = known.get((split, parse_shard_name(path.name)[1]))
+            if recorded is not None:
+                rows, stats = recorded
+                stats = None if stats is None else {
+                    k: v if k == "n" else np.asarray(v, np.float64) for k, v in stats.items()}
+            else:
+                table = read_shard(path, columns=["imu"])
+                rows, stats = table.num_rows, shard_stats(imu_arrays(table["imu"])[0])
+            clips += rows
+            if stats is not None:
+                acc = _combine(acc, stats)
         if clips:
             n = acc["n"]
             out[split] = {
@@ -595,4 +623,4 @@ def read_split(dataset_dir: str | Path, config: str, split: str,
         schema = FEATURES.arrow_schema
         fields = [schema.field(c) for c in (columns or schema.names)]
         return pa.schema(fields, metadata=schema.metadata).empty_table()
-    return pa.concat_tables([pq.read_table(p, columns=columns) for p in paths])
+    return pa.concat_tables([read_shard(p, columns=columns) for p in paths])

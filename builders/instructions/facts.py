@@ -50,6 +50,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from numba import njit
+
+from ...simulator.kernels import pairwise_sum
 
 G = 9.80665
 AXES = ("x", "y", "z")
@@ -129,25 +132,145 @@ class FactOptions:
 _DEFAULT_OPTIONS = FactOptions()  # (frozen) made once: its checks cost more than most facts
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) index pairs of the True runs of a 1-D bool array."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
-
-
-def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving mean with a window of ``width`` samples (shrinks at the ends)."""
-    width = max(1, int(width))
-    c = np.concatenate([[0.0], np.cumsum(x)])
-    i = np.arange(len(x))
-    lo = np.clip(i - width // 2, 0, len(x))
-    hi = np.clip(i - width // 2 + width, 0, len(x))
-    return (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
-
-
 def _rms(x: np.ndarray) -> float | None:
     return float(np.sqrt(np.mean(x * x))) if len(x) >= 2 else None
+
+
+@njit(cache=True, error_model="numpy")
+def _runs(mask):
+    """(K, 2) [start, stop) of the True runs of a 1-D bool array."""
+    n = mask.shape[0]
+    out = np.empty((n // 2 + 1, 2), np.int64)
+    k, i = 0, 0
+    while i < n:
+        if mask[i]:
+            j = i
+            while j < n and mask[j]:
+                j += 1
+            out[k, 0], out[k, 1] = i, j
+            k += 1
+            i = j
+        else:
+            i += 1
+    return out[:k]
+
+
+@njit(cache=True, error_model="numpy")
+def _moving_mean(x, width):
+    """Centred moving mean of x (n,) with a window of ``width`` >= 1 samples (shrinking at the
+    ends): differences of the running sum, as numpy's cumsum adds them."""
+    n = x.shape[0]
+    c = np.empty(n + 1)
+    c[0] = 0.0
+    acc = 0.0
+    for i in range(n):
+        acc = x[i] if i == 0 else acc + x[i]
+        c[i + 1] = acc
+    out = np.empty(n)
+    for i in range(n):
+        lo = min(max(i - width // 2, 0), n)
+        hi = min(max(i - width // 2 + width, 0), n)
+        out[i] = (c[hi] - c[lo]) / max(hi - lo, 1)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _signal_stats(imu, g):
+    """The plain statistics of imu (N, 6) float64, each bit for bit as the numpy expression it
+    replaces (one compiled call instead of some twenty): |a| and |w| (N,) (``np.linalg.norm(.,
+    axis=1)``: (x0^2 + x1^2) + x2^2) and ``stats`` (14,): 0 all finite / 1 not; the largest
+    channel ``std(axis=0)`` (sums row by row); peak |a| index; its axis (first largest |a_i|);
+    min |a|; RMS of |a| - g (N >= 2; squares summed pairwise, as ``np.mean``); peak |w| index;
+    per axis peak |w_i| (3) and mean |w_i| (3, ``.mean()`` of the column: pairwise); the axis of
+    the largest ``mean(axis=0)`` (sums row by row)."""
+    n = imu.shape[0]
+    stats = np.zeros(14)
+    finite = True
+    for i in range(n):
+        for c in range(6):
+            finite &= np.isfinite(imu[i, c])
+    stats[0] = 0.0 if finite else 1.0
+    if not finite:
+        return np.empty(0), np.empty(0), stats
+    a = np.empty(n)
+    w = np.empty(n)
+    for i in range(n):
+        a[i] = np.sqrt((imu[i, 0] * imu[i, 0] + imu[i, 1] * imu[i, 1]) + imu[i, 2] * imu[i, 2])
+        w[i] = np.sqrt((imu[i, 3] * imu[i, 3] + imu[i, 4] * imu[i, 4]) + imu[i, 5] * imu[i, 5])
+    # std(axis=0): means and squared deviations summed row by row
+    mean = np.zeros(6)
+    for i in range(n):
+        for c in range(6):
+            mean[c] = imu[i, c] if i == 0 else mean[c] + imu[i, c]
+    mean /= n
+    var = np.zeros(6)
+    for i in range(n):
+        for c in range(6):
+            d = imu[i, c] - mean[c]
+            var[c] = d * d if i == 0 else var[c] + d * d
+    top = 0.0
+    for c in range(6):
+        top = max(top, np.sqrt(var[c] / n))
+    stats[1] = top
+    ip = np.argmax(a)
+    stats[2] = ip
+    best = 0
+    for c in range(1, 3):
+        if abs(imu[ip, c]) > abs(imu[ip, best]):
+            best = c
+    stats[3] = best
+    stats[4] = a.min()
+    if n >= 2:
+        sq = np.empty(n)
+        for i in range(n):
+            x = a[i] - g
+            sq[i] = x * x
+        stats[5] = np.sqrt(pairwise_sum(sq) / n)
+    stats[6] = np.argmax(w)
+    col = np.empty(n)
+    rows = np.zeros(3)
+    for c in range(3):
+        peak = 0.0
+        for i in range(n):
+            v = abs(imu[i, 3 + c])
+            col[i] = v
+            peak = v if i == 0 else max(peak, v)
+            rows[c] = v if i == 0 else rows[c] + v
+        stats[7 + c] = peak
+        stats[10 + c] = pairwise_sum(col) / n
+    rows /= n
+    stats[13] = np.argmax(rows)
+    return a, w, stats
+
+
+@njit(cache=True, error_model="numpy")
+def _jerk(a, dt, ip, half):
+    """Largest |np.gradient(a, dt)| within ``half`` samples of index ip (len(a) >= 3)."""
+    n = a.shape[0]
+    top = 0.0
+    for i in range(max(0, ip - half), min(n, ip + half + 1)):
+        if i == 0:
+            d = (a[1] - a[0]) / dt
+        elif i == n - 1:
+            d = (a[n - 1] - a[n - 2]) / dt
+        else:
+            d = (a[i + 1] - a[i - 1]) / (2.0 * dt)
+        d = abs(d)
+        top = d if i == max(0, ip - half) else max(top, d)
+    return top
+
+
+@njit(cache=True, error_model="numpy")
+def _still_mask(a, w, g, width, acc_tol, gyro_tol):
+    """Where the centred moving means of ||a| - g| and of |w| are within their tolerances."""
+    dev = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        dev[i] = abs(a[i] - g)
+    ma, mw = _moving_mean(dev, width), _moving_mean(w, width)
+    out = np.empty(a.shape[0], np.bool_)
+    for i in range(a.shape[0]):
+        out[i] = (ma[i] <= acc_tol) & (mw[i] <= gyro_tol)
+    return out
 
 
 def _dominant_frequency(acc_norm: np.ndarray, rate: float, o: FactOptions) -> tuple[float, float] | None:
@@ -184,37 +307,35 @@ def compute_facts(imu: np.ndarray, sample_rate_hz: float, options: FactOptions |
     Raises ValueError for a wrong shape, a non-positive rate or non-finite samples.
     """
     o = options or _DEFAULT_OPTIONS
-    imu = np.asarray(imu, dtype=np.float64)
+    imu = np.ascontiguousarray(imu, dtype=np.float64)
     rate = float(sample_rate_hz)
     if imu.ndim != 2 or imu.shape[1] != 6 or len(imu) < 1:
         raise ValueError(f"imu must be (N>=1, 6), got shape {imu.shape}")
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"sample_rate_hz must be positive, got {sample_rate_hz!r}")
-    if not np.isfinite(imu).all():
+    a, w, st = _signal_stats(imu, G)
+    if st[0]:
         raise ValueError("imu holds NaN or Inf; facts need finite samples")
     n = len(imu)
-    acc, gyr = imu[:, :3], imu[:, 3:]
-    a = np.linalg.norm(acc, axis=1)
-    w = np.linalg.norm(gyr, axis=1)
+    acc = imu[:, :3]
     t = lambda i: float(i) / rate  # noqa: E731
-    flat = bool((imu.std(axis=0) < o.flat_std).all()) if n > 1 else True
+    flat = bool(st[1] < o.flat_std) if n > 1 else True
     f: dict[str, Any] = dict.fromkeys(FACT_FIELDS)
-    ip = int(np.argmax(a))
+    ip = int(st[2])
     f.update(duration_s=n / rate, sample_rate_hz=rate, n_samples=n, peak_accel_ms2=float(a[ip]),
-             peak_accel_time_s=t(ip), peak_accel_axis=AXES[int(np.argmax(np.abs(acc[ip])))],
-             min_accel_ms2=float(a.min()), rms_accel_ms2=_rms(a - G) if n >= 2 else None)
-    iw = int(np.argmax(w))
+             peak_accel_time_s=t(ip), peak_accel_axis=AXES[int(st[3])],
+             min_accel_ms2=float(st[4]), rms_accel_ms2=float(st[5]) if n >= 2 else None)
+    iw = int(st[6])
     f.update(peak_gyro_rads=float(w[iw]), peak_gyro_time_s=t(iw))
-    abs_g = np.abs(gyr)
     for k, ax in enumerate(AXES):
-        f[f"gyro_peak_{ax}_rads"] = float(abs_g[:, k].max())
-        f[f"gyro_mean_{ax}_rads"] = float(abs_g[:, k].mean())
-    f["gyro_dominant_axis"] = AXES[int(np.argmax(abs_g.mean(axis=0)))] if f["peak_gyro_rads"] > 0 else None
+        f[f"gyro_peak_{ax}_rads"] = float(st[7 + k])
+        f[f"gyro_mean_{ax}_rads"] = float(st[10 + k])
+    f["gyro_dominant_axis"] = AXES[int(st[13])] if f["peak_gyro_rads"] > 0 else None
 
     # free fall
     falls: list[tuple[int, int]] = []
     if not flat:
-        for s, e in _runs(a < o.free_fall_threshold_ms2):
+        for s, e in _runs(a < o.free_fall_threshold_ms2).tolist():
             if o.min_free_fall_s - 1e-9 <= (e - s) / rate <= o.max_free_fall_s + 1e-9:
                 falls.append((s, e))
     f["free_fall_s"] = sum(e - s for s, e in falls) / rate
@@ -228,19 +349,17 @@ def compute_facts(imu: np.ndarray, sample_rate_hz: float, options: FactOptions |
     if not flat and a[ip] >= o.impact_threshold_ms2:
         f.update(impact_ms2=float(a[ip]), impact_time_s=t(ip))
         if n >= 3:
-            da = np.abs(np.gradient(a, 1.0 / rate))
             half = max(1, int(round(o.jerk_window_s * rate)))
-            f["impact_jerk_ms3"] = float(da[max(0, ip - half):ip + half + 1].max())
+            f["impact_jerk_ms3"] = float(_jerk(a, 1.0 / rate, ip, half))
         start = ip
         leading = [(s, e) for s, e in falls if e <= ip and (ip - e) / rate <= o.fall_to_impact_s]
         if leading:
             start = leading[-1][0]
         ev = (start, ip)
-        width = int(round(o.still_window_s * rate))
-        still = (_moving_mean(np.abs(a - G), width) <= o.still_accel_tol_ms2) & \
-                (_moving_mean(w, width) <= o.still_gyro_tol_rads)
+        width = max(1, int(round(o.still_window_s * rate)))
+        still = _still_mask(a, w, G, width, o.still_accel_tol_ms2, o.still_gyro_tol_rads)
         f["still_after_impact_s"] = 0.0
-        for s, e in _runs(still):
+        for s, e in _runs(still).tolist():
             if s <= ip:
                 continue
             if (s - ip) / rate > o.still_search_s:

@@ -14,6 +14,7 @@ labels in double quotes (``hazard "falling"``, ``activity "walking"``), as the c
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -160,8 +161,10 @@ class _Pick:
 _WORDS = 16
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def _fmt(value: float, unit: str) -> str:
-    """``fmt`` with the number marked (the texts here are *marked*: ``checker.unmark``)."""
+    """``fmt`` with the number marked (the texts here are *marked*: ``checker.unmark``). (Cached: a
+    clip's facts are written in several pairs, and as a partner's in others.)"""
     return fmt(value, unit, marked=True)
 
 

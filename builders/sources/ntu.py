@@ -35,6 +35,7 @@ from numba import njit
 import pyarrow.csv as pacsv
 
 from ...simulator.joints import JOINT_SETS
+from ...simulator.kernels import pairwise_sum
 from ...simulator.cutoff import CUTOFF_BY_KIND
 from ...simulator.motion import Motion
 from ..labels import lookup
@@ -269,8 +270,7 @@ def rank_bodies(skeleton: Skeleton) -> list[str]:
     keep = np.flatnonzero(2 * counts >= counts.max())
     if keep.size == 1:  # one candidate (most files): its motion decides nothing
         return [str(ids[keep[0]])]
-    tracked = (skeleton.state > 0) & (skeleton.xyz[..., 2] > 0)
-    motion = {k: _motion_energy(skeleton.xyz[code == k], tracked[code == k]) for k in keep}
+    motion = {k: _body_energy(skeleton.xyz, skeleton.state, code, k) for k in keep}
     order = sorted(keep, key=lambda k: (-motion[k], -counts[k], first[k]))
     return [str(ids[k]) for k in order]
 
@@ -379,7 +379,8 @@ def _tracking_state(values: np.ndarray) -> np.ndarray:
 
 
 def _motion_energy(xyz: np.ndarray, tracked: np.ndarray) -> float:
-    """Summed variance over frames of every tracked joint coordinate, m^2."""
+    """Summed variance over frames of every tracked joint coordinate, m^2: the definition, in
+    numpy (``rank_bodies`` runs ``_body_energy``, equal to it bit for bit)."""
     w = tracked[..., None].astype(np.float64)
     n = w.sum(axis=0)
     x = np.where(tracked[..., None], xyz, 0.0)
@@ -387,6 +388,41 @@ def _motion_energy(xyz: np.ndarray, tracked: np.ndarray) -> float:
         mean = (w * x).sum(axis=0) / n
         var = (w * (x - mean) ** 2).sum(axis=0) / n
     return float(np.nansum(np.where(n > 0, var, 0.0)))
+
+
+@njit(cache=True, error_model="numpy")
+def _body_energy(xyz, state, code, k):
+    """``_motion_energy`` of the records of body code ``k`` (xyz (R, 25, 3), state (R, 25),
+    code (R,)), its joints tracked where state > 0 and z > 0: one pass and no copies, the same
+    arithmetic in the same order (numpy sums over frames one after another, and ``nansum`` of
+    the 75 variances pairwise, as ``kernels.pairwise_sum``)."""
+    n = np.zeros((NUM_JOINTS, 3))
+    total = np.zeros((NUM_JOINTS, 3))
+    for r in range(code.shape[0]):
+        if code[r] != k:
+            continue
+        for j in range(NUM_JOINTS):
+            on = state[r, j] > 0 and xyz[r, j, 2] > 0
+            for c in range(3):
+                if on:
+                    n[j, c] += 1.0
+                    total[j, c] += xyz[r, j, c]
+    mean = total / n
+    var = np.zeros((NUM_JOINTS, 3))
+    for r in range(code.shape[0]):
+        if code[r] != k:
+            continue
+        for j in range(NUM_JOINTS):
+            on = state[r, j] > 0 and xyz[r, j, 2] > 0
+            for c in range(3):
+                d = (xyz[r, j, c] if on else 0.0) - mean[j, c]
+                var[j, c] += (1.0 if on else 0.0) * (d * d)
+    out = np.empty(NUM_JOINTS * 3)
+    for j in range(NUM_JOINTS):
+        for c in range(3):
+            v = var[j, c] / n[j, c] if n[j, c] > 0 else 0.0
+            out[j * 3 + c] = 0.0 if np.isnan(v) else v
+    return pairwise_sum(out)
 
 
 @functools.lru_cache(maxsize=8)
@@ -557,7 +593,7 @@ def _number(buf, i, pow10):
     return True, -v if neg else v, i
 
 
-# Word-at-a-time constants (``_line_starts``): bytes as little-endian uint64 words.
+# Word-at-a-time constants (``_line_count``): bytes as little-endian uint64 words.
 _HIGH = np.uint64(0x8080808080808080)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 _TOKEN = np.uint64(0x5F5F5F5F5F5F5F5F)  # byte + 0x5F has its high bit set iff byte >= 0x21
@@ -566,18 +602,19 @@ _BYTE_INDEX = np.uint64(0x0001020304050607)
 
 
 @njit(cache=True, error_model="numpy")
-def _line_starts(words, pos, starts):
-    """(token count, position of the line's newline) of the line at byte pos, token starts into
-    ``starts``; count -1 when there are more tokens than it holds, -2 when the line runs past
-    the last whole word (the caller scans it byte by byte). ``_plain`` input as words
+def _line_count(words, pos):
+    """(token count, position of the line's newline) of the line at byte pos; -2 when the line
+    runs past the last whole word (the caller scans it byte by byte). ``_plain`` input as words
     (``_words``): eight bytes at a time, a token byte is one >= 0x21 (no carry crosses a byte, all
-    bytes being <= 0x7E), a start one whose predecessor is not."""
+    bytes being <= 0x7E), a start one whose predecessor is not; a word's starts are counted at
+    once (a multiply sums its eight start bits), with no branch per token."""
     s7, s8, s56, one = np.uint64(7), np.uint64(8), np.uint64(56), np.uint64(1)
+    ones = np.uint64(0x0101010101010101)
     nw = words.shape[0]
     wi = pos >> 3
     first = ~np.uint64(0) << (s8 * np.uint64(pos & 7))  # bytes before pos are not this line's
     carry = np.uint64(0)
-    k = 0
+    k = np.uint64(0)
     while True:
         if wi >= nw:
             return -2, 0
@@ -590,15 +627,9 @@ def _line_starts(words, pos, starts):
         if nl:
             lownl = nl & (~nl + one)
             s &= lownl - one
-        while s:
-            low = s & (~s + one)
-            if k == starts.shape[0]:
-                return -1, 0
-            starts[k] = wi * 8 + np.int64(((low >> s7) * _BYTE_INDEX) >> s56)
-            k += 1
-            s ^= low
-        if nl:
-            return k, wi * 8 + np.int64(((lownl >> s7) * _BYTE_INDEX) >> s56)
+            k += ((s >> s7) * ones) >> s56
+            return np.int64(k), wi * 8 + np.int64(((lownl >> s7) * _BYTE_INDEX) >> s56)
+        k += ((s >> s7) * ones) >> s56
         carry = t >> s56  # bit 7 set: the word's last byte belongs to a token
         wi += 1
 
@@ -608,26 +639,38 @@ def _joint_line(buf, words, pos, xyz, state, row, pow10, starts, ends):
     """One joint line at buf[pos] (``_plain`` input): x y z into xyz[row], the trackingState into
     state[row] (2 and 1 kept, any other value 0, as ``_tracking_state``). Returns
     where the next line starts, or -1 when the line is not in the usual layout (other token
-    count, a number ``_float`` does not take). starts, ends: (13,) scratch."""
-    k, newline = _line_starts(words, pos, starts)
+    count, a number ``_float`` does not take). starts, ends: (13,) scratch. x y z are the line's
+    first three tokens, the trackingState its last (the blank-free run before the newline and
+    any trailing blanks): only those are found and parsed."""
+    k, newline = _line_count(words, pos)
     if k == -2:  # the file's last bytes
         k, after = _tokens(buf, pos, starts, ends)
         newline = after - 1
     if k != 12:
         return -1
-    for col in range(4):
-        ok, v, end = _number(buf, starts[col if col < 3 else 11], pow10)
+    i = pos
+    for col in range(3):
+        while _blank(buf[i]):
+            i += 1
+        ok, v, i = _number(buf, i, pow10)
         if not ok:
             return -1
-        if col < 3:
-            xyz[row, col] = v
-        else:
-            state[row] = 2 if v == 2.0 else (1 if v == 1.0 else 0)
+        xyz[row, col] = v
+    e = newline
+    while _blank(buf[e - 1]):
+        e -= 1
+    a = e - 1
+    while not _blank(buf[a - 1]):  # (twelve tokens: a blank precedes the last)
+        a -= 1
+    ok, v, end = _number(buf, a, pow10)
+    if not ok:
+        return -1
+    state[row] = 2 if v == 2.0 else (1 if v == 1.0 else 0)
     return newline + 1
 
 
 def _words(data: bytes) -> np.ndarray:
-    """The whole little-endian uint64 words of ``data`` (a view), for ``_line_starts``."""
+    """The whole little-endian uint64 words of ``data`` (a view), for ``_line_count``."""
     return np.frombuffer(data, dtype="<u8", count=len(data) // 8)
 
 
