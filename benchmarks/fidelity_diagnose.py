@@ -7,15 +7,20 @@ it prints:
 
 1. **Clip lengths** (s) per set and class: whole-clip statistics depend on how much of the clip
    an event fills;
-2. **Device facts** read off the real recordings: largest |value| per sensor and the share of
-   samples piled up within 0.2 % of it (saturation), the finest step between distinct values
-   (output resolution), the 10th percentile of |gyro| (a still device reads ~0);
+2. **Device facts** read off the recordings (after the readers' resampling to 50 Hz): largest
+   |value| per sensor and the share of samples piled up within 0.2 % of it (saturation), the
+   10th percentile of |gyro| (a still device reads ~0);
 3. **Errors per class** of the reference random forest (TSTR, held-out subjects), with the
    variant's calibration fitted per fold as the report does;
 4. **The features the forest leans on** (fitted on every synthetic clip after the variant's
    calibration on every real SmartFallMM clip: a diagnosis, not a held-out figure), with their
    medians for synthetic falls / not-falls, real SmartFallMM falls it gets right / misses,
-   real not-falls, and WEDA-FALL falls / not-falls.
+   real not-falls, and WEDA-FALL falls / not-falls;
+5. **Posture at the clip's end**: share of clips whose last 15 % reads |ax| < 5 m/s^2 (the
+   forearm far from vertical, e.g. lying after a fall) per set and class;
+6. **Real-to-real ceiling**: the same classifiers trained on the *real* SmartFallMM watch clips
+   (all subjects) and tested on WEDA-FALL, without and with the target maps (no simulation):
+   what SmartFallMM's activities can teach about WEDA-FALL's at best.
 
     python benchmarks/fidelity_diagnose.py [--data ../shared/data] [--variant screened+tcal]
 """
@@ -54,9 +59,7 @@ def device_facts(name: str, arrs: list[np.ndarray]) -> str:
     for label, cols in (("accel", slice(0, 3)), ("gyro", slice(3, 6))):
         v = np.abs(x[:, cols])
         top = float(v.max())
-        steps = np.diff(np.unique(np.round(x[:, cols], 6)))
-        parts.append(f"{label} max {top:.2f}, at max {np.mean(v >= 0.998 * top) * 100:.3f} %, "
-                     f"step {np.median(steps[:1000]) if len(steps) else 0:.4g}")
+        parts.append(f"{label} max {top:.2f}, at max {np.mean(v >= 0.998 * top) * 100:.3f} %")
     g10 = np.percentile(np.linalg.norm(x[:, 3:], axis=1), 10)
     return f"  {name:14s} " + "; ".join(parts) + f"; |gyro| p10 {g10:.3f} rad/s"
 
@@ -98,6 +101,31 @@ def feature_table(sfm: fr.SourceData, syn: list[tuple], weda: fr.SourceData, cal
     return out
 
 
+def end_posture(arrs: list[np.ndarray]) -> float:
+    """Share of clips whose median ax over the last 15 % is within +-5 m/s^2."""
+    return float(np.mean([abs(np.median(a[int(0.85 * len(a)):, 0])) < 5 for a in arrs]))
+
+
+def real_to_real(sfm: fr.SourceData, weda: fr.SourceData) -> list[str]:
+    """Classifiers trained on every real SmartFallMM clip, tested on WEDA-FALL (docstring item 6)."""
+    reals = [c for c in sfm.clips if c.real is not None]
+    xr = np.array([tstr.features(c.real) for c in reals])
+    yr = np.array([c.fall for c in reals])
+    xw = np.array([tstr.features(c.real) for c in weda.clips])
+    yw = np.array([c.fall for c in weda.clips])
+    subj = np.array([c.subject for c in weda.clips])
+    as_syn = [(i, 0, c.real, {}) for i, c in enumerate(reals)]
+    out = []
+    for m, fn in fr.CLASSIFIERS.items():
+        mapped = np.empty(len(yw), dtype=bool)
+        for s in np.unique(subj):  # maps from the other WEDA users, as the +tcal variants
+            te = subj == s
+            fold = fr._target_calibrated(as_syn, [c.real for c, t in zip(weda.clips, te) if not t])
+            mapped[te] = fn(np.array([tstr.features(x) for _, _, x, _ in fold]), yr, xw[te])
+        out.append(f"  {m}: {fr._f1(yw, fn(xr, yr, xw)):.3f}, with the target maps {fr._f1(yw, mapped):.3f}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> list[str]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=fr.DEFAULT_DATA)
@@ -131,13 +159,20 @@ def main(argv: list[str] | None = None) -> list[str]:
     lines.append("3. RF TSTR errors per class (class clips/wrong), held-out subjects")
     pred: dict = {}
     res = fr.tstr_loso(sfm, syn, "fall", v.calibration, length_match=v.length_match, predictions=pred)
-    lines += [f"  SmartFallMM (RF {res['RF-TSTR']:.3f}, LR {res['LR-TSTR']:.3f}):", per_class(sfm.clips, pred)]
+    lines += [f"  SmartFallMM (RF {res['RF-TSTR']:.3f}, LR {res['LR-TSTR']:.3f}):",
+              per_class(sfm.clips, pred)]
     if weda:
         pred = {}
         res = fr.tstr_weda(sfm, syn, weda, v.calibration, v.length_match, predictions=pred)
-        lines += [f"  WEDA-FALL (RF {res['RF-TSTR']:.3f}, LR {res['LR-TSTR']:.3f}):", per_class(weda.clips, pred)]
+        lines += [f"  WEDA-FALL (RF {res['RF-TSTR']:.3f}, LR {res['LR-TSTR']:.3f}):",
+                  per_class(weda.clips, pred)]
     lines.append("4. features the forest leans on (medians per group; fitted on all synthetic clips)")
     lines += feature_table(sfm, syn, weda, v.calibration)
+    lines.append("5. clips ending with the forearm far from vertical (|ax| < 5 m/s^2 over the last 15 %)")
+    lines += [f"  {name:28s} {end_posture(arrs):.2f}" for name, arrs in groups.items()]
+    if weda:
+        lines.append("6. real SmartFallMM watch clips (all subjects) -> WEDA-FALL, macro-F1")
+        lines += real_to_real(sfm, weda)
     print("\n".join(lines))
     return lines
 

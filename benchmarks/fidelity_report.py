@@ -47,7 +47,12 @@ simulate each class with its mean twist recovered on the training subjects' pair
 prior; ``prior+learned*`` adds the pose model); ``learned-utd*`` (fall tasks)
 use the model fitted on all UTD-MHAD pairs (other people); ``realign*`` re-align the skeleton
 across whole-body tracker re-fits and ``still*`` smooth the tracker's jitter where the arm is
-still (``simulator/refit.py``, ``ScreenOptions``); ``--sources`` runs one task only. Prints tables and writes
+still (``simulator/refit.py``, ``ScreenOptions``); ``+len`` variants crop/pad each synthetic
+clip to the target's clip lengths (``simulator/window.py``; fitted per fold like ``+tcal``);
+``despike*`` remove tracker outliers by a running median of 3 (``despike5``: 5) frames
+(``ScreenOptions(despike_frames=...)``); ``+bal`` (with ``+utd``) adds augmented copies of the
+source's falls until the fall share is the source's own again; ``--rf-seeds N`` adds the mean
+over random-forest seeds 0..N-1; ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
 
     python benchmarks/fidelity_report.py [--data ../shared/data] [--out fidelity_report]
@@ -57,6 +62,7 @@ still (``simulator/refit.py``, ``ScreenOptions``); ``--sources`` runs one task o
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -172,6 +178,24 @@ def with_negatives(data: SourceData, syn: list[tuple], extras: list[SourceData],
     return replace(data, clips=clips), syn
 
 
+def rebalanced(data: SourceData, syn: list[tuple], n_own: int, share: float,
+               kinds: tuple[str, ...]) -> list[tuple]:
+    """``syn`` plus augmented copies (``kinds``) of the falls among ``data.clips[:n_own]`` (the
+    source's own clips), as many per fall as bring the fall share back to ``share`` (the share
+    before extra negatives were added); copies numbered from 1 as ``simulate_source`` does."""
+    n_fall = sum(data.clips[i].fall for i, _, _, _ in syn)
+    n_not = len(syn) - n_fall
+    own_falls = [i for i in range(n_own) if data.clips[i].fall]
+    if not own_falls or not 0 < share < 1:
+        return syn
+    copies = int(round((share * n_not / (1 - share) - n_fall) / len(own_falls)))
+    if copies < 1:
+        return syn
+    extra = simulate_source(data, [data.clips[i] for i in own_falls],
+                            Variant("rebalance", copies=copies, kinds=kinds))
+    return list(syn) + [(own_falls[j], k, imu, info) for j, k, imu, info in extra if k > 0]
+
+
 def load_weda(folder: Path) -> SourceData:
     data = SourceData("weda-fall", "left_wrist", 0.0)
     for c in _read("weda-fall", folder):
@@ -218,6 +242,9 @@ class Variant:
     #: crop/pad each synthetic clip to the target's clip lengths (``simulator/window.py``):
     #: lengths of the training subjects' real clips (WEDA-FALL: the other users'), unpaired
     length_match: bool = False
+    #: with extra_negatives: augmented copies (``BEST_KINDS``) of the source's falls restore the
+    #: fall share of the source's own synthetic set (``rebalanced``)
+    rebalance: bool = False
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -291,6 +318,13 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
                   length_match=True),
           Variant("screened+utd+len+tcal", calibration="target", extra_negatives=("utd-mhad",),
                   length_match=True)]
+    # extra negatives with the falls' share restored by augmented copies of the falls
+    v += [Variant("screened+utd+bal+tcal", calibration="target", extra_negatives=("utd-mhad",),
+                  rebalance=True),
+          Variant("despike+utd+bal+tcal", calibration="target", extra_negatives=("utd-mhad",),
+                  rebalance=True, screen=ScreenOptions(despike_frames=3)),
+          Variant("screened+utd+bal+len+tcal", calibration="target", extra_negatives=("utd-mhad",),
+                  rebalance=True, length_match=True)]
     # tracker outliers removed by a running median of the arm's joints (``ScreenOptions``)
     for w in (3, 5):
         d = ScreenOptions(despike_frames=w)
@@ -338,8 +372,8 @@ def simulate_source(data: SourceData, clips: list[Clip], variant: Variant,
 
 # ---------------------------------------------------------------- classifiers
 
-def _rf_predict(xtr, ytr, xte):
-    return tstr.rf_predict(xtr, ytr, xte)
+def _rf_predict(xtr, ytr, xte, seed: int = 0):
+    return tstr.rf_predict(xtr, ytr, xte, seed=seed)
 
 
 def _lr_predict(xtr, ytr, xte):
@@ -348,6 +382,25 @@ def _lr_predict(xtr, ytr, xte):
 
 
 CLASSIFIERS = {"RF": _rf_predict, "LR": _lr_predict}
+
+
+def set_rf_seeds(n: int) -> None:
+    """Also fit random forests with seeds 1..n-1 ("RF1", ...; "RF" keeps seed 0, the reference):
+    results then carry "RFmean-TSTR" / "RFmean-TRTR", the mean macro-F1 over the n seeds (the
+    forest's own spread on small test sets is +-0.02-0.04)."""
+    for m in [m for m in CLASSIFIERS if m.startswith("RF") and m != "RF"]:
+        del CLASSIFIERS[m]
+    for s in range(1, int(n)):
+        CLASSIFIERS[f"RF{s}"] = functools.partial(_rf_predict, seed=s)
+
+
+def _with_rf_mean(out: dict) -> dict:
+    for s in ("TSTR", "TRTR"):
+        vals = [v for k, v in out.items() if k.startswith("RF") and k.endswith(f"-{s}")
+                and not k.startswith("RFmean")]
+        if len(vals) > 1:
+            out[f"RFmean-{s}"] = round(float(np.mean(vals)), 4)
+    return out
 
 
 CALIBRATIONS = ("none", "robust", "target", "robust+target")
@@ -454,7 +507,8 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
                 _TRTR_CACHE[key] = fn(xr, yr, xt)
             preds[f"{m}-TRTR"].append(_TRTR_CACHE[key])
     y = np.concatenate(truth)
-    return {k: _f1(y, np.concatenate(v)) for k, v in preds.items()} | {"test_clips": len(y)}
+    return _with_rf_mean({k: _f1(y, np.concatenate(v)) for k, v in preds.items()}
+                         | {"test_clips": len(y)})
 
 
 def _f1(y, p) -> float:
@@ -505,7 +559,7 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
                 p[te] = fn(xw[~te], yw[~te], xw[te])
             _TRTR_CACHE[("weda", m)] = _f1(yw, p)
         out[f"{m}-TRTR"] = _TRTR_CACHE[("weda", m)]
-    return out
+    return _with_rf_mean(out)
 
 
 # ---------------------------------------------------------------- agreement and distributions
@@ -855,7 +909,11 @@ def run(args) -> dict:
                 for x in v.extra_negatives:
                     if x not in negatives:
                         negatives[x] = load_negatives(x, args.data, data.placement, args.quick)
+                n_own, share = len(data.clips), float(np.mean([data.clips[i].fall for i, _, _, _ in syn]))
                 data, syn = with_negatives(data, syn, [negatives[x] for x in v.extra_negatives], v)
+                if v.rebalance:
+                    syn = rebalanced(data, syn, n_own, share, BEST_KINDS)
+                    res["fall_share"] = round(float(np.mean([data.clips[i].fall for i, _, _, _ in syn])), 3)
                 res["extra_negatives"] = {x: len(negatives[x].clips) for x in v.extra_negatives}
             r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration, folds,
                                                 v.length_match)}
@@ -896,7 +954,11 @@ def write_markdown(path: Path, results: dict) -> None:
         cells = []
         for s in ("utd-mhad", "smartfallmm", "weda-fall"):
             t = res.get(s, {}).get("tstr")
-            cells += [f"{t['RF-TSTR']:.3f}", f"{t['LR-TSTR']:.3f}"] if t else ["", ""]
+            if t:
+                mean = f" ({t['RFmean-TSTR']:.3f})" if "RFmean-TSTR" in t else ""
+                cells += [f"{t['RF-TSTR']:.3f}{mean}", f"{t['LR-TSTR']:.3f}"]
+            else:
+                cells += ["", ""]
             if t and trtr is None:
                 trtr = {}
             if t:
@@ -930,9 +992,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=Path("fidelity_report"))
     p.add_argument("--variants", default="all", help="comma-separated variant names, or all")
     p.add_argument("--quick", action="store_true", help="a third of the skeleton clips (iteration)")
+    p.add_argument("--rf-seeds", type=int, default=1,
+                   help="random-forest seeds 0..N-1; with N > 1 the RF cells also show the mean "
+                        "over them in parentheses (seed 0 stays the reference figure)")
     p.add_argument("--sources", default="utd-mhad,smartfallmm",
                    help="tasks to run: utd-mhad and/or smartfallmm (which brings WEDA-FALL)")
-    return run(p.parse_args(argv))
+    args = p.parse_args(argv)
+    set_rf_seeds(args.rf_seeds)
+    return run(args)
 
 
 if __name__ == "__main__":

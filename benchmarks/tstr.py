@@ -128,11 +128,12 @@ def predict(w: np.ndarray, x: np.ndarray) -> np.ndarray:
 RF_TREES = 150
 
 
-def rf_predict(x_train, y_train, x_test, k: int | None = None) -> np.ndarray:
-    """Random forest (``RF_TREES`` trees, seed 0) fitted on the training rows; test predictions."""
+def rf_predict(x_train, y_train, x_test, k: int | None = None, seed: int = 0) -> np.ndarray:
+    """Random forest (``RF_TREES`` trees, ``seed``: 0 for the reference) fitted on the training
+    rows; test predictions."""
     from sklearn.ensemble import RandomForestClassifier
 
-    rf = RandomForestClassifier(n_estimators=RF_TREES, random_state=0, n_jobs=1)
+    rf = RandomForestClassifier(n_estimators=RF_TREES, random_state=seed, n_jobs=1)
     return rf.fit(x_train, y_train).predict(x_test)
 
 

@@ -50,6 +50,13 @@ def test_pipeline_on_a_source_whose_real_twin_is_its_own_simulation(tmp_path):
     pred: dict = {}  # clips already of the real lengths: length matching changes nothing
     assert fr.tstr_loso(data, syn, "label", "none", length_match=True, predictions=pred) == res
     assert len(pred) == 18 and all(p["RF"] == data.clips[k].label for k, p in pred.items())
+    # extra negatives (here: the not-falls twice more) and the falls' share restored by copies
+    more = syn + [x for x in syn if not data.clips[x[0]].fall] * 2
+    bal = fr.rebalanced(data, more, 18, 0.5, ("device",))
+    added = bal[len(more):]
+    assert len(added) == 18 and {k for _, k, _, _ in added} == {1, 2}  # (27 - 9) / 9 = 2 per fall
+    assert all(data.clips[i].fall for i, _, _, _ in added)
+    assert np.mean([data.clips[i].fall for i, _, _, _ in bal]) == 0.5
     assert res["RF-TSTR"] == res["RF-TRTR"] == 1.0 and res["LR-TSTR"] == 1.0
     agree = fr.agreement(data, syn)
     assert agree["acc_norm_r"] > 0.999 and agree["gyr_norm_r"] > 0.999
