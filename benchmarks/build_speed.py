@@ -212,14 +212,18 @@ def load_previous_reader(commit: str):
 
 
 def load_previous_instructions(commit: str):
-    """``builders/instructions/{facts,checker,templates,pairs}.py`` as they were at ``commit``, as a
-    package of their own beside today's (other imports resolve against today's), or None without
-    the git history: the instruction pass this round's is timed against."""
+    """``builders/instructions/{checker,templates,pairs}.py`` as they were at ``commit``, as a
+    package of their own beside today's (with today's ``facts``, which the pass only reads; other
+    imports resolve against today's too), or None without the git history: the instruction pass
+    this round's is timed against."""
+    from imu2safety.builders.instructions import facts
+
     name = f"previous_instructions_{commit}"
     package = type(sys)(name)
     package.__path__ = []
     sys.modules[name] = package
-    for module in ("facts", "checker", "templates", "pairs"):
+    sys.modules[f"{name}.facts"] = package.facts = facts
+    for module in ("checker", "templates", "pairs"):
         text = _previous_source(commit, f"builders/instructions/{module}.py")
         if text is None:
             return None

@@ -28,6 +28,13 @@ response (templated or written by a teacher):
 The numbers are formatted by ``fmt`` (``templates`` uses the same function), so the rounding of
 the text is the rounding the checker re-derives. A teacher's rewrite must also keep every number,
 clip id and quoted label of its draft (``keeps_draft``).
+
+Marked texts: the templates write each number and clip id between the marks ``VALUE`` and ``END``
+and ``SENTENCE`` between two sentences (``unmark`` gives the text). ``check_pair(...,
+marked=True)`` then reads a text's sentences, their shapes and values from the marks instead of
+splitting it again, once it has checked, per marked shape (cached), that the marks are where the
+plain text's own split would put them; where they are not, the plain text is split as usual. The
+problems are those of the plain text either way (``tests/test_instructions_fastpath.py``).
 """
 
 from __future__ import annotations
@@ -438,7 +445,8 @@ def _plan(shape: str) -> _Plan:
         quiet_question=quiet_question)
 
 
-#: Sentences: (sentence, its ``_shape`` values, the ``_plan`` of its shape) of each, in order.
+#: Sentences: (sentence, its ``_shape`` values, the ``_plan`` of its shape) of each, in order; a
+#: sentence of a marked text keeps its marks (``unmark`` it to quote it).
 Sentences = list[tuple[str, tuple[str, ...], _Plan]]
 
 
@@ -512,13 +520,12 @@ def _marked_sentences(text: str) -> Sentences | None:
                 values.append(value)
                 key += (VALUE, shape, END, rest)
             found = _marked_plan("".join(key))
-            sentence = marked.replace(VALUE, "").replace(END, "")
         else:
-            found, values, sentence = _marked_plan(marked), [], marked
+            found, values = _marked_plan(marked), ()
         if found is None or (out and not (closes and found[1])):  # (a break between two sentences)
             return None
         closes = found[2]
-        out.append((sentence, tuple(values), found[0]))
+        out.append((marked, tuple(values), found[0]))
     return out
 
 
@@ -549,7 +556,7 @@ def _check_sentences(sentences: Sentences, clip: ClipInfo, known: Mapping[str, C
                 last_event = None
             continue
         if len(values) != p.n_values:  # (``_shape``'s spans found again in the shape: by design)
-            raise AssertionError(f"checker: the shape of {sentence!r} does not map back to it")
+            raise AssertionError(f"checker: the shape of {unmark(sentence)!r} does not map back to it")
         if p.literal:
             values += p.extra
         else:  # (a text made of rewritten spans and the shape's text, after those it is made of)
@@ -582,7 +589,7 @@ def _check_sentences(sentences: Sentences, clip: ClipInfo, known: Mapping[str, C
         for k, pos, src, unit, cands, near in p.numbers:
             value = values[src]
             if unit is None:
-                problems.append(f"number {value} without a unit in {sentence!r}")
+                problems.append(f"number {value} without a unit in {unmark(sentence)!r}")
                 continue
             for at, axis_end, axis, k0, k1, shape_len in reversed(near):  # the last axis within 12
                 if pos - axis_end + sum(map(len, values[k0:k1])) - shape_len <= 12:  # characters
@@ -689,7 +696,7 @@ def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, Clip
     if not response.strip():
         problems.append("empty response")
     if pair.get("kind") == "classification":
-        if not sentences or not _VERDICT_RE.search(sentences[0][0]):
+        if not sentences or not _VERDICT_RE.search(unmark(sentences[0][0])):
             problems.append("classification response states no safe/unsafe verdict first")
         if not clip.safe and f'hazard "{clip.hazard}"' not in response and \
                 not re.search(rf'hazard\s*:?\s*"{re.escape(clip.hazard)}"', response):
