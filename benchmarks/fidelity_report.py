@@ -51,7 +51,9 @@ still (``simulator/refit.py``, ``ScreenOptions``); ``+len`` variants crop/pad ea
 clip to the target's clip lengths (``simulator/window.py``; fitted per fold like ``+tcal``);
 ``despike*`` remove tracker outliers by a running median of 3 (``despike5``: 5) frames
 (``ScreenOptions(despike_frames=...)``); ``+bal`` (with ``+utd``) adds augmented copies of the
-source's falls until the fall share is the source's own again; ``--rf-seeds N`` adds the mean
+source's falls until the fall share is the source's own again; ``sharp*`` narrow every
+acceleration peak above 15 m/s^2 1.5x with its impulse kept (``simulator/impacts.py``);
+``--rf-seeds N`` adds the mean
 over random-forest seeds 0..N-1; ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
 
@@ -81,6 +83,7 @@ from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_o
                                           augmented_copy)
 from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
                                               fit_distribution_calibration, fit_mounting_robust)
+from imu2safety.simulator.impacts import sharpen_impacts  # noqa: E402
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
 from imu2safety.simulator.screen import ScreenOptions  # noqa: E402
 from imu2safety.simulator.learned_twist import (LearnedTwist, fit_learned_twist,  # noqa: E402
@@ -179,10 +182,11 @@ def with_negatives(data: SourceData, syn: list[tuple], extras: list[SourceData],
 
 
 def rebalanced(data: SourceData, syn: list[tuple], n_own: int, share: float,
-               kinds: tuple[str, ...]) -> list[tuple]:
+               kinds: tuple[str, ...], variant: "Variant | None" = None) -> list[tuple]:
     """``syn`` plus augmented copies (``kinds``) of the falls among ``data.clips[:n_own]`` (the
     source's own clips), as many per fall as bring the fall share back to ``share`` (the share
-    before extra negatives were added); copies numbered from 1 as ``simulate_source`` does."""
+    before extra negatives were added); copies numbered from 1 as ``simulate_source`` does, and
+    simulated as ``variant`` says (twist, screen, device, sharpening) apart from the copies."""
     n_fall = sum(data.clips[i].fall for i, _, _, _ in syn)
     n_not = len(syn) - n_fall
     own_falls = [i for i in range(n_own) if data.clips[i].fall]
@@ -191,8 +195,9 @@ def rebalanced(data: SourceData, syn: list[tuple], n_own: int, share: float,
     copies = int(round((share * n_not / (1 - share) - n_fall) / len(own_falls)))
     if copies < 1:
         return syn
+    base = Variant("rebalance") if variant is None else variant
     extra = simulate_source(data, [data.clips[i] for i in own_falls],
-                            Variant("rebalance", copies=copies, kinds=kinds))
+                            replace(base, copies=copies, kinds=kinds))
     return list(syn) + [(own_falls[j], k, imu, info) for j, k, imu, info in extra if k > 0]
 
 
@@ -245,6 +250,8 @@ class Variant:
     #: with extra_negatives: augmented copies (``BEST_KINDS``) of the source's falls restore the
     #: fall share of the source's own synthetic set (``rebalanced``)
     rebalance: bool = False
+    #: impacts narrowed by this factor, impulse kept (``simulator/impacts.py``; None: off)
+    sharpen: float | None = None
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -325,6 +332,13 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
                   rebalance=True, screen=ScreenOptions(despike_frames=3)),
           Variant("screened+utd+bal+len+tcal", calibration="target", extra_negatives=("utd-mhad",),
                   rebalance=True, length_match=True)]
+    # impacts narrowed 1.5x with their impulse kept (``simulator/impacts.py``)
+    v += [Variant("sharp", sharpen=1.5), Variant("sharp+tcal", sharpen=1.5, calibration="target"),
+          Variant("sharp+utd+bal+tcal", sharpen=1.5, calibration="target",
+                  extra_negatives=("utd-mhad",), rebalance=True),
+          Variant("despike+sharp+utd+bal+tcal", sharpen=1.5, calibration="target",
+                  extra_negatives=("utd-mhad",), rebalance=True,
+                  screen=ScreenOptions(despike_frames=3))]
     # tracker outliers removed by a running median of the arm's joints (``ScreenOptions``)
     for w in (3, 5):
         d = ScreenOptions(despike_frames=w)
@@ -367,6 +381,8 @@ def simulate_source(data: SourceData, clips: list[Clip], variant: Variant,
                     if isinstance(r, ImuRecording):
                         imu = apply_output(r.as_array().astype(np.float64), gain, aug)
                         out.append((i, k, imu, r.info))
+    if variant.sharpen:
+        out = [(i, k, sharpen_impacts(imu, variant.sharpen)[0], info) for i, k, imu, info in out]
     return out
 
 
@@ -912,7 +928,7 @@ def run(args) -> dict:
                 n_own, share = len(data.clips), float(np.mean([data.clips[i].fall for i, _, _, _ in syn]))
                 data, syn = with_negatives(data, syn, [negatives[x] for x in v.extra_negatives], v)
                 if v.rebalance:
-                    syn = rebalanced(data, syn, n_own, share, BEST_KINDS)
+                    syn = rebalanced(data, syn, n_own, share, BEST_KINDS, v)
                     res["fall_share"] = round(float(np.mean([data.clips[i].fall for i, _, _, _ in syn])), 3)
                 res["extra_negatives"] = {x: len(negatives[x].clips) for x in v.extra_negatives}
             r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration, folds,
