@@ -9,7 +9,8 @@ it prints:
    an event fills;
 2. **Device facts** read off the recordings (after the readers' resampling to 50 Hz): largest
    |value| per sensor and the share of samples piled up within 0.2 % of it (saturation), the
-   10th percentile of |gyro| (a still device reads ~0);
+   10th percentile of |gyro| (a still device reads ~0), and the width of each clip's largest
+   acceleration peak (how much filtering, on the device or in the simulation, spreads impacts);
 3. **Errors per class** of the reference random forest (TSTR, held-out subjects), with the
    variant's calibration fitted per fold as the report does;
 4. **The features the forest leans on** (fitted on every synthetic clip after the variant's
@@ -62,6 +63,16 @@ def device_facts(name: str, arrs: list[np.ndarray]) -> str:
         parts.append(f"{label} max {top:.2f}, at max {np.mean(v >= 0.998 * top) * 100:.3f} %")
     g10 = np.percentile(np.linalg.norm(x[:, 3:], axis=1), 10)
     return f"  {name:14s} " + "; ".join(parts) + f"; |gyro| p10 {g10:.3f} rad/s"
+
+
+def peak_width_s(imu: np.ndarray) -> float:
+    """Full width at half maximum (s) of the largest | |a| - g | peak of one (N, 6) clip at 50 Hz."""
+    d = np.abs(np.linalg.norm(imu[:, :3], axis=1) - 9.80665)
+    p = int(np.argmax(d))
+    below = np.flatnonzero(d <= d[p] / 2)
+    left = below[below < p].max() if (below < p).any() else 0
+    right = below[below > p].min() if (below > p).any() else len(d) - 1
+    return (right - left) / fr.RATE
 
 
 def per_class(clips, predictions: dict, model: str = "RF") -> str:
@@ -156,6 +167,9 @@ def main(argv: list[str] | None = None) -> list[str]:
               device_facts("SmartFallMM", [c.real for c in reals])]
     if weda:
         lines.append(device_facts("WEDA-FALL", [c.real for c in weda.clips]))
+    lines.append("   width of each clip's largest | |a| - g | peak (s, half maximum), p25/50/75:")
+    lines += [f"  {name:28s} " + " / ".join(f"{v:.2f}" for v in np.percentile(
+        [peak_width_s(a) for a in arrs], [25, 50, 75])) for name, arrs in groups.items()]
     lines.append("3. RF TSTR errors per class (class clips/wrong), held-out subjects")
     pred: dict = {}
     res = fr.tstr_loso(sfm, syn, "fall", v.calibration, length_match=v.length_match, predictions=pred)

@@ -50,6 +50,13 @@ def test_pipeline_on_a_source_whose_real_twin_is_its_own_simulation(tmp_path):
     pred: dict = {}  # clips already of the real lengths: length matching changes nothing
     assert fr.tstr_loso(data, syn, "label", "none", length_match=True, predictions=pred) == res
     assert len(pred) == 18 and all(p["RF"] == data.clips[k].label for k, p in pred.items())
+    fr.set_rf_seeds(2)  # a second forest (seed 1): the mean of the two is reported too
+    try:
+        two = fr.tstr_loso(data, syn, "label", "none")
+    finally:
+        fr.set_rf_seeds(1)
+    assert two["RFmean-TSTR"] == round((two["RF-TSTR"] + two["RF1-TSTR"]) / 2, 4)
+    assert "RF1" not in fr.CLASSIFIERS
     # extra negatives (here: the not-falls twice more) and the falls' share restored by copies
     more = syn + [x for x in syn if not data.clips[x[0]].fall] * 2
     bal = fr.rebalanced(data, more, 18, 0.5, ("device",))
