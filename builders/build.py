@@ -557,8 +557,11 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
         named = [(_name(options.input_dir, p), p) for p in paths]
         from .dataset.writer import DatasetWriter
 
+        # The instruction pass rewrites every shard (compressed): the chunks' shards are not,
+        # except where each commit is uploaded at once (a remote output folder)
         writer = DatasetWriter(options.output_dir, options.source, options.chunk_inputs,
-                               build_key=options.row_key(cal_sha), overwrite=overwrite)
+                               build_key=options.row_key(cal_sha), overwrite=overwrite,
+                               compression="zstd" if after_commit else "none")
         todo = list(writer.pending(named))
         done_before = len(writer.completed_chunks())
         seen = _SeenIds([n for n, _ in named], writer.chunk_inputs)

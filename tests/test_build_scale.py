@@ -159,3 +159,38 @@ def test_example_choice_is_remembered_only_while_the_shards_are_unchanged(utd_di
     shard.unlink()
     again = card.choose_examples(out, "utd-mhad")
     assert again is not first and {ex["id"] for ex in again.values()} != chosen
+
+
+def test_chunk_shards_are_written_uncompressed_and_the_pass_writes_the_same_dataset(
+        utd_dir, tmp_path, monkeypatch):
+    """The chunks' shards skip zstd (the finishing pass rewrites every shard, compressed): the
+    dataset on disk is byte for byte the one whose chunks were compressed too."""
+    import hashlib
+
+    from imu2safety.builders.dataset import writer as W
+
+    calls = []
+    write = W.write_parquet_atomic
+
+    def spy(table, path, row_group_bytes=W.ROW_GROUP_BYTES, compression="zstd"):
+        calls.append(compression)
+        return write(table, path, row_group_bytes, compression)
+
+    monkeypatch.setattr(W, "write_parquet_atomic", spy)
+    build(_opts(utd_dir, tmp_path / "a"), progress=False)
+    shards = sorted((tmp_path / "a" / "data").rglob("*.parquet"))
+    assert calls == ["none"] * len(shards) + ["zstd"] * len(shards)
+    for p in shards:
+        md = pq.ParquetFile(p).metadata
+        assert {md.row_group(g).column(c).compression for g in range(md.num_row_groups)
+                for c in range(md.num_columns)} == {"ZSTD"}
+    init = W.DatasetWriter.__init__
+    monkeypatch.setattr(W.DatasetWriter, "__init__",
+                        lambda self, *a, compression="zstd", **k: init(self, *a, compression="zstd", **k))
+    build(_opts(utd_dir, tmp_path / "b"), progress=False)
+
+    def files(root):
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert files(tmp_path / "a") == files(tmp_path / "b")

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ...simulator.rng import ClipGenerators
-from ..dataset.layout import shard_paths
+from ..dataset.layout import read_shard, shard_paths
 from ..keyset import KeySet, key
 from ..pool import worker_pool
 from ..labels import HAZARD_NAMES
@@ -123,7 +123,7 @@ class RowIndex:
         shared: dict[str, str] = {}
         for split in SPLITS:
             for path in shard_paths(dataset_dir, config, split):
-                t = pq.read_table(path, columns=["id", "hazard", "activity", "facts"])
+                t = read_shard(path, columns=["id", "hazard", "activity", "facts"])
                 start = len(ids)
                 ids.extend(t["id"].to_pylist())
                 hazard.extend(HAZARD_NAMES[h] for h in t["hazard"].to_pylist())
