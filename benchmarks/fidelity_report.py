@@ -336,6 +336,8 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
     v += [Variant("sharp", sharpen=1.5), Variant("sharp+tcal", sharpen=1.5, calibration="target"),
           Variant("sharp+utd+bal+tcal", sharpen=1.5, calibration="target",
                   extra_negatives=("utd-mhad",), rebalance=True),
+          Variant("aug-mount+sharp+cal+tcal", copies=4, kinds=MOUNT_KINDS + ("scale",), sharpen=1.5,
+                  calibration="robust+target"),
           Variant("despike+sharp+utd+bal+tcal", sharpen=1.5, calibration="target",
                   extra_negatives=("utd-mhad",), rebalance=True,
                   screen=ScreenOptions(despike_frames=3))]
