@@ -396,27 +396,25 @@ def _body_energy(xyz, state, code, k):
     code (R,)), its joints tracked where state > 0 and z > 0: one pass and no copies, the same
     arithmetic in the same order (numpy sums over frames one after another, and ``nansum`` of
     the 75 variances pairwise, as ``kernels.pairwise_sum``)."""
+    rows = np.flatnonzero(code == k)
+    weight = np.empty((rows.shape[0], NUM_JOINTS))  # 1 tracked, 0 not (numpy's w)
     n = np.zeros((NUM_JOINTS, 3))
     total = np.zeros((NUM_JOINTS, 3))
-    for r in range(code.shape[0]):
-        if code[r] != k:
-            continue
+    for i in range(rows.shape[0]):
         for j in range(NUM_JOINTS):
-            on = state[r, j] > 0 and xyz[r, j, 2] > 0
-            for c in range(3):
-                if on:
+            on = state[rows[i], j] > 0 and xyz[rows[i], j, 2] > 0
+            weight[i, j] = 1.0 if on else 0.0
+            if on:
+                for c in range(3):
                     n[j, c] += 1.0
-                    total[j, c] += xyz[r, j, c]
+                    total[j, c] += xyz[rows[i], j, c]
     mean = total / n
     var = np.zeros((NUM_JOINTS, 3))
-    for r in range(code.shape[0]):
-        if code[r] != k:
-            continue
+    for i in range(rows.shape[0]):
         for j in range(NUM_JOINTS):
-            on = state[r, j] > 0 and xyz[r, j, 2] > 0
-            for c in range(3):
-                d = (xyz[r, j, c] if on else 0.0) - mean[j, c]
-                var[j, c] += (1.0 if on else 0.0) * (d * d)
+            for c in range(3):  # (numpy's x: 0 where untracked)
+                d = (xyz[rows[i], j, c] if weight[i, j] else 0.0) - mean[j, c]
+                var[j, c] += weight[i, j] * (d * d)
     out = np.empty(NUM_JOINTS * 3)
     for j in range(NUM_JOINTS):
         for c in range(3):
