@@ -512,19 +512,18 @@ def build(options: BuildOptions, repo_id: str | None = None, progress: bool = Tr
     Clip ids are unique in a config: a clip whose id an earlier input (in listing order) already
     wrote is skipped with the reason "duplicate clip id", and the build goes on.
     """
-    if is_remote(options.output_dir):
+    with build_gc():
+        if not is_remote(options.output_dir):
+            return _build(options, repo_id, progress, overwrite, force)
         url = str(options.output_dir)
         from .dataset.remote import RemoteFolder, default_staging
 
         folder = RemoteFolder(url, options.staging_dir or default_staging(url))
         folder.pull()
-        with build_gc():
-            result = _build(replace(options, output_dir=folder.staging), repo_id, progress,
-                            overwrite, force, after_commit=folder.push)
+        result = _build(replace(options, output_dir=folder.staging), repo_id, progress, overwrite,
+                        force, after_commit=folder.push)
         folder.push()
         return result
-    with build_gc():
-        return _build(options, repo_id, progress, overwrite, force)
 
 
 def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite: bool = False,

@@ -18,7 +18,6 @@ import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
-
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
 from .layout import TMP_SUFFIX, load_info, read_shard, shard_paths

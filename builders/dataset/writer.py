@@ -292,18 +292,15 @@ class DatasetWriter:
 
     def record(self, chunk: int) -> ChunkRecord:
         """The full record of a committed chunk, read back from the log."""
-        c = self._chunks[chunk]
-        with open(self.progress_path, "rb") as f:
-            f.seek(c.offset)
-            d = json.loads(f.readline())
-        d.pop("chunk")
-        return ChunkRecord(chunk, **d)
+        return next(self._read_records([chunk]))
 
     def records(self) -> Iterator[ChunkRecord]:
         """The committed chunks' records in chunk order, read from the log one at a time."""
-        order = sorted(self._chunks)
+        return self._read_records(sorted(self._chunks))
+
+    def _read_records(self, chunks: list[int]) -> Iterator[ChunkRecord]:
         with open(self.progress_path, "rb") as f:
-            for k in order:
+            for k in chunks:
                 f.seek(self._chunks[k].offset)
                 d = json.loads(f.readline())
                 d.pop("chunk")

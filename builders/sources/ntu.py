@@ -660,7 +660,7 @@ def _joint_line(buf, words, pos, xyz, state, row, pow10, starts, ends):
     a = e - 1
     while not _blank(buf[a - 1]):  # (twelve tokens: a blank precedes the last)
         a -= 1
-    ok, v, end = _number(buf, a, pow10)
+    ok, v, _ = _number(buf, a, pow10)
     if not ok:
         return -1
     state[row] = 2 if v == 2.0 else (1 if v == 1.0 else 0)
