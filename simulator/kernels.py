@@ -89,21 +89,20 @@ def _gram_inverse(s, count):
 @njit(cache=True, error_model="numpy")
 def _fit_quadratic(y, start, step, count, s, inv, coef):
     """coef (C, 3): least-squares quadratic through (s[j], y[start + step * j, c]), j < count,
-    for every channel c, given ``_gram_inverse(s, count)``."""
+    for every channel c, given ``_gram_inverse(s, count)`` (each channel's sums in registers,
+    accumulated in increasing j)."""
     nch = y.shape[1]
-    r = np.zeros((nch, 3))
-    for j in range(count):
-        p1 = s[j]
-        p2 = p1 * p1
-        row = start + step * j
-        for c in range(nch):
-            v = y[row, c]
-            r[c, 0] += v
-            r[c, 1] += p1 * v
-            r[c, 2] += p2 * v
     for c in range(nch):
+        r0 = r1 = r2 = 0.0
+        for j in range(count):
+            p1 = s[j]
+            p2 = p1 * p1
+            v = y[start + step * j, c]
+            r0 += v
+            r1 += p1 * v
+            r2 += p2 * v
         for k in range(3):
-            coef[c, k] = inv[k, 0] * r[c, 0] + inv[k, 1] * r[c, 1] + inv[k, 2] * r[c, 2]
+            coef[c, k] = inv[k, 0] * r0 + inv[k, 1] * r1 + inv[k, 2] * r2
 
 
 @njit(cache=True, error_model="numpy")
@@ -120,6 +119,9 @@ def _sos_pass(buf, m, sos, zi, forward):
     if m == 0 or nsec == 0:
         return
     i0 = 0 if forward else m - 1
+    if nch == 1 and nsec == 2:  # (the twist's low-pass) both sections in one loop
+        _sos_cascade2(buf, m, sos, zi, buf[i0, 0], forward)
+        return
     first = buf[i0].copy()
     for s in range(nsec):
         b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
@@ -129,6 +131,26 @@ def _sos_pass(buf, m, sos, zi, forward):
         else:
             for c0 in range(0, nch, 8):
                 _sos_section8(buf, m, c0, b0, b1, b2, a1, a2, zi[s, 0], zi[s, 1], first, forward)
+
+
+@njit(cache=True, error_model="numpy")
+def _sos_cascade2(buf, m, sos, zi, x0, forward):
+    """``_sos_pass`` of two sections on the single column of buf[:m], sample by sample through
+    both (their recursions overlap in the processor), states started at zi x x0."""
+    b0, b1, b2, a1, a2 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    c0, c1, c2, d1, d2 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    p0, p1 = zi[0, 0] * x0, zi[0, 1] * x0
+    q0, q1 = zi[1, 0] * x0, zi[1, 1] * x0
+    for j in range(m):
+        i = j if forward else m - 1 - j
+        x = buf[i, 0]
+        y = b0 * x + p0
+        p0 = b1 * x - a1 * y + p1
+        p1 = b2 * x - a2 * y
+        v = c0 * y + q0
+        q0 = c1 * y - d1 * v + q1
+        q1 = c2 * y - d2 * v
+        buf[i, 0] = v
 
 
 @njit(cache=True, error_model="numpy")
@@ -279,29 +301,30 @@ def _lowpass_clip(x, o, n, sos, zi, pad, fit, out, trend, edge):
     _fit_quadratic(x, o, 1, n, s, _gram_inverse(s, n), trend)
     m = n + 2 * p
     buf = np.empty((m, nch))
-    for i in range(n):
-        for c in range(nch):
-            buf[p + i, c] = x[o + i, c] - (trend[c, 0] + trend[c, 1] * s[i]
-                                           + trend[c, 2] * s[i] * s[i])
+    for c in range(nch):
+        t0, t1, t2 = trend[c, 0], trend[c, 1], trend[c, 2]
+        for i in range(n):
+            buf[p + i, c] = x[o + i, c] - (t0 + t1 * s[i] + t2 * s[i] * s[i])
     inv = _gram_inverse(kf, nfit)
     # left end: continued backwards from sample 0; right end: forwards from n - 1
     _fit_quadratic(buf, p, 1, nfit, kf, inv, edge)
-    for j in range(p):
-        k = p - j
-        for c in range(nch):
-            buf[j, c] = 2.0 * buf[p, c] - buf[p + k, c] + 2.0 * edge[c, 2] * k * k
+    for c in range(nch):
+        e2, b0 = edge[c, 2], buf[p, c]
+        for j in range(p):
+            k = p - j
+            buf[j, c] = 2.0 * b0 - buf[p + k, c] + 2.0 * e2 * k * k
     _fit_quadratic(buf, p + n - 1, -1, nfit, kf, inv, edge)
-    for j in range(p):
-        k = j + 1
-        for c in range(nch):
-            buf[p + n + j, c] = (2.0 * buf[p + n - 1, c] - buf[p + n - 1 - k, c]
-                                 + 2.0 * edge[c, 2] * k * k)
+    for c in range(nch):
+        e2, b1 = edge[c, 2], buf[p + n - 1, c]
+        for j in range(p):
+            k = j + 1
+            buf[p + n + j, c] = 2.0 * b1 - buf[p + n - 1 - k, c] + 2.0 * e2 * k * k
     _sos_pass(buf, m, sos, zi, True)
     _sos_pass(buf, m, sos, zi, False)
-    for i in range(n):
-        for c in range(nch):
-            out[o + i, c] = buf[p + i, c] + (trend[c, 0] + trend[c, 1] * s[i]
-                                             + trend[c, 2] * s[i] * s[i])
+    for c in range(nch):
+        t0, t1, t2 = trend[c, 0], trend[c, 1], trend[c, 2]
+        for i in range(n):
+            out[o + i, c] = buf[p + i, c] + (t0 + t1 * s[i] + t2 * s[i] * s[i])
 
 
 # ---------------------------------------------------------------- quintic interpolating spline
@@ -950,12 +973,98 @@ def _norm3(x, y, z):
 @njit(cache=True, error_model="numpy")
 def _median(v):
     """np.median of a 1-D array (the mean of the two middle values for an even count), by
-    selection (the order statistics are exact, so the value is np.median's)."""
+    selection (the order statistics are exact, so the value is np.median's): a quickselect on
+    a copy, np.partition's where some value is NaN."""
     n = v.shape[0]
-    p = np.partition(v, n // 2)
+    k = n // 2
+    for i in range(n):
+        if v[i] != v[i]:
+            p = np.partition(v, k)
+            if n % 2:
+                return p[k]
+            return (np.max(p[:k]) + p[k]) / 2.0
+    if n >= 8:  # a uniform grid's intervals take a few distinct values: count them
+        got = _median_of_few(v, k)
+        if got == got:
+            return got
+    w = v.copy()
+    hi = _select(w, k)
     if n % 2:
-        return p[n // 2]
-    return (np.max(p[:n // 2]) + p[n // 2]) / 2.0
+        return hi
+    lo = w[0]
+    for i in range(1, k):  # w[:k] holds the k smallest values
+        lo = max(lo, w[i])
+    return (lo + hi) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def _median_of_few(v, k):
+    """``_median`` of v (no NaN, k = n // 2) when it holds at most four distinct values (their
+    counts give the order statistics exactly), else NaN."""
+    n = v.shape[0]
+    vals = np.empty(4)
+    counts = np.zeros(4, np.int64)
+    m = 0
+    for i in range(n):
+        x = v[i]
+        j = 0
+        while j < m and vals[j] != x:
+            j += 1
+        if j == m:
+            if m == 4:
+                return np.nan
+            vals[m] = x
+            m += 1
+        counts[j] += 1
+    order = np.argsort(vals[:m])
+    lo = hi = np.nan
+    seen = 0
+    for j in order:
+        if seen <= k - 1 < seen + counts[j]:
+            lo = vals[j]
+        if seen <= k < seen + counts[j]:
+            hi = vals[j]
+        seen += counts[j]
+    return hi if n % 2 else (lo + hi) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def _select(a, k):
+    """The k-th smallest value of a (no NaN), partitioning a in place so that a[:k] <= a[k] <=
+    a[k + 1:] (quickselect with a median-of-three pivot; equal values stop both scans, so runs
+    of equal values split evenly)."""
+    lo, hi = 0, a.shape[0] - 1
+    while True:
+        if hi <= lo + 1:
+            if hi == lo + 1 and a[hi] < a[lo]:
+                a[lo], a[hi] = a[hi], a[lo]
+            return a[k]
+        mid = (lo + hi) >> 1
+        a[mid], a[lo + 1] = a[lo + 1], a[mid]
+        if a[lo] > a[hi]:
+            a[lo], a[hi] = a[hi], a[lo]
+        if a[lo + 1] > a[hi]:
+            a[lo + 1], a[hi] = a[hi], a[lo + 1]
+        if a[lo] > a[lo + 1]:
+            a[lo], a[lo + 1] = a[lo + 1], a[lo]
+        i, j = lo + 1, hi
+        pivot = a[lo + 1]
+        while True:
+            i += 1
+            while a[i] < pivot:
+                i += 1
+            j -= 1
+            while a[j] > pivot:
+                j -= 1
+            if j < i:
+                break
+            a[i], a[j] = a[j], a[i]
+        a[lo + 1] = a[j]
+        a[j] = pivot
+        if j >= k:
+            hi = j - 1
+        if j <= k:
+            lo = i
 
 
 @njit(cache=True, error_model="numpy")
@@ -1575,6 +1684,15 @@ def fill_untracked(t, valid, pos, offsets, req, opt, use_opt, todo, min_frames, 
                             r = y0
                     pos[o + i, j, c] = r
         first[m], last[m], filled[m], fs[m] = f, l, kept - count, 1.0 / _median(dt)
+
+
+@njit(cache=True, error_model="numpy")
+def split_signals(x, accel, gyro):
+    """accel, gyro (N, 3) = x[:, :3], x[:, 3:] of x (N, 6) (one pass; NumPy's strided copies
+    of three-value rows are several times slower)."""
+    for i in range(x.shape[0]):
+        accel[i, 0], accel[i, 1], accel[i, 2] = x[i, 0], x[i, 1], x[i, 2]
+        gyro[i, 0], gyro[i, 1], gyro[i, 2] = x[i, 3], x[i, 4], x[i, 5]
 
 
 @njit(cache=True, error_model="numpy")
