@@ -983,10 +983,6 @@ def _median(v):
             if n % 2:
                 return p[k]
             return (np.max(p[:k]) + p[k]) / 2.0
-    if n >= 8:  # a uniform grid's intervals take a few distinct values: count them
-        got = _median_of_few(v, k)
-        if got == got:
-            return got
     w = v.copy()
     hi = _select(w, k)
     if n % 2:
@@ -995,37 +991,6 @@ def _median(v):
     for i in range(1, k):  # w[:k] holds the k smallest values
         lo = max(lo, w[i])
     return (lo + hi) / 2.0
-
-
-@njit(cache=True, error_model="numpy")
-def _median_of_few(v, k):
-    """``_median`` of v (no NaN, k = n // 2) when it holds at most four distinct values (their
-    counts give the order statistics exactly), else NaN."""
-    n = v.shape[0]
-    vals = np.empty(4)
-    counts = np.zeros(4, np.int64)
-    m = 0
-    for i in range(n):
-        x = v[i]
-        j = 0
-        while j < m and vals[j] != x:
-            j += 1
-        if j == m:
-            if m == 4:
-                return np.nan
-            vals[m] = x
-            m += 1
-        counts[j] += 1
-    order = np.argsort(vals[:m])
-    lo = hi = np.nan
-    seen = 0
-    for j in order:
-        if seen <= k - 1 < seen + counts[j]:
-            lo = vals[j]
-        if seen <= k < seen + counts[j]:
-            hi = vals[j]
-        seen += counts[j]
-    return hi if n % 2 else (lo + hi) / 2.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -1698,7 +1663,32 @@ def split_signals(x, accel, gyro):
 @njit(cache=True, error_model="numpy")
 def clip_peaks(x, offsets, a_max, g_max):
     """Per clip b: a_max[b], g_max[b] = max |x[rows, :3]|, max |x[rows, 3:]| over its rows of
-    x (sum N, 6) (NaN if any value is NaN, as np.max); returns whether every value is finite."""
+    x (sum N, 6) (NaN if any value is NaN, as np.max); returns whether every value is finite.
+
+    On a C-contiguous x the maxima are taken on the bit patterns of |x| (the sign bit cleared):
+    as 64-bit integers these order non-negative doubles as their values do and put every NaN
+    above infinity, so integer maxima (a loop the compiler vectorises) give the same peaks."""
+    if not x.flags.c_contiguous:
+        return _clip_peaks_strided(x, offsets, a_max, g_max)
+    bits = x.reshape(x.shape[0] * 6).view(np.int64)
+    a_bits, g_bits = a_max.view(np.int64), g_max.view(np.int64)
+    magnitude = np.int64(0x7FFFFFFFFFFFFFFF)
+    top = np.int64(0)
+    for b in range(offsets.shape[0] - 1):
+        a = np.int64(0)
+        g = np.int64(0)
+        for i in range(offsets[b], offsets[b + 1]):
+            k = 6 * i
+            a = max(a, bits[k] & magnitude, bits[k + 1] & magnitude, bits[k + 2] & magnitude)
+            g = max(g, bits[k + 3] & magnitude, bits[k + 4] & magnitude, bits[k + 5] & magnitude)
+        a_bits[b], g_bits[b] = a, g
+        top = max(top, a, g)
+    return top < np.int64(0x7FF0000000000000)  # below infinity's bit pattern: all finite
+
+
+@njit(cache=True, error_model="numpy")
+def _clip_peaks_strided(x, offsets, a_max, g_max):
+    """``clip_peaks`` on any x, value by value."""
     finite = True
     for b in range(offsets.shape[0] - 1):
         a, g = 0.0, 0.0
