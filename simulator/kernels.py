@@ -1109,69 +1109,87 @@ def _interp_good(phi, good, out):
             out[i] = slope * (float(i) - float(x0)) + phi[x0]
 
 
-#: Rows of ``device_frame_ragged``'s gathered joint coordinates (``_gather``), per clip: the
-#: segment vector's minuend and subtrahend, elbow, shoulder, origin, left and right shoulder,
-#: thumb and its base, wrist (x, y, z each).
-_G_A, _G_B, _G_E, _G_S, _G_O, _G_LS, _G_RS, _G_T, _G_TB, _G_W = 0, 3, 6, 9, 12, 15, 18, 21, 24, 27
+#: Rows of ``device_frame_ragged``'s gathered joint coordinates: three (x, y, z) per distinct
+#: joint a clip uses (``_arm_rows``), at most ten joints.
 _G_ROWS = 30
+#: ``_arm_rows``'s roles: the segment vector's minuend and subtrahend, origin, elbow, shoulder,
+#: left and right shoulder, wrist (for the flexion), thumb and its base.
+_R_A, _R_B, _R_O, _R_E, _R_S, _R_LS, _R_RS, _R_W, _R_T, _R_TB = range(10)
 
 
 @njit(cache=True, error_model="numpy")
-def _gather(joints, src, n, j, row, g):
-    """g[row + k, i] = joints[src + i, j, k] (k < 3, i < n): one joint of a clip, one row per axis."""
-    for i in range(n):
-        g[row, i] = joints[src + i, j, 0]
-        g[row + 1, i] = joints[src + i, j, 1]
-        g[row + 2, i] = joints[src + i, j, 2]
-
-
-@njit(cache=True, error_model="numpy")
-def _segment_axes(joints, src, n, jidx, placement, ppf, g, ax, rf, plane_ok, flex):
-    """Pass 1 of ``device_frame_ragged`` for one clip: the segment axis u (ax[0:3, :n]), the
-    origin (g[_G_O:_G_O + 3, :n]), the radial reference ref (rf[0:3, :n]: the elbow plane faded
-    into the forward direction), whether the elbow plane is trusted, and the elbow flexion (only
-    with a slope). Returns the clip's status (0 ok, 1 degenerate segment axis, 2 degenerate
-    radial direction). The joints are gathered into rows first, so that the arithmetic runs in
-    loops the compiler vectorises (the same operations on every frame)."""
+def _arm_rows(jidx, placement, flexion, thumb, base, joint_list, rows):
+    """The distinct joints one clip's frame needs, joint_list[:count] (indices into K), and
+    rows (10,): each role's first row in ``_gather_joints``'s output (-1: not needed).
+    flexion: the wrist is needed for the elbow flexion; thumb, base: the thumb and its base
+    joints (-1: no thumb angle). Returns count."""
     js, je, jw, jh, jt, jls, jrs = jidx[0], jidx[1], jidx[2], jidx[3], jidx[4], jidx[6], jidx[7]
-    # the segment vector v = A - B and the origin
+    for r in range(10):
+        rows[r] = -1
     if placement == 2:
         dj = jt if jt >= 0 else jh
-        if dj >= 0:
-            _gather(joints, src, n, dj, _G_A, g)
-            _gather(joints, src, n, jw, _G_B, g)
-        else:
-            _gather(joints, src, n, jw, _G_A, g)
-            _gather(joints, src, n, je, _G_B, g)
-        _gather(joints, src, n, jh if jh >= 0 else jw, _G_O, g)
+        a, b = (dj, jw) if dj >= 0 else (jw, je)
+        o = jh if jh >= 0 else jw
     else:
-        _gather(joints, src, n, jw, _G_A, g)
-        _gather(joints, src, n, je, _G_B, g)
-        _gather(joints, src, n, jw, _G_O, g)
-    _gather(joints, src, n, je, _G_E, g)
-    _gather(joints, src, n, js, _G_S, g)
-    shoulders = jls >= 0 and jrs >= 0
-    if shoulders:
-        _gather(joints, src, n, jls, _G_LS, g)
-        _gather(joints, src, n, jrs, _G_RS, g)
-    if _unit_axes(g, n, ax):
+        a, b, o = jw, je, jw
+    count = 0
+    for role, j in ((_R_A, a), (_R_B, b), (_R_O, o), (_R_E, je), (_R_S, js), (_R_LS, jls),
+                    (_R_RS, jrs), (_R_W, jw if flexion else -1), (_R_T, thumb), (_R_TB, base)):
+        if j < 0 or (role == _R_LS or role == _R_RS) and (jls < 0 or jrs < 0):
+            continue
+        k = 0
+        while k < count and joint_list[k] != j:
+            k += 1
+        if k == count:
+            joint_list[count] = j
+            count += 1
+        rows[role] = 3 * k
+    return count
+
+
+@njit(cache=True, error_model="numpy")
+def _gather_joints(joints, src, n, joint_list, count, g):
+    """g[3 k + c, i] = joints[src + i, joint_list[k], c] (k < count, c < 3, i < n): a clip's
+    joints in one pass over its frames, one row per joint and axis."""
+    for i in range(n):
+        for k in range(count):
+            j = joint_list[k]
+            g[3 * k, i] = joints[src + i, j, 0]
+            g[3 * k + 1, i] = joints[src + i, j, 1]
+            g[3 * k + 2, i] = joints[src + i, j, 2]
+
+
+@njit(cache=True, error_model="numpy")
+def _segment_axes(g, n, rows, ppf, ax, rf, plane_ok, flex):
+    """Pass 1 of ``device_frame_ragged`` for one clip, from its gathered joints g (rows as
+    ``_arm_rows``): the segment axis u (ax[0:3, :n]), the radial reference ref (rf[0:3, :n]: the
+    elbow plane faded into the forward direction), whether the elbow plane is trusted, and the
+    elbow flexion (only with a slope). Returns the clip's status (0 ok, 1 degenerate segment
+    axis, 2 degenerate radial direction). The arithmetic runs in loops the compiler vectorises
+    (the same operations on every frame)."""
+    if _unit_axes(g[rows[_R_A]:rows[_R_A] + 3], g[rows[_R_B]:rows[_R_B] + 3], n, ax):
         return 1
-    if _radial_reference(g, n, shoulders, ax, rf, plane_ok):
+    shoulders = rows[_R_LS] >= 0
+    ls = g[rows[_R_LS]:rows[_R_LS] + 3] if shoulders else g[0:3]
+    rs = g[rows[_R_RS]:rows[_R_RS] + 3] if shoulders else g[0:3]
+    if _radial_reference(g[rows[_R_E]:rows[_R_E] + 3], g[rows[_R_S]:rows[_R_S] + 3], ls, rs, n,
+                         shoulders, ax, rf, plane_ok):
         return 2
     if ppf != 0.0:  # the flexion only enters the model through its slope
-        _gather(joints, src, n, jw, _G_W, g)
-        _flexion(g, n, flex)
+        _flexion(g[rows[_R_E]:rows[_R_E] + 3], g[rows[_R_S]:rows[_R_S] + 3],
+                 g[rows[_R_W]:rows[_R_W] + 3], n, flex)
     return 0
 
 
 @njit(cache=True, error_model="numpy")
-def _unit_axes(g, n, ax):
-    """ax[0:3, :n] = v / |v|, v = A - B; returns whether some |v| < 1e-9 (degenerate)."""
+def _unit_axes(pa, pb, n, ax):
+    """ax[0:3, :n] = v / |v|, v = pa - pb ((3, n) each); returns whether some |v| < 1e-9
+    (degenerate)."""
     bad = 0
     for i in range(n):
-        v0 = g[_G_A, i] - g[_G_B, i]
-        v1 = g[_G_A + 1, i] - g[_G_B + 1, i]
-        v2 = g[_G_A + 2, i] - g[_G_B + 2, i]
+        v0 = pa[0, i] - pb[0, i]
+        v1 = pa[1, i] - pb[1, i]
+        v2 = pa[2, i] - pb[2, i]
         nv = _norm3(v0, v1, v2)
         bad += nv < 1e-9
         ax[0, i], ax[1, i], ax[2, i] = v0 / nv, v1 / nv, v2 / nv
@@ -1179,17 +1197,18 @@ def _unit_axes(g, n, ax):
 
 
 @njit(cache=True, error_model="numpy")
-def _radial_reference(g, n, shoulders, ax, rf, plane_ok):
-    """rf[0:3, :n] the radial reference, rf[3, :n] the sine of the elbow plane, plane_ok[:n];
-    returns whether the reference is degenerate on some frame."""
+def _radial_reference(pe, ps, pls, prs, n, shoulders, ax, rf, plane_ok):
+    """rf[0:3, :n] the radial reference from the elbow pe, shoulder ps and (with ``shoulders``)
+    the left and right shoulders pls, prs ((3, n) each), plane_ok[:n]; returns whether the
+    reference is degenerate on some frame."""
     bad = 0
     for i in range(n):
         # forward direction from the shoulders (else world x), made perpendicular to u
         f0, f1, f2, nf = 1.0, 0.0, 0.0, 1.0  # nf = |f|: sqrt(1) is 1 exactly
         if shoulders:
-            a0 = g[_G_RS, i] - g[_G_LS, i]
-            a1 = g[_G_RS + 1, i] - g[_G_LS + 1, i]
-            a2 = g[_G_RS + 2, i] - g[_G_LS + 2, i]
+            a0 = prs[0, i] - pls[0, i]
+            a1 = prs[1, i] - pls[1, i]
+            a2 = prs[2, i] - pls[2, i]
             c0 = 0.0 * a2 - 1.0 * a1  # np.cross((0, 0, 1), across), term by term
             c1 = 1.0 * a0 - 0.0 * a2
             c2 = 0.0 * a1 - 0.0 * a0
@@ -1200,9 +1219,9 @@ def _radial_reference(g, n, shoulders, ax, rf, plane_ok):
         u0, u1, u2 = ax[0, i], ax[1, i], ax[2, i]
         d = f0 * u0 + f1 * u1 + f2 * u2
         fb0, fb1, fb2 = f0 - d * u0, f1 - d * u1, f2 - d * u2
-        up0 = g[_G_E, i] - g[_G_S, i]
-        up1 = g[_G_E + 1, i] - g[_G_S + 1, i]
-        up2 = g[_G_E + 2, i] - g[_G_S + 2, i]
+        up0 = pe[0, i] - ps[0, i]
+        up1 = pe[1, i] - ps[1, i]
+        up2 = pe[2, i] - ps[2, i]
         d = -up0 * u0 + -up1 * u1 + -up2 * u2
         n_up = _norm3(up0, up1, up2)
         nu = max(n_up, 1e-9)
@@ -1219,31 +1238,31 @@ def _radial_reference(g, n, shoulders, ax, rf, plane_ok):
 
 
 @njit(cache=True, error_model="numpy")
-def _flexion(g, n, flex):
-    """flex[:n]: the elbow flexion, rad (0 = straight)."""
+def _flexion(pe, ps, pw, n, flex):
+    """flex[:n]: the elbow flexion, rad (0 = straight), from the elbow, shoulder and wrist
+    ((3, n) each)."""
     for i in range(n):
-        up0 = g[_G_E, i] - g[_G_S, i]
-        up1 = g[_G_E + 1, i] - g[_G_S + 1, i]
-        up2 = g[_G_E + 2, i] - g[_G_S + 2, i]
+        up0 = pe[0, i] - ps[0, i]
+        up1 = pe[1, i] - ps[1, i]
+        up2 = pe[2, i] - ps[2, i]
         n_up = _norm3(up0, up1, up2)
-        b0 = g[_G_W, i] - g[_G_E, i]
-        b1 = g[_G_W + 1, i] - g[_G_E + 1, i]
-        b2 = g[_G_W + 2, i] - g[_G_E + 2, i]
+        b0 = pw[0, i] - pe[0, i]
+        b1 = pw[1, i] - pe[1, i]
+        b2 = pw[2, i] - pe[2, i]
         cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(n_up * _norm3(b0, b1, b2), 1e-12)
         flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
 
 
 @njit(cache=True, error_model="numpy")
-def _thumb_angle(joints, src, n, jth, base, sign, ax, rf, g, th, raw, sine_t, bone):
+def _thumb_angle(pt, pb, n, sign, ax, rf, th, raw, sine_t, bone):
     """The thumb's twist angle about the forearm axis (sign * u) from the radial reference ref,
     raw[:n] rad, with the thumb bone's length bone[:n] m and its sine to the axis sine_t[:n]
-    (``twist.forearm_twist``); th (2, n): scratch for arctan2's arguments."""
-    _gather(joints, src, n, jth, _G_T, g)
-    _gather(joints, src, n, base, _G_TB, g)
+    (``twist.forearm_twist``), from the thumb pt and its base pb ((3, n) each); th (2, n):
+    scratch for arctan2's arguments."""
     for i in range(n):
-        x0 = g[_G_T, i] - g[_G_TB, i]
-        x1 = g[_G_T + 1, i] - g[_G_TB + 1, i]
-        x2 = g[_G_T + 2, i] - g[_G_TB + 2, i]
+        x0 = pt[0, i] - pb[0, i]
+        x1 = pt[1, i] - pb[1, i]
+        x2 = pt[2, i] - pb[2, i]
         bn = _norm3(x0, x1, x2)
         bone[i] = bn
         a0, a1, a2 = sign * ax[0, i], sign * ax[1, i], sign * ax[2, i]
@@ -1336,6 +1355,8 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
     for b in range(nclips):
         maxn = max(maxn, offsets[b + 1] - offsets[b])
     g = np.empty((_G_ROWS, maxn))  # gathered joints
+    joint_list = np.empty(10, np.int64)
+    rows = np.empty(10, np.int64)
     ax = np.empty((3, maxn))  # segment axis u
     rf = np.empty((3, maxn))  # radial reference
     plane_ok = np.empty(maxn, np.bool_)
@@ -1345,15 +1366,20 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
     scratch = np.empty((5, maxn))
     th = np.empty((2, maxn))
     cs = np.empty((2, maxn))
-    rows = np.empty((7, maxn))
+    pose = np.empty((7, maxn))
     trend = np.empty((1, 3))
     edge = np.empty((1, 3))
     for b in range(nclips):
         o, n = offsets[b], offsets[b + 1] - offsets[b]
         jidx = jidx_all[b]
         status[b], used[b], share[b], filled[b] = 0, 0, np.nan, 0
-        status[b] = _segment_axes(joints, starts[b], n, jidx, placement, ppf, g, ax, rf, plane_ok,
-                                  flex)
+        jth = jidx[5]
+        thumb = jth >= 0 and source != 2
+        base = (jidx[3] if jidx[3] >= 0 else jidx[2]) if thumb else -1
+        count = _arm_rows(jidx, placement, ppf != 0.0, jth if thumb else -1, base, joint_list,
+                          rows)
+        _gather_joints(joints, starts[b], n, joint_list, count, g)
+        status[b] = _segment_axes(g, n, rows, ppf, ax, rf, plane_ok, flex)
         if status[b]:
             continue
         # forearm twist (twist.forearm_twist): the model (with no slope: twist_rad + 0 (x) finite
@@ -1366,13 +1392,11 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
             varying = True
             if smooth_on:
                 pad = smooth_pad[b]
-        jth = jidx[5]
-        if jth >= 0 and source != 2:
-            base = jidx[3] if jidx[3] >= 0 else jidx[2]
+        if thumb:
             sine_t, bone = scratch[0, :n], scratch[1, :n]
             raw = scratch[2, :n] if source != 1 and n >= 2 else phi[:n, 0]
-            _thumb_angle(joints, starts[b], n, jth, base, 1.0 if left else -1.0, ax, rf, g, th,
-                         raw, sine_t, bone)
+            _thumb_angle(g[rows[_R_T]:rows[_R_T] + 3], g[rows[_R_TB]:rows[_R_TB] + 3], n,
+                         1.0 if left else -1.0, ax, rf, th, raw, sine_t, bone)
             if source == 1 or n < 2:
                 varying, used[b], pad = True, 2, 0
             else:
@@ -1391,17 +1415,18 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
             c, s = np.cos(smoothed[0, 0]), np.sin(smoothed[0, 0])
             for i in range(n):
                 cs[0, i], cs[1, i] = c, s
-        _frames(n, left, placement, ax, rf, cs, g, offset, mount, ident, rows)
+        _frames(n, left, placement, ax, rf, cs, g[rows[_R_O]:rows[_R_O] + 3], offset, mount,
+                ident, pose)
         for i in range(n):
             for k in range(7):
-                out[o + i, k] = rows[k, i]
+                out[o + i, k] = pose[k, i]
         _continuous_signs(out[o:o + n])
 
 
 @njit(cache=True, error_model="numpy")
 def _frames(n, left, placement, ax, rf, cs, g, offset, mount, ident, rows):
     """rows[:, :n] (7, n): ``_pose_row`` of each frame (the device axes from u, ref and the twist's
-    cosine and sine cs; the origin from g), one row per quantity, in loops the compiler
+    cosine and sine cs; the origin g (3, n)), one row per quantity, in loops the compiler
     vectorises (the same operations on every frame; one loop per placement and mounting kind)."""
     if ident:
         _frame_loops(n, left, placement, ax, rf, cs, g, offset, mount, True, rows)
@@ -1454,10 +1479,9 @@ def _dorsal(ax, rf, cs, i, left):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _pose_into(f00, f01, f02, f10, f11, f12, f20, f21, f22, g, offset, mount, ident, rows, i):
-    """rows[:, i] = ``_pose_values`` of the frame (fij) at the origin g[_G_O:_G_O + 3, i]."""
+    """rows[:, i] = ``_pose_values`` of the frame (fij) at the origin g[:, i] (g (3, n))."""
     px, py, pz, qw, qx, qy, qz = _pose_values(f00, f01, f02, f10, f11, f12, f20, f21, f22,
-                                              g[_G_O, i], g[_G_O + 1, i], g[_G_O + 2, i], offset,
-                                              mount, ident)
+                                              g[0, i], g[1, i], g[2, i], offset, mount, ident)
     rows[0, i], rows[1, i], rows[2, i] = px, py, pz
     rows[3, i], rows[4, i], rows[5, i], rows[6, i] = qw, qx, qy, qz
 
