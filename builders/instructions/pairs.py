@@ -222,8 +222,10 @@ def _pick_other(ids: list[str], rows: np.ndarray, clip_id: str, draw: Callable[[
     return None
 
 
-def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(R,) row of each row's causal reference, (R,) row of its comparative partner (-1: none)."""
+def _part_plans(index: RowIndex, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(row of each row's causal reference, row of its comparative partner (-1: none)) of every
+    part of ``index`` in order, made when asked for: the finishing pass templates one part while
+    the next is planned. A row's picks depend only on its split's groups and its own streams."""
     lookalike_of = functools.lru_cache(maxsize=None)(
         lambda activity: tuple(h for h in HAZARD_NAMES[1:] if is_lookalike(activity, h)))
     by_split: dict[str, list[int]] = {}
@@ -231,12 +233,12 @@ def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
         by_split.setdefault(split, []).extend(range(a, b))
     groups = {split: _Groups(index, rows, lookalike_of) for split, rows in by_split.items()}
     train = groups.get("train")
-    ref = np.full(len(index.ids), -1, np.int64)
-    other = np.full(len(index.ids), -1, np.int64)
-    for split, rows in by_split.items():
+    for split, _, a, b in index.parts:
         g = groups[split]
-        for start in range(0, len(rows), PAIR_BATCH):  # the streams seeded a block at a time
-            block = rows[start:start + PAIR_BATCH]
+        ref = np.full(b - a, -1, np.int64)
+        other = np.full(b - a, -1, np.int64)
+        for start in range(a, b, PAIR_BATCH):  # the streams seeded a block at a time
+            block = range(start, min(b, start + PAIR_BATCH))
             ids = [index.ids[r] for r in block]
             causal = ClipGenerators(seed, ids, "pairs/causal-ref")
             compare = ClipGenerators(seed, ids, "pairs/compare")
@@ -248,8 +250,16 @@ def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
                 if x is None and train is not None and split != "train":
                     x = train.choose(index, r, draw_causal, any_clip=False)
                 y = g.choose(index, r, lambda n: int(compare[j].integers(n)), any_clip=True)
-                ref[r], other[r] = -1 if x is None else x, -1 if y is None else y
-    return ref, other
+                ref[r - a], other[r - a] = -1 if x is None else x, -1 if y is None else y
+        yield ref, other
+
+
+def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(R,) row of each row's causal reference, (R,) row of its comparative partner (-1: none)."""
+    plans = list(_part_plans(index, seed))
+    if not plans:
+        return np.full(0, -1, np.int64), np.full(0, -1, np.int64)
+    return np.concatenate([r for r, _ in plans]), np.concatenate([o for _, o in plans])
 
 
 def plan_pairs(index: Mapping[str, list[ClipInfo]], seed: int) -> dict[str, tuple[str | None, str | None]]:
@@ -295,11 +305,17 @@ PAIR_BATCH = 256
 
 def _tasks(index: RowIndex, ref: np.ndarray, other: np.ndarray) -> Iterator[list[Triple]]:
     """Tasks of at most ``PAIR_BATCH`` (clip, reference, partner) triples, in dataset order, made
-    part by part (one shard's facts at a time)."""
-    for _, _, a, b in index.parts:
-        infos = index.infos([*range(a, b), *ref[a:b][ref[a:b] >= 0].tolist(),
-                             *other[a:b][other[a:b] >= 0].tolist()])
-        triples = [(infos[r], infos.get(int(ref[r])), infos.get(int(other[r]))) for r in range(a, b)]
+    part by part (one shard's facts at a time), for the picks of ``plan_rows``."""
+    return _part_tasks(index, ((ref[a:b], other[a:b]) for _, _, a, b in index.parts))
+
+
+def _part_tasks(index: RowIndex, plans: Iterable[tuple[np.ndarray, np.ndarray]]
+                ) -> Iterator[list[Triple]]:
+    """``_tasks`` for the picks of each part in turn (``_part_plans``)."""
+    for (_, _, a, b), (ref, other) in zip(index.parts, plans):
+        infos = index.infos([*range(a, b), *ref[ref >= 0].tolist(), *other[other >= 0].tolist()])
+        triples = [(infos[a + k], infos.get(int(ref[k])), infos.get(int(other[k])))
+                   for k in range(b - a)]
         for i in range(0, len(triples), PAIR_BATCH):
             yield triples[i:i + PAIR_BATCH]
 
@@ -389,10 +405,10 @@ def _finished_parts(index: RowIndex, seed: int, teacher: TeacherFn | None, stats
                     num_proc: int, pool: Callable[[], Any] | None = None
                     ) -> Iterator[tuple[str, Path | None, dict[str, list[dict[str, str]]]]]:
     """(split, shard path, clip id -> its checked pairs) of every part of ``index`` in order."""
-    ref, other = plan_rows(index, seed)
     finisher = _Finisher(teacher, stats, lambda: _Known(index) if index.given is None
                          else {c.id: c for c in index.given})
-    stream = _templated_stream(_tasks(index, ref, other), seed, num_proc, len(index.ids), pool)
+    tasks = _part_tasks(index, _part_plans(index, seed))
+    stream = _templated_stream(tasks, seed, num_proc, len(index.ids), pool)
     for split, path, a, b in index.parts:
         yield split, path, finisher.finish(split, list(itertools.islice(stream, b - a)))
 
