@@ -167,16 +167,18 @@ def test_chunk_shards_are_written_uncompressed_and_the_pass_writes_the_same_data
     dataset on disk is byte for byte the one whose chunks were compressed too."""
     import hashlib
 
+    from imu2safety.builders.dataset import layout as L
     from imu2safety.builders.dataset import writer as W
 
     calls = []
-    write = W.write_parquet_atomic
+    write = L.write_parquet_atomic
 
-    def spy(table, path, row_group_bytes=W.ROW_GROUP_BYTES, compression="zstd"):
+    def spy(table, path, row_group_bytes=L.ROW_GROUP_BYTES, compression="zstd"):
         calls.append(compression)
         return write(table, path, row_group_bytes, compression)
 
-    monkeypatch.setattr(W, "write_parquet_atomic", spy)
+    monkeypatch.setattr(W, "write_parquet_atomic", spy)  # the chunks' writes
+    monkeypatch.setattr(L, "write_parquet_atomic", spy)  # the instruction pass's (one process)
     build(_opts(utd_dir, tmp_path / "a"), progress=False)
     shards = sorted((tmp_path / "a" / "data").rglob("*.parquet"))
     assert calls == ["none"] * len(shards) + ["zstd"] * len(shards)

@@ -43,8 +43,9 @@ from ... import __version__
 from ..labels import HAZARD_NAMES
 from .layout import (
     CARD_PATH, CODEBASE_VERSION, DATA_DIR, FIGURE_PATH, INFO_PATH, PROGRESS_PATH, REPORT_PATH,
-    STATS_PATH, TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version, data_path, dumps_json,
-    fsync_dir, load_info, parse_shard_name, read_shard, save_info, shard_paths, write_bytes_atomic,
+    ROW_GROUP_BYTES, STATS_PATH, TMP_SUFFIX, ConfigInfo, DatasetInfo, check_config_name, check_version,
+    data_path, dumps_json, fsync_dir, load_info, parse_shard_name, read_shard, save_info, shard_paths,
+    write_bytes_atomic, write_parquet_atomic,
 )
 from ..keyset import KeySet, key
 from ..records import SPLITS, Skip
@@ -54,11 +55,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Target bytes of IMU data per Parquet row group (bounds reader memory per batch).
-ROW_GROUP_BYTES = 32 * 1024 * 1024
-#: Columns with few distinct values, dictionary-encoded.
-_DICTIONARY_COLUMNS = ["source", "subject", "source_label", "activity", "placement", "device",
-                       "simulator_version", "options"]
 
 
 @dataclass
@@ -121,26 +117,6 @@ def describe_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     keys = sorted(set(old) | set(new))
     return ", ".join(f"{k} {_short(old.get(k))} -> {_short(new.get(k))}"
                      for k in keys if old.get(k) != new.get(k))
-
-
-def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW_GROUP_BYTES,
-                         compression: str = "zstd") -> None:
-    """Write ``table`` to ``path`` with fixed options (byte-stable): temp file, fsync, rename.
-    compression: "zstd" (level 3: the dataset's shards) or "none" (``DatasetWriter``'s)."""
-    samples = pc.sum(pc.list_value_length(table["imu"].combine_chunks().storage)).as_py() or 0
-    per_row = max(1, 24 * samples // max(1, table.num_rows))  # 6 float32 per sample
-    rows_per_group = max(1, min(table.num_rows, row_group_bytes // per_row))
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    with open(tmp, "wb") as f:
-        pq.write_table(
-            table, f, row_group_size=rows_per_group, compression=compression,
-            compression_level=3 if compression == "zstd" else None,
-            use_dictionary=_DICTIONARY_COLUMNS, write_statistics=True, version="2.6",
-            data_page_version="1.0",
-        )
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class DatasetWriter:
