@@ -18,6 +18,13 @@ class MotionError(ValueError):
     """Input that cannot become a usable motion (the message says why and what to do)."""
 
 
+def finite_points(x: np.ndarray) -> np.ndarray:
+    """(...) bool: whether each point of x (..., 3) has three finite coordinates. (The same as
+    ``np.isfinite(x).all(axis=-1)``, 5x faster: numpy reduces a length-3 last axis slowly.)"""
+    f = np.isfinite(x)
+    return f[..., 0] & f[..., 1] & f[..., 2]
+
+
 def _timestamps(n: int, fps: float | None, timestamps) -> np.ndarray:
     if timestamps is not None:
         t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
@@ -59,7 +66,7 @@ class Motion:
                 f"{len(self.joint_names)} joint names for {self.positions.shape[1]} joints"
             )
         self.timestamps = _timestamps(self.positions.shape[0], None, self.timestamps)
-        finite = np.isfinite(self.positions).all(axis=2)
+        finite = finite_points(self.positions)
         if self.valid is None:
             self.valid = finite
         else:

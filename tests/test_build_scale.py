@@ -167,16 +167,18 @@ def test_chunk_shards_are_written_uncompressed_and_the_pass_writes_the_same_data
     dataset on disk is byte for byte the one whose chunks were compressed too."""
     import hashlib
 
+    from imu2safety.builders.dataset import layout as L
     from imu2safety.builders.dataset import writer as W
 
     calls = []
-    write = W.write_parquet_atomic
+    write = L.write_parquet_atomic
 
-    def spy(table, path, row_group_bytes=W.ROW_GROUP_BYTES, compression="zstd"):
+    def spy(table, path, row_group_bytes=L.ROW_GROUP_BYTES, compression="zstd"):
         calls.append(compression)
         return write(table, path, row_group_bytes, compression)
 
-    monkeypatch.setattr(W, "write_parquet_atomic", spy)
+    monkeypatch.setattr(W, "write_parquet_atomic", spy)  # the chunks' writes
+    monkeypatch.setattr(L, "write_parquet_atomic", spy)  # the instruction pass's (one process)
     build(_opts(utd_dir, tmp_path / "a"), progress=False)
     shards = sorted((tmp_path / "a" / "data").rglob("*.parquet"))
     assert calls == ["none"] * len(shards) + ["zstd"] * len(shards)
@@ -194,3 +196,34 @@ def test_chunk_shards_are_written_uncompressed_and_the_pass_writes_the_same_data
                 for p in sorted(root.rglob("*")) if p.is_file()}
 
     assert files(tmp_path / "a") == files(tmp_path / "b")
+
+
+def test_examples_chosen_with_the_builds_class_counts_open_fewer_shards_same_choice(
+        utd_dir, tmp_path, monkeypatch):
+    """Finalizing passes each shard's class counts (from the progress records): shards without
+    a class still short of candidates are not opened, and the examples are the same."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from imu2safety.builders.dataset import card
+    from imu2safety.builders.dataset.layout import PROGRESS_PATH, data_path
+
+    out = tmp_path / "a"
+    build(_opts(utd_dir, out), progress=False)
+    log = (out / PROGRESS_PATH.format(config="utd-mhad")).read_text().splitlines()[1:]
+    counts = {Path(data_path("utd-mhad", split, r["chunk"])).name: classes
+              for r in map(json.loads, log) for split, classes in r["class_counts"].items()}
+    opened = []
+    read = card.read_shard
+    monkeypatch.setattr(card, "read_shard", lambda p, columns=None: (opened.append(p), read(p, columns))[1])
+    monkeypatch.setattr(card, "FIGURE_CANDIDATES", 2)  # (full classes early: shards left unopened)
+    plain = card._choose_examples(str(out), "utd-mhad", {})
+    n_plain, opened[:] = len(opened), []
+    hinted = card._choose_examples(str(out), "utd-mhad", counts)
+    assert 0 < len(opened) < n_plain
+    assert plain.keys() == hinted.keys() and plain
+    for name in plain:
+        assert plain[name]["id"] == hinted[name]["id"]
+        assert plain[name]["candidates"] == hinted[name]["candidates"]
+        assert np.array_equal(plain[name]["imu"], hinted[name]["imu"])

@@ -134,9 +134,9 @@ def test_same_pairs_across_chunk_sizes_and_a_resume(built, tmp_path, monkeypatch
     build(_opts(tmp_path / "clean", chunk_inputs=7), progress=False)
     assert {r["id"]: r["instructions"] for rs in _rows(tmp_path / "clean").values() for r in rs} == first
     # killed in the middle of the finishing pass (after one shard was rewritten), then resumed
-    from imu2safety.builders.dataset import writer as writer_mod
+    from imu2safety.builders.dataset import layout as layout_mod  # (the pass writes through it)
 
-    real_write = writer_mod.write_parquet_atomic
+    real_write = layout_mod.write_parquet_atomic
     calls = {"n": 0}
 
     def dying(table, path, *a, **k):
@@ -147,10 +147,10 @@ def test_same_pairs_across_chunk_sizes_and_a_resume(built, tmp_path, monkeypatch
                 raise KeyboardInterrupt("killed")
         return real_write(table, path, *a, **k)
 
-    monkeypatch.setattr(writer_mod, "write_parquet_atomic", dying)
+    monkeypatch.setattr(layout_mod, "write_parquet_atomic", dying)
     with pytest.raises(KeyboardInterrupt):
         build(_opts(tmp_path / "resumed", chunk_inputs=7), progress=False)
-    monkeypatch.setattr(writer_mod, "write_parquet_atomic", real_write)
+    monkeypatch.setattr(layout_mod, "write_parquet_atomic", real_write)
     build(_opts(tmp_path / "resumed", chunk_inputs=7), progress=False)
     assert _tree(tmp_path / "clean") == _tree(tmp_path / "resumed")
 

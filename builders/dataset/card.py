@@ -7,10 +7,11 @@ builds give identical bytes.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import textwrap
+from collections import OrderedDict
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -344,17 +345,31 @@ def _peak(imu: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.norm(imu[:, :3].astype(np.float64), axis=1) - 9.80665)))
 
 
-def choose_examples(dataset_dir: str | Path, config: str) -> dict[str, dict[str, Any]]:
+def choose_examples(dataset_dir: str | Path, config: str,
+                    counts: Mapping[str, Mapping[str, int]] | None = None) -> dict[str, dict[str, Any]]:
     """hazard -> the row its example figure shows, chosen to show the class (``_choose_examples``;
     remembered for the shards as they are on disk: finalizing asks twice, for the figures and
-    for the card's captions, and the first choice reads every shard with an underfull class)."""
+    for the card's captions, and the first choice reads every shard with an underfull class).
+
+    counts: shard file name -> {hazard: rows} as the build recorded them (optional): shards
+    without a class still wanted are then not opened. The choice is the same with or without.
+    """
     paths = [p for split in SPLITS for p in shard_paths(dataset_dir, config, split)]
     signature = tuple((p.name, st.st_size, st.st_mtime_ns) for p in paths for st in [p.stat()])
-    return _choose_examples(str(Path(dataset_dir).resolve()), config, signature)
+    key = (str(Path(dataset_dir).resolve()), config, signature)
+    if key not in _EXAMPLES:
+        _EXAMPLES[key] = _choose_examples(key[0], config, counts or {})
+        while len(_EXAMPLES) > 4:
+            _EXAMPLES.popitem(last=False)
+    return _EXAMPLES[key]
 
 
-@functools.lru_cache(maxsize=4)
-def _choose_examples(dataset_dir: str, config: str, signature: tuple) -> dict[str, dict[str, Any]]:
+#: (folder, config, shard signature) -> the examples chosen (the last four).
+_EXAMPLES: OrderedDict[tuple, dict[str, dict[str, Any]]] = OrderedDict()
+
+
+def _choose_examples(dataset_dir: str, config: str, counts: Mapping[str, Mapping[str, int]]
+                     ) -> dict[str, dict[str, Any]]:
     """hazard -> the row its example figure shows, chosen to show the class.
 
     Looks at the first ``FIGURE_CANDIDATES`` rows of each hazard (train, validation, test order):
@@ -366,6 +381,10 @@ def _choose_examples(dataset_dir: str, config: str, signature: tuple) -> dict[st
     seen: dict[str, list[dict[str, Any]]] = {}
     for split in SPLITS:
         for path in shard_paths(dataset_dir, config, split):
+            known = counts.get(path.name)
+            if known is not None and not any(n and len(seen.get(h, [])) < FIGURE_CANDIDATES
+                                             for h, n in known.items()):
+                continue
             hazards = read_shard(path, columns=["hazard"])["hazard"].to_numpy()
             wanted = [h for h in np.unique(hazards)
                       if len(seen.get(HAZARD_NAMES[int(h)], [])) < FIGURE_CANDIDATES]
@@ -399,13 +418,15 @@ def figure_caption(name: str, ex: dict[str, Any]) -> str:
             f"clip {ex['id']}; peak ||a| - g| {ex['peak']:.1f} m/s^2 ({why})")
 
 
-def write_figures(dataset_dir: str | Path, config: str) -> dict[str, str]:
-    """Plot one example clip of each hazard class of ``config`` (``choose_examples``).
+def write_figures(dataset_dir: str | Path, config: str,
+                  counts: Mapping[str, Mapping[str, int]] | None = None) -> dict[str, str]:
+    """Plot one example clip of each hazard class of ``config`` (``choose_examples``, with the
+    build's per-shard class ``counts`` when known).
 
     Returns hazard -> figure path relative to ``dataset_dir``; figures of absent classes are removed.
     """
     dataset_dir = Path(dataset_dir)
-    chosen = choose_examples(dataset_dir, config)
+    chosen = choose_examples(dataset_dir, config, counts)
     out = {}
     for name in HAZARD_NAMES:
         rel = FIGURE_PATH.format(config=config, hazard=name)

@@ -44,6 +44,11 @@ DATA_GLOB = "data/{config}/{split}-*.parquet"
 FIGURE_PATH = "figures/{config}_{hazard}.png"
 #: Suffix of files being written; they are renamed into place when complete.
 TMP_SUFFIX = ".tmp"
+#: Target bytes of IMU data per Parquet row group (bounds reader memory per batch).
+ROW_GROUP_BYTES = 32 * 1024 * 1024
+#: Columns with few distinct values, dictionary-encoded.
+_DICTIONARY_COLUMNS = ["source", "subject", "source_label", "activity", "placement", "device",
+                       "simulator_version", "options"]
 #: Files that stay local: resume records and unfinished writes.
 LOCAL_ONLY_PATTERNS = ("meta/progress_*.json", f"*{TMP_SUFFIX}", f"**/*{TMP_SUFFIX}", "cache/**")
 
@@ -127,6 +132,33 @@ def read_shard(path: str | Path, columns: list[str] | None = None):
 
     with pq.ParquetFile(path) as f:
         return f.read(columns=columns)
+
+
+def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW_GROUP_BYTES,
+                         compression: str = "zstd") -> None:
+    """Write ``table`` to ``path`` with fixed options (byte-stable): temp file, fsync, rename.
+    compression: "zstd" (level 3: the dataset's shards) or "none" (``DatasetWriter``'s).
+    (Here, with no import of ``datasets``: the build's worker processes write shards too.)"""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    # (chunks of an Array2D column, or of its storage where ``datasets`` is not imported)
+    samples = sum(pc.sum(pc.list_value_length(c.storage if isinstance(c, pa.ExtensionArray) else c)
+                         ).as_py() or 0 for c in table["imu"].chunks)
+    per_row = max(1, 24 * samples // max(1, table.num_rows))  # 6 float32 per sample
+    rows_per_group = max(1, min(table.num_rows, row_group_bytes // per_row))
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    with open(tmp, "wb") as f:
+        pq.write_table(
+            table, f, row_group_size=rows_per_group, compression=compression,
+            compression_level=3 if compression == "zstd" else None,
+            use_dictionary=_DICTIONARY_COLUMNS, write_statistics=True, version="2.6",
+            data_page_version="1.0",
+        )
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ...simulator.rng import ClipGenerators
+from ..dataset import layout
 from ..dataset.layout import read_shard, shard_paths
 from ..keyset import KeySet, key
 from ..pool import worker_pool
@@ -222,8 +223,10 @@ def _pick_other(ids: list[str], rows: np.ndarray, clip_id: str, draw: Callable[[
     return None
 
 
-def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(R,) row of each row's causal reference, (R,) row of its comparative partner (-1: none)."""
+def _part_plans(index: RowIndex, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(row of each row's causal reference, row of its comparative partner (-1: none)) of every
+    part of ``index`` in order, made when asked for: the finishing pass templates one part while
+    the next is planned. A row's picks depend only on its split's groups and its own streams."""
     lookalike_of = functools.lru_cache(maxsize=None)(
         lambda activity: tuple(h for h in HAZARD_NAMES[1:] if is_lookalike(activity, h)))
     by_split: dict[str, list[int]] = {}
@@ -231,12 +234,12 @@ def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
         by_split.setdefault(split, []).extend(range(a, b))
     groups = {split: _Groups(index, rows, lookalike_of) for split, rows in by_split.items()}
     train = groups.get("train")
-    ref = np.full(len(index.ids), -1, np.int64)
-    other = np.full(len(index.ids), -1, np.int64)
-    for split, rows in by_split.items():
+    for split, _, a, b in index.parts:
         g = groups[split]
-        for start in range(0, len(rows), PAIR_BATCH):  # the streams seeded a block at a time
-            block = rows[start:start + PAIR_BATCH]
+        ref = np.full(b - a, -1, np.int64)
+        other = np.full(b - a, -1, np.int64)
+        for start in range(a, b, PAIR_BATCH):  # the streams seeded a block at a time
+            block = range(start, min(b, start + PAIR_BATCH))
             ids = [index.ids[r] for r in block]
             causal = ClipGenerators(seed, ids, "pairs/causal-ref")
             compare = ClipGenerators(seed, ids, "pairs/compare")
@@ -248,8 +251,16 @@ def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
                 if x is None and train is not None and split != "train":
                     x = train.choose(index, r, draw_causal, any_clip=False)
                 y = g.choose(index, r, lambda n: int(compare[j].integers(n)), any_clip=True)
-                ref[r], other[r] = -1 if x is None else x, -1 if y is None else y
-    return ref, other
+                ref[r - a], other[r - a] = -1 if x is None else x, -1 if y is None else y
+        yield ref, other
+
+
+def plan_rows(index: RowIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(R,) row of each row's causal reference, (R,) row of its comparative partner (-1: none)."""
+    plans = list(_part_plans(index, seed))
+    if not plans:
+        return np.full(0, -1, np.int64), np.full(0, -1, np.int64)
+    return np.concatenate([r for r, _ in plans]), np.concatenate([o for _, o in plans])
 
 
 def plan_pairs(index: Mapping[str, list[ClipInfo]], seed: int) -> dict[str, tuple[str | None, str | None]]:
@@ -295,11 +306,17 @@ PAIR_BATCH = 256
 
 def _tasks(index: RowIndex, ref: np.ndarray, other: np.ndarray) -> Iterator[list[Triple]]:
     """Tasks of at most ``PAIR_BATCH`` (clip, reference, partner) triples, in dataset order, made
-    part by part (one shard's facts at a time)."""
-    for _, _, a, b in index.parts:
-        infos = index.infos([*range(a, b), *ref[a:b][ref[a:b] >= 0].tolist(),
-                             *other[a:b][other[a:b] >= 0].tolist()])
-        triples = [(infos[r], infos.get(int(ref[r])), infos.get(int(other[r]))) for r in range(a, b)]
+    part by part (one shard's facts at a time), for the picks of ``plan_rows``."""
+    return _part_tasks(index, ((ref[a:b], other[a:b]) for _, _, a, b in index.parts))
+
+
+def _part_tasks(index: RowIndex, plans: Iterable[tuple[np.ndarray, np.ndarray]]
+                ) -> Iterator[list[Triple]]:
+    """``_tasks`` for the picks of each part in turn (``_part_plans``)."""
+    for (_, _, a, b), (ref, other) in zip(index.parts, plans):
+        infos = index.infos([*range(a, b), *ref[ref >= 0].tolist(), *other[other >= 0].tolist()])
+        triples = [(infos[a + k], infos.get(int(ref[k])), infos.get(int(other[k])))
+                   for k in range(b - a)]
         for i in range(0, len(triples), PAIR_BATCH):
             yield triples[i:i + PAIR_BATCH]
 
@@ -389,10 +406,10 @@ def _finished_parts(index: RowIndex, seed: int, teacher: TeacherFn | None, stats
                     num_proc: int, pool: Callable[[], Any] | None = None
                     ) -> Iterator[tuple[str, Path | None, dict[str, list[dict[str, str]]]]]:
     """(split, shard path, clip id -> its checked pairs) of every part of ``index`` in order."""
-    ref, other = plan_rows(index, seed)
     finisher = _Finisher(teacher, stats, lambda: _Known(index) if index.given is None
                          else {c.id: c for c in index.given})
-    stream = _templated_stream(_tasks(index, ref, other), seed, num_proc, len(index.ids), pool)
+    tasks = _part_tasks(index, _part_plans(index, seed))
+    stream = _templated_stream(tasks, seed, num_proc, len(index.ids), pool)
     for split, path, a, b in index.parts:
         yield split, path, finisher.finish(split, list(itertools.islice(stream, b - a)))
 
@@ -409,6 +426,24 @@ def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherF
     return out
 
 
+def _write_instructions(path: Path, pairs: Mapping[str, list[dict[str, str]]]) -> int:
+    """Rewrite one shard with its ``instructions`` column (clip id -> pairs): the shard's other
+    columns as they are, zstd-compressed. Returns its rows. (In the build's workers, this imports
+    ``datasets`` once, ~1.3 CPU-s: without its Array2D type the same table is written with other
+    schema bytes.)"""
+    from ..dataset.schema import ARROW_SCHEMA
+
+    field_ = ARROW_SCHEMA.field("instructions")
+    shard = pq.ParquetFile(path)
+    names = shard.schema_arrow.names  # (every column but the one replaced is read)
+    table = shard.read(columns=[n for n in names if n != "instructions"], use_threads=False)
+    column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
+    table = table.add_column(names.index("instructions"), field_, column)
+    shard.close()
+    layout.write_parquet_atomic(table.replace_schema_metadata(ARROW_SCHEMA.metadata), path)
+    return table.num_rows
+
+
 def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enabled: bool = True,
                      teacher: TeacherFn | None = None, progress: bool = False, num_proc: int = 1,
                      pool: Callable[[], Any] | None = None) -> dict[str, Any]:
@@ -416,28 +451,32 @@ def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enable
 
     Shard by shard in dataset order: the pairs of one shard are made (on ``num_proc`` processes:
     the workers of ``pool()`` when given), passed to the teacher, checked and written before the
-    next, so only one shard's pairs (and a compact ``RowIndex`` of every row) are in memory.
+    next, so only one shard's pairs (and a compact ``RowIndex`` of every row) are in memory. With
+    several processes the workers also rewrite the shards (``_write_instructions``), a few shards
+    behind the driver, which would otherwise be the pass's bottleneck.
     enabled=False empties the column instead (a --no-instructions build, resumed or not).
     """
-    from ..dataset.schema import ARROW_SCHEMA
-    from ..dataset.writer import write_parquet_atomic
-
     dataset_dir = Path(dataset_dir)
     stats = InstructionStats()
     index = RowIndex.read(dataset_dir, config)
-    parts = (_finished_parts(index, seed, teacher, stats, num_proc, pool) if enabled
-             else ((split, path, {}) for split, path, _, _ in index.parts))
-    field_ = ARROW_SCHEMA.field("instructions")
     bar = tqdm(total=len(index.ids), unit="clip", desc="instruction pairs", disable=not progress)
-    for _, path, pairs in parts:
-        shard = pq.ParquetFile(path)
-        names = shard.schema_arrow.names  # (every column but the one replaced is read)
-        table = shard.read(columns=[n for n in names if n != "instructions"], use_threads=False)
-        column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
-        table = table.add_column(names.index("instructions"), field_, column)
-        shard.close()
-        write_parquet_atomic(table.replace_schema_metadata(ARROW_SCHEMA.metadata), path)
-        bar.update(table.num_rows)
+    with contextlib.ExitStack() as stack:
+        workers = None
+        if num_proc > 1 and len(index.ids) > PAIR_BATCH:
+            workers = pool() if pool is not None else stack.enter_context(worker_pool(num_proc))
+        parts = (_finished_parts(index, seed, teacher, stats, num_proc,
+                                 None if workers is None else lambda: workers) if enabled
+                 else ((split, path, {}) for split, path, _, _ in index.parts))
+        writes: deque = deque()
+        for _, path, pairs in parts:
+            if workers is None:
+                bar.update(_write_instructions(path, pairs))
+                continue
+            writes.append(workers.apply_async(_write_instructions, (path, pairs)))
+            while writes and (len(writes) > 2 * num_proc or writes[0].ready()):
+                bar.update(writes.popleft().get())
+        while writes:
+            bar.update(writes.popleft().get())
     bar.close()
     if stats.dropped_by_checker:
         logger.warning("config %s: the checker dropped %d templated pair(s): %s", config,

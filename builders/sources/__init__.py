@@ -17,8 +17,11 @@ whose module is missing or broken does not break the others.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import functools
 import importlib
+import logging
+import os
 import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -28,6 +31,8 @@ import numpy as np
 
 from ...simulator.motion import Motion
 from ..records import Item
+
+logger = logging.getLogger(__name__)
 
 #: CLI name -> "module" or "module:attribute", relative to this package.
 SOURCE_PATHS: dict[str, str] = {
@@ -235,12 +240,37 @@ def _coerce(value: Any, hint: Any, what: str) -> Any:
 
 
 def sorted_files(input_dir: Path, pattern: str) -> list[Path]:
-    """Files under ``input_dir`` (recursive) matching ``pattern``, sorted by relative path."""
+    """Files under ``input_dir`` (recursive) matching ``pattern``, sorted by relative path.
+
+    What ``Path.rglob(pattern)`` keeps with ``is_file()`` (case-sensitive shell pattern on the
+    name, hidden files included, symbolic links to files kept, linked folders not entered), from
+    one ``os.scandir`` per folder: rglob and is_file spend ~50 µs per file in path objects and
+    stat calls, 6 s of serial start-up for an NTU-120-sized corpus. A subfolder that cannot be
+    read is logged and left out (rglob leaves it out silently).
+    """
     root = Path(input_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"input folder {root} does not exist or is not a folder")
-    files = [p for p in root.rglob(pattern) if p.is_file()]
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+    found: list[tuple[str, str]] = []  # (relative posix name, path)
+    folders = [(os.fspath(root), "")]
+    while folders:
+        folder, rel = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir() and not entry.is_symlink():
+                            folders.append((entry.path, f"{rel}{entry.name}/"))
+                        elif fnmatch.fnmatchcase(entry.name, pattern) and entry.is_file():
+                            found.append((rel + entry.name, entry.path))
+                    except OSError as err:  # (vanished while listing)
+                        logger.warning("input %s left out: %s", entry.path, err)
+        except OSError as err:
+            if folder == os.fspath(root):
+                raise
+            logger.warning("input folder %s left out: cannot list it: %s", folder, err)
+    found.sort()
+    return [Path(path) for _, path in found]
 
 
 #: world = M @ camera for Kinect v1/v2 camera space (x to the sensor's left, y up, z into the

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 
 from ...simulator.joints import JOINT_SETS
 from ...simulator.cutoff import CUTOFF_BY_KIND
-from ...simulator.motion import Motion
+from ...simulator.motion import Motion, finite_points
 from ..labels import lookup
 from ..records import Clip, Item, Skip
 from . import AZURE_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
@@ -93,7 +93,7 @@ def read(path: Path, **options) -> Iterator[Item]:
         yield Skip(str(path), f"no numeric skeleton row ({NUM_COLUMNS} columns expected)")
         return
     xyz = mm.reshape(-1, len(JOINT_NAMES), 3) / 1000.0
-    valid = np.isfinite(xyz).all(axis=2) & (xyz[..., 2] > 0)
+    valid = finite_points(xyz) & (xyz[..., 2] > 0)
     xyz[~valid] = np.nan
     motion = Motion(camera_to_world(xyz, AZURE_TO_WORLD), JOINT_NAMES,
                     np.arange(xyz.shape[0], dtype=np.float64) / FPS, valid)

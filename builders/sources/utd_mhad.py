@@ -24,7 +24,7 @@ import scipy.io
 
 from ...simulator.joints import JOINT_SETS
 from ...simulator.cutoff import CUTOFF_BY_KIND
-from ...simulator.motion import Motion
+from ...simulator.motion import Motion, finite_points
 from ..labels import lookup
 from ..records import Clip, Item, Skip
 from . import KINECT_TO_WORLD, camera_to_world, motion_problem, parse_options, sorted_files
@@ -104,7 +104,7 @@ def read(path: Path, **options) -> Iterator[Item]:
         return
 
     xyz = np.moveaxis(np.asarray(skel, dtype=np.float64), 2, 0)  # (T, 20, 3) camera space
-    valid = np.isfinite(xyz).all(axis=2) & (xyz[..., 2] > 0)
+    valid = finite_points(xyz) & (xyz[..., 2] > 0)
     xyz[~valid] = np.nan
     timestamps, timing = _timing(path, xyz.shape[0])
     motion = Motion(camera_to_world(xyz, KINECT_TO_WORLD), JOINT_NAMES, timestamps, valid)

@@ -1,0 +1,77 @@
+"""Shortcuts of the build's hot path (issue 13, fifth round) give what the plain numpy they
+replace gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imu2safety.builders.build import _name, _size
+from imu2safety.builders.sources import sorted_files
+from imu2safety.simulator.joints import JOINT_SETS
+from imu2safety.simulator.motion import Motion, finite_points
+
+
+def test_finite_points_equals_numpy_all_over_the_last_axis():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 25, 3))
+    bad = rng.random(x.shape) < 0.02
+    x[bad] = rng.choice([np.nan, np.inf, -np.inf], size=int(bad.sum()))
+    got = finite_points(x)
+    assert got.shape == (300, 25) and got.dtype == bool
+    assert np.array_equal(got, np.isfinite(x).all(axis=-1))
+    assert not got.all() and got.any()
+    assert finite_points(x[0, 0]).shape == () and bool(finite_points(x[0, 0])) == np.isfinite(x[0, 0]).all()
+    given = rng.random((300, 25)) < 0.9
+    m = Motion(x, JOINT_SETS["ntu"], np.arange(300) / 30.0, given)
+    assert np.array_equal(m.valid, given & np.isfinite(x).all(axis=-1))
+
+
+def _rglob_files(root: Path, pattern: str) -> list[Path]:
+    """What sorted_files replaced: rglob + is_file, sorted by relative posix path."""
+    return sorted((p for p in root.rglob(pattern) if p.is_file()),
+                  key=lambda p: p.relative_to(root).as_posix())
+
+
+def test_sorted_files_keeps_what_rglob_keeps_in_the_same_order(tmp_path):
+    root = tmp_path / "in"
+    for rel in ["b.skeleton", "a/z.skeleton", "a/b/c.skeleton", "a-b/x.skeleton", ".hidden.skeleton",
+                "a/notes.txt", "A.SKELETON", "deep/er/est/y.skeleton", "a/b.skeleton"]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    (root / "dir.skeleton").mkdir()  # a folder whose name matches: not a file
+    (root / "link.skeleton").symlink_to(root / "b.skeleton")  # a linked file counts
+    (root / "broken.skeleton").symlink_to(root / "missing")  # a dangling link does not
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.skeleton").write_text("o")
+    (root / "linked_dir").symlink_to(outside, target_is_directory=True)  # not entered
+    for pattern in ("*.skeleton", "*", "?.skeleton", "*.[st]*"):
+        expected = _rglob_files(root, pattern)
+        assert sorted_files(root, pattern) == expected, pattern
+    assert root / "a/b.skeleton" in sorted_files(root, "*.skeleton")
+    with pytest.raises(FileNotFoundError):
+        sorted_files(root / "b.skeleton", "*")
+
+
+def test_name_is_relative_to_the_input_folder_as_before(tmp_path):
+    cases = [(tmp_path, tmp_path / "a" / "b.skeleton"), (Path("rel/dir"), Path("rel/dir/x/y.csv")),
+             (Path("."), Path("x/y.csv")), (Path("/"), Path("/etc/z")),
+             (tmp_path / "a", tmp_path / "ab" / "c"), (tmp_path / "a", tmp_path / "a")]
+    for folder, path in cases:
+        try:
+            expected = path.relative_to(folder).as_posix()
+        except ValueError:
+            expected = path.name
+        assert _name(folder, path) == expected, (folder, path)
+
+
+def test_input_bytes_are_counted_with_one_stat(tmp_path):
+    (tmp_path / "f").write_bytes(b"x" * 1234)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "1.jpg").write_bytes(b"y" * 10)
+    (tmp_path / "d" / "2.jpg").write_bytes(b"z" * 5)
+    assert _size(tmp_path / "f") == 1234 and _size(tmp_path / "d") == 15
+    assert _size(tmp_path / "gone") == 0
