@@ -704,7 +704,8 @@ def _simulate_block(sources: Sequence[Source], options: SimulationOptions,
         finite = kernels.clip_peaks(ideal, q_offsets[[0, -1]], np.empty(1), np.empty(1))
     finite = finite and cal is None
     if cal is None and not own:  # one strided copy per block instead of two per clip
-        accel, gyro = np.ascontiguousarray(ideal[:, :3]), np.ascontiguousarray(ideal[:, 3:])
+        accel, gyro = np.empty((len(ideal), 3)), np.empty((len(ideal), 3))
+        kernels.split_signals(ideal, accel, gyro)
     rate = float(rate)
     bounds = q_offsets.tolist()
     for k, (i, info, cut, ok, bad) in enumerate(zip(poses.index, poses.infos, cutoffs, live.tolist(),

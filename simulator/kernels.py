@@ -89,46 +89,174 @@ def _gram_inverse(s, count):
 @njit(cache=True, error_model="numpy")
 def _fit_quadratic(y, start, step, count, s, inv, coef):
     """coef (C, 3): least-squares quadratic through (s[j], y[start + step * j, c]), j < count,
-    for every channel c, given ``_gram_inverse(s, count)``."""
+    for every channel c, given ``_gram_inverse(s, count)`` (each channel's sums in registers,
+    accumulated in increasing j)."""
     nch = y.shape[1]
-    r = np.zeros((nch, 3))
-    for j in range(count):
-        p1 = s[j]
-        p2 = p1 * p1
-        row = start + step * j
-        for c in range(nch):
-            v = y[row, c]
-            r[c, 0] += v
-            r[c, 1] += p1 * v
-            r[c, 2] += p2 * v
     for c in range(nch):
+        r0 = r1 = r2 = 0.0
+        for j in range(count):
+            p1 = s[j]
+            p2 = p1 * p1
+            v = y[start + step * j, c]
+            r0 += v
+            r1 += p1 * v
+            r2 += p2 * v
         for k in range(3):
-            coef[c, k] = inv[k, 0] * r[c, 0] + inv[k, 1] * r[c, 1] + inv[k, 2] * r[c, 2]
+            coef[c, k] = inv[k, 0] * r0 + inv[k, 1] * r1 + inv[k, 2] * r2
 
 
 @njit(cache=True, error_model="numpy")
 def _sos_pass(buf, m, sos, zi, forward):
     """In place: causal second-order-section filter of every column of buf[:m] (direct form II
-    transposed, as scipy's sosfilt), forward or backward in time, each column's state started
-    at zi x its first sample. Columns are independent (interleaved only for speed)."""
+    transposed, as scipy's sosfilt), forward or backward in time, each section's state started
+    at its zi row x the column's first sample (before filtering). Columns are independent.
+
+    The cascade runs section after section over the whole column (each section's input is the
+    previous one's output, sample by sample: the same operations as one sample through every
+    section at a time), eight columns at a time with the state in registers."""
     nsec = sos.shape[0]
     nch = buf.shape[1]
-    z = np.empty((nsec, 2, nch))
+    if m == 0 or nsec == 0:
+        return
     i0 = 0 if forward else m - 1
+    if nch == 1 and nsec == 2:  # (the twist's low-pass) both sections in one loop
+        _sos_cascade2(buf, m, sos, zi, buf[i0, 0], forward)
+        return
+    first = buf[i0].copy()
     for s in range(nsec):
-        for c in range(nch):
-            z[s, 0, c] = zi[s, 0] * buf[i0, c]
-            z[s, 1, c] = zi[s, 1] * buf[i0, c]
+        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+        if nch == 1:
+            _sos_section1(buf, m, b0, b1, b2, a1, a2, zi[s, 0] * first[0], zi[s, 1] * first[0],
+                          forward)
+        else:
+            for c0 in range(0, nch, 8):
+                _sos_section8(buf, m, c0, b0, b1, b2, a1, a2, zi[s, 0], zi[s, 1], first, forward)
+
+
+@njit(cache=True, error_model="numpy")
+def _sos_cascade2(buf, m, sos, zi, x0, forward):
+    """``_sos_pass`` of two sections on the single column of buf[:m], sample by sample through
+    both (their recursions overlap in the processor), states started at zi x x0."""
+    b0, b1, b2, a1, a2 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    c0, c1, c2, d1, d2 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    p0, p1 = zi[0, 0] * x0, zi[0, 1] * x0
+    q0, q1 = zi[1, 0] * x0, zi[1, 1] * x0
     for j in range(m):
         i = j if forward else m - 1 - j
-        for s in range(nsec):
-            b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-            for c in range(nch):
-                x = buf[i, c]
-                y = b0 * x + z[s, 0, c]
-                z[s, 0, c] = b1 * x - a1 * y + z[s, 1, c]
-                z[s, 1, c] = b2 * x - a2 * y
-                buf[i, c] = y
+        x = buf[i, 0]
+        y = b0 * x + p0
+        p0 = b1 * x - a1 * y + p1
+        p1 = b2 * x - a2 * y
+        v = c0 * y + q0
+        q0 = c1 * y - d1 * v + q1
+        q1 = c2 * y - d2 * v
+        buf[i, 0] = v
+
+
+@njit(cache=True, error_model="numpy")
+def _sos_section1(buf, m, b0, b1, b2, a1, a2, z0, z1, forward):
+    """One section of ``_sos_pass`` on the single column of buf[:m], state (z0, z1)."""
+    for j in range(m):
+        i = j if forward else m - 1 - j
+        x = buf[i, 0]
+        y = b0 * x + z0
+        z0 = b1 * x - a1 * y + z1
+        z1 = b2 * x - a2 * y
+        buf[i, 0] = y
+
+
+@njit(cache=True, error_model="numpy")
+def _sos_section8(buf, m, c0, b0, b1, b2, a1, a2, zi0, zi1, first, forward):
+    """One section of ``_sos_pass`` on columns c0 ... c0 + 7 of buf[:m] (indices past the last
+    column repeat it: the same numbers computed twice and written twice), each column's state
+    started at (zi0, zi1) x first[column]."""
+    last = buf.shape[1] - 1
+    if c0 + 7 <= last:  # eight columns side by side: the same code, vectorisable
+        _sos_section8_full(buf, m, c0, b0, b1, b2, a1, a2, zi0, zi1, first, forward)
+        return
+    k0, k1, k2, k3 = c0, min(c0 + 1, last), min(c0 + 2, last), min(c0 + 3, last)
+    k4, k5, k6, k7 = min(c0 + 4, last), min(c0 + 5, last), min(c0 + 6, last), min(c0 + 7, last)
+    p0, q0 = zi0 * first[k0], zi1 * first[k0]
+    p1, q1 = zi0 * first[k1], zi1 * first[k1]
+    p2, q2 = zi0 * first[k2], zi1 * first[k2]
+    p3, q3 = zi0 * first[k3], zi1 * first[k3]
+    p4, q4 = zi0 * first[k4], zi1 * first[k4]
+    p5, q5 = zi0 * first[k5], zi1 * first[k5]
+    p6, q6 = zi0 * first[k6], zi1 * first[k6]
+    p7, q7 = zi0 * first[k7], zi1 * first[k7]
+    for j in range(m):
+        i = j if forward else m - 1 - j
+        x0, x1, x2, x3 = buf[i, k0], buf[i, k1], buf[i, k2], buf[i, k3]
+        x4, x5, x6, x7 = buf[i, k4], buf[i, k5], buf[i, k6], buf[i, k7]
+        y0 = b0 * x0 + p0
+        y1 = b0 * x1 + p1
+        y2 = b0 * x2 + p2
+        y3 = b0 * x3 + p3
+        y4 = b0 * x4 + p4
+        y5 = b0 * x5 + p5
+        y6 = b0 * x6 + p6
+        y7 = b0 * x7 + p7
+        p0 = b1 * x0 - a1 * y0 + q0
+        p1 = b1 * x1 - a1 * y1 + q1
+        p2 = b1 * x2 - a1 * y2 + q2
+        p3 = b1 * x3 - a1 * y3 + q3
+        p4 = b1 * x4 - a1 * y4 + q4
+        p5 = b1 * x5 - a1 * y5 + q5
+        p6 = b1 * x6 - a1 * y6 + q6
+        p7 = b1 * x7 - a1 * y7 + q7
+        q0 = b2 * x0 - a2 * y0
+        q1 = b2 * x1 - a2 * y1
+        q2 = b2 * x2 - a2 * y2
+        q3 = b2 * x3 - a2 * y3
+        q4 = b2 * x4 - a2 * y4
+        q5 = b2 * x5 - a2 * y5
+        q6 = b2 * x6 - a2 * y6
+        q7 = b2 * x7 - a2 * y7
+        buf[i, k0], buf[i, k1], buf[i, k2], buf[i, k3] = y0, y1, y2, y3
+        buf[i, k4], buf[i, k5], buf[i, k6], buf[i, k7] = y4, y5, y6, y7
+
+
+@njit(cache=True, error_model="numpy")
+def _sos_section8_full(buf, m, c0, b0, b1, b2, a1, a2, zi0, zi1, first, forward):
+    """``_sos_section8`` of eight existing columns c0 ... c0 + 7."""
+    k0, k1, k2, k3, k4, k5, k6, k7 = c0, c0 + 1, c0 + 2, c0 + 3, c0 + 4, c0 + 5, c0 + 6, c0 + 7
+    p0, q0 = zi0 * first[k0], zi1 * first[k0]
+    p1, q1 = zi0 * first[k1], zi1 * first[k1]
+    p2, q2 = zi0 * first[k2], zi1 * first[k2]
+    p3, q3 = zi0 * first[k3], zi1 * first[k3]
+    p4, q4 = zi0 * first[k4], zi1 * first[k4]
+    p5, q5 = zi0 * first[k5], zi1 * first[k5]
+    p6, q6 = zi0 * first[k6], zi1 * first[k6]
+    p7, q7 = zi0 * first[k7], zi1 * first[k7]
+    for j in range(m):
+        i = j if forward else m - 1 - j
+        row = buf[i, c0:c0 + 8]
+        x0, x1, x2, x3, x4, x5, x6, x7 = row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7]
+        y0 = b0 * x0 + p0
+        y1 = b0 * x1 + p1
+        y2 = b0 * x2 + p2
+        y3 = b0 * x3 + p3
+        y4 = b0 * x4 + p4
+        y5 = b0 * x5 + p5
+        y6 = b0 * x6 + p6
+        y7 = b0 * x7 + p7
+        p0 = b1 * x0 - a1 * y0 + q0
+        p1 = b1 * x1 - a1 * y1 + q1
+        p2 = b1 * x2 - a1 * y2 + q2
+        p3 = b1 * x3 - a1 * y3 + q3
+        p4 = b1 * x4 - a1 * y4 + q4
+        p5 = b1 * x5 - a1 * y5 + q5
+        p6 = b1 * x6 - a1 * y6 + q6
+        p7 = b1 * x7 - a1 * y7 + q7
+        q0 = b2 * x0 - a2 * y0
+        q1 = b2 * x1 - a2 * y1
+        q2 = b2 * x2 - a2 * y2
+        q3 = b2 * x3 - a2 * y3
+        q4 = b2 * x4 - a2 * y4
+        q5 = b2 * x5 - a2 * y5
+        q6 = b2 * x6 - a2 * y6
+        q7 = b2 * x7 - a2 * y7
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7] = y0, y1, y2, y3, y4, y5, y6, y7
 
 
 @njit(cache=True, error_model="numpy")
@@ -148,46 +276,55 @@ def lowpass_ragged(x, offsets, sos, zi, pad, fit, out):
     trend = np.empty((nch, 3))
     edge = np.empty((nch, 3))
     for b in range(nclips):
-        o, n = offsets[b], offsets[b + 1] - offsets[b]
-        if n < 3 or pad[b] == 0:
-            for i in range(n):
-                for c in range(nch):
-                    out[o + i, c] = x[o + i, c]
-            continue
-        p = min(pad[b], n - 1)
-        nfit = min(fit[b], n)
-        s = np.empty(n)
-        step = 2.0 / (n - 1)
-        for i in range(n):
-            s[i] = -1.0 + i * step
-        s[n - 1] = 1.0
-        kf = np.arange(nfit).astype(np.float64)
-        _fit_quadratic(x, o, 1, n, s, _gram_inverse(s, n), trend)
-        m = n + 2 * p
-        buf = np.empty((m, nch))
+        _lowpass_clip(x, offsets[b], offsets[b + 1] - offsets[b], sos[b], zi[b], pad[b], fit[b],
+                      out, trend, edge)
+
+
+@njit(cache=True, error_model="numpy")
+def _lowpass_clip(x, o, n, sos, zi, pad, fit, out, trend, edge):
+    """``lowpass_ragged`` of the clip in rows o ... o + n - 1 of x into the same rows of out
+    (trend, edge: (C, 3) scratch)."""
+    nch = x.shape[1]
+    if n < 3 or pad == 0:
         for i in range(n):
             for c in range(nch):
-                buf[p + i, c] = x[o + i, c] - (trend[c, 0] + trend[c, 1] * s[i]
-                                               + trend[c, 2] * s[i] * s[i])
-        inv = _gram_inverse(kf, nfit)
-        # left end: continued backwards from sample 0; right end: forwards from n - 1
-        _fit_quadratic(buf, p, 1, nfit, kf, inv, edge)
+                out[o + i, c] = x[o + i, c]
+        return
+    p = min(pad, n - 1)
+    nfit = min(fit, n)
+    s = np.empty(n)
+    step = 2.0 / (n - 1)
+    for i in range(n):
+        s[i] = -1.0 + i * step
+    s[n - 1] = 1.0
+    kf = np.arange(nfit).astype(np.float64)
+    _fit_quadratic(x, o, 1, n, s, _gram_inverse(s, n), trend)
+    m = n + 2 * p
+    buf = np.empty((m, nch))
+    for c in range(nch):
+        t0, t1, t2 = trend[c, 0], trend[c, 1], trend[c, 2]
+        for i in range(n):
+            buf[p + i, c] = x[o + i, c] - (t0 + t1 * s[i] + t2 * s[i] * s[i])
+    inv = _gram_inverse(kf, nfit)
+    # left end: continued backwards from sample 0; right end: forwards from n - 1
+    _fit_quadratic(buf, p, 1, nfit, kf, inv, edge)
+    for c in range(nch):
+        e2, b0 = edge[c, 2], buf[p, c]
         for j in range(p):
             k = p - j
-            for c in range(nch):
-                buf[j, c] = 2.0 * buf[p, c] - buf[p + k, c] + 2.0 * edge[c, 2] * k * k
-        _fit_quadratic(buf, p + n - 1, -1, nfit, kf, inv, edge)
+            buf[j, c] = 2.0 * b0 - buf[p + k, c] + 2.0 * e2 * k * k
+    _fit_quadratic(buf, p + n - 1, -1, nfit, kf, inv, edge)
+    for c in range(nch):
+        e2, b1 = edge[c, 2], buf[p + n - 1, c]
         for j in range(p):
             k = j + 1
-            for c in range(nch):
-                buf[p + n + j, c] = (2.0 * buf[p + n - 1, c] - buf[p + n - 1 - k, c]
-                                     + 2.0 * edge[c, 2] * k * k)
-        _sos_pass(buf, m, sos[b], zi[b], True)
-        _sos_pass(buf, m, sos[b], zi[b], False)
+            buf[p + n + j, c] = 2.0 * b1 - buf[p + n - 1 - k, c] + 2.0 * e2 * k * k
+    _sos_pass(buf, m, sos, zi, True)
+    _sos_pass(buf, m, sos, zi, False)
+    for c in range(nch):
+        t0, t1, t2 = trend[c, 0], trend[c, 1], trend[c, 2]
         for i in range(n):
-            for c in range(nch):
-                out[o + i, c] = buf[p + i, c] + (trend[c, 0] + trend[c, 1] * s[i]
-                                                 + trend[c, 2] * s[i] * s[i])
+            out[o + i, c] = buf[p + i, c] + (t0 + t1 * s[i] + t2 * s[i] * s[i])
 
 
 # ---------------------------------------------------------------- quintic interpolating spline
@@ -419,6 +556,11 @@ def imu_from_pose_cached(t, pose, offsets, t_out, out_offsets, gravity_z, order,
     for b in order:
         maxn = max(maxn, offsets[b + 1] - offsets[b])
     c = np.empty((maxn, 7))
+    maxq = 0
+    for b in order:
+        maxq = max(maxq, out_offsets[b + 1] - out_offsets[b])
+    sums = np.empty((11, maxq))
+    res = np.empty((6, maxq))
     for b in order:
         o0, o1 = offsets[b], offsets[b + 1]
         q0, q1 = out_offsets[b], out_offsets[b + 1]
@@ -466,7 +608,43 @@ def imu_from_pose_cached(t, pose, offsets, t_out, out_offsets, gravity_z, order,
                 dy += c[r, 5] * w1
                 z += c[r, 6] * w0
                 dz += c[r, 6] * w1
-            _output_row(p0, p1, p2, w, x, y, z, dw, dx, dy, dz, gravity_z, out, q0 + q)
+            sums[0, q], sums[1, q], sums[2, q], sums[3, q] = p0, p1, p2, w
+            sums[4, q], sums[5, q], sums[6, q], sums[7, q] = x, y, z, dw
+            sums[8, q], sums[9, q], sums[10, q] = dx, dy, dz
+        _output_rows(sums, nout, gravity_z, res)
+        for q in range(nout):
+            for k in range(6):
+                out[q0 + q, k] = res[k, q]
+
+
+@njit(cache=True, error_model="numpy")
+def _output_rows(sums, n, gravity_z, res):
+    """res[:, q] (6,) = ``_output_row`` of sums[:, q] (p'', q, q' as its arguments), q < n:
+    the same operations, in a loop the compiler vectorises (the square roots and divisions
+    several samples at a time)."""
+    for q in range(n):
+        ax, ay, pz = sums[0, q], sums[1, q], sums[2, q]
+        w, x, y, z = sums[3, q], sums[4, q], sums[5, q], sums[6, q]
+        dw, dx, dy, dz = sums[7, q], sums[8, q], sums[9, q], sums[10, q]
+        qq = w * w + x * x + y * y + z * z
+        norm = np.sqrt(qq)
+        nw, nx, ny, nz = w / norm, x / norm, y / norm, z / norm
+        r00 = 1 - 2 * (ny * ny + nz * nz)
+        r01 = 2 * (nx * ny - nw * nz)
+        r02 = 2 * (nx * nz + nw * ny)
+        r10 = 2 * (nx * ny + nw * nz)
+        r11 = 1 - 2 * (nx * nx + nz * nz)
+        r12 = 2 * (ny * nz - nw * nx)
+        r20 = 2 * (nx * nz - nw * ny)
+        r21 = 2 * (ny * nz + nw * nx)
+        r22 = 1 - 2 * (nx * nx + ny * ny)
+        az = pz - gravity_z
+        res[0, q] = r00 * ax + r10 * ay + r20 * az
+        res[1, q] = r01 * ax + r11 * ay + r21 * az
+        res[2, q] = r02 * ax + r12 * ay + r22 * az
+        res[3, q] = 2.0 * (w * dx - dw * x + (-y * dz + z * dy)) / qq
+        res[4, q] = 2.0 * (w * dy - dw * y + (-z * dx + x * dz)) / qq
+        res[5, q] = 2.0 * (w * dz - dw * z + (-x * dy + y * dx)) / qq
 
 
 @njit(cache=True, error_model="numpy")
@@ -518,27 +696,32 @@ def _is_identity(mount):
 
 
 @njit(cache=True, error_model="numpy")
-def _pose_row(f00, f01, f02, f10, f11, f12, f20, f21, f22, ox, oy, oz, offset, mount, ident,
-              out, row):
-    """out[row] (7,): position (ox, oy, oz) + F offset and the unit quaternion (w, x, y, z) of
+def _pose_values(f00, f01, f02, f10, f11, f12, f20, f21, f22, ox, oy, oz, offset, mount,
+                 ident):
+    """(7,) as a tuple: position (ox, oy, oz) + F offset and the unit quaternion (w, x, y, z) of
     M = F mount by Shepperd's method (as ``orientation.matrix_to_quat``); F = (fij) segment-to-world
     (columns = segment axes). ``ident``: mount is the identity, M = F (the same numbers up to
     the sign of zeros)."""
-    out[row, 0] = ox + (f00 * offset[0] + f01 * offset[1] + f02 * offset[2])
-    out[row, 1] = oy + (f10 * offset[0] + f11 * offset[1] + f12 * offset[2])
-    out[row, 2] = oz + (f20 * offset[0] + f21 * offset[1] + f22 * offset[2])
+    px = ox + (f00 * offset[0] + f01 * offset[1] + f02 * offset[2])
+    py = oy + (f10 * offset[0] + f11 * offset[1] + f12 * offset[2])
+    pz = oz + (f20 * offset[0] + f21 * offset[1] + f22 * offset[2])
+    # the mount's entries loaded whether used or not: no loads under the branch, which keeps
+    # loops over frames vectorisable
+    k00, k01, k02 = mount[0, 0], mount[0, 1], mount[0, 2]
+    k10, k11, k12 = mount[1, 0], mount[1, 1], mount[1, 2]
+    k20, k21, k22 = mount[2, 0], mount[2, 1], mount[2, 2]
     if ident:
         m00, m01, m02, m10, m11, m12, m20, m21, m22 = f00, f01, f02, f10, f11, f12, f20, f21, f22
     else:
-        m00 = f00 * mount[0, 0] + f01 * mount[1, 0] + f02 * mount[2, 0]
-        m01 = f00 * mount[0, 1] + f01 * mount[1, 1] + f02 * mount[2, 1]
-        m02 = f00 * mount[0, 2] + f01 * mount[1, 2] + f02 * mount[2, 2]
-        m10 = f10 * mount[0, 0] + f11 * mount[1, 0] + f12 * mount[2, 0]
-        m11 = f10 * mount[0, 1] + f11 * mount[1, 1] + f12 * mount[2, 1]
-        m12 = f10 * mount[0, 2] + f11 * mount[1, 2] + f12 * mount[2, 2]
-        m20 = f20 * mount[0, 0] + f21 * mount[1, 0] + f22 * mount[2, 0]
-        m21 = f20 * mount[0, 1] + f21 * mount[1, 1] + f22 * mount[2, 1]
-        m22 = f20 * mount[0, 2] + f21 * mount[1, 2] + f22 * mount[2, 2]
+        m00 = f00 * k00 + f01 * k10 + f02 * k20
+        m01 = f00 * k01 + f01 * k11 + f02 * k21
+        m02 = f00 * k02 + f01 * k12 + f02 * k22
+        m10 = f10 * k00 + f11 * k10 + f12 * k20
+        m11 = f10 * k01 + f11 * k11 + f12 * k21
+        m12 = f10 * k02 + f11 * k12 + f12 * k22
+        m20 = f20 * k00 + f21 * k10 + f22 * k20
+        m21 = f20 * k01 + f21 * k11 + f22 * k21
+        m22 = f20 * k02 + f21 * k12 + f22 * k22
     tr = m00 + m11 + m22
     best, top = 0, tr
     if m00 > top:
@@ -556,7 +739,16 @@ def _pose_row(f00, f01, f02, f10, f11, f12, f20, f21, f22, ox, oy, oz, offset, m
     else:
         c0, c1, c2, c3 = m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22
     norm = np.sqrt(c0 * c0 + c1 * c1 + c2 * c2 + c3 * c3)
-    out[row, 3], out[row, 4], out[row, 5], out[row, 6] = c0 / norm, c1 / norm, c2 / norm, c3 / norm
+    return px, py, pz, c0 / norm, c1 / norm, c2 / norm, c3 / norm
+
+
+@njit(cache=True, error_model="numpy")
+def _pose_row(f00, f01, f02, f10, f11, f12, f20, f21, f22, ox, oy, oz, offset, mount, ident,
+              out, row):
+    """out[row] (7,): ``_pose_values``."""
+    (out[row, 0], out[row, 1], out[row, 2], out[row, 3], out[row, 4], out[row, 5],
+     out[row, 6]) = _pose_values(f00, f01, f02, f10, f11, f12, f20, f21, f22, ox, oy, oz, offset,
+                                 mount, ident)
 
 
 @njit(cache=True, error_model="numpy")
@@ -781,12 +973,63 @@ def _norm3(x, y, z):
 @njit(cache=True, error_model="numpy")
 def _median(v):
     """np.median of a 1-D array (the mean of the two middle values for an even count), by
-    selection (the order statistics are exact, so the value is np.median's)."""
+    selection (the order statistics are exact, so the value is np.median's): a quickselect on
+    a copy, np.partition's where some value is NaN."""
     n = v.shape[0]
-    p = np.partition(v, n // 2)
+    k = n // 2
+    for i in range(n):
+        if v[i] != v[i]:
+            p = np.partition(v, k)
+            if n % 2:
+                return p[k]
+            return (np.max(p[:k]) + p[k]) / 2.0
+    w = v.copy()
+    hi = _select(w, k)
     if n % 2:
-        return p[n // 2]
-    return (np.max(p[:n // 2]) + p[n // 2]) / 2.0
+        return hi
+    lo = w[0]
+    for i in range(1, k):  # w[:k] holds the k smallest values
+        lo = max(lo, w[i])
+    return (lo + hi) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def _select(a, k):
+    """The k-th smallest value of a (no NaN), partitioning a in place so that a[:k] <= a[k] <=
+    a[k + 1:] (quickselect with a median-of-three pivot; equal values stop both scans, so runs
+    of equal values split evenly)."""
+    lo, hi = 0, a.shape[0] - 1
+    while True:
+        if hi <= lo + 1:
+            if hi == lo + 1 and a[hi] < a[lo]:
+                a[lo], a[hi] = a[hi], a[lo]
+            return a[k]
+        mid = (lo + hi) >> 1
+        a[mid], a[lo + 1] = a[lo + 1], a[mid]
+        if a[lo] > a[hi]:
+            a[lo], a[hi] = a[hi], a[lo]
+        if a[lo + 1] > a[hi]:
+            a[lo + 1], a[hi] = a[hi], a[lo + 1]
+        if a[lo] > a[lo + 1]:
+            a[lo], a[lo + 1] = a[lo + 1], a[lo]
+        i, j = lo + 1, hi
+        pivot = a[lo + 1]
+        while True:
+            i += 1
+            while a[i] < pivot:
+                i += 1
+            j -= 1
+            while a[j] > pivot:
+                j -= 1
+            if j < i:
+                break
+            a[i], a[j] = a[j], a[i]
+        a[lo + 1] = a[j]
+        a[j] = pivot
+        if j >= k:
+            hi = j - 1
+        if j <= k:
+            lo = i
 
 
 @njit(cache=True, error_model="numpy")
@@ -866,40 +1109,106 @@ def _interp_good(phi, good, out):
             out[i] = slope * (float(i) - float(x0)) + phi[x0]
 
 
+#: Rows of ``device_frame_ragged``'s gathered joint coordinates: three (x, y, z) per distinct
+#: joint a clip uses (``_arm_rows``), at most ten joints.
+_G_ROWS = 30
+#: ``_arm_rows``'s roles: the segment vector's minuend and subtrahend, origin, elbow, shoulder,
+#: left and right shoulder, wrist (for the flexion), thumb and its base.
+_R_A, _R_B, _R_O, _R_E, _R_S, _R_LS, _R_RS, _R_W, _R_T, _R_TB = range(10)
+
+
 @njit(cache=True, error_model="numpy")
-def _segment_axes(joints, src, n, jidx, placement, ppf, u, origin, ref, plane_ok, flex):
-    """Pass 1 of ``device_frame_ragged`` for one clip (rows 0 ... n - 1 of the slices given): the
-    segment axis u, the origin, the radial reference ref (elbow plane faded into the forward
-    direction), whether the elbow plane is trusted, and the elbow flexion (only with a slope).
-    Returns the clip's status (0 ok, 1 degenerate segment axis, 2 degenerate radial direction)."""
+def _arm_rows(jidx, placement, flexion, thumb, base, joint_list, rows):
+    """The distinct joints one clip's frame needs, joint_list[:count] (indices into K), and
+    rows (10,): each role's first row in ``_gather_joints``'s output (-1: not needed).
+    flexion: the wrist is needed for the elbow flexion; thumb, base: the thumb and its base
+    joints (-1: no thumb angle). Returns count."""
     js, je, jw, jh, jt, jls, jrs = jidx[0], jidx[1], jidx[2], jidx[3], jidx[4], jidx[6], jidx[7]
+    for r in range(10):
+        rows[r] = -1
+    if placement == 2:
+        dj = jt if jt >= 0 else jh
+        a, b = (dj, jw) if dj >= 0 else (jw, je)
+        o = jh if jh >= 0 else jw
+    else:
+        a, b, o = jw, je, jw
+    count = 0
+    for role, j in ((_R_A, a), (_R_B, b), (_R_O, o), (_R_E, je), (_R_S, js), (_R_LS, jls),
+                    (_R_RS, jrs), (_R_W, jw if flexion else -1), (_R_T, thumb), (_R_TB, base)):
+        if j < 0 or (role == _R_LS or role == _R_RS) and (jls < 0 or jrs < 0):
+            continue
+        k = 0
+        while k < count and joint_list[k] != j:
+            k += 1
+        if k == count:
+            joint_list[count] = j
+            count += 1
+        rows[role] = 3 * k
+    return count
+
+
+@njit(cache=True, error_model="numpy")
+def _gather_joints(joints, src, n, joint_list, count, g):
+    """g[3 k + c, i] = joints[src + i, joint_list[k], c] (k < count, c < 3, i < n): a clip's
+    joints in one pass over its frames, one row per joint and axis."""
     for i in range(n):
-        r_ = src + i
-        w0, w1, w2 = joints[r_, jw, 0], joints[r_, jw, 1], joints[r_, jw, 2]
-        if placement == 2:
-            dj = jt if jt >= 0 else jh
-            if dj >= 0:
-                v0, v1, v2 = joints[r_, dj, 0] - w0, joints[r_, dj, 1] - w1, joints[r_, dj, 2] - w2
-            else:
-                v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
-            oj = jh if jh >= 0 else jw
-        else:
-            v0, v1, v2 = w0 - joints[r_, je, 0], w1 - joints[r_, je, 1], w2 - joints[r_, je, 2]
-            oj = jw
+        for k in range(count):
+            j = joint_list[k]
+            g[3 * k, i] = joints[src + i, j, 0]
+            g[3 * k + 1, i] = joints[src + i, j, 1]
+            g[3 * k + 2, i] = joints[src + i, j, 2]
+
+
+@njit(cache=True, error_model="numpy")
+def _segment_axes(g, n, rows, ppf, ax, rf, plane_ok, flex):
+    """Pass 1 of ``device_frame_ragged`` for one clip, from its gathered joints g (rows as
+    ``_arm_rows``): the segment axis u (ax[0:3, :n]), the radial reference ref (rf[0:3, :n]: the
+    elbow plane faded into the forward direction), whether the elbow plane is trusted, and the
+    elbow flexion (only with a slope). Returns the clip's status (0 ok, 1 degenerate segment
+    axis, 2 degenerate radial direction). The arithmetic runs in loops the compiler vectorises
+    (the same operations on every frame)."""
+    if _unit_axes(g[rows[_R_A]:rows[_R_A] + 3], g[rows[_R_B]:rows[_R_B] + 3], n, ax):
+        return 1
+    shoulders = rows[_R_LS] >= 0
+    ls = g[rows[_R_LS]:rows[_R_LS] + 3] if shoulders else g[0:3]
+    rs = g[rows[_R_RS]:rows[_R_RS] + 3] if shoulders else g[0:3]
+    if _radial_reference(g[rows[_R_E]:rows[_R_E] + 3], g[rows[_R_S]:rows[_R_S] + 3], ls, rs, n,
+                         shoulders, ax, rf, plane_ok):
+        return 2
+    if ppf != 0.0:  # the flexion only enters the model through its slope
+        _flexion(g[rows[_R_E]:rows[_R_E] + 3], g[rows[_R_S]:rows[_R_S] + 3],
+                 g[rows[_R_W]:rows[_R_W] + 3], n, flex)
+    return 0
+
+
+@njit(cache=True, error_model="numpy")
+def _unit_axes(pa, pb, n, ax):
+    """ax[0:3, :n] = v / |v|, v = pa - pb ((3, n) each); returns whether some |v| < 1e-9
+    (degenerate)."""
+    bad = 0
+    for i in range(n):
+        v0 = pa[0, i] - pb[0, i]
+        v1 = pa[1, i] - pb[1, i]
+        v2 = pa[2, i] - pb[2, i]
         nv = _norm3(v0, v1, v2)
-        if nv < 1e-9:
-            return 1
-        u[i, 0], u[i, 1], u[i, 2] = v0 / nv, v1 / nv, v2 / nv
-        for k in range(3):
-            origin[i, k] = joints[r_, oj, k]
+        bad += nv < 1e-9
+        ax[0, i], ax[1, i], ax[2, i] = v0 / nv, v1 / nv, v2 / nv
+    return bad > 0
+
+
+@njit(cache=True, error_model="numpy")
+def _radial_reference(pe, ps, pls, prs, n, shoulders, ax, rf, plane_ok):
+    """rf[0:3, :n] the radial reference from the elbow pe, shoulder ps and (with ``shoulders``)
+    the left and right shoulders pls, prs ((3, n) each), plane_ok[:n]; returns whether the
+    reference is degenerate on some frame."""
+    bad = 0
     for i in range(n):
-        r_ = src + i
         # forward direction from the shoulders (else world x), made perpendicular to u
         f0, f1, f2, nf = 1.0, 0.0, 0.0, 1.0  # nf = |f|: sqrt(1) is 1 exactly
-        if jls >= 0 and jrs >= 0:
-            a0 = joints[r_, jrs, 0] - joints[r_, jls, 0]
-            a1 = joints[r_, jrs, 1] - joints[r_, jls, 1]
-            a2 = joints[r_, jrs, 2] - joints[r_, jls, 2]
+        if shoulders:
+            a0 = prs[0, i] - pls[0, i]
+            a1 = prs[1, i] - pls[1, i]
+            a2 = prs[2, i] - pls[2, i]
             c0 = 0.0 * a2 - 1.0 * a1  # np.cross((0, 0, 1), across), term by term
             c1 = 1.0 * a0 - 0.0 * a2
             c2 = 0.0 * a1 - 0.0 * a0
@@ -907,12 +1216,12 @@ def _segment_axes(joints, src, n, jidx, placement, ppf, u, origin, ref, plane_ok
             if not nc < 1e-6:
                 f0, f1, f2, nf = c0, c1, c2, nc
         f0, f1, f2 = f0 / nf, f1 / nf, f2 / nf
-        u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
+        u0, u1, u2 = ax[0, i], ax[1, i], ax[2, i]
         d = f0 * u0 + f1 * u1 + f2 * u2
         fb0, fb1, fb2 = f0 - d * u0, f1 - d * u1, f2 - d * u2
-        up0 = joints[r_, je, 0] - joints[r_, js, 0]
-        up1 = joints[r_, je, 1] - joints[r_, js, 1]
-        up2 = joints[r_, je, 2] - joints[r_, js, 2]
+        up0 = pe[0, i] - ps[0, i]
+        up1 = pe[1, i] - ps[1, i]
+        up2 = pe[2, i] - ps[2, i]
         d = -up0 * u0 + -up1 * u1 + -up2 * u2
         n_up = _norm3(up0, up1, up2)
         nu = max(n_up, 1e-9)
@@ -922,40 +1231,52 @@ def _segment_axes(joints, src, n, jidx, placement, ppf, u, origin, ref, plane_ok
         w2 = 1.0 * (fade * fade)
         r0, r1, r2 = r0 + w2 * fb0, r1 + w2 * fb1, r2 + w2 * fb2
         nr = _norm3(r0, r1, r2)
-        if nr < 1e-9:
-            return 2
-        ref[i, 0], ref[i, 1], ref[i, 2] = r0 / nr, r1 / nr, r2 / nr
+        bad += nr < 1e-9
+        rf[0, i], rf[1, i], rf[2, i] = r0 / nr, r1 / nr, r2 / nr
         plane_ok[i] = sine >= 0.35
-        if ppf == 0.0:
-            continue  # the flexion only enters the model through its slope
-        # elbow flexion
-        b0 = joints[r_, jw, 0] - joints[r_, je, 0]
-        b1 = joints[r_, jw, 1] - joints[r_, je, 1]
-        b2 = joints[r_, jw, 2] - joints[r_, je, 2]
-        cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(n_up * _norm3(b0, b1, b2), 1e-12)
-        flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
-    return 0
+    return bad > 0
 
 
 @njit(cache=True, error_model="numpy")
-def _thumb_angle(joints, src, n, jth, base, sign, u, ref, raw, sine_t, bone):
+def _flexion(pe, ps, pw, n, flex):
+    """flex[:n]: the elbow flexion, rad (0 = straight), from the elbow, shoulder and wrist
+    ((3, n) each)."""
+    for i in range(n):
+        up0 = pe[0, i] - ps[0, i]
+        up1 = pe[1, i] - ps[1, i]
+        up2 = pe[2, i] - ps[2, i]
+        n_up = _norm3(up0, up1, up2)
+        b0 = pw[0, i] - pe[0, i]
+        b1 = pw[1, i] - pe[1, i]
+        b2 = pw[2, i] - pe[2, i]
+        cosf = (up0 * b0 + up1 * b1 + up2 * b2) / max(n_up * _norm3(b0, b1, b2), 1e-12)
+        flex[i] = np.arccos(min(max(cosf, -1.0), 1.0))
+
+
+@njit(cache=True, error_model="numpy")
+def _thumb_angle(pt, pb, n, sign, ax, rf, th, raw, sine_t, bone):
     """The thumb's twist angle about the forearm axis (sign * u) from the radial reference ref,
     raw[:n] rad, with the thumb bone's length bone[:n] m and its sine to the axis sine_t[:n]
-    (``twist.forearm_twist``)."""
+    (``twist.forearm_twist``), from the thumb pt and its base pb ((3, n) each); th (2, n):
+    scratch for arctan2's arguments."""
     for i in range(n):
-        x0 = joints[src + i, jth, 0] - joints[src + i, base, 0]
-        x1 = joints[src + i, jth, 1] - joints[src + i, base, 1]
-        x2 = joints[src + i, jth, 2] - joints[src + i, base, 2]
-        bone[i] = _norm3(x0, x1, x2)
-        a0, a1, a2 = sign * u[i, 0], sign * u[i, 1], sign * u[i, 2]
+        x0 = pt[0, i] - pb[0, i]
+        x1 = pt[1, i] - pb[1, i]
+        x2 = pt[2, i] - pb[2, i]
+        bn = _norm3(x0, x1, x2)
+        bone[i] = bn
+        a0, a1, a2 = sign * ax[0, i], sign * ax[1, i], sign * ax[2, i]
         d = x0 * a0 + x1 * a1 + x2 * a2
         p0, p1, p2 = x0 - d * a0, x1 - d * a1, x2 - d * a2
-        sine_t[i] = _norm3(p0, p1, p2) / max(bone[i], 1e-9)
-        e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
+        sine_t[i] = _norm3(p0, p1, p2) / max(bn, 1e-9)
+        e0, e1, e2 = rf[0, i], rf[1, i], rf[2, i]
         c0 = e1 * p2 - e2 * p1
         c1 = e2 * p0 - e0 * p2
         c2 = e0 * p1 - e1 * p0
-        raw[i] = np.arctan2(c0 * a0 + c1 * a1 + c2 * a2, e0 * p0 + e1 * p1 + e2 * p2)
+        th[0, i] = c0 * a0 + c1 * a1 + c2 * a2
+        th[1, i] = e0 * p0 + e1 * p1 + e2 * p2
+    for i in range(n):
+        raw[i] = np.arctan2(th[0, i], th[1, i])
 
 
 @njit(cache=True, error_model="numpy")
@@ -1021,92 +1342,148 @@ def device_frame_ragged(joints, starts, offsets, jidx_all, placement, fs, twist_
     (0 ok, 1 degenerate segment axis, 2 degenerate radial direction), used (0 model, 1 thumb,
     2 thumb raw), share (trusted share of thumb frames; NaN = none), filled frames.
 
-    Three passes over the block: the segment axes and the twist angle of every clip, one
-    low-pass of all the twist angles that are smoothed (each clip on its own, as one call per
-    clip would), then the frames. Every clip's numbers are its own, whatever its neighbours.
+    Clip by clip: the segment axes, the twist angle and its low-pass, then the frames, in
+    per-clip scratch rows (one row per quantity: loops the compiler vectorises, data that stays
+    in cache). Every clip's numbers are its own, whatever its neighbours.
     """
     left = placement == 0
     twist_rad, ppf = twist_f[0], twist_f[1]
     source, smooth_on = twist_i[0], twist_i[1]
     ident = _is_identity(mount)
     nclips = offsets.shape[0] - 1
-    total = offsets[nclips]
-    u = np.empty((total, 3))
-    origin = np.empty((total, 3))
-    ref = np.empty((total, 3))
-    plane_ok = np.empty(total, np.bool_)
-    flex = np.empty(total)
-    phi = np.empty((total, 1))  # the twist of each clip before its smoothing
-    varying = np.zeros(nclips, np.bool_)  # False: the model's one angle on every frame
-    pad = np.zeros(nclips, np.int64)  # the clips to smooth keep their pad; 0 = not smoothed
     maxn = 0
     for b in range(nclips):
         maxn = max(maxn, offsets[b + 1] - offsets[b])
+    g = np.empty((_G_ROWS, maxn))  # gathered joints
+    joint_list = np.empty(10, np.int64)
+    rows = np.empty(10, np.int64)
+    ax = np.empty((3, maxn))  # segment axis u
+    rf = np.empty((3, maxn))  # radial reference
+    plane_ok = np.empty(maxn, np.bool_)
+    flex = np.empty(maxn)
+    phi = np.empty((maxn, 1))  # the twist before its smoothing
+    smoothed = np.empty((maxn, 1))
     scratch = np.empty((5, maxn))
+    th = np.empty((2, maxn))
+    cs = np.empty((2, maxn))
+    pose = np.empty((7, maxn))
+    trend = np.empty((1, 3))
+    edge = np.empty((1, 3))
     for b in range(nclips):
         o, n = offsets[b], offsets[b + 1] - offsets[b]
         jidx = jidx_all[b]
         status[b], used[b], share[b], filled[b] = 0, 0, np.nan, 0
-        status[b] = _segment_axes(joints, starts[b], n, jidx, placement, ppf, u[o:o + n],
-                                  origin[o:o + n], ref[o:o + n], plane_ok[o:o + n], flex[o:o + n])
+        jth = jidx[5]
+        thumb = jth >= 0 and source != 2
+        base = (jidx[3] if jidx[3] >= 0 else jidx[2]) if thumb else -1
+        count = _arm_rows(jidx, placement, ppf != 0.0, jth if thumb else -1, base, joint_list,
+                          rows)
+        _gather_joints(joints, starts[b], n, joint_list, count, g)
+        status[b] = _segment_axes(g, n, rows, ppf, ax, rf, plane_ok, flex)
         if status[b]:
             continue
         # forearm twist (twist.forearm_twist): the model (with no slope: twist_rad + 0 (x) finite
         # flexion, exactly), replaced by the thumb where it is trusted
+        varying = False  # False: the model's one angle on every frame
+        pad = 0  # > 0: the twist is smoothed with this pad
         for i in range(n):
-            phi[o + i, 0] = twist_rad + ppf * (flex[o + i] - np.pi / 2) if ppf != 0.0 else twist_rad
+            phi[i, 0] = twist_rad + ppf * (flex[i] - np.pi / 2) if ppf != 0.0 else twist_rad
         if ppf != 0.0:
-            varying[b] = True
+            varying = True
             if smooth_on:
-                pad[b] = smooth_pad[b]
-        jth = jidx[5]
-        if jth < 0 or source == 2:
-            continue
-        base = jidx[3] if jidx[3] >= 0 else jidx[2]
-        sine_t, bone = scratch[0, :n], scratch[1, :n]
-        raw = scratch[2, :n] if source != 1 and n >= 2 else phi[o:o + n, 0]
-        _thumb_angle(joints, starts[b], n, jth, base, 1.0 if left else -1.0, u[o:o + n],
-                     ref[o:o + n], raw, sine_t, bone)
-        if source == 1 or n < 2:
-            varying[b], used[b], pad[b] = True, 2, 0
-            continue
-        share[b], nf = _thumb_gate(raw, sine_t, bone, plane_ok[o:o + n], fs[b], twist_f,
-                                   scratch[3, :n], scratch[4, :n], phi[o:o + n, 0])
-        if nf >= 0:
-            varying[b], used[b], filled[b] = True, 1, nf
-            pad[b] = smooth_pad[b] if smooth_on else 0
-    smoothed = np.empty((total, 1))
-    lowpass_ragged(phi, offsets, smooth_sos, smooth_zi, pad, smooth_fit, smoothed)
-    for b in range(nclips):
-        if status[b]:
-            continue
-        o, n = offsets[b], offsets[b + 1] - offsets[b]
+                pad = smooth_pad[b]
+        if thumb:
+            sine_t, bone = scratch[0, :n], scratch[1, :n]
+            raw = scratch[2, :n] if source != 1 and n >= 2 else phi[:n, 0]
+            _thumb_angle(g[rows[_R_T]:rows[_R_T] + 3], g[rows[_R_TB]:rows[_R_TB] + 3], n,
+                         1.0 if left else -1.0, ax, rf, th, raw, sine_t, bone)
+            if source == 1 or n < 2:
+                varying, used[b], pad = True, 2, 0
+            else:
+                share[b], nf = _thumb_gate(raw, sine_t, bone, plane_ok[:n], fs[b], twist_f,
+                                           scratch[3, :n], scratch[4, :n], phi[:n, 0])
+                if nf >= 0:
+                    varying, used[b], filled[b] = True, 1, nf
+                    pad = smooth_pad[b] if smooth_on else 0
+        _lowpass_clip(phi, 0, n, smooth_sos[b], smooth_zi[b], pad, smooth_fit[b], smoothed,
+                      trend, edge)
         # frame: r = rotate_about(ref, axis, phi); dorsal; axes by placement; then device_pose
-        c, s = np.cos(smoothed[o, 0]), np.sin(smoothed[o, 0])
-        for i in range(o, o + n):
-            e0, e1, e2 = ref[i, 0], ref[i, 1], ref[i, 2]
-            u0, u1, u2 = u[i, 0], u[i, 1], u[i, 2]
-            a0, a1, a2 = (u0, u1, u2) if left else (-u0, -u1, -u2)
-            if varying[b]:
-                c, s = np.cos(smoothed[i, 0]), np.sin(smoothed[i, 0])
-            x0 = a1 * e2 - a2 * e1
-            x1 = a2 * e0 - a0 * e2
-            x2 = a0 * e1 - a1 * e0
-            r0, r1, r2 = c * e0 + s * x0, c * e1 + s * x1, c * e2 + s * x2
-            if left:
-                d0, d1, d2 = r1 * u2 - r2 * u1, r2 * u0 - r0 * u2, r0 * u1 - r1 * u0
-            else:
-                d0, d1, d2 = u1 * r2 - u2 * r1, u2 * r0 - u0 * r2, u0 * r1 - u1 * r0
-            if placement == 0:  # columns: the device axes
-                _pose_row(u0, -r0, d0, u1, -r1, d1, u2, -r2, d2, origin[i, 0], origin[i, 1],
-                          origin[i, 2], offset, mount, ident, out, i)
-            elif placement == 1:
-                _pose_row(-u0, -r0, d0, -u1, -r1, d1, -u2, -r2, d2, origin[i, 0], origin[i, 1],
-                          origin[i, 2], offset, mount, ident, out, i)
-            else:
-                _pose_row(r0, u0, -d0, r1, u1, -d1, r2, u2, -d2, origin[i, 0], origin[i, 1],
-                          origin[i, 2], offset, mount, ident, out, i)
+        if varying:
+            for i in range(n):
+                cs[0, i], cs[1, i] = np.cos(smoothed[i, 0]), np.sin(smoothed[i, 0])
+        else:
+            c, s = np.cos(smoothed[0, 0]), np.sin(smoothed[0, 0])
+            for i in range(n):
+                cs[0, i], cs[1, i] = c, s
+        _frames(n, left, placement, ax, rf, cs, g[rows[_R_O]:rows[_R_O] + 3], offset, mount,
+                ident, pose)
+        for i in range(n):
+            for k in range(7):
+                out[o + i, k] = pose[k, i]
         _continuous_signs(out[o:o + n])
+
+
+@njit(cache=True, error_model="numpy")
+def _frames(n, left, placement, ax, rf, cs, g, offset, mount, ident, rows):
+    """rows[:, :n] (7, n): ``_pose_row`` of each frame (the device axes from u, ref and the twist's
+    cosine and sine cs; the origin g (3, n)), one row per quantity, in loops the compiler
+    vectorises (the same operations on every frame; one loop per placement and mounting kind)."""
+    if ident:
+        _frame_loops(n, left, placement, ax, rf, cs, g, offset, mount, True, rows)
+    else:
+        _frame_loops(n, left, placement, ax, rf, cs, g, offset, mount, False, rows)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _frame_loops(n, left, placement, ax, rf, cs, g, offset, mount, ident, rows):
+    """``_frames`` with ``ident`` a constant where it is inlined (no branch inside the loops)."""
+    if placement == 0:
+        for i in range(n):
+            u0, u1, u2, r0, r1, r2, d0, d1, d2 = _dorsal(ax, rf, cs, i, True)
+            _pose_into(u0, -r0, d0, u1, -r1, d1, u2, -r2, d2, g, offset, mount, ident, rows, i)
+    elif placement == 1:
+        for i in range(n):
+            u0, u1, u2, r0, r1, r2, d0, d1, d2 = _dorsal(ax, rf, cs, i, left)
+            _pose_into(-u0, -r0, d0, -u1, -r1, d1, -u2, -r2, d2, g, offset, mount, ident, rows, i)
+    elif left:
+        for i in range(n):
+            u0, u1, u2, r0, r1, r2, d0, d1, d2 = _dorsal(ax, rf, cs, i, True)
+            _pose_into(r0, u0, -d0, r1, u1, -d1, r2, u2, -d2, g, offset, mount, ident, rows, i)
+    else:
+        for i in range(n):
+            u0, u1, u2, r0, r1, r2, d0, d1, d2 = _dorsal(ax, rf, cs, i, False)
+            _pose_into(r0, u0, -d0, r1, u1, -d1, r2, u2, -d2, g, offset, mount, ident, rows, i)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dorsal(ax, rf, cs, i, left):
+    """Frame i's axis u, radial direction r = rotate_about(ref, axis, phi) and dorsal d."""
+    e0, e1, e2 = rf[0, i], rf[1, i], rf[2, i]
+    u0, u1, u2 = ax[0, i], ax[1, i], ax[2, i]
+    c, s = cs[0, i], cs[1, i]
+    if left:
+        x0 = u1 * e2 - u2 * e1
+        x1 = u2 * e0 - u0 * e2
+        x2 = u0 * e1 - u1 * e0
+    else:
+        x0 = -u1 * e2 - -u2 * e1
+        x1 = -u2 * e0 - -u0 * e2
+        x2 = -u0 * e1 - -u1 * e0
+    r0, r1, r2 = c * e0 + s * x0, c * e1 + s * x1, c * e2 + s * x2
+    if left:
+        d0, d1, d2 = r1 * u2 - r2 * u1, r2 * u0 - r0 * u2, r0 * u1 - r1 * u0
+    else:
+        d0, d1, d2 = u1 * r2 - u2 * r1, u2 * r0 - u0 * r2, u0 * r1 - u1 * r0
+    return u0, u1, u2, r0, r1, r2, d0, d1, d2
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _pose_into(f00, f01, f02, f10, f11, f12, f20, f21, f22, g, offset, mount, ident, rows, i):
+    """rows[:, i] = ``_pose_values`` of the frame (fij) at the origin g[:, i] (g (3, n))."""
+    px, py, pz, qw, qx, qy, qz = _pose_values(f00, f01, f02, f10, f11, f12, f20, f21, f22,
+                                              g[0, i], g[1, i], g[2, i], offset, mount, ident)
+    rows[0, i], rows[1, i], rows[2, i] = px, py, pz
+    rows[3, i], rows[4, i], rows[5, i], rows[6, i] = qw, qx, qy, qz
 
 
 # ---------------------------------------------------------------- limits and joint selection (imu.py)
@@ -1299,9 +1676,43 @@ def fill_untracked(t, valid, pos, offsets, req, opt, use_opt, todo, min_frames, 
 
 
 @njit(cache=True, error_model="numpy")
+def split_signals(x, accel, gyro):
+    """accel, gyro (N, 3) = x[:, :3], x[:, 3:] of x (N, 6) (one pass; NumPy's strided copies
+    of three-value rows are several times slower)."""
+    for i in range(x.shape[0]):
+        accel[i, 0], accel[i, 1], accel[i, 2] = x[i, 0], x[i, 1], x[i, 2]
+        gyro[i, 0], gyro[i, 1], gyro[i, 2] = x[i, 3], x[i, 4], x[i, 5]
+
+
+@njit(cache=True, error_model="numpy")
 def clip_peaks(x, offsets, a_max, g_max):
     """Per clip b: a_max[b], g_max[b] = max |x[rows, :3]|, max |x[rows, 3:]| over its rows of
-    x (sum N, 6) (NaN if any value is NaN, as np.max); returns whether every value is finite."""
+    x (sum N, 6) (NaN if any value is NaN, as np.max); returns whether every value is finite.
+
+    On a C-contiguous x the maxima are taken on the bit patterns of |x| (the sign bit cleared):
+    as 64-bit integers these order non-negative doubles as their values do and put every NaN
+    above infinity, so integer maxima (a loop the compiler vectorises) give the same peaks."""
+    if not x.flags.c_contiguous:
+        return _clip_peaks_strided(x, offsets, a_max, g_max)
+    bits = x.reshape(x.shape[0] * 6).view(np.int64)
+    a_bits, g_bits = a_max.view(np.int64), g_max.view(np.int64)
+    magnitude = np.int64(0x7FFFFFFFFFFFFFFF)
+    top = np.int64(0)
+    for b in range(offsets.shape[0] - 1):
+        a = np.int64(0)
+        g = np.int64(0)
+        for i in range(offsets[b], offsets[b + 1]):
+            k = 6 * i
+            a = max(a, bits[k] & magnitude, bits[k + 1] & magnitude, bits[k + 2] & magnitude)
+            g = max(g, bits[k + 3] & magnitude, bits[k + 4] & magnitude, bits[k + 5] & magnitude)
+        a_bits[b], g_bits[b] = a, g
+        top = max(top, a, g)
+    return top < np.int64(0x7FF0000000000000)  # below infinity's bit pattern: all finite
+
+
+@njit(cache=True, error_model="numpy")
+def _clip_peaks_strided(x, offsets, a_max, g_max):
+    """``clip_peaks`` on any x, value by value."""
     finite = True
     for b in range(offsets.shape[0] - 1):
         a, g = 0.0, 0.0
