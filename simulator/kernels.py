@@ -1676,6 +1676,17 @@ def fill_untracked(t, valid, pos, offsets, req, opt, use_opt, todo, min_frames, 
 
 
 @njit(cache=True, error_model="numpy")
+def output_instants(t0, q_offsets, rate, tq):
+    """tq[q] = t0[b] + (q - q_offsets[b]) / rate for the rows q of each clip b: its device
+    instants, s (``kinematics.output_times``; the arithmetic of
+    ``np.repeat(t0, n) + (np.arange(N) - np.repeat(q_offsets[:-1], n)) / rate``)."""
+    for b in range(t0.shape[0]):
+        q0 = q_offsets[b]
+        for q in range(q0, q_offsets[b + 1]):
+            tq[q] = t0[b] + (q - q0) / rate
+
+
+@njit(cache=True, error_model="numpy")
 def split_signals(x, accel, gyro):
     """accel, gyro (N, 3) = x[:, :3], x[:, 3:] of x (N, 6) (one pass; NumPy's strided copies
     of three-value rows are several times slower)."""

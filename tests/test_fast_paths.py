@@ -172,6 +172,75 @@ def test_clip_peaks_match_numpy_and_propagate_nan():
         rows = x[offsets[k]:offsets[k + 1]]
         np.testing.assert_array_equal([a[k], g[k]], [np.max(np.abs(rows[:, :3])), np.max(np.abs(rows[:, 3:]))])
     assert kernels.clip_peaks(x[:10], offsets[:2], a, g)
+    a2, g2 = np.empty(4), np.empty(4)  # a strided x takes the value-by-value path: the same peaks
+    assert not kernels.clip_peaks(np.asfortranarray(x), offsets, a2, g2)
+    np.testing.assert_array_equal(np.r_[a, g], np.r_[a2, g2])
+    zeros = -np.zeros((4, 6))  # signed zeros and an empty clip: peaks of +0
+    assert kernels.clip_peaks(zeros, np.array([0, 0, 4]), a2[:2], g2[:2])
+    assert np.signbit(np.r_[a2[:2], g2[:2]]).sum() == 0 and not np.r_[a2[:2], g2[:2]].any()
+
+
+def test_median_by_quickselect_matches_numpy():
+    rng = np.random.default_rng(11)
+    grids = [np.diff(np.arange(n + 1) / 30.0) for n in (8, 60, 181, 300, 1000)]  # few distinct
+    for x in grids + [rng.standard_normal(n) for n in (1, 2, 3, 4, 7, 8, 100, 101)] + [
+            rng.integers(0, 3, n).astype(float) for n in (2, 5, 64, 65)] + [np.sort(rng.random(50)),
+                                                                            np.sort(rng.random(51))[::-1]]:
+        kept = x.copy()
+        assert kernels._median(x) == np.median(x)
+        np.testing.assert_array_equal(x, kept)  # the input is left alone
+    x = rng.standard_normal(31)
+    x[5] = np.nan  # NaN: np.partition's order statistics, as before the quickselect
+    assert kernels._median(x) == np.partition(x, 15)[15]
+
+
+def _sosfilt_reference(x, sos, zi, forward):
+    """The direct form II transposed cascade, sample by sample through every section (Python
+    floats: the same IEEE operations in the same order as the compiled passes)."""
+    x = x.copy()
+    m, nch = x.shape
+    order = range(m) if forward else range(m - 1, -1, -1)
+    first = x[0 if forward else m - 1].copy()
+    for c in range(nch):
+        z = [[float(zi[s, 0] * first[c]), float(zi[s, 1] * first[c])] for s in range(len(sos))]
+        for i in order:
+            v = float(x[i, c])
+            for s, (b0, b1, b2, _, a1, a2) in enumerate(sos.tolist()):
+                y = b0 * v + z[s][0]
+                z[s][0] = b1 * v - a1 * y + z[s][1]
+                z[s][1] = b2 * v - a2 * y
+                v = y
+            x[i, c] = v
+    return x
+
+
+@pytest.mark.parametrize("nch", [1, 2, 6, 7, 8, 9])
+@pytest.mark.parametrize("order", [2, 4, 6])
+def test_sos_passes_equal_the_plain_cascade_bit_for_bit(nch, order):
+    """Sections one after the other over whole columns (eight at a time, past the last column
+    the last again) and the one-column two-section loop give the cascade's numbers."""
+    sos, zi = kin._butter_sos(order, 0.3)
+    rng = np.random.default_rng(nch * order)
+    x = rng.standard_normal((37, nch)).cumsum(axis=0)
+    for forward in (True, False):
+        got = x.copy()
+        kernels._sos_pass(got, len(got), sos, zi, forward)
+        np.testing.assert_array_equal(got, _sosfilt_reference(x, sos, zi, forward))
+
+
+def test_output_instants_and_split_equal_numpy():
+    rng = np.random.default_rng(12)
+    nout = rng.integers(0, 40, 9)
+    q_offsets = np.r_[0, np.cumsum(nout)]
+    t0 = rng.uniform(0, 100, 9)
+    tq = np.empty(q_offsets[-1])
+    kernels.output_instants(t0, q_offsets, 50.0, tq)
+    np.testing.assert_array_equal(
+        tq, np.repeat(t0, nout) + (np.arange(q_offsets[-1]) - np.repeat(q_offsets[:-1], nout)) / 50)
+    x = rng.standard_normal((17, 6))
+    a, g = np.empty((17, 3)), np.empty((17, 3))
+    kernels.split_signals(x, a, g)
+    np.testing.assert_array_equal(np.c_[a, g], x)
 
 
 @pytest.mark.parametrize("device", ["ideal", "bmi160"])
