@@ -395,9 +395,23 @@ def timed_build(options: BuildOptions) -> dict:
 #: and the compiled kernels' loading are in its time (argv[1]: BuildOptions keywords as JSON). It
 #: prints its rows and the peak RSS (KiB) of itself and of its largest worker.
 _FRESH_BUILD = """
-import json, resource, sys
-from imu2safety.builders.build import BuildOptions, build
-res = build(BuildOptions(**json.loads(sys.argv[1])), progress=False)
+import json, resource, sys, time
+from imu2safety.builders import build as B
+from imu2safety.builders.dataset.writer import DatasetWriter
+marks = {}
+def mark(name, owner, attr):  # wall time at which a phase begins
+    real = getattr(owner, attr)
+    def wrapper(*a, **k):
+        marks.setdefault(name, time.perf_counter())
+        return real(*a, **k)
+    setattr(owner, attr, wrapper)
+mark("chunks", B, "_local_chunks"); mark("instructions", B, "_finish_instructions")
+mark("finalize", DatasetWriter, "finalize")
+t0 = time.perf_counter()
+res = B.build(B.BuildOptions(**json.loads(sys.argv[1])), progress=False)
+t1 = time.perf_counter()
+at = [marks.get(k, t1) for k in ("chunks", "instructions", "finalize")]
+print("PHASES", at[0] - t0, at[1] - at[0], at[2] - at[1], t1 - at[2])
 print("ROWS", sum(res.report["rows"].values()), "RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
       resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
@@ -413,8 +427,10 @@ def fresh_build(**options: Any) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"fresh build failed: {proc.stderr[-2000:]}")
     words = proc.stdout.split("ROWS")[-1].split()
+    phases = [float(x) for x in proc.stdout.split("PHASES")[-1].split()[:4]]
     return {"wall_s": wall, "cpu_s": cpu, "rows": int(words[0]), "main_rss_mb": int(words[2]) / 1024,
-            "worker_rss_mb": int(words[3]) / 1024}
+            "worker_rss_mb": int(words[3]) / 1024,
+            "phases_s": dict(zip(("start-up", "chunks", "instruction pass", "finalize"), phases))}
 
 
 def link_corpus(paths: list[Path], folder: Path, files: int, seed: int = 1) -> int:
@@ -691,6 +707,8 @@ def main(argv: list[str] | None = None) -> dict:
                       f"(target <= {TARGET_S / 60:.0f} min), {1e3 * f['cpu_s'] / args.link_to:.2f} CPU-ms per "
                       f"file; {f['rows']} rows; peak RSS {f['main_rss_mb']:.0f} MiB (largest worker "
                       f"{f['worker_rss_mb']:.0f})")
+                print("    wall seconds by phase of the build call: "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in f["phases_s"].items()))
                 shutil.rmtree(dest, ignore_errors=True)
         if len(out["builds"]) > 1:
             for key, what in (("wall_s", "in this process"), ("fresh", "in fresh processes")):

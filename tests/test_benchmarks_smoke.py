@@ -97,6 +97,10 @@ def test_build_speed_runs_end_to_end(tmp_path, capsys):
     for key in ("clips_per_s", "mb_per_s", "cpu_ms_per_file", "finalize_s"):
         assert _finite_positive(build[key])
     assert build["wall_s"] > build["finalize_s"]
+    phases = build["fresh"]["phases_s"]  # (the fresh build's wall seconds by phase)
+    assert list(phases) == ["start-up", "chunks", "instruction pass", "finalize"]
+    assert all(v >= 0 for v in phases.values()) and sum(phases.values()) <= build["fresh"]["wall_s"]
+    assert phases["chunks"] > 0 and phases["finalize"] > 0
     assert "cutoff 4.0 Hz" in out  # the NTU build's own cutoff (Kinect v2), not the default
     assert "NTU-120 (114480 samples)" in out
     assert list(tmp_path.iterdir()) == []  # the corpus and dataset were removed

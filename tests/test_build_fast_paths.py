@@ -75,3 +75,26 @@ def test_input_bytes_are_counted_with_one_stat(tmp_path):
     (tmp_path / "d" / "2.jpg").write_bytes(b"z" * 5)
     assert _size(tmp_path / "f") == 1234 and _size(tmp_path / "d") == 15
     assert _size(tmp_path / "gone") == 0
+
+
+def test_read_file_reuses_one_buffer_and_reads_every_byte(tmp_path, monkeypatch):
+    from imu2safety.builders import build as build_module
+
+    monkeypatch.setattr(build_module, "_BUFFER", bytearray())
+    monkeypatch.setattr(build_module, "_BUFFER_MAX", 1000)
+    rng = np.random.default_rng(1)
+    contents = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (0, 10, 300, 999, 1000, 5000)]
+    for k, c in enumerate(contents):
+        (tmp_path / f"f{k}").write_bytes(c)
+    views = []
+    for k, c in enumerate(contents):
+        got = build_module._read_file(tmp_path / f"f{k}")
+        assert bytes(got) == c
+        assert isinstance(got, bytes) == (len(c) >= 1000)  # (files above the cap: bytes of their own)
+        views.append(got)
+    assert len(build_module._BUFFER) <= 1000
+    # one buffer, reused: an earlier view shows a later file's bytes (callers finish with one input
+    # before reading the next)
+    first = build_module._read_file(tmp_path / "f3")
+    build_module._read_file(tmp_path / "f2")
+    assert bytes(first[:300]) == contents[2] and bytes(first[300:]) == contents[3][300:]

@@ -32,6 +32,7 @@ import itertools
 import logging
 from collections import ChainMap, Counter, defaultdict, deque
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -122,9 +123,12 @@ class RowIndex:
         parts: list[tuple[str, Path | None, int, int]] = []
         facts: list[pa.Array] = []
         shared: dict[str, str] = {}
-        for split in SPLITS:
-            for path in shard_paths(dataset_dir, config, split):
-                t = read_shard(path, columns=["id", "hazard", "activity", "facts"])
+        paths = [(split, path) for split in SPLITS for path in shard_paths(dataset_dir, config, split)]
+        # two reading threads (Arrow reads without the GIL): the pass's serial start, ~2x sooner
+        with ThreadPoolExecutor(2) as threads:
+            tables = threads.map(lambda sp: read_shard(sp[1], columns=["id", "hazard", "activity", "facts"]),
+                                 paths)
+            for (split, path), t in zip(paths, tables):
                 start = len(ids)
                 ids.extend(t["id"].to_pylist())
                 hazard.extend(HAZARD_NAMES[h] for h in t["hazard"].to_pylist())

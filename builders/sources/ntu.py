@@ -125,12 +125,13 @@ def list_inputs(input_dir: Path, **options) -> list[Path]:
     return sorted_files(input_dir, "*.skeleton")
 
 
-#: ``read`` takes the file's bytes when the caller has read them already (``data=``), so that a
-#: build hashes and parses one read.
+#: ``read`` takes the file's bytes when the caller has read them already (``data=``, bytes or a
+#: memoryview that may be reused once ``read`` is exhausted: nothing it yields refers to it), so
+#: that a build hashes and parses one read.
 READS_BYTES = True
 
 
-def read(path: Path, data: bytes | None = None, **options) -> Iterator[Item]:
+def read(path: Path, data: bytes | memoryview | None = None, **options) -> Iterator[Item]:
     """Clips of one ``.skeleton`` file (main actor, and second actor of mutual actions);
     ``data``: the file's bytes, if already read."""
     opts = parse_options(Options, NAME, options)
@@ -191,20 +192,20 @@ def read(path: Path, data: bytes | None = None, **options) -> Iterator[Item]:
         yield clip
 
 
-def parse_skeleton_bytes(data: bytes) -> Skeleton:
+def parse_skeleton_bytes(data: bytes | memoryview) -> Skeleton:
     """``parse_skeleton`` of a file's bytes: a compiled scan for files in the usual layout
     (the numbers each parsed exactly, bit for bit as Python's ``float``), and ``parse_skeleton``
     itself for anything else (other whitespace or number forms, and every malformed file, whose
     error it names)."""
     if sys.byteorder != "little":  # (the scan reads the bytes eight at a time, little-endian)
-        return parse_skeleton(data.decode("latin-1"))
+        return parse_skeleton(bytes(data).decode("latin-1"))
     status, num_frames, count, frames, id_at, xyz, state = _scan(
         np.frombuffer(data, dtype=np.uint8), _words(data))
     if status != 0:
-        return parse_skeleton(data.decode("latin-1"))
+        return parse_skeleton(bytes(data).decode("latin-1"))
     buf = np.frombuffer(data, dtype=np.uint8)
     which, first = _distinct_spans(buf, id_at[:count])  # a file holds a few body ids: decoded once
-    names = np.asarray([data[a:b].decode("latin-1") for a, b in id_at[first].tolist()], dtype=str)
+    names = np.asarray([bytes(data[a:b]).decode("latin-1") for a, b in id_at[first].tolist()], dtype=str)
     return Skeleton(
         num_frames=int(num_frames), frame=frames[:count].copy(), body_id=names[which],
         xyz=xyz[:count * NUM_JOINTS].reshape(count, NUM_JOINTS, 3),
@@ -667,7 +668,7 @@ def _joint_line(buf, words, pos, xyz, state, row, pow10, starts, ends):
     return newline + 1
 
 
-def _words(data: bytes) -> np.ndarray:
+def _words(data: bytes | memoryview) -> np.ndarray:
     """The whole little-endian uint64 words of ``data`` (a view), for ``_line_count``."""
     return np.frombuffer(data, dtype="<u8", count=len(data) // 8)
 
