@@ -227,3 +227,31 @@ def test_examples_chosen_with_the_builds_class_counts_open_fewer_shards_same_cho
         assert plain[name]["id"] == hinted[name]["id"]
         assert plain[name]["candidates"] == hinted[name]["candidates"]
         assert np.array_equal(plain[name]["imu"], hinted[name]["imu"])
+
+
+def test_shard_rewritten_where_datasets_is_not_imported_has_the_same_bytes(utd_dir, tmp_path):
+    """The instruction pass's workers rewrite shards without importing ``datasets`` (its Array2D
+    columns cast to ``plain_schema``): the file is byte for byte the one written with it."""
+    import pickle
+    import subprocess
+    import sys
+
+    from imu2safety.builders.dataset.layout import shard_paths
+    from imu2safety.builders.dataset.schema import ARROW_SCHEMA
+    from imu2safety.builders.instructions.pairs import plain_schema
+
+    out = tmp_path / "a"
+    build(_opts(utd_dir, out), progress=False)  # (one process: the pass wrote with datasets)
+    shard = shard_paths(out, "utd-mhad", "train")[0]
+    before = shard.read_bytes()
+    t = pq.read_table(shard, columns=["id", "instructions"])
+    pairs = dict(zip(t["id"].to_pylist(), t["instructions"].to_pylist()))
+    assert any(pairs.values())
+    args = tmp_path / "args.pkl"
+    args.write_bytes(pickle.dumps((shard, pairs, plain_schema(ARROW_SCHEMA))))
+    code = ("import pickle, sys; from imu2safety.builders.instructions.pairs import _write_instructions; "
+            f"n = _write_instructions(*pickle.loads(open({str(args)!r}, 'rb').read())); "
+            "print(n, 'datasets' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [str(len(pairs)), "False"]
+    assert shard.read_bytes() == before

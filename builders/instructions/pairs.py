@@ -430,21 +430,36 @@ def make_pairs(index: Mapping[str, list[ClipInfo]], seed: int, teacher: TeacherF
     return out
 
 
-def _write_instructions(path: Path, pairs: Mapping[str, list[dict[str, str]]]) -> int:
-    """Rewrite one shard with its ``instructions`` column (clip id -> pairs): the shard's other
-    columns as they are, zstd-compressed. Returns its rows. (In the build's workers, this imports
-    ``datasets`` once, ~1.3 CPU-s: without its Array2D type the same table is written with other
-    schema bytes.)"""
-    from ..dataset.schema import ARROW_SCHEMA
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with each extension type (``datasets``' Array2D) as its storage type carrying the
+    field metadata Arrow writes for it (its metadata, then its name): a table cast to it is
+    written as the same Parquet bytes, and it travels to processes that never import ``datasets``
+    (~1.3 CPU-s and ~50 MiB a process)."""
+    fields = []
+    for f in schema:
+        if isinstance(f.type, pa.ExtensionType):
+            marks = {b"ARROW:extension:metadata": f.type.__arrow_ext_serialize__(),
+                     b"ARROW:extension:name": f.type.extension_name.encode()}
+            f = pa.field(f.name, f.type.storage_type, f.nullable, {**(f.metadata or {}), **marks})
+        fields.append(f)
+    return pa.schema(fields, metadata=schema.metadata)
 
-    field_ = ARROW_SCHEMA.field("instructions")
+
+def _write_instructions(path: Path, pairs: Mapping[str, list[dict[str, str]]], schema: pa.Schema) -> int:
+    """Rewrite one shard with its ``instructions`` column (clip id -> pairs): the shard's other
+    columns as they are, cast to ``schema`` (``plain_schema`` of the dataset's), zstd-compressed.
+    Returns its rows. (In the build's workers too, without ``datasets``.)"""
     shard = pq.ParquetFile(path)
     names = shard.schema_arrow.names  # (every column but the one replaced is read)
     table = shard.read(columns=[n for n in names if n != "instructions"], use_threads=False)
+    shard.close()
+    table = pa.table([c if not isinstance(c.type, pa.ExtensionType)  # (where datasets is imported)
+                      else pa.chunked_array([x.storage for x in c.chunks], c.type.storage_type)
+                      for c in table.columns], names=table.column_names)
+    field_ = schema.field("instructions")
     column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
     table = table.add_column(names.index("instructions"), field_, column)
-    shard.close()
-    layout.write_parquet_atomic(table.replace_schema_metadata(ARROW_SCHEMA.metadata), path)
+    layout.write_parquet_atomic(table.cast(schema), path)
     return table.num_rows
 
 
@@ -460,9 +475,12 @@ def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enable
     behind the driver, which would otherwise be the pass's bottleneck.
     enabled=False empties the column instead (a --no-instructions build, resumed or not).
     """
+    from ..dataset.schema import ARROW_SCHEMA
+
     dataset_dir = Path(dataset_dir)
     stats = InstructionStats()
     index = RowIndex.read(dataset_dir, config)
+    schema = plain_schema(ARROW_SCHEMA)
     bar = tqdm(total=len(index.ids), unit="clip", desc="instruction pairs", disable=not progress)
     with contextlib.ExitStack() as stack:
         workers = None
@@ -474,9 +492,9 @@ def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enable
         writes: deque = deque()
         for _, path, pairs in parts:
             if workers is None:
-                bar.update(_write_instructions(path, pairs))
+                bar.update(_write_instructions(path, pairs, schema))
                 continue
-            writes.append(workers.apply_async(_write_instructions, (path, pairs)))
+            writes.append(workers.apply_async(_write_instructions, (path, pairs, schema)))
             while writes and (len(writes) > 2 * num_proc or writes[0].ready()):
                 bar.update(writes.popleft().get())
         while writes:
