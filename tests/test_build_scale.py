@@ -250,7 +250,7 @@ def test_shard_rewritten_where_datasets_is_not_imported_has_the_same_bytes(utd_d
     args = tmp_path / "args.pkl"
     args.write_bytes(pickle.dumps((shard, pairs, plain_schema(ARROW_SCHEMA))))
     code = ("import pickle, sys; from imu2safety.builders.instructions.pairs import _write_instructions; "
-            f"n = _write_instructions(*pickle.loads(open({str(args)!r}, 'rb').read())); "
+            f"n, _ = _write_instructions(*pickle.loads(open({str(args)!r}, 'rb').read())); "
             "print(n, 'datasets' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == [str(len(pairs)), "False"]

@@ -135,10 +135,12 @@ def read_shard(path: str | Path, columns: list[str] | None = None):
 
 
 def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW_GROUP_BYTES,
-                         compression: str = "zstd") -> None:
+                         compression: str = "zstd", commit: bool = True) -> Path:
     """Write ``table`` to ``path`` with fixed options (byte-stable): temp file, fsync, rename.
     compression: "zstd" (level 3: the dataset's shards) or "none" (``DatasetWriter``'s).
-    (Here, with no import of ``datasets``: the build's worker processes write shards too.)"""
+    commit=False: only the temp file is written, not synced; its path is returned for
+    ``commit_file`` (the build's workers write, the driver waits for the disk). (Here, with no
+    import of ``datasets``: the build's worker processes write shards too.)"""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -156,8 +158,21 @@ def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW
             use_dictionary=_DICTIONARY_COLUMNS, write_statistics=True, version="2.6",
             data_page_version="1.0",
         )
-        f.flush()
-        os.fsync(f.fileno())
+        if commit:
+            f.flush()
+            os.fsync(f.fileno())
+    if commit:
+        os.replace(tmp, path)
+    return tmp
+
+
+def commit_file(tmp: Path, path: Path) -> None:
+    """Make ``tmp`` (written and closed, by any process) durable and rename it to ``path``."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 

@@ -445,10 +445,13 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields, metadata=schema.metadata)
 
 
-def _write_instructions(path: Path, pairs: Mapping[str, list[dict[str, str]]], schema: pa.Schema) -> int:
+def _write_instructions(path: Path, pairs: Mapping[str, list[dict[str, str]]], schema: pa.Schema,
+                        commit: bool = True) -> tuple[int, Path]:
     """Rewrite one shard with its ``instructions`` column (clip id -> pairs): the shard's other
     columns as they are, cast to ``schema`` (``plain_schema`` of the dataset's), zstd-compressed.
-    Returns its rows. (In the build's workers too, without ``datasets``.)"""
+    Returns its rows and the file written: with commit=False (in the build's workers, which never
+    import ``datasets``) a temp file for ``layout.commit_file``, so that no worker waits for the
+    disk."""
     shard = pq.ParquetFile(path)
     names = shard.schema_arrow.names  # (every column but the one replaced is read)
     table = shard.read(columns=[n for n in names if n != "instructions"], use_threads=False)
@@ -459,8 +462,10 @@ def _write_instructions(path: Path, pairs: Mapping[str, list[dict[str, str]]], s
     field_ = schema.field("instructions")
     column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
     table = table.add_column(names.index("instructions"), field_, column)
-    layout.write_parquet_atomic(table.cast(schema), path)
-    return table.num_rows
+    if commit:
+        layout.write_parquet_atomic(table.cast(schema), path)
+        return table.num_rows, path
+    return table.num_rows, layout.write_parquet_atomic(table.cast(schema), path, commit=False)
 
 
 def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enabled: bool = True,
@@ -490,15 +495,22 @@ def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enable
                                  None if workers is None else lambda: workers) if enabled
                  else ((split, path, {}) for split, path, _, _ in index.parts))
         writes: deque = deque()
+
+        def committed() -> int:  # (the oldest write: its temp file synced and renamed here)
+            path, pending = writes.popleft()
+            rows, tmp = pending.get()
+            layout.commit_file(tmp, path)
+            return rows
+
         for _, path, pairs in parts:
             if workers is None:
-                bar.update(_write_instructions(path, pairs, schema))
+                bar.update(_write_instructions(path, pairs, schema)[0])
                 continue
-            writes.append(workers.apply_async(_write_instructions, (path, pairs, schema)))
-            while writes and (len(writes) > 2 * num_proc or writes[0].ready()):
-                bar.update(writes.popleft().get())
+            writes.append((path, workers.apply_async(_write_instructions, (path, pairs, schema, False))))
+            while writes and (len(writes) > 2 * num_proc or writes[0][1].ready()):
+                bar.update(committed())
         while writes:
-            bar.update(writes.popleft().get())
+            bar.update(committed())
     bar.close()
     if stats.dropped_by_checker:
         logger.warning("config %s: the checker dropped %d templated pair(s): %s", config,
