@@ -495,11 +495,17 @@ def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enable
                                  None if workers is None else lambda: workers) if enabled
                  else ((split, path, {}) for split, path, _, _ in index.parts))
         writes: deque = deque()
+        # the workers' temp files are synced and renamed on a thread of the driver (waiting for
+        # the disk without the GIL), so neither a worker nor the driver's loop waits for it
+        syncing = stack.enter_context(ThreadPoolExecutor(1))
+        synced: deque = deque()
 
-        def committed() -> int:  # (the oldest write: its temp file synced and renamed here)
+        def committed() -> int:  # (the oldest write: its temp file handed to the syncing thread)
             path, pending = writes.popleft()
             rows, tmp = pending.get()
-            layout.commit_file(tmp, path)
+            synced.append(syncing.submit(layout.commit_file, tmp, path))
+            while synced and synced[0].done():
+                synced.popleft().result()
             return rows
 
         for _, path, pairs in parts:
@@ -511,6 +517,8 @@ def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enable
                 bar.update(committed())
         while writes:
             bar.update(committed())
+        while synced:
+            synced.popleft().result()
     bar.close()
     if stats.dropped_by_checker:
         logger.warning("config %s: the checker dropped %d templated pair(s): %s", config,
