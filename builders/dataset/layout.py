@@ -158,21 +158,14 @@ def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW
             use_dictionary=_DICTIONARY_COLUMNS, write_statistics=True, version="2.6",
             data_page_version="1.0",
         )
-        if commit:
-            f.flush()
-            os.fsync(f.fileno())
     if commit:
-        os.replace(tmp, path)
+        commit_file(tmp, path)
     return tmp
 
 
 def commit_file(tmp: Path, path: Path) -> None:
     """Make ``tmp`` (written and closed, by any process) durable and rename it to ``path``."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_path(tmp)
     os.replace(tmp, path)
 
 
@@ -191,7 +184,12 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 
 def fsync_dir(folder: str | Path) -> None:
     """Make a rename inside ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
+    _fsync_path(folder)
+
+
+def _fsync_path(path: str | Path) -> None:
+    """fsync the file or folder at ``path`` (through a descriptor of its own)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
