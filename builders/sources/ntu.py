@@ -297,7 +297,7 @@ def body_motion(skeleton: Skeleton, body_id: str) -> tuple[Motion, dict]:
     return motion, extra
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _body_arrays(xyz, state, rows, at, m, out, valid):
     """One body's frames: out (T, 25, 3) world = m @ camera of each valid joint (trackingState
     > 0, camera z > 0), NaN elsewhere and on frames without the body; valid (T, 25). Records
@@ -441,7 +441,7 @@ def _missing_names(path: str) -> frozenset[str]:
 _POW10 = np.array([10.0 ** k for k in range(23)])  # exact in float64
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _plain(buf):
     """Whether every byte is printable ASCII, space, tab, CR or newline: the compiled scan's
     precondition (blanks are then exactly space, tab and CR, the only whitespace ``str.split``
@@ -453,12 +453,12 @@ def _plain(buf):
     return ok
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always", _nrt=False)
 def _blank(c):
     return (c == 32) | (c == 9) | (c == 13)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _tokens(buf, pos, starts, ends):
     """Tokens of the line starting at buf[pos] into starts/ends: (count, start of the next line);
     count -1 if the line holds more tokens than there is room for (``_plain`` input)."""
@@ -477,7 +477,7 @@ def _tokens(buf, pos, starts, ends):
     return k, i + 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _int(buf, a, b):
     """Non-negative decimal integer token buf[a:b], or -1."""
     if b <= a or b - a > 12:
@@ -491,7 +491,7 @@ def _int(buf, a, b):
     return v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _float(buf, a, b, pow10):
     """(ok, value) of a token [+-]digits[.digits][(e|E)[+-]digits], exact (a mantissa below
     2**53 scaled by at most 10**22 is one correctly rounded operation, as strtod gives)."""
@@ -547,7 +547,7 @@ def _float(buf, a, b, pow10):
     return True, -v if neg else v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always", _nrt=False)
 def _digits(buf, i, mant):
     """(mant with the decimal digits from buf[i] on appended, where they end, how many)."""
     start, nbytes = i, buf.shape[0]
@@ -560,7 +560,7 @@ def _digits(buf, i, mant):
     return mant, i, i - start
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always", _nrt=False)
 def _number(buf, i, pow10):
     """(ok, value, end) of the token starting at buf[i] (``_plain`` input): digits, point and
     sign parsed as they are scanned; a token with an exponent, another character or more than
@@ -600,7 +600,7 @@ _NEWLINES = np.uint64(0x0A0A0A0A0A0A0A0A)
 _BYTE_INDEX = np.uint64(0x0001020304050607)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always", _nrt=False)
 def _line_count(words, pos):
     """(token count, position of the line's newline) of the line at byte pos; -2 when the line
     runs past the last whole word (the caller scans it byte by byte). ``_plain`` input as words
@@ -633,7 +633,7 @@ def _line_count(words, pos):
         wi += 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always", _nrt=False)
 def _joint_line(buf, words, pos, xyz, state, row, pow10, starts, ends):
     """One joint line at buf[pos] (``_plain`` input): x y z into xyz[row], the trackingState into
     state[row] (2 and 1 kept, any other value 0, as ``_tracking_state``). Returns
@@ -679,56 +679,64 @@ def _scan(buf, words):
     (R*25,) int8 trackingState as ``_tracking_state`` reads it); status 0 = parsed, 1 = leave it
     to ``parse_skeleton``. One pass over the bytes; what follows the last frame must be blank lines
     (as parse_skeleton's trimming)."""
-    nbytes = buf.shape[0]
-    cap = nbytes // (24 * NUM_JOINTS) + 1  # a joint line takes at least 24 bytes
-    if not _plain(buf):
-        return (1, 0, 0, np.empty(0, np.int64), np.empty((0, 2), np.int64), np.empty((0, 3)),
-                np.empty(0, np.int8))
+    cap = buf.shape[0] // (24 * NUM_JOINTS) + 1  # a joint line takes at least 24 bytes
     frames = np.empty(cap, np.int64)
     id_at = np.empty((cap, 2), np.int64)
     xyz = np.empty((cap * NUM_JOINTS, 3))
     state = np.empty(cap * NUM_JOINTS, np.int8)
-    ts = np.empty(13, np.int64)
-    te = np.empty(13, np.int64)
-    st = np.empty(13, np.int64)
-    fail = (1, 0, 0, frames, id_at, xyz, state)
+    scratch = np.empty((3, 13), np.int64)
+    status, num_frames, r = _scan_into(buf, words, frames, id_at, xyz, state, scratch, _POW10)
+    return status, num_frames, r, frames, id_at, xyz, state
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _scan_into(buf, words, frames, id_at, xyz, state, scratch, pow10):
+    """``_scan`` into arrays it is given (room for ``frames.shape[0]`` records): (status, frame
+    count, records). Compiled without reference counting (``_nrt=False``, as are the helpers it
+    inlines): it allocates nothing, and the atomic increments and decrements of the arrays handed
+    from helper to helper per line and number had cost ~40 % of the scan."""
+    nbytes = buf.shape[0]
+    cap = frames.shape[0]
+    if not _plain(buf):
+        return 1, 0, 0
+    ts, te, st = scratch[0], scratch[1], scratch[2]
     k, pos = _tokens(buf, 0, ts, te)
     if k != 1:
-        return fail
+        return 1, 0, 0
     num_frames = _int(buf, ts[0], te[0])
     if num_frames < 0:
-        return fail
+        return 1, 0, 0
     r = 0
     for f in range(num_frames):
         if pos >= nbytes:
-            return fail
+            return 1, 0, 0
         k, pos = _tokens(buf, pos, ts, te)
         bodies = _int(buf, ts[0], te[0]) if k == 1 else -1
         if bodies < 0:
-            return fail
+            return 1, 0, 0
         for _ in range(bodies):
             if r >= cap or pos >= nbytes:
-                return fail
+                return 1, 0, 0
             k, pos = _tokens(buf, pos, ts, te)
             if k != 10 or pos >= nbytes:
-                return fail
+                return 1, 0, 0
             id_at[r, 0], id_at[r, 1] = ts[0], te[0]
             k, pos = _tokens(buf, pos, ts, te)
             if k != 1 or _int(buf, ts[0], te[0]) != NUM_JOINTS:
-                return fail
+                return 1, 0, 0
             for j in range(NUM_JOINTS):
                 if pos >= nbytes:
-                    return fail
-                pos = _joint_line(buf, words, pos, xyz, state, r * NUM_JOINTS + j, _POW10, st, te)
+                    return 1, 0, 0
+                pos = _joint_line(buf, words, pos, xyz, state, r * NUM_JOINTS + j, pow10, st, te)
                 if pos < 0:
-                    return fail
+                    return 1, 0, 0
             frames[r] = f
             r += 1
     while pos < nbytes:  # only blank lines may follow
         k, pos = _tokens(buf, pos, ts, te)
         if k != 0:
-            return fail
-    return 0, num_frames, r, frames, id_at, xyz, state
+            return 1, 0, 0
+    return 0, num_frames, r
 
 
 @njit(cache=True, error_model="numpy")
