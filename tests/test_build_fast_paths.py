@@ -98,3 +98,28 @@ def test_read_file_reuses_one_buffer_and_reads_every_byte(tmp_path, monkeypatch)
     first = build_module._read_file(tmp_path / "f3")
     build_module._read_file(tmp_path / "f2")
     assert bytes(first[:300]) == contents[2] and bytes(first[300:]) == contents[3][300:]
+
+
+def _numpy_shard_stats(values: np.ndarray) -> dict:
+    """The numpy definition ``shard_stats`` replaced (float64 copy, five reductions)."""
+    x = values.astype(np.float64)
+    mean = x.mean(axis=0)
+    return {"n": len(x), "mean": mean, "m2": ((x - mean) ** 2).sum(axis=0),
+            "min": x.min(axis=0), "max": x.max(axis=0)}
+
+
+@pytest.mark.parametrize("m", [1, 2, 9, 1000, 44_000])
+def test_shard_stats_equal_numpy_bit_for_bit_signed_zeros_included(m):
+    from imu2safety.builders.dataset.writer import shard_stats
+
+    rng = np.random.default_rng(m)
+    v = (rng.normal(size=(m, 6)) * [3, 3, 9, 1, 1, 1]).astype(np.float32)
+    v[:, 1] = np.float32(-0.0)  # all -0.0: numpy's sum starts at +0.0, min and max stay -0.0
+    v[:, 2] = rng.choice(np.array([0.0, -0.0], np.float32), size=m)  # equal values: the later one
+    v[: m // 2, 3] = 7.25  # a constant run
+    got, want = shard_stats(v), _numpy_shard_stats(v)
+    assert got["n"] == want["n"] == m
+    for k in ("mean", "m2", "min", "max"):
+        assert got[k].dtype == np.float64 and got[k].shape == (6,)
+        assert got[k].tobytes() == want[k].tobytes(), k  # (bytes: -0.0 and 0.0 differ)
+    assert shard_stats(v[:0]) is None
