@@ -31,7 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.core.extending import intrinsic
+from numba.cpython.unsafe.numbers import trailing_zeros
 import pyarrow.csv as pacsv
 
 from ...simulator.joints import JOINT_SETS
@@ -197,10 +200,10 @@ def parse_skeleton_bytes(data: bytes | memoryview) -> Skeleton:
     (the numbers each parsed exactly, bit for bit as Python's ``float``), and ``parse_skeleton``
     itself for anything else (other whitespace or number forms, and every malformed file, whose
     error it names)."""
-    if sys.byteorder != "little":  # (the scan reads the bytes eight at a time, little-endian)
+    if sys.byteorder != "little":  # (the scan's byte masks number bytes from the lowest bit)
         return parse_skeleton(bytes(data).decode("latin-1"))
     status, num_frames, count, frames, id_at, xyz, state = _scan(
-        np.frombuffer(data, dtype=np.uint8), _words(data))
+        np.frombuffer(data, dtype=np.uint8))
     if status != 0:
         return parse_skeleton(bytes(data).decode("latin-1"))
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -454,6 +457,12 @@ def _plain(buf):
 
 
 @njit(cache=True, error_model="numpy", inline="always", _nrt=False)
+def _at(buf, i):
+    """buf[i] for an i >= 0, read with an unsigned index (no negative-index wraparound code)."""
+    return buf[np.uint64(i)]
+
+
+@njit(cache=True, error_model="numpy", inline="always", _nrt=False)
 def _blank(c):
     return (c == 32) | (c == 9) | (c == 13)
 
@@ -552,7 +561,7 @@ def _digits(buf, i, mant):
     """(mant with the decimal digits from buf[i] on appended, where they end, how many)."""
     start, nbytes = i, buf.shape[0]
     while i < nbytes:
-        d = np.int64(buf[i]) - 48
+        d = np.int64(_at(buf, i)) - 48
         if d < 0 or d > 9:
             break
         mant = mant * 10 + d
@@ -568,17 +577,17 @@ def _number(buf, i, pow10):
     nbytes = buf.shape[0]
     a = i
     neg = False
-    c = buf[i]
+    c = _at(buf, i)
     if c == 45 or c == 43:
         neg = c == 45
         i += 1
     mant, i, nd = _digits(buf, i, 0)
     scale = 0
-    if i < nbytes and buf[i] == 46:
+    if i < nbytes and _at(buf, i) == 46:
         mant, i, frac = _digits(buf, i + 1, mant)
         nd += frac
         scale = -frac
-    if i < nbytes and not (_blank(buf[i]) or buf[i] == 10):
+    if i < nbytes and not (_blank(_at(buf, i)) or _at(buf, i) == 10):
         while i < nbytes and not (_blank(buf[i]) or buf[i] == 10):
             i += 1
         ok, v = _float(buf, a, i, pow10)
@@ -592,56 +601,60 @@ def _number(buf, i, pow10):
     return True, -v if neg else v, i
 
 
-# Word-at-a-time constants (``_line_count``): bytes as little-endian uint64 words.
-_HIGH = np.uint64(0x8080808080808080)
-_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-_TOKEN = np.uint64(0x5F5F5F5F5F5F5F5F)  # byte + 0x5F has its high bit set iff byte >= 0x21
-_NEWLINES = np.uint64(0x0A0A0A0A0A0A0A0A)
-_BYTE_INDEX = np.uint64(0x0001020304050607)
+@intrinsic
+def _masks32(typingctx, buf, i):
+    """The 32 bytes buf[i:i + 32] (the caller checks i + 32 <= len(buf)) as one uint64: bit b
+    (b < 32) set iff byte b is a token byte (> 0x20: ``_plain`` input), bit 32 + b iff it is a
+    newline. Plain LLVM vector compares, which become a SIMD compare and mask extraction."""
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        vec, i32, i64 = llvm_ir.VectorType(llvm_ir.IntType(8), 32), llvm_ir.IntType(32), llvm_ir.IntType(64)
+        v = builder.load(builder.bitcast(builder.gep(data, [args[1]]), vec.as_pointer()), align=1)
+        token = builder.bitcast(builder.icmp_unsigned(">", v, llvm_ir.Constant(vec, [32] * 32)), i32)
+        newline = builder.bitcast(builder.icmp_unsigned("==", v, llvm_ir.Constant(vec, [10] * 32)), i32)
+        return builder.or_(builder.zext(token, i64),
+                           builder.shl(builder.zext(newline, i64), llvm_ir.Constant(i64, 32)))
+    return types.uint64(buf, types.intp), codegen
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Set bits of an unsigned integer."""
+    def codegen(context, builder, sig, args):
+        return builder.ctpop(args[0])
+    return x(x), codegen
 
 
 @njit(cache=True, error_model="numpy", inline="always", _nrt=False)
-def _line_count(words, pos):
-    """(token count, position of the line's newline) of the line at byte pos; -2 when the line
-    runs past the last whole word (the caller scans it byte by byte). ``_plain`` input as words
-    (``_words``): eight bytes at a time, a token byte is one >= 0x21 (no carry crosses a byte, all
-    bytes being <= 0x7E), a start one whose predecessor is not; a word's starts are counted at
-    once (a multiply sums its eight start bits), with no branch per token."""
-    s7, s8, s56, one = np.uint64(7), np.uint64(8), np.uint64(56), np.uint64(1)
-    ones = np.uint64(0x0101010101010101)
-    nw = words.shape[0]
-    wi = pos >> 3
-    first = ~np.uint64(0) << (s8 * np.uint64(pos & 7))  # bytes before pos are not this line's
-    carry = np.uint64(0)
-    k = np.uint64(0)
-    while True:
-        if wi >= nw:
-            return -2, 0
-        w = words[wi]
-        t = ((w + _TOKEN) & _HIGH) & first
-        x = w ^ _NEWLINES
-        nl = ~(((x & _LOW7) + _LOW7) | x) & _HIGH & first  # high bit of each newline byte
-        first = ~np.uint64(0)
-        s = t & ~((t << s8) | carry)
+def _line_count(buf, pos):
+    """(token count, position of the line's newline) of the line at byte pos (``_plain`` input);
+    -2 when the line runs into the last 32 bytes (the caller scans it byte by byte). 32 bytes at
+    a time as bit masks (``_masks32``): a token starts at a token byte whose predecessor is not
+    one, and a block's starts are counted at once, with no branch per byte or token."""
+    low, one, s32 = np.uint64(0xFFFFFFFF), np.uint64(1), np.uint64(32)
+    carry, k = np.uint64(0), np.uint64(0)  # (the byte before pos is a newline)
+    while pos <= buf.shape[0] - 32:
+        m = _masks32(buf, pos)
+        t, nl = m & low, m >> s32
+        s = t & ~((t << one) | carry)
         if nl:
-            lownl = nl & (~nl + one)
-            s &= lownl - one
-            k += ((s >> s7) * ones) >> s56
-            return np.int64(k), wi * 8 + np.int64(((lownl >> s7) * _BYTE_INDEX) >> s56)
-        k += ((s >> s7) * ones) >> s56
-        carry = t >> s56  # bit 7 set: the word's last byte belongs to a token
-        wi += 1
+            s &= (nl & (~nl + one)) - one  # the starts before the first newline
+            return np.int64(k + _popcount(s)), pos + np.int64(trailing_zeros(nl))
+        k += _popcount(s)
+        carry = t >> np.uint64(31)  # whether the block's last byte belongs to a token
+        pos += 32
+    return -2, 0
 
 
 @njit(cache=True, error_model="numpy", inline="always", _nrt=False)
-def _joint_line(buf, words, pos, xyz, state, row, pow10, starts, ends):
+def _joint_line(buf, pos, xyz, state, row, pow10, starts, ends):
     """One joint line at buf[pos] (``_plain`` input): x y z into xyz[row], the trackingState into
     state[row] (2 and 1 kept, any other value 0, as ``_tracking_state``). Returns
     where the next line starts, or -1 when the line is not in the usual layout (other token
     count, a number ``_float`` does not take). starts, ends: (13,) scratch. x y z are the line's
     first three tokens, the trackingState its last (the blank-free run before the newline and
     any trailing blanks): only those are found and parsed."""
-    k, newline = _line_count(words, pos)
+    k, newline = _line_count(buf, pos)
     if k == -2:  # the file's last bytes
         k, after = _tokens(buf, pos, starts, ends)
         newline = after - 1
@@ -649,18 +662,22 @@ def _joint_line(buf, words, pos, xyz, state, row, pow10, starts, ends):
         return -1
     i = pos
     for col in range(3):
-        while _blank(buf[i]):
+        while _blank(_at(buf, i)):
             i += 1
         ok, v, i = _number(buf, i, pow10)
         if not ok:
             return -1
         xyz[row, col] = v
     e = newline
-    while _blank(buf[e - 1]):
+    while _blank(_at(buf, e - 1)):
         e -= 1
     a = e - 1
-    while not _blank(buf[a - 1]):  # (twelve tokens: a blank precedes the last)
+    while not _blank(_at(buf, a - 1)):  # (twelve tokens: a blank precedes the last)
         a -= 1
+    d = np.int64(_at(buf, a)) - 48
+    if a + 1 == e and 0 <= d <= 9:  # (the usual one digit)
+        state[row] = d if d == 1 or d == 2 else 0
+        return newline + 1
     ok, v, _ = _number(buf, a, pow10)
     if not ok:
         return -1
@@ -668,13 +685,8 @@ def _joint_line(buf, words, pos, xyz, state, row, pow10, starts, ends):
     return newline + 1
 
 
-def _words(data: bytes | memoryview) -> np.ndarray:
-    """The whole little-endian uint64 words of ``data`` (a view), for ``_line_count``."""
-    return np.frombuffer(data, dtype="<u8", count=len(data) // 8)
-
-
 @njit(cache=True, error_model="numpy")
-def _scan(buf, words):
+def _scan(buf):
     """(status, frame count, records R, frame (R,), body-id byte span (R, 2), (R*25, 3) x y z,
     (R*25,) int8 trackingState as ``_tracking_state`` reads it); status 0 = parsed, 1 = leave it
     to ``parse_skeleton``. One pass over the bytes; what follows the last frame must be blank lines
@@ -685,12 +697,12 @@ def _scan(buf, words):
     xyz = np.empty((cap * NUM_JOINTS, 3))
     state = np.empty(cap * NUM_JOINTS, np.int8)
     scratch = np.empty((3, 13), np.int64)
-    status, num_frames, r = _scan_into(buf, words, frames, id_at, xyz, state, scratch, _POW10)
+    status, num_frames, r = _scan_into(buf, frames, id_at, xyz, state, scratch, _POW10)
     return status, num_frames, r, frames, id_at, xyz, state
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _scan_into(buf, words, frames, id_at, xyz, state, scratch, pow10):
+def _scan_into(buf, frames, id_at, xyz, state, scratch, pow10):
     """``_scan`` into arrays it is given (room for ``frames.shape[0]`` records): (status, frame
     count, records). Compiled without reference counting (``_nrt=False``, as are the helpers it
     inlines): it allocates nothing, and the atomic increments and decrements of the arrays handed
@@ -727,7 +739,7 @@ def _scan_into(buf, words, frames, id_at, xyz, state, scratch, pow10):
             for j in range(NUM_JOINTS):
                 if pos >= nbytes:
                     return 1, 0, 0
-                pos = _joint_line(buf, words, pos, xyz, state, r * NUM_JOINTS + j, pow10, st, te)
+                pos = _joint_line(buf, pos, xyz, state, r * NUM_JOINTS + j, pow10, st, te)
                 if pos < 0:
                     return 1, 0, 0
             frames[r] = f
