@@ -125,47 +125,27 @@ def test_shard_stats_equal_numpy_bit_for_bit_signed_zeros_included(m):
     assert shard_stats(v[:0]) is None
 
 
-def _numpy_dominant_frequency(acc_norm, rate, o):
-    """``facts._dominant_frequency`` as it was before its window and grid were cached."""
-    import math
-
-    n = len(acc_norm)
-    if n < 8 or n / rate * o.min_freq_hz < o.min_cycles * 0.999:
-        return None
-    x = (acc_norm - acc_norm.mean()) * np.hanning(n)
-    n_fft = 1 << max(12, int(math.ceil(math.log2(8 * n))))
-    power = np.abs(np.fft.rfft(x, n_fft)) ** 2
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    band = (freqs >= o.min_freq_hz) & (freqs <= min(o.max_freq_hz, rate / 2))
-    total = power[freqs > 0.2].sum()
-    if not band.any() or total <= 0:
-        return None
-    k = int(np.flatnonzero(band)[np.argmax(power[band])])
-    f = freqs[k]
-    if 0 < k < len(power) - 1:
-        a, b, c = np.log(power[k - 1:k + 2] + 1e-300)
-        denom = a - 2 * b + c
-        if denom < 0:
-            f += 0.5 * (a - c) / denom * (freqs[1] - freqs[0])
-    half = 1.5 * rate / n
-    share = float(power[(freqs >= f - half) & (freqs <= f + half)].sum() / total)
-    if share < o.min_periodicity or f * n / rate < o.min_cycles:
-        return None
-    return float(f), share
-
-
-def test_dominant_frequency_with_cached_window_and_grid_equals_numpy_bit_for_bit():
+def test_dominant_frequency_with_cached_window_and_grid_equals_fresh_numpy_bit_for_bit(monkeypatch):
     from imu2safety.builders.instructions import facts as F
 
     o = F._DEFAULT_OPTIONS
     rng = np.random.default_rng(3)
-    found = 0
+    cases = []
     for n, rate, hz in [(8, 50.0, 1.0), (290, 50.0, 1.7), (290, 50.0, 0.0), (511, 30.0, 2.2),
                         (513, 30.0, 4.9), (3000, 100.0, 0.8), (600, 4.0, 1.9), (290, 50.0, 1.7)]:
         t = np.arange(n) / rate
-        a = 9.8 + 2.0 * np.sin(2 * np.pi * hz * t) + rng.normal(0, 0.3, n)
-        got, want = F._dominant_frequency(a, rate, o), _numpy_dominant_frequency(a, rate, o)
-        assert got == want  # (floats compared exactly; None where the clip is not periodic)
-        found += got is not None
-    assert found >= 4
+        cases.append((9.8 + 2.0 * np.sin(2 * np.pi * hz * t) + rng.normal(0, 0.3, n), rate))
+    cached = [F._dominant_frequency(a, rate, o) for a, rate in cases]
     assert not F._hanning(290).flags.writeable and not F._spectrum_grid(4096, 50.0, 0.5, 5.0)[0].flags.writeable
+    assert all(F._hanning(n).tobytes() == np.hanning(n).tobytes() for n in (8, 290, 3001))
+
+    def fresh_grid(n_fft, rate, min_hz, max_hz):  # (as the function computed them per call)
+        freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
+        band = (freqs >= min_hz) & (freqs <= min(max_hz, rate / 2))
+        return freqs, np.flatnonzero(band), freqs > 0.2
+
+    monkeypatch.setattr(F, "_hanning", np.hanning)
+    monkeypatch.setattr(F, "_spectrum_grid", fresh_grid)
+    fresh = [F._dominant_frequency(a, rate, o) for a, rate in cases]
+    assert cached == fresh  # (floats compared exactly; None where the clip is not periodic)
+    assert sum(c is not None for c in cached) >= 4
