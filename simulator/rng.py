@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -18,10 +19,13 @@ _POOL = 4
 _BATCHED = 16
 
 
+_WORDS4 = struct.Struct("<4I")  # (the first 16 bytes of a digest as four little-endian uint32)
+
+
 def _entropy(seed: int, clip_id: str, stream: str) -> list[int]:
     """The SeedSequence entropy of a clip: the seed's low 32 bits and 4 words of a hash."""
     digest = hashlib.sha256(f"{clip_id}\0{stream}".encode()).digest()
-    return [int(seed) & 0xFFFFFFFF, *np.frombuffer(digest[:16], dtype="<u4").tolist()]
+    return [int(seed) & 0xFFFFFFFF, *_WORDS4.unpack_from(digest)]
 
 
 def clip_rng(seed: int, clip_id: str, stream: str = "") -> np.random.Generator:

@@ -170,3 +170,88 @@ def test_marked_check_finds_what_the_plain_check_finds():
                         shortcut_problems += bool(got)
     assert compared > 5000 and shortcut > compared // 3 and shortcut_problems > 500, \
         (compared, shortcut, shortcut_problems)
+
+
+def test_pick_one_draws_like_numpy_for_every_bound():
+    """``_Pick.one`` (``below`` inlined) picks what ``Generator.integers(n)`` picks, bounds that
+    need the rejection loop included."""
+    bounds = [1, 2, 3, 5, 17, 1000, 2**31 + 7, 3 * 2**30 + 1, 2**32 - 1]
+    for s in range(60):
+        cid = f"c{s}"
+        mine, numpy_rng = _Pick(s, cid, "comparative"), clip_rng(s, cid, "pairs/comparative")
+        for k in range(30):
+            n = bounds[(s + 7 * k) % len(bounds)]
+            assert mine.one(range(n)) == int(numpy_rng.integers(n)), (s, n)
+
+
+def test_clip_streams_are_seeded_from_the_hash_of_id_and_stream():
+    """``clip_rng`` and ``ClipGenerators`` items draw what NumPy's generator seeded with the seed's
+    low 32 bits and the first four little-endian words of sha256(id NUL stream) draws."""
+    import hashlib
+
+    from imu2safety.simulator.rng import ClipGenerators
+
+    ids = [f"S{k:03d}C001P001R001A{k % 120 + 1:03d}" for k in range(20)]
+    gens = ClipGenerators(2**33 + 5, ids, "pairs/description")
+    for k, cid in enumerate(ids):
+        words = np.frombuffer(hashlib.sha256(f"{cid}\0pairs/description".encode()).digest()[:16], "<u4")
+        want = np.random.default_rng([5, *words.tolist()]).integers(1 << 62, size=5)
+        assert clip_rng(2**33 + 5, cid, "pairs/description").integers(1 << 62, size=5).tolist() == want.tolist()
+        assert gens[k].integers(1 << 62, size=5).tolist() == want.tolist()
+
+
+def test_a_row_s_checks_sharing_formatted_facts_find_what_the_plain_check_finds():
+    """``checked_pair`` as the pass calls it (one ``Formatted`` memo of the row's clips shared by
+    its pairs: facts formatted once, numbers at other decimals formatted anew) gives the plain
+    texts and the problems ``check_pair`` finds in them: on templated pairs and mutated ones
+    (wrong numbers, axes, labels, events), and on numbers written at other decimals."""
+    from dataclasses import replace
+
+    from imu2safety.builders.instructions import checker as K
+    from imu2safety.builders.instructions.templates import template_pairs
+
+    rng = np.random.default_rng(11)
+    clips = [_clip(rng, k) for k in range(40)]
+    found = compared = 0
+    for k, c in enumerate(clips):
+        ref = next(x for x in clips[k + 1:] + clips[:k] if x.safe != c.safe)
+        other = clips[(k + 5) % len(clips)]
+        for clip in (c, replace(c, facts=clips[(k + 3) % len(clips)].facts)):
+            known = {x.id: x for x in (ref, other)}
+            known[clip.id] = clip
+            formatted: dict = {}  # (one per row: the clips of ``known``)
+            for mp in template_pairs(c, k, ref, other, marked=True):
+                texts = [mp] + [{**mp, key: _mutate(rng, mp[key], list(known))}
+                                for key in ("instruction", "response", "response") for _ in range(3)]
+                # a number at other decimals (12.34 -> 12.340, 12.3 -> 12.30): read against the facts anew
+                texts.append({**mp, "response": mp["response"].replace(K.END + " ", "0" + K.END + " ", 1)})
+                for t in texts:
+                    plain = {key: K.unmark(v) for key, v in t.items()}
+                    got = _outcome(K.checked_pair, t, clip, known, True, formatted)
+                    want = _outcome(K.check_pair, plain, clip, known)
+                    if isinstance(got, tuple) and got[0] != "AssertionError":
+                        assert got[1] == plain
+                        got = got[0]
+                    assert got == want, (t, got, want)
+                    compared += 1
+                    found += bool(want)
+            assert set(formatted) <= set(known)
+    assert compared > 2000 and found > 300, (compared, found)
+
+
+def test_formatted_facts_read_numbers_at_any_decimals():
+    """A number at its unit's decimals is read from the memo, one at other decimals is formatted
+    anew (12.25 m/s² reads "12.2" and "12.25", never "12.3"), a missing fact reads nothing."""
+    from imu2safety.builders.instructions import checker as K
+
+    clip = K.ClipInfo("a", "none", "walking", {"peak_accel_ms2": 12.25, "peak_accel_time_s": 1.0})
+    formatted: dict = {}
+    for text, ok in (("Its peak |accel| is 12.2 m/s² at 1.00 s.", True), ("Its peak |accel| is 12.25 m/s².", True),
+                     ("Its peak |accel| is 12.3 m/s².", False), ("Its peak |accel| is 12 m/s².", True),
+                     ("Its peak |accel| is 12.250 m/s² at 1.0 s.", True), ("Its RMS energy is 2.0 m/s².", False)):
+        marked = K.mark_sentences(text)
+        assert (K.checked_pair({"kind": "description", "instruction": "Describe it.", "response": marked},
+                               clip, {}, True, formatted)[0] == []) == ok, text
+        assert (K.check_pair({"kind": "description", "instruction": "Describe it.", "response": text},
+                             clip, {}) == []) == ok, text
+    assert formatted["a"]["peak_accel_ms2"] == "12.2" and formatted["a"]["rms_accel_ms2"] is None

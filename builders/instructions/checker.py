@@ -252,6 +252,33 @@ def _reads(number: str, facts: Mapping[str, Any], fields: Sequence[str]) -> bool
     return False
 
 
+#: fact field -> the format spec of its unit's decimals (``UNITS``).
+_FIELD_SPEC = {f: _SPECS[UNITS[u][1]] for f, u in FIELD_UNITS.items()}
+
+
+class Formatted(dict):
+    """field -> one clip's fact as the texts write it at the decimals of its unit (``UNITS``; a
+    negative zero reads "0"), None for a missing fact: formatted on first use, so that a fact
+    the texts of a clip state many times is formatted once (``_check_sentences``)."""
+
+    __slots__ = ("facts",)
+
+    def __init__(self, facts: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.facts = facts
+
+    def __missing__(self, f: str) -> str | None:
+        value = self.facts.get(f)
+        if value is None:
+            text = None
+        else:
+            text = format(float(value), _FIELD_SPEC[f])
+            if text[0] == "-" and float(text) == 0:
+                text = text[1:]
+        self[f] = text
+        return text
+
+
 #: unit key -> the fact fields with that unit (in ``FIELD_UNITS`` order).
 _WITH_UNIT: dict[str, list[str]] = {u: [k for k, ku in FIELD_UNITS.items() if ku == u] for u in UNITS}
 #: (topic, unit key) -> the topic's fields with that unit (empty: the topic states no such number).
@@ -306,7 +333,7 @@ def _shape(sentence: str) -> tuple[str, tuple[str, ...]]:
     return "".join(out), tuple(values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """What the checker reads from a sentence's shape alone (``_plan``); values (numbers, clip ids,
     labels) and distances are taken from the sentence's own ``_shape`` values, facts at check time.
@@ -316,11 +343,13 @@ class _Plan:
     text. ``values[source]`` is then the sentence's text there.
 
     n_values: how many spans ``_shape`` rewrote. tokens: ``_raw_tokens`` of the shape. switches:
-    (token, position, source of the clip id, None for "this clip") of every scope switch.
-    numbers: (token, position, source, unit key or None, candidate fields, (position, end, axis,
+    (position, source of the clip id, None for "this clip") of every scope switch; a number, an
+    axis or an event speaks of the scope its *switches* (how many switches come before it) leave.
+    numbers: (switches, position, source, unit key or None, candidate fields, (position, end, axis,
     first and end index of the rewritten spans between the axis and the number, their shape
     length) of the axes before it with no number between, which label it when near enough).
-    axes: (token, position, axis, topic) of every axis. events: (token, event, negated). order:
+    axes: (switches, position, axis, topic) of every axis. events: (token, switches, event,
+    negated). order:
     (token, token) -> True (reversed: "after", "preceded by"), False (forward) for two events
     with an order word between them. compare: (left source, right source, "higher"-like, the
     words) with one unit on both sides. hazard / activity: (match start, source of the label).
@@ -383,6 +412,10 @@ def _plan(shape: str) -> _Plan:
     switches = tuple((k, t[1], source(t[1], t[2]) if t[0] == "id" else None)
                      for k, t in enumerate(tokens) if t[0] in ("id", "primary"))
     topics = [t for _, t in items if t[0] == "topic"]
+
+    def n_switches(k: int) -> int:
+        return sum(1 for ks, _, _ in switches if ks < k)
+
     numbers = [(k, t) for k, t in items if t[0] == "number"]
     axes = [(k, t) for k, t in items if t[0] == "axis"]
     plan_numbers = []
@@ -404,13 +437,13 @@ def _plan(shape: str) -> _Plan:
                 for at, end, axis in near_axes:
                     k0, k1 = bisect.bisect_right(span_ends, end), bisect.bisect_right(span_ends, pos)
                     near += ((at, end, axis, k0, k1, sum(e - s for s, e in spans[k0:k1])),)
-        plan_numbers.append((k, pos, number_source[k], unit,
+        plan_numbers.append((n_switches(k), pos, number_source[k], unit,
                              tuple(cands) if cands is not None else None, near))
     plan_axes = []
     for k, (_, pos, _, axis) in axes:
         before = [p for p in topics if p[1] < pos and p[3] in ("gyro", "peak", "impact")]
         after = [p for p in topics if p[1] > pos and p[3] in ("gyro", "peak", "impact")]
-        plan_axes.append((k, pos, axis, before[-1][3] if before else (after[0][3] if after else None)))
+        plan_axes.append((n_switches(k), pos, axis, before[-1][3] if before else (after[0][3] if after else None)))
     events = [(k, t[3], bool(_NEGATION.search(shape[:t[1]]))) for k, t in items if t[0] == "event"]
     order = {}
     for i, (k1, _, _) in enumerate(events):
@@ -437,9 +470,10 @@ def _plan(shape: str) -> _Plan:
     quiet_question = not (any(s is not None for _, _, s in switches) or numbers or axes or compare)
     return _Plan(
         n_values=len(spans), extra=tuple(extra), literal=all(isinstance(x, str) for x in extra),
-        tokens=tokens, switches=switches,
+        tokens=tokens, switches=tuple((at, src) for _, at, src in switches),
         hypothetical=hypothetical, continues=bool(_CONTINUES.match(shape)),
-        numbers=tuple(plan_numbers), axes=tuple(plan_axes), events=tuple(events), order=order,
+        numbers=tuple(plan_numbers), axes=tuple(plan_axes),
+        events=tuple((k, n_switches(k), event, negated) for k, event, negated in events), order=order,
         compare=tuple(compare), hazard=hazard, activity=activity, verdict=tuple(verdict),
         quiet=quiet_question and (hypothetical or not (events or hazard or activity or verdict)),
         quiet_question=quiet_question)
@@ -464,7 +498,7 @@ _NUMBER_VALUE = re.compile(r"-?\d+(?:\.\d+)?")
 _OPENS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ`\"(|")
 
 
-@functools.lru_cache(maxsize=1 << 13)
+@functools.lru_cache(maxsize=1 << 15)
 def _value_shape(value: str) -> str | None:
     """What ``_shape`` writes for a marked value: "`0`", "0", "-0.0", ...; None for a value it does
     not rewrite whole (the text is then split as a plain one)."""
@@ -529,9 +563,21 @@ def _marked_sentences(text: str) -> Sentences | None:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 8)
+def _unvalued_sentences(text: str) -> tuple | None:
+    """``_marked_sentences`` of a marked text without values (the questions: a few texts, met
+    again and again), cached."""
+    found = _marked_sentences(text)
+    return tuple(found) if found is not None else None
+
+
 def _text_sentences(text: str, marked: bool) -> Sentences:
-    found = _marked_sentences(text) if marked else None
-    return found if found is not None else _plain_sentences(unmark(text) if marked else text)
+    if marked:
+        found = _marked_sentences(text) if VALUE in text else _unvalued_sentences(text)
+        if found is not None:
+            return found
+        text = unmark(text)
+    return _plain_sentences(text)
 
 
 def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims: bool = True,
@@ -545,9 +591,17 @@ def check_text(text: str, clip: ClipInfo, known: Mapping[str, ClipInfo], claims:
 
 
 def _check_sentences(sentences: Sentences, clip: ClipInfo, known: Mapping[str, ClipInfo],
-                     claims: bool) -> list[str]:
+                     claims: bool, formatted: dict[str, Formatted] | None = None) -> list[str]:
+    """formatted: clip id -> ``Formatted`` of its facts, filled here (one per ``known``: texts
+    checked against the same clips may share it)."""
     if known.get(clip.id) is not clip:  # (no copy of a build's every clip when it is there)
         known = {**known, clip.id: clip}
+    if formatted is None:
+        formatted = {}
+    own = clip.facts
+    own_texts = formatted.get(clip.id)
+    if own_texts is None:
+        own_texts = formatted[clip.id] = Formatted(own)
     problems: list[str] = []
     last_event: tuple[str, str] | None = None  # (scope, event) of the previous sentence's last event
     for sentence, values, p in sentences:
@@ -564,13 +618,12 @@ def _check_sentences(sentences: Sentences, clip: ClipInfo, known: Mapping[str, C
                 values += (x if isinstance(x, str) else "".join(values[j] for j in x),)
         hypothetical = p.hypothetical or not claims
         # scopes: a clip id switches to that clip (an unknown one is a problem), "this clip" back
-        scope = clip.id
-        scopes: list[str] | None = None  # the scope at each token (all the clip's without switches)
-        switches: list[tuple[int, str]] = []  # (position, clip) of each scope switch
+        switches: list[tuple[int, str]] | tuple = ()  # (position, clip) of each scope switch
         if p.switches:
-            scopes = []
-            for k, at, src in p.switches:
-                scopes.extend([scope] * (k - len(scopes)))
+            scope = clip.id
+            scopes = []  # the scope after each switch
+            switches = []
+            for at, src in p.switches:
                 if src is None:
                     scope = clip.id
                     switches.append((at, clip.id))
@@ -582,30 +635,42 @@ def _check_sentences(sentences: Sentences, clip: ClipInfo, known: Mapping[str, C
                     else:
                         problems.append(f"unknown clip id `{cid}`")
                 scopes.append(scope)
-            scopes.extend([scope] * (len(p.tokens) - len(scopes)))
-        own = known[clip.id].facts
         # numbers
-        labelled: set[int] = set()
-        for k, pos, src, unit, cands, near in p.numbers:
+        labelled: set[int] | tuple = ()
+        for n, pos, src, unit, cands, near in p.numbers:
             value = values[src]
             if unit is None:
                 problems.append(f"number {value} without a unit in {unmark(sentence)!r}")
                 continue
-            for at, axis_end, axis, k0, k1, shape_len in reversed(near):  # the last axis within 12
-                if pos - axis_end + sum(map(len, values[k0:k1])) - shape_len <= 12:  # characters
-                    labelled.add(at)
-                    cands = (f"gyro_peak_{axis}_rads", f"gyro_mean_{axis}_rads")
+            if near:
+                for at, axis_end, axis, k0, k1, shape_len in reversed(near):  # the last axis within 12
+                    if pos - axis_end + sum(map(len, values[k0:k1])) - shape_len <= 12:  # characters
+                        if not labelled:
+                            labelled = set()
+                        labelled.add(at)
+                        cands = (f"gyro_peak_{axis}_rads", f"gyro_mean_{axis}_rads")
+                        break
+            if n:
+                s = scopes[n - 1]
+                texts = formatted.get(s)
+                if texts is None:
+                    texts = formatted[s] = Formatted(known[s].facts)
+            else:
+                s, texts = clip.id, own_texts
+            # (a fact as the texts write it at its unit's decimals; at other decimals, formatted anew)
+            for f in cands:
+                if texts[f] == value:
                     break
-            s = scopes[k] if scopes else clip.id
-            facts = known[s].facts if scopes else own
-            if not _reads(value, facts, cands):
-                got = ", ".join(f"{f}={facts.get(f)!r}" for f in cands)
-                problems.append(f"{value} {UNITS[unit][0]} matches no fact of `{s}` ({got})")
+            else:
+                facts = texts.facts
+                if not _reads(value, facts, cands):
+                    got = ", ".join(f"{f}={facts.get(f)!r}" for f in cands)
+                    problems.append(f"{value} {UNITS[unit][0]} matches no fact of `{s}` ({got})")
         # axis claims
-        for k, at, axis, topic in p.axes:
+        for n, at, axis, topic in p.axes:
             if at in labelled:
                 continue
-            s = scopes[k] if scopes else clip.id
+            s = scopes[n - 1] if n else clip.id
             facts = known[s].facts
             allowed = ({facts.get("gyro_dominant_axis")} if topic == "gyro" else
                        {facts.get("peak_accel_axis")} if topic in ("peak", "impact") else
@@ -615,9 +680,9 @@ def _check_sentences(sentences: Sentences, clip: ClipInfo, known: Mapping[str, C
                                 f"{sorted(x for x in allowed if x)}")
         # events
         claimed: list[tuple[int, str, str]] = []  # (token, scope, event)
-        if not hypothetical:
-            for k, event, negated in p.events:
-                s = scopes[k] if scopes else clip.id
+        if not hypothetical and p.events:
+            for k, n, event, negated in p.events:
+                s = scopes[n - 1] if n else clip.id
                 happened = _event_happened(known[s].facts, event)
                 if negated and happened:
                     problems.append(f"denies the {event} of `{s}`, which the facts show")
@@ -689,10 +754,22 @@ def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, Clip
 
     A classification response must also state the verdict, and for an unsafe clip name the hazard.
     """
-    sentences = _text_sentences(pair["response"], marked)
-    problems = (check_text(pair["instruction"], clip, known, claims=False, marked=marked)
-                + _check_sentences(sentences, clip, known, claims=True))
-    response = unmark(pair["response"]) if marked else pair["response"]
+    return checked_pair(pair, clip, known, marked)[0]
+
+
+def checked_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, ClipInfo],
+                 marked: bool = False, formatted: dict[str, Formatted] | None = None
+                 ) -> tuple[list[str], dict[str, str]]:
+    """(``check_pair``'s problems, the pair as plain texts); formatted: clip id -> ``Formatted``
+    of its facts, shared by the pairs checked against one ``known``."""
+    if formatted is None:
+        formatted = {}
+    instruction, response = pair["instruction"], pair["response"]
+    sentences = _text_sentences(response, marked)
+    problems = (_check_sentences(_text_sentences(instruction, marked), clip, known, False, formatted)
+                + _check_sentences(sentences, clip, known, True, formatted))
+    if marked:
+        instruction, response = unmark(instruction), unmark(response)
     if not response.strip():
         problems.append("empty response")
     if pair.get("kind") == "classification":
@@ -701,7 +778,7 @@ def check_pair(pair: Mapping[str, str], clip: ClipInfo, known: Mapping[str, Clip
         if not clip.safe and f'hazard "{clip.hazard}"' not in response and \
                 not re.search(rf'hazard\s*:?\s*"{re.escape(clip.hazard)}"', response):
             problems.append(f"classification response does not name the hazard {clip.hazard!r}")
-    return problems
+    return problems, {**pair, "instruction": instruction, "response": response}
 
 
 _KEEP_RE = re.compile(_NUM + _UNIT_RE + r"|`[^`]+`|\b(?:hazard|activity)\s*:?\s*\"[^\"]*\"", re.I)

@@ -49,7 +49,7 @@ from ..keyset import KeySet, key
 from ..pool import worker_pool
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
-from .checker import ClipInfo, check_pair, has_marks, keeps_draft, unmark
+from .checker import ClipInfo, check_pair, checked_pair, has_marks, keeps_draft
 from .templates import PICK_STREAMS, is_lookalike, matching_hazard, template_pairs
 
 logger = logging.getLogger(__name__)
@@ -290,16 +290,14 @@ def _templated(seed: int, triples: list[Triple]) -> list[tuple[list[dict[str, st
         kept, dropped = [], []
         rngs = {kind: gens[j] for kind, gens in streams.items()}  # (one generator object per kind)
         # marked texts (checked without splitting them again), unless a label or id holds a mark
-        marked = not has_marks(*(t for x in known.values() for t in (x.id, x.activity, x.hazard)))
+        marked = not has_marks("".join([x.id + x.activity + x.hazard for x in known.values()]))
+        formatted: dict = {}  # (the facts of the three clips as the texts write them: checker.Formatted)
         for pair in template_pairs(c, seed, ref, other, rngs, marked=marked):
-            problems = check_pair(pair, c, known, marked=marked)
+            problems, plain = checked_pair(pair, c, known, marked, formatted)
             if problems:
                 dropped.append((pair["kind"], problems[0]))
-            elif marked:
-                kept.append({"kind": pair["kind"], "instruction": unmark(pair["instruction"]),
-                             "response": unmark(pair["response"])})
             else:
-                kept.append(pair)
+                kept.append(plain)
         out.append((kept, dropped))
     return out
 

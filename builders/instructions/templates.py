@@ -143,7 +143,16 @@ class _Pick:
         return m >> 32
 
     def one(self, options: Sequence[str]) -> str:
-        return options[self.below(len(options))]
+        """``options[self.below(len(options))]`` (``below`` inlined where it takes one word)."""
+        n = len(options)
+        if n == 1:
+            return options[0]
+        m = (self._words.pop() if self._words else self._word()) * n
+        if (m & 0xFFFFFFFF) < n:  # (Lemire's rejection: a chance of n in 2**32)
+            threshold = ((1 << 32) - n) % n
+            while (m & 0xFFFFFFFF) < threshold:
+                m = self._word() * n
+        return options[m >> 32]
 
     def shuffled(self, items: list) -> list:
         """``[items[i] for i in Generator.permutation(len(items))]``."""
@@ -374,31 +383,32 @@ def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None, marked
 def comparative(a: ClipInfo, b: ClipInfo, seed: int, rng: Any = None, marked: bool = False) -> dict[str, str]:
     p = _Pick(seed, a.id, "comparative", rng)
     fa, fb = a.facts, b.facts
+    ia, ib = _id(a), _id(b)
 
-    def verdict(c: ClipInfo) -> str:
-        return f"{_id(c)} is {'safe' if c.safe else 'unsafe'} ({_label(c)})"
+    def verdict(c: ClipInfo, ic: str) -> str:
+        return f"{ic} is {'safe' if c.safe else 'unsafe'} ({_label(c)})"
 
-    lines = [f"{verdict(a)}, while {verdict(b)}." if p.one(("w", "s")) == "w"
-             else f"{_cap(verdict(a))}; {verdict(b)}."]
-    body = [f"Peak |accel|: {_id(a)} {_fmt(fa['peak_accel_ms2'], 'ms2')} at {_fmt(fa['peak_accel_time_s'], 's')}, "
-            f"{_id(b)} {_fmt(fb['peak_accel_ms2'], 'ms2')} at {_fmt(fb['peak_accel_time_s'], 's')}."]
+    lines = [f"{verdict(a, ia)}, while {verdict(b, ib)}." if p.one(("w", "s")) == "w"
+             else f"{_cap(verdict(a, ia))}; {verdict(b, ib)}."]
+    body = [f"Peak |accel|: {ia} {_fmt(fa['peak_accel_ms2'], 'ms2')} at {_fmt(fa['peak_accel_time_s'], 's')}, "
+            f"{ib} {_fmt(fb['peak_accel_ms2'], 'ms2')} at {_fmt(fb['peak_accel_time_s'], 's')}."]
     cmp = _comparison(a, b, p)
     if cmp:
         body.append(cmp)
-    for c in (a, b):
+    for c, ic in ((a, ia), (b, ib)):
         clauses = event_clauses(c.facts, p)
-        body.append(f"{_id(c)}: " + (clauses + "." if clauses else
+        body.append(f"{ic}: " + (clauses + "." if clauses else
                                     p.one(("no free fall and no impact.", "neither a free fall nor an impact."))))
     if fa.get("gyro_dominant_axis") and fb.get("gyro_dominant_axis"):
-        body.append(f"{_id(a)} rotates mostly about its {fa['gyro_dominant_axis']} axis, peaking at "
-                    f"{_fmt(fa['peak_gyro_rads'], 'rads')}; {_id(b)} rotates mostly about its "
+        body.append(f"{ia} rotates mostly about its {fa['gyro_dominant_axis']} axis, peaking at "
+                    f"{_fmt(fa['peak_gyro_rads'], 'rads')}; {ib} rotates mostly about its "
                     f"{fb['gyro_dominant_axis']} axis, peaking at {_fmt(fb['peak_gyro_rads'], 'rads')}.")
-    body.append(f"{_id(a)} lasts {_fmt(fa['duration_s'], 's')} and {_id(b)} lasts {_fmt(fb['duration_s'], 's')}.")
+    body.append(f"{ia} lasts {_fmt(fa['duration_s'], 's')} and {ib} lasts {_fmt(fb['duration_s'], 's')}.")
     if fa.get("dominant_freq_hz") is not None and fb.get("dominant_freq_hz") is not None:
-        body.append(f"Both are periodic: {_id(a)} at a frequency of {_fmt(fa['dominant_freq_hz'], 'hz')}, "
-                    f"{_id(b)} at a frequency of {_fmt(fb['dominant_freq_hz'], 'hz')}.")
+        body.append(f"Both are periodic: {ia} at a frequency of {_fmt(fa['dominant_freq_hz'], 'hz')}, "
+                    f"{ib} at a frequency of {_fmt(fb['dominant_freq_hz'], 'hz')}.")
     lines += p.shuffled(body)
-    instruction = p.one(_QUESTIONS["comparative"]).format(a=_id(a), b=_id(b))
+    instruction = p.one(_QUESTIONS["comparative"]).format(a=ia, b=ib)
     return _pair("comparative", instruction, SENTENCE.join(lines), marked)
 
 
