@@ -238,7 +238,7 @@ def load_previous_instructions(commit: str):
 
 #: The checker's and templates' caches keyed by a text or a value (not by a sentence's shape): a
 #: build meets each text once, so a repeated run over the same rows must not find them cached.
-_TEXT_CACHES = ("_sentences", "_shape", "_value_shape", "_fmt")
+_TEXT_CACHES = ("_sentences", "_shape", "_value_shape", "_marked_value_shape", "_unvalued_sentences", "_fmt")
 
 
 def _clear_text_caches(package) -> None:
