@@ -45,6 +45,7 @@ Every field is a float (or a string for axes, an int for counts) or None where i
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -273,20 +274,40 @@ def _still_mask(a, w, g, width, acc_tol, gyro_tol):
     return out
 
 
+@functools.lru_cache(maxsize=512)
+def _hanning(n: int) -> np.ndarray:
+    """``np.hanning(n)``, read-only, made once per clip length (a build has a few hundred)."""
+    w = np.hanning(n)
+    w.flags.writeable = False
+    return w
+
+
+@functools.lru_cache(maxsize=32)
+def _spectrum_grid(n_fft: int, rate: float, min_hz: float, max_hz: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rfft frequencies Hz, indices of those in [min_hz, min(max_hz, rate / 2)], mask of those
+    above 0.2 Hz) of an ``n_fft``-point spectrum at ``rate`` Hz, read-only, made once per grid."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
+    band = np.flatnonzero((freqs >= min_hz) & (freqs <= min(max_hz, rate / 2)))
+    above = freqs > 0.2
+    for a in (freqs, band, above):
+        a.flags.writeable = False
+    return freqs, band, above
+
+
 def _dominant_frequency(acc_norm: np.ndarray, rate: float, o: FactOptions) -> tuple[float, float] | None:
     """(frequency Hz, periodicity) of |a|, or None when the clip is not periodic enough."""
     n = len(acc_norm)
     if n < 8 or n / rate * o.min_freq_hz < o.min_cycles * 0.999:
         return None
-    x = (acc_norm - acc_norm.mean()) * np.hanning(n)
+    x = (acc_norm - acc_norm.mean()) * _hanning(n)
     n_fft = 1 << max(12, int(math.ceil(math.log2(8 * n))))
     power = np.abs(np.fft.rfft(x, n_fft)) ** 2
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    band = (freqs >= o.min_freq_hz) & (freqs <= min(o.max_freq_hz, rate / 2))
-    total = power[freqs > 0.2].sum()
-    if not band.any() or total <= 0:
+    freqs, band, above = _spectrum_grid(n_fft, rate, o.min_freq_hz, o.max_freq_hz)
+    total = power[above].sum()
+    if not band.size or total <= 0:
         return None
-    k = int(np.flatnonzero(band)[np.argmax(power[band])])
+    k = int(band[np.argmax(power[band])])
     f = freqs[k]
     if 0 < k < len(power) - 1:  # parabolic refinement of the peak on the log power
         a, b, c = np.log(power[k - 1:k + 2] + 1e-300)

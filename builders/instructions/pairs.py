@@ -171,7 +171,8 @@ class _Groups:
     split per clip."""
 
     def __init__(self, index: RowIndex, rows: Iterable[int],
-                 lookalike_of: Callable[[str], tuple[str, ...]]) -> None:
+                 lookalike_of: Callable[[str], tuple[str, ...]],
+                 hazard_of: Callable[[str], str] = matching_hazard) -> None:
         safe: list[int] = []
         unsafe: list[int] = []
         by_hazard: dict[str, list[int]] = defaultdict(list)
@@ -186,7 +187,7 @@ class _Groups:
             else:
                 unsafe.append(r)
                 by_hazard[index.hazard[r]].append(r)
-        self.ids = index.ids
+        self.ids, self.hazard_of = index.ids, hazard_of
 
         def by_id(lst: list[int]) -> np.ndarray:
             return np.array(sorted(lst, key=self.ids.__getitem__), dtype=np.int64)
@@ -200,7 +201,7 @@ class _Groups:
         ``draw(n)``: the first integer below n of the row's stream (fresh for every call)."""
         none = np.empty(0, np.int64)
         if index.hazard[r] == "none":
-            tiers = [self.by_hazard.get(matching_hazard(index.activity[r]), none), self.unsafe]
+            tiers = [self.by_hazard.get(self.hazard_of(index.activity[r]), none), self.unsafe]
         else:
             tiers = [self.lookalikes.get(index.hazard[r], none), self.safe]
         if any_clip:
@@ -233,10 +234,11 @@ def _part_plans(index: RowIndex, seed: int) -> Iterator[tuple[np.ndarray, np.nda
     the next is planned. A row's picks depend only on its split's groups and its own streams."""
     lookalike_of = functools.lru_cache(maxsize=None)(
         lambda activity: tuple(h for h in HAZARD_NAMES[1:] if is_lookalike(activity, h)))
+    hazard_of = functools.lru_cache(maxsize=None)(matching_hazard)  # (a few activities, many rows)
     by_split: dict[str, list[int]] = {}
     for split, _, a, b in index.parts:
         by_split.setdefault(split, []).extend(range(a, b))
-    groups = {split: _Groups(index, rows, lookalike_of) for split, rows in by_split.items()}
+    groups = {split: _Groups(index, rows, lookalike_of, hazard_of) for split, rows in by_split.items()}
     train = groups.get("train")
     for split, _, a, b in index.parts:
         g = groups[split]
