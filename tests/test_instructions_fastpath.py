@@ -255,3 +255,32 @@ def test_formatted_facts_read_numbers_at_any_decimals():
         assert (K.check_pair({"kind": "description", "instruction": "Describe it.", "response": text},
                              clip, {}) == []) == ok, text
     assert formatted["a"]["peak_accel_ms2"] == "12.2" and formatted["a"]["rms_accel_ms2"] is None
+
+
+def test_stream_heads_draw_what_numpy_draws():
+    """``pcg64_head`` gives the words NumPy's PCG64 draws from the same SeedSequence states (edge
+    states included: zero, all ones, carries through every half), and a ``_Pick`` on a
+    ``ClipGenerators.start`` (vectorised seeding or NumPy's for a few clips) picks what the
+    clip's own generator picks, past the end of the head too."""
+    from imu2safety.simulator.rng import ClipGenerators, pcg64_head
+
+    top = 2**64 - 1
+    states = np.array([[0, 0, 0, 0], [top, top, top, top], [top, 0, top, 0], [0, top, 0, top],
+                       [1, top, 2**63, top], *np.random.default_rng(3).integers(0, top, (40, 4), dtype=np.uint64,
+                                                                                  endpoint=True)],
+                      dtype=np.uint64)
+    words = pcg64_head(states, 7)
+    for row, got in zip(states.tolist(), words.tolist()):
+        bits = np.random.PCG64(0)
+        inc = ((row[2] << 64 | row[3]) << 1 | 1) & (2**128 - 1)
+        state = ((inc + (row[0] << 64 | row[1])) * 0x2360ED051FC65DA44385DF649FCCF645 + inc) & (2**128 - 1)
+        bits.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+        assert got == bits.random_raw(7).astype("<u8").view("<u4").tolist()
+    for n_clips in (5, 40):  # (fewer than ``rng._BATCHED``: NumPy's seeding; more: vectorised)
+        ids = [f"S{k:03d}C002P003R001A{k + 1:03d}" for k in range(n_clips)]
+        gens = ClipGenerators(9, ids, "pairs/comparative", head_outputs=3)
+        for k, cid in enumerate(ids):
+            mine, numpy_rng = _Pick(9, cid, "comparative", gens.start(k)), clip_rng(9, cid, "pairs/comparative")
+            for n in (2, 3, 5, 3, 2, 6, 7, 3, 5, 2, 3, 2**32 - 1, 4, 2, 6, 3, 5):  # (past the head's 6 words)
+                assert mine.below(n) == int(numpy_rng.integers(n)), (n_clips, k, n)
+            assert mine.shuffled(list("abcde")) == [list("abcde")[i] for i in numpy_rng.permutation(5)]

@@ -537,30 +537,46 @@ def _marked_plan(marked_shape: str) -> tuple[_Plan, bool, bool] | None:
     return _plan(shape), shape[0] in _OPENS, shape[-1] in ".!?"
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _marked_value_shape(value: str) -> str | None:
+    """``_value_shape`` of a value between its marks (VALUE, END), or None."""
+    shape = _value_shape(value)
+    return None if shape is None else VALUE + shape + END
+
+
 def _marked_sentences(text: str) -> Sentences | None:
     """The sentences of a marked text as ``_sentences`` and ``_shape`` find them in its plain text,
-    read from its marks; None when the marks do not show them (then the plain text is split)."""
+    read from its marks; None when the marks do not show them (then the plain text is split).
+
+    The text's pieces between marks (either mark: the plain text is their concatenation whatever
+    the marks) are taken as text, value, text, value, ...; the text with each value's shape in
+    its place (``_value_shape``, marked) splits into the shapes of its sentences (no value holds
+    a sentence mark), whose plans (``_marked_plan``) hold when each value stands where the plain
+    text's own split puts one, and say how many values each sentence holds."""
+    pieces = text.replace(END, VALUE).split(VALUE)
+    if len(pieces) > 1:
+        values = pieces[1::2]
+        shapes = list(map(_marked_value_shape, values))
+        if None in shapes:
+            return None
+        pieces[1::2] = shapes
+        keys = "".join(pieces).split(SENTENCE)
+        values = tuple(values)
+    else:
+        keys, values = text.split(SENTENCE), ()
     out: Sentences = []
     closes = False
-    for marked in text.split(SENTENCE):
-        if VALUE in marked:
-            pieces = marked.split(VALUE)
-            key, values = [pieces[0]], []
-            for piece in pieces[1:]:
-                value, _, rest = piece.partition(END)
-                shape = _value_shape(value)
-                if shape is None:
-                    return None
-                values.append(value)
-                key += (VALUE, shape, END, rest)
-            found = _marked_plan("".join(key))
-        else:
-            found, values = _marked_plan(marked), ()
+    at = 0
+    for marked, key in zip(text.split(SENTENCE), keys):
+        found = _marked_plan(key)
         if found is None or (out and not (closes and found[1])):  # (a break between two sentences)
             return None
         closes = found[2]
-        out.append((marked, tuple(values), found[0]))
-    return out
+        plan = found[0]
+        end = at + plan.n_values
+        out.append((marked, values[at:end], plan))
+        at = end
+    return out if at == len(values) else None
 
 
 @functools.lru_cache(maxsize=1 << 8)

@@ -50,7 +50,7 @@ from ..pool import worker_pool
 from ..labels import HAZARD_NAMES
 from ..records import SPLITS
 from .checker import ClipInfo, check_pair, checked_pair, has_marks, keeps_draft
-from .templates import PICK_STREAMS, is_lookalike, matching_hazard, template_pairs
+from .templates import PICK_HEADS, PICK_STREAMS, is_lookalike, matching_hazard, template_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -284,13 +284,13 @@ def _templated(seed: int, triples: list[Triple]) -> list[tuple[list[dict[str, st
     problem) of the others). The pairs name no clip but these three, so they are all the checker
     needs to know."""
     ids = [c.id for c, _, _ in triples]
-    streams = {kind: ClipGenerators(seed, ids, f"pairs/{kind}") for kind in PICK_STREAMS}
+    streams = {kind: ClipGenerators(seed, ids, f"pairs/{kind}", PICK_HEADS[kind]) for kind in PICK_STREAMS}
     out = []
     for j, (c, ref, other) in enumerate(triples):
         known = {x.id: x for x in (ref, other) if x is not None}
         known[c.id] = c
         kept, dropped = [], []
-        rngs = {kind: gens[j] for kind, gens in streams.items()}  # (one generator object per kind)
+        rngs = {kind: gens.start(j) for kind, gens in streams.items()}  # (each stream's first words)
         # marked texts (checked without splitting them again), unless a label or id holds a mark
         marked = not has_marks("".join([x.id + x.activity + x.hazard for x in known.values()]))
         formatted: dict = {}  # (the facts of the three clips as the texts write them: checker.Formatted)

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ...simulator.rng import clip_rng
+from ...simulator.rng import StreamHead, clip_rng
 from .checker import SENTENCE, ClipInfo, fmt, mark_id, mark_sentences, unmark
 from .facts import events
 
@@ -110,7 +110,9 @@ _QUESTIONS = {kind: tuple(mark_sentences(q).replace("`{a}`", "{a}").replace("`{b
 
 
 class _Pick:
-    """Deterministic choices from the stream of (seed, clip id, kind).
+    """Deterministic choices from the stream of (seed, clip id, kind). (The templates pick a
+    phrasing by its index, ``below(n)``, where writing every phrasing to pass them to ``one``
+    would cost more; the same draws either way.)
 
     ``one`` and ``shuffled`` draw what ``Generator.integers(n)`` and ``Generator.permutation(n)``
     draw from that stream (NumPy's Lemire rejection and masked rejection on its 32-bit words),
@@ -118,15 +120,22 @@ class _Pick:
     per choice. (``test_pick_draws_like_numpy`` holds them to NumPy's own.)"""
 
     def __init__(self, seed: int, clip_id: str, kind: str, rng: Any = None) -> None:
-        """rng: that stream's generator, unused, when the caller made it (``PICK_STREAMS``), else
-        made here; it is used by this object alone (words are drawn ahead)."""
-        self.rng = rng if rng is not None else clip_rng(seed, clip_id, f"pairs/{kind}")
-        self._words: list[int] = []
+        """rng: that stream's generator, unused, when the caller made it (``PICK_STREAMS``), or
+        its start (a ``simulator.rng.StreamHead``: its first words, then the generator past
+        them), else made here; it is used by this object alone (words are drawn ahead)."""
+        self._head: StreamHead | None = None
+        if isinstance(rng, StreamHead):
+            self._head, self.rng, self._words = rng, None, rng.words
+        else:
+            self.rng = rng if rng is not None else clip_rng(seed, clip_id, f"pairs/{kind}")
+            self._words: list[int] = []
 
     def _word(self) -> int:
         """The stream's next 32-bit word (``next_uint32``: the low, then the high half of a 64-bit
         output; so the generator must not hold half of one when it comes here)."""
         if not self._words:
+            if self.rng is None:  # (past the words of a StreamHead)
+                self.rng = self._head.rest()
             raw = self.rng.bit_generator.random_raw(_WORDS // 2).astype("<u8", copy=False)
             self._words = raw.view("<u4").tolist()[::-1]
         return self._words.pop()
@@ -135,7 +144,7 @@ class _Pick:
         """``int(Generator.integers(n))`` for 1 <= n < 2**32."""
         if n == 1:
             return 0
-        m = self._word() * n
+        m = (self._words.pop() if self._words else self._word()) * n
         if (m & 0xFFFFFFFF) < n:
             threshold = ((1 << 32) - n) % n
             while (m & 0xFFFFFFFF) < threshold:
@@ -203,21 +212,24 @@ def event_clauses(f: Mapping[str, Any], p: _Pick) -> str | None:
     for name, _ in events(f):
         if name == "free_fall":
             t, d = _fmt(f["free_fall_start_s"], "s"), _fmt(f["free_fall_first_s"], "s")
-            parts.append(p.one((f"a free-fall phase starts at {t} and lasts {d}",
-                                f"|accel| drops into free fall at {t} for {d}",
-                                f"the device is in free fall from {t} for {d}")))
+            k = p.below(3)  # (p.one of the three phrasings, writing only the one it picks)
+            parts.append(f"a free-fall phase starts at {t} and lasts {d}" if k == 0 else
+                         f"|accel| drops into free fall at {t} for {d}" if k == 1 else
+                         f"the device is in free fall from {t} for {d}")
         elif name == "impact":
             m, t = _fmt(f["impact_ms2"], "ms2"), _fmt(f["impact_time_s"], "s")
             jerk = f.get("impact_jerk_ms3")
             j = _fmt(jerk, "ms3") if jerk is not None else None
-            parts.append(p.one((f"an impact of {m} at {t}" + (f" (jerk {j})" if j else ""),
-                                f"an impact peaks at {m} at {t}" + (f", with a jerk of {j}" if j else ""),
-                                f"the impact reaches {m} at {t}" + (f" with a jerk of {j}" if j else ""))))
+            k = p.below(3)
+            parts.append(f"an impact of {m} at {t}" + (f" (jerk {j})" if j else "") if k == 0 else
+                         f"an impact peaks at {m} at {t}" + (f", with a jerk of {j}" if j else "") if k == 1 else
+                         f"the impact reaches {m} at {t}" + (f" with a jerk of {j}" if j else ""))
         elif name == "stillness":
             t, d = _fmt(f["still_start_s"], "s"), _fmt(f["still_after_impact_s"], "s")
-            parts.append(p.one((f"the device stays still for {d} from {t}",
-                                f"stillness follows from {t}, lasting {d}",
-                                f"the wrist rests motionless for {d} starting at {t}")))
+            k = p.below(3)
+            parts.append(f"the device stays still for {d} from {t}" if k == 0 else
+                         f"stillness follows from {t}, lasting {d}" if k == 1 else
+                         f"the wrist rests motionless for {d} starting at {t}")
     if not parts:
         return None
     text = parts[0]
@@ -228,8 +240,9 @@ def event_clauses(f: Mapping[str, Any], p: _Pick) -> str | None:
 
 def _peak_phrase(f: Mapping[str, Any], p: _Pick) -> str:
     pk, t = _fmt(f["peak_accel_ms2"], "ms2"), _fmt(f["peak_accel_time_s"], "s")
-    return p.one((f"|accel| peaks at {pk} at {t}", f"the largest |accel| is {pk} at {t}",
-                  f"its peak |accel| is {pk} at {t}"))
+    k = p.below(3)
+    return (f"|accel| peaks at {pk} at {t}" if k == 0 else f"the largest |accel| is {pk} at {t}" if k == 1 else
+            f"its peak |accel| is {pk} at {t}")
 
 
 def _rotation_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
@@ -238,31 +251,33 @@ def _rotation_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
         return None
     pg, tg = _fmt(f["peak_gyro_rads"], "rads"), _fmt(f["peak_gyro_time_s"], "s")
     mean = _fmt(f[f"gyro_mean_{ax}_rads"], "rads")
+    k = p.below(3)
+    if k == 0:
+        return f"Angular rate peaks at {pg} at {tg}, mostly about the {ax} axis (mean |g{ax}| {mean})."
+    if k == 1:
+        return f"Rotation is dominated by the {ax} axis (mean |g{ax}| {mean}), with a peak |gyro| of {pg} at {tg}."
     per_axis = ", ".join(f"{a} {_fmt(f[f'gyro_peak_{a}_rads'], 'rads')}" for a in "xyz")
-    return p.one((
-        f"Angular rate peaks at {pg} at {tg}, mostly about the {ax} axis (mean |g{ax}| {mean}).",
-        f"Rotation is dominated by the {ax} axis (mean |g{ax}| {mean}), with a peak |gyro| of {pg} at {tg}.",
-        f"The gyroscope's largest rate is {pg} at {tg}; per axis the peaks are {per_axis}, and most "
-        f"rotation is about the {ax} axis.",
-    ))
+    return (f"The gyroscope's largest rate is {pg} at {tg}; per axis the peaks are {per_axis}, and most "
+            f"rotation is about the {ax} axis.")
 
 
 def _tilt_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
     if f.get("tilt_change_deg") is None:
         return None
     d = _fmt(f["tilt_change_deg"], "deg")
-    return p.one((f"Across the event the device's gravity direction changes by {d}.",
-                  f"The device tilts by {d} across the event.",
-                  f"Tilt change across the event: {d}."))
+    k = p.below(3)
+    return (f"Across the event the device's gravity direction changes by {d}." if k == 0 else
+            f"The device tilts by {d} across the event." if k == 1 else f"Tilt change across the event: {d}.")
 
 
 def _frequency_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
     if f.get("dominant_freq_hz") is None:
         return None
     hz, cad = _fmt(f["dominant_freq_hz"], "hz"), _fmt(f["cadence_per_min"], "per_min")
-    return p.one((f"|accel| oscillates at a dominant frequency of {hz}, a cadence of {cad}.",
-                  f"The motion is periodic: dominant frequency {hz} ({cad}).",
-                  f"A rhythm of {hz} dominates |accel|, that is {cad}."))
+    k = p.below(3)
+    return (f"|accel| oscillates at a dominant frequency of {hz}, a cadence of {cad}." if k == 0 else
+            f"The motion is periodic: dominant frequency {hz} ({cad})." if k == 1 else
+            f"A rhythm of {hz} dominates |accel|, that is {cad}.")
 
 
 def _energy_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
@@ -271,13 +286,13 @@ def _energy_sentence(f: Mapping[str, Any], p: _Pick) -> str | None:
     if f.get("event_start_s") is not None and phases:
         listed = [f"{_fmt(f[k], 'ms2')} {w}" for k, w in phases]
         body = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
-        return p.one((f"The RMS dynamic acceleration is {body}.",
-                      f"By phase, the RMS dynamic acceleration is {body}."))
+        return (f"The RMS dynamic acceleration is {body}." if p.below(2) == 0 else
+                f"By phase, the RMS dynamic acceleration is {body}.")
     if f.get("rms_accel_ms2") is None:
         return None
     r = _fmt(f["rms_accel_ms2"], "ms2")
-    return p.one((f"The RMS dynamic acceleration over the clip is {r}.",
-                  f"Its motion energy, as RMS dynamic acceleration, is {r}."))
+    return (f"The RMS dynamic acceleration over the clip is {r}." if p.below(2) == 0 else
+            f"Its motion energy, as RMS dynamic acceleration, is {r}.")
 
 
 def _events_or_quiet(f: Mapping[str, Any], p: _Pick) -> str:
@@ -299,18 +314,19 @@ def description(c: ClipInfo, seed: int, rng: Any = None, marked: bool = False) -
     p = _Pick(seed, c.id, "description", rng)
     f = c.facts
     dur, rate = _fmt(f["duration_s"], "s"), _fmt(f["sample_rate_hz"], "hz")
-    parts = [p.one((f"The recording lasts {dur} at {rate}.", f"This {dur} clip was sampled at {rate}.",
-                    f"Duration {dur}, sample rate {rate}.")),
+    k = p.below(3)
+    parts = [f"The recording lasts {dur} at {rate}." if k == 0 else f"This {dur} clip was sampled at {rate}."
+             if k == 1 else f"Duration {dur}, sample rate {rate}.",
              _events_or_quiet(f, p)]
     ax = f["peak_accel_axis"]
     if f.get("impact_ms2") is not None:
-        parts.append(p.one((f"The impact acts mostly along the {ax} axis.",
-                            f"At the impact the {ax} axis carries most of the |accel|.")))
+        parts.append(f"The impact acts mostly along the {ax} axis." if p.below(2) == 0 else
+                     f"At the impact the {ax} axis carries most of the |accel|.")
     elif events(f):
         parts.append(_cap(_peak_phrase(f, p)) + f", mostly along the {ax} axis.")
     else:
-        parts.append(p.one((f"At the |accel| peak the {ax} axis carries most of the specific force.",
-                            f"The |accel| peak lies mostly along the {ax} axis.")))
+        parts.append(f"At the |accel| peak the {ax} axis carries most of the specific force." if p.below(2) == 0
+                     else f"The |accel| peak lies mostly along the {ax} axis.")
     rest = [s for s in (_rotation_sentence(f, p), _tilt_sentence(f, p), _frequency_sentence(f, p),
                         _energy_sentence(f, p)) if s]
     parts += p.shuffled(rest)
@@ -337,8 +353,8 @@ def _comparison(a: ClipInfo, b: ClipInfo, p: _Pick) -> str | None:
     if xa == xb:
         return None
     word = ("higher", "stronger") if a.facts["peak_accel_ms2"] > b.facts["peak_accel_ms2"] else ("lower", "weaker")
-    return p.one((f"In this clip |accel| reaches {xa}, {word[0]} than in {_id(b)} ({xb}).",
-                  f"Here the peak |accel| is {xa}, {word[1]} than in {_id(b)} ({xb})."))
+    return (f"In this clip |accel| reaches {xa}, {word[0]} than in {_id(b)} ({xb})." if p.below(2) == 0 else
+            f"Here the peak |accel| is {xa}, {word[1]} than in {_id(b)} ({xb}).")
 
 
 def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None, marked: bool = False) -> dict[str, str]:
@@ -349,9 +365,10 @@ def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None, marked
                                                   if f.get("peak_gyro_rads") is not None else ""))
     if not c.safe:
         h = c.hazard
-        parts = [p.one((f'The clip is unsafe, hazard "{h}": {CAUSES[h]}.',
-                        f'Hazard "{h}" (unsafe): {CAUSES[h]}.',
-                        f'This recording is unsafe (hazard "{h}"): {CAUSES[h]}.')),
+        k = p.below(3)
+        parts = [f'The clip is unsafe, hazard "{h}": {CAUSES[h]}.' if k == 0 else
+                 f'Hazard "{h}" (unsafe): {CAUSES[h]}.' if k == 1 else
+                 f'This recording is unsafe (hazard "{h}"): {CAUSES[h]}.',
                  p.one(("The signal shows it: ", "In the IMU, ", "The evidence: ")) + evidence + "."]
         if ref is not None:
             parts.append(p.one((f'A safe look-alike from this build, {_id(ref)} (activity "{ref.activity}"), '
@@ -364,8 +381,8 @@ def causal(c: ClipInfo, ref: ClipInfo | None, seed: int, rng: Any = None, marked
         parts.append(SAFE_VERSIONS[h] + ".")
         kind = "causal_unsafe"
     else:
-        parts = [p.one((f'The clip is safe (activity "{c.activity}"): ',
-                        f'This recording is safe, activity "{c.activity}"; ')) + evidence + "."]
+        parts = [(f'The clip is safe (activity "{c.activity}"): ' if p.below(2) == 0 else
+                  f'This recording is safe, activity "{c.activity}"; ') + evidence + "."]
         hazard = ref.hazard if ref is not None else matching_hazard(c.activity)
         if ref is not None:
             parts.append(p.one((f'An unsafe counterpart, {_id(ref)} (hazard "{ref.hazard}"), differs: '
@@ -417,12 +434,14 @@ def classification(c: ClipInfo, seed: int, rng: Any = None, marked: bool = False
     f = c.facts
     clauses = event_clauses(f, p)
     if not c.safe:
-        head = p.one((f'Unsafe: hazard "{c.hazard}".', f'Unsafe, hazard "{c.hazard}".',
-                      f'Unsafe (hazard "{c.hazard}").'))
+        k = p.below(3)
+        head = (f'Unsafe: hazard "{c.hazard}".' if k == 0 else f'Unsafe, hazard "{c.hazard}".' if k == 1 else
+                f'Unsafe (hazard "{c.hazard}").')
         why = ("In the signal, " + clauses + "." if clauses else _cap(_peak_phrase(f, p)) + ".")
     else:
-        head = p.one((f'Safe: activity "{c.activity}", no hazard.', f'Safe (activity "{c.activity}").',
-                      f'Safe, activity "{c.activity}".'))
+        k = p.below(3)
+        head = (f'Safe: activity "{c.activity}", no hazard.' if k == 0 else f'Safe (activity "{c.activity}").'
+                if k == 1 else f'Safe, activity "{c.activity}".')
         why = ("In the signal, " + clauses + "." if clauses else _events_or_quiet(f, p))
     return _pair("classification", p.one(_QUESTIONS["classification"]), f"{head}{SENTENCE}{why}", marked)
 
@@ -444,14 +463,19 @@ def is_lookalike(activity: str, hazard: str) -> bool:
 
 #: The random streams of a clip's templates: (seed, clip id, "pairs/<kind>") per pair kind.
 PICK_STREAMS = ("description", "causal", "comparative", "classification")
+#: 64-bit outputs of each stream that cover the words a clip's pair of that kind draws but for a
+#: few in a thousand (description 7-17 words, causal 5-10, comparative 8-22, classification 3-5):
+#: the pass computes them for many clips at once (``simulator.rng.ClipGenerators.start``).
+PICK_HEADS = {"description": 9, "causal": 5, "comparative": 11, "classification": 3}
 
 
 def template_pairs(c: ClipInfo, seed: int, causal_ref: ClipInfo | None,
                    compare_with: ClipInfo | None, rngs: Mapping[str, Any] | None = None,
                    marked: bool = False) -> list[dict[str, str]]:
     """The templated pairs of one clip: description, causal, comparative (with a partner) and
-    classification, in that order. rngs: kind -> the generator of the clip's stream of that kind
-    (``simulator.rng.ClipGenerators`` seeds many clips at once), else each is made here.
+    classification, in that order. rngs: kind -> the generator of the clip's stream of that kind, or
+    its start (``simulator.rng.StreamHead``; ``simulator.rng.ClipGenerators`` seeds many clips at
+    once), else each is made here.
     marked: the texts as written, with the checker's marks (``checker.check_pair(..., marked=True)``
     checks them without splitting them again; ``checker.unmark`` gives the plain texts)."""
     rng = (rngs or {}).get
