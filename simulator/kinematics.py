@@ -210,10 +210,6 @@ def lowpass_designs(fs_hz, cutoff_hz: list[float | None], order: int = 4):
     cutoff of None or >= 0.45 x fs leaves its clip unfiltered (pad 0). Each distinct
     (rate, cutoff) is designed once (``lowpass_design``)."""
     rates = np.asarray(fs_hz, dtype=np.float64).tolist()
-    if len(rates) > 1 and len(set(rates)) == 1 and len(set(cutoff_hz)) == 1:  # the usual block
-        fs, cut = rates[0], cutoff_hz[0]
-        one = _design_arrays((fs, cut) if cut is not None and cut < 0.45 * fs else None, order)
-        return tuple(np.repeat(a, len(rates), axis=0) for a in one)
     designs: dict = {}
     pick = []
     for fs, cut in zip(rates, cutoff_hz):

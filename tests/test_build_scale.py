@@ -173,9 +173,9 @@ def test_chunk_shards_are_written_uncompressed_and_the_pass_writes_the_same_data
     calls = []
     write = L.write_parquet_atomic
 
-    def spy(table, path, row_group_bytes=L.ROW_GROUP_BYTES, compression="zstd"):
+    def spy(table, path, row_group_bytes=L.ROW_GROUP_BYTES, compression="zstd", commit=True):
         calls.append(compression)
-        return write(table, path, row_group_bytes, compression)
+        return write(table, path, row_group_bytes, compression, commit)
 
     monkeypatch.setattr(W, "write_parquet_atomic", spy)  # the chunks' writes
     monkeypatch.setattr(L, "write_parquet_atomic", spy)  # the instruction pass's (one process)

@@ -138,8 +138,8 @@ def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW
                          compression: str = "zstd", commit: bool = True) -> Path:
     """Write ``table`` to ``path`` with fixed options (byte-stable): temp file, fsync, rename.
     compression: "zstd" (level 3: the dataset's shards) or "none" (``DatasetWriter``'s).
-    commit=False: only the temp file is written, not synced; its path is returned for
-    ``commit_file`` (the build's workers write, the driver waits for the disk). (Here, with no
+    Returns where the bytes are: ``path``, or with commit=False the temp file, written but not
+    synced, for ``commit_file`` (the build's workers write, the driver waits for the disk). (Here, with no
     import of ``datasets``: the build's worker processes write shards too.)"""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -158,9 +158,10 @@ def write_parquet_atomic(table: pa.Table, path: Path, row_group_bytes: int = ROW
             use_dictionary=_DICTIONARY_COLUMNS, write_statistics=True, version="2.6",
             data_page_version="1.0",
         )
-    if commit:
-        commit_file(tmp, path)
-    return tmp
+    if not commit:
+        return tmp
+    commit_file(tmp, path)
+    return path
 
 
 def commit_file(tmp: Path, path: Path) -> None:

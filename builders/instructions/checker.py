@@ -67,10 +67,14 @@ def fmt(value: float, unit: str, decimals: int | None = None, marked: bool = Fal
     """``value`` as the text writes it: ``fmt(12.345, "ms2") == "12.3 m/s²"``; ``°`` without a space.
     marked: the number between the marks ``VALUE`` and ``END``."""
     spec, after = _FORMAT[unit]
-    number = format(value, spec if decimals is None else f".{decimals}f")
-    if number[0] == "-" and float(number) == 0:
-        number = number[1:]
+    number = _number_text(value, spec if decimals is None else f".{decimals}f")
     return f"{VALUE}{number}{END}{after}" if marked else number + after
+
+
+def _number_text(value: float, spec: str) -> str:
+    """``format(value, spec)``, a negative zero written "0" (as every text writes numbers)."""
+    text = format(value, spec)
+    return text[1:] if text[0] == "-" and float(text) == 0 else text
 
 
 #: Marks of a *marked* text, as the templates write it (``check_text(..., marked=True)`` reads
@@ -244,10 +248,7 @@ def _reads(number: str, facts: Mapping[str, Any], fields: Sequence[str]) -> bool
         value = facts.get(f)
         if value is None:
             continue
-        text = format(float(value), spec)
-        if text[0] == "-" and float(text) == 0:
-            text = text[1:]
-        if text == number:
+        if _number_text(float(value), spec) == number:
             return True
     return False
 
@@ -269,12 +270,7 @@ class Formatted(dict):
 
     def __missing__(self, f: str) -> str | None:
         value = self.facts.get(f)
-        if value is None:
-            text = None
-        else:
-            text = format(float(value), _FIELD_SPEC[f])
-            if text[0] == "-" and float(text) == 0:
-                text = text[1:]
+        text = None if value is None else _number_text(float(value), _FIELD_SPEC[f])
         self[f] = text
         return text
 

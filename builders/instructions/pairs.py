@@ -462,10 +462,7 @@ def _write_instructions(path: Path, pairs: Mapping[str, list[dict[str, str]]], s
     field_ = schema.field("instructions")
     column = pa.array([pairs.get(cid, []) for cid in table["id"].to_pylist()], field_.type)
     table = table.add_column(names.index("instructions"), field_, column)
-    if commit:
-        layout.write_parquet_atomic(table.cast(schema), path)
-        return table.num_rows, path
-    return table.num_rows, layout.write_parquet_atomic(table.cast(schema), path, commit=False)
+    return table.num_rows, layout.write_parquet_atomic(table.cast(schema), path, commit=commit)
 
 
 def add_instructions(dataset_dir: str | Path, config: str, seed: int = 0, enabled: bool = True,

@@ -152,16 +152,7 @@ class _Pick:
         return m >> 32
 
     def one(self, options: Sequence[str]) -> str:
-        """``options[self.below(len(options))]`` (``below`` inlined where it takes one word)."""
-        n = len(options)
-        if n == 1:
-            return options[0]
-        m = (self._words.pop() if self._words else self._word()) * n
-        if (m & 0xFFFFFFFF) < n:  # (Lemire's rejection: a chance of n in 2**32)
-            threshold = ((1 << 32) - n) % n
-            while (m & 0xFFFFFFFF) < threshold:
-                m = self._word() * n
-        return options[m >> 32]
+        return options[self.below(len(options))]
 
     def shuffled(self, items: list) -> list:
         """``[items[i] for i in Generator.permutation(len(items))]``."""
