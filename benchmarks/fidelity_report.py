@@ -559,8 +559,9 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
             if calibration in ("target", "robust+target"):
                 fold = _target_calibrated(fold, reals, mount)
             xs = np.array([tstr.features(imu) for _, _, imu, _ in fold])
+            yf = np.array([sfm.clips[i].fall for i, _, _, _ in fold])
             for m, fn in CLASSIFIERS.items():
-                preds[m][te] = fn(xs, ys, xw[te])
+                preds[m][te] = fn(xs, yf, xw[te])
         tstr_pred = preds
     else:
         xs = np.array([tstr.features(imu) for _, _, imu, _ in syn])

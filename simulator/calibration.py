@@ -35,6 +35,15 @@ and |gyro| quantiles onto the real ones) and then per-channel maps are fitted be
 samples of all synthetic and all real recordings, after an optional mounting rotation (e.g. from
 a paired fit on another dataset). No pairs, no time alignment; the maps follow the target's
 class mix, so fit them on recordings of the same kinds of activity.
+
+The per-label fit (``fit_label_calibration``): where the real recordings carry the same labels as
+the synthetic ones (a skeleton source with a wrist IMU, e.g. UTD-MHAD or SmartFallMM, through its
+training subjects), the unpaired maps are fitted once per label, each label's synthetic clips onto
+the same label's real clips, besides the pooled maps for labels with too few real clips. How
+hard an arm curl is, how long a person lies still after a fall: what the skeleton cannot show is
+then taken per activity. It uses *labelled* real recordings, so a dataset calibrated this way is
+no longer independent of real data: fit it on training subjects only and say so.
+``Calibration.for_label`` picks the maps of a clip's label.
 """
 
 from __future__ import annotations
@@ -53,7 +62,12 @@ from scipy.spatial.transform import Rotation
 CHANNELS: tuple[str, ...] = ("ax", "ay", "az", "gx", "gy", "gz")
 APPLY_ORDER = "rotate (ideal signals) -> device model -> map_quantiles (measured signals, last)"
 FORMAT_VERSION = 2  # 2: optional magnitude maps; version 1 files (no magnitude maps) still load
-READABLE_FORMAT_VERSIONS = (1, 2)
+#: Written instead of FORMAT_VERSION when a calibration holds per-label maps (``by_label``), so
+#: that files without them keep their bytes and readers of version 2 refuse what they cannot apply.
+LABELS_FORMAT_VERSION = 3
+READABLE_FORMAT_VERSIONS = (1, 2, 3)
+#: Labels with fewer real clips than this use the pooled maps (``fit_label_calibration``).
+MIN_LABEL_CLIPS = 3
 #: Magnitude columns of the magnitude maps.
 MAGNITUDES: tuple[str, ...] = ("|a|", "|g|")
 #: Fewer aligned samples than this (all pairs together) cannot pin a rotation down.
@@ -80,6 +94,9 @@ class Calibration:
     metadata: JSON-serialisable description of what it was fitted on; ``metadata["fitted_for"]``
         holds the placement, rate_hz, device, source and simulator_version of the synthetic
         recordings it was fitted on (``imu2safety calibrate`` writes it; ``check_applies`` reads it).
+    by_label: label -> Calibration with the same mounting and that label's own maps
+        (``fit_label_calibration``; ``metadata["label_key"]`` names the label: "source_label" or
+        "activity"); ``for_label`` falls back to this calibration's pooled maps.
     """
 
     mounting: Rotation = field(default_factory=Rotation.identity)
@@ -88,6 +105,7 @@ class Calibration:
     metadata: dict = field(default_factory=dict)
     synthetic_magnitudes: np.ndarray | None = None
     real_magnitudes: np.ndarray | None = None
+    by_label: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_rotation(self.mounting)
@@ -101,6 +119,19 @@ class Calibration:
                          ("real_magnitudes", self.real_magnitudes)):
             if q is not None and (q < 0).any():
                 raise ValueError(f"{label} must be non-negative (vector lengths)")
+        for label, sub in self.by_label.items():
+            if not isinstance(label, str) or not isinstance(sub, Calibration):
+                raise ValueError(f"by_label maps labels (str) to Calibrations, got {label!r}: {sub!r}")
+            if sub.by_label:
+                raise ValueError(f"by_label[{label!r}] has per-label maps of its own")
+            if (sub.mounting * self.mounting.inv()).magnitude() > 1e-9:
+                raise ValueError(f"by_label[{label!r}] has another mounting rotation than the "
+                                 "calibration; per-label maps share it")
+
+    def for_label(self, label: str | None) -> "Calibration":
+        """The calibration for a clip labelled ``label``: that label's maps when fitted
+        (``by_label``), else this calibration itself (pooled maps)."""
+        return self.by_label.get(label, self) if label is not None else self
 
     @property
     def has_quantile_maps(self) -> bool:
@@ -169,7 +200,9 @@ class Calibration:
             "quantile_maps": maps,
             "magnitude_maps": mags,
             "metadata": self.metadata,
-        }
+        } | ({"format_version": LABELS_FORMAT_VERSION,
+              "by_label": {k: _label_maps(v) for k, v in sorted(self.by_label.items())}}
+             if self.by_label else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibration":
@@ -188,7 +221,12 @@ class Calibration:
         mounting = Rotation(q, normalize=not unit, scalar_first=True)
         syn, real = _maps_from_dict(d.get("quantile_maps"), CHANNELS, "quantile_maps")
         syn_m, real_m = _maps_from_dict(d.get("magnitude_maps"), MAGNITUDES, "magnitude_maps")
-        return cls(mounting, syn, real, dict(d.get("metadata") or {}), syn_m, real_m)
+        by_label = {}
+        for label, m in (d.get("by_label") or {}).items():
+            ls, lr = _maps_from_dict(m.get("quantile_maps"), CHANNELS, f"by_label[{label!r}]")
+            lms, lmr = _maps_from_dict(m.get("magnitude_maps"), MAGNITUDES, f"by_label[{label!r}]")
+            by_label[label] = cls(mounting, ls, lr, dict(m.get("metadata") or {}), lms, lmr)
+        return cls(mounting, syn, real, dict(d.get("metadata") or {}), syn_m, real_m, by_label)
 
     def save(self, path) -> Path:
         """Write JSON to ``path``; returns the path."""
@@ -199,6 +237,13 @@ class Calibration:
     @classmethod
     def load(cls, path) -> "Calibration":
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _label_maps(cal: "Calibration") -> dict:
+    """A per-label calibration as stored under ``by_label``: its maps and metadata (the mounting
+    is the parent's)."""
+    d = cal.to_dict()
+    return {k: d[k] for k in ("quantile_maps", "magnitude_maps", "metadata")}
 
 
 def _maps_from_dict(maps: dict | None, names: tuple[str, ...], key: str):
@@ -658,6 +703,49 @@ def fit_distribution_calibration(synthetic_arrays, real_arrays, mounting: Rotati
         "channel_maps": bool(channels),
     }
     return Calibration(rotation, syn_q, real_q, metadata, cal.synthetic_magnitudes, cal.real_magnitudes)
+
+
+def fit_label_calibration(synthetic_arrays, synthetic_labels, real_arrays, real_labels,
+                          mounting: Rotation | None = None, n_quantiles: int = 101,
+                          min_real_clips: int = MIN_LABEL_CLIPS,
+                          label_key: str = "source_label") -> Calibration:
+    """Unpaired maps per label (see the module docstring), with pooled maps for the rest.
+
+    synthetic_arrays, real_arrays: (N, 6) recordings as for ``fit_distribution_calibration``
+    (same rate); synthetic_labels, real_labels: one label (str) per recording, the same vocabulary
+    on both sides (``label_key`` names it, e.g. "source_label"). The pooled maps are fitted on all
+    recordings; each label with at least ``min_real_clips`` real recordings gets its own maps,
+    fitted on its synthetic recordings onto its real ones (same mounting, same options). Returns a
+    Calibration whose ``for_label`` picks them; ``metadata["labels_pooled"]`` says why each other
+    synthetic label uses the pooled maps.
+    """
+    syn, real = _as_list(synthetic_arrays), _as_list(real_arrays)
+    syn_labels, real_labels = [str(x) for x in synthetic_labels], [str(x) for x in real_labels]
+    if len(syn_labels) != len(syn) or len(real_labels) != len(real):
+        raise ValueError(f"{len(syn_labels)} labels for {len(syn)} synthetic recordings and "
+                         f"{len(real_labels)} for {len(real)} real ones: one label per recording")
+    if isinstance(min_real_clips, bool) or not isinstance(min_real_clips, (int, np.integer)) \
+            or min_real_clips < 1:
+        raise ValueError(f"min_real_clips must be an int >= 1, got {min_real_clips!r}")
+    pooled = fit_distribution_calibration(syn, real, mounting, n_quantiles)
+    by_label, pooled_why = {}, {}
+    for label in sorted(set(syn_labels)):
+        r = [x for x, lab in zip(real, real_labels) if lab == label]
+        if len(r) < min_real_clips:
+            pooled_why[label] = f"{len(r)} real clips (fewer than {min_real_clips})"
+            continue
+        s = [x for x, lab in zip(syn, syn_labels) if lab == label]
+        try:
+            by_label[label] = fit_distribution_calibration(s, r, pooled.mounting, n_quantiles)
+        except ValueError as err:  # e.g. too few finite samples for the quantiles
+            pooled_why[label] = str(err)
+    pooled.metadata.update(fitted_by="imu2safety.simulator.calibration.fit_label_calibration",
+                           pairing="unpaired, per label", label_key=label_key,
+                           labels_fitted=sorted(by_label), labels_pooled=pooled_why,
+                           min_real_clips=int(min_real_clips))
+    pooled.by_label = by_label
+    pooled.__post_init__()
+    return pooled
 
 
 # ---- what a calibration was fitted for, and the check when it is applied ----
