@@ -53,6 +53,11 @@ clip to the target's clip lengths (``simulator/window.py``; fitted per fold like
 (``ScreenOptions(despike_frames=...)``); ``+bal`` (with ``+utd``) adds augmented copies of the
 source's falls until the fall share is the source's own again; ``sharp*`` narrow every
 acceleration peak above 15 m/s^2 1.5x with its impulse kept (``simulator/impacts.py``);
+``+lcal`` variants fit those maps *per label* instead (``fit_label_calibration``): each
+class's synthetic clips onto the same class's real clips of the training subjects (labelled real
+IMU; ``+cal+lcal`` after the paired mounting rotation); WEDA-FALL shares no activity label with
+SmartFallMM, so there the maps are keyed by fall / not fall, fitted on the other WEDA users'
+labelled clips; ``-shuffled`` controls permute the synthetic clips' labels first (the maps alone);
 ``--rf-seeds N`` adds the mean
 over random-forest seeds 0..N-1; ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
@@ -82,7 +87,8 @@ from imu2safety.builders.sources import get_source  # noqa: E402
 from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_output,  # noqa: E402
                                           augmented_copy)
 from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
-                                              fit_distribution_calibration, fit_mounting_robust)
+                                              fit_distribution_calibration, fit_label_calibration,
+                                              fit_mounting_robust)
 from imu2safety.simulator.impacts import sharpen_impacts  # noqa: E402
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
 from imu2safety.simulator.screen import ScreenOptions  # noqa: E402
@@ -219,7 +225,10 @@ class Variant:
     calibration: "none"; "robust" (``fit_calibration`` on the training subjects' pairs: mounting
     rotation + quantile maps); "target" (``fit_distribution_calibration``: magnitude and channel
     maps fitted on the *target* set's training subjects' real IMU, unpaired, no rotation);
-    "robust+target" (the paired fit's mounting rotation, then the unpaired maps)."""
+    "robust+target" (the paired fit's mounting rotation, then the unpaired maps); "label" and
+    "robust+label": the same with the maps fitted per class (``fit_label_calibration`` on the
+    training subjects' labelled real IMU; on WEDA-FALL keyed by fall / not fall, the only labels
+    it shares with SmartFallMM)."""
 
     name: str
     twist: TwistOptions = TwistOptions()
@@ -252,6 +261,11 @@ class Variant:
     rebalance: bool = False
     #: impacts narrowed by this factor, impulse kept (``simulator/impacts.py``; None: off)
     sharpen: float | None = None
+    #: a control for the target calibrations: the training subjects' synthetic clips take the
+    #: labels of a random permutation of themselves before the maps are fitted and the classifier
+    #: trained (motion of one class, maps and label of another), so that what the simulated motion
+    #: adds beyond the per-label maps shows; WEDA-FALL is not scored
+    shuffle_labels: bool = False
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -341,6 +355,25 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("despike+sharp+utd+bal+tcal", sharpen=1.5, calibration="target",
                   extra_negatives=("utd-mhad",), rebalance=True,
                   screen=ScreenOptions(despike_frames=3))]
+    # target maps per class, fitted on the training subjects' labelled real IMU (round 5)
+    v += [Variant("screened+lcal", calibration="label"),
+          Variant("aug-best+lcal", copies=4, kinds=best_kinds, calibration="label"),
+          Variant("screened+cal+lcal", calibration="robust+label"),
+          Variant("aug-mount+cal+lcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+label"),
+          Variant("prior+mount+cal+lcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+label", twist_prior=True),
+          Variant("screened+utd+bal+lcal", calibration="label", extra_negatives=("utd-mhad",),
+                  rebalance=True),
+          Variant("despike+sharp+utd+bal+lcal", sharpen=1.5, calibration="label",
+                  extra_negatives=("utd-mhad",), rebalance=True,
+                  screen=ScreenOptions(despike_frames=3))]
+    # controls: the same with the synthetic clips' labels permuted (the maps alone)
+    v += [Variant("screened+lcal-shuffled", calibration="label", shuffle_labels=True),
+          Variant("aug-mount+cal+lcal-shuffled", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+label", shuffle_labels=True),
+          Variant("aug-mount+cal+tcal-shuffled", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+target", shuffle_labels=True)]
     # tracker outliers removed by a running median of the arm's joints (``ScreenOptions``)
     for w in (3, 5):
         d = ScreenOptions(despike_frames=w)
@@ -421,7 +454,9 @@ def _with_rf_mean(out: dict) -> dict:
     return out
 
 
-CALIBRATIONS = ("none", "robust", "target", "robust+target")
+CALIBRATIONS = ("none", "robust", "target", "robust+target", "label", "robust+label")
+#: Calibrations fitted on the target's real IMU (unpaired), per fold; "label" ones per class.
+TARGET_CALIBRATIONS = ("target", "robust+target", "label", "robust+label")
 
 
 def _applied(cal, syn: list[tuple]) -> list[tuple]:
@@ -444,12 +479,19 @@ def _source_mounting(syn: list[tuple], clips: list[Clip], train_subjects: set[st
         return fit_mounting_robust(pairs, MAX_LAG).rotation
 
 
-def _target_calibrated(syn: list[tuple], reals: list[np.ndarray], mounting=None) -> list[tuple]:
-    """``syn`` through magnitude + channel maps fitted between it and ``reals`` (unpaired)."""
+def _target_calibrated(syn: list[tuple], reals: list[np.ndarray], mounting=None,
+                       syn_labels: list[str] | None = None,
+                       real_labels: list[str] | None = None) -> list[tuple]:
+    """``syn`` through magnitude + channel maps fitted between it and ``reals`` (unpaired); with
+    labels, per label (``fit_label_calibration``; each clip through its label's maps)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cal = fit_distribution_calibration([imu for _, _, imu, _ in syn], reals, mounting)
-    return _applied(cal, syn)
+        if syn_labels is None:
+            return _applied(fit_distribution_calibration([imu for _, _, imu, _ in syn], reals,
+                                                         mounting), syn)
+        cal = fit_label_calibration([imu for _, _, imu, _ in syn], syn_labels, reals, real_labels,
+                                    mounting)
+    return [_applied(cal.for_label(lab), [x])[0] for x, lab in zip(syn, syn_labels)]
 
 
 def _calibrated(syn: list[tuple], clips: list[Clip], train_subjects: set[str]):
@@ -477,12 +519,19 @@ def _length_matched(syn: list[tuple], clips: list[Clip], reals: list[np.ndarray]
 _TRTR_CACHE: dict = {}
 
 
+def _shuffled_labels(syn: list[tuple], seed: int = 0) -> list[tuple]:
+    """``syn`` with the clip indices (which carry label and fall flag) permuted among the entries."""
+    order = np.random.default_rng(seed).permutation(len(syn))
+    return [(syn[j][0], k, imu, info) for (_, k, imu, info), j in zip(syn, order)]
+
+
 def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
               folds: dict[str, list[tuple]] | None = None, length_match: bool = False,
-              predictions: dict | None = None) -> dict:
+              predictions: dict | None = None, shuffle_labels: bool = False) -> dict:
     """Leave one subject out on ``data``'s real clips; TSTR trains on the other subjects'
     synthetic clips (all copies; ``folds[subject]`` instead of ``syn`` when the simulation itself
-    was fitted per fold), TRTR on their real clips. Returns macro-F1 per classifier; fills
+    was fitted per fold), TRTR on their real clips (``shuffle_labels``: see ``Variant``; target
+    calibrations only). Returns macro-F1 per classifier; fills
     ``predictions`` (when given) with clip index -> {classifier: TSTR prediction}."""
     clips = data.clips
     real_idx = [k for k, c in enumerate(clips) if c.real is not None]
@@ -498,14 +547,20 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
         reals = [clips[k].real for k in train_real]
         if calibration == "robust":
             fold_syn, _ = _calibrated(fold_syn, clips, train_subjects)
-        elif calibration in ("target", "robust+target"):
+        elif calibration in TARGET_CALIBRATIONS:
             mount = (_source_mounting(fold_syn, clips, train_subjects)
-                     if calibration != "target" else None)
+                     if calibration.startswith("robust+") else None)
             kept = [x for x in fold_syn if clips[x[0]].subject != subj]
+            if shuffle_labels:
+                kept = _shuffled_labels(kept)
             if length_match:
                 kept = _length_matched(kept, clips, reals)
-            fold_syn = _target_calibrated(kept, reals, mount)
-        if length_match and calibration not in ("target", "robust+target"):
+            labels = {}
+            if calibration.endswith("label"):
+                labels = dict(syn_labels=[clips[i].label for i, _, _, _ in kept],
+                              real_labels=[clips[k].label for k in train_real])
+            fold_syn = _target_calibrated(kept, reals, mount, **labels)
+        if length_match and calibration not in TARGET_CALIBRATIONS:
             fold_syn = _length_matched([x for x in fold_syn if clips[x[0]].subject != subj],
                                        clips, reals)
         tr_syn = [(i, imu) for i, _, imu, _ in fold_syn if clips[i].subject != subj]
@@ -537,7 +592,9 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
               length_match: bool = False, predictions: dict | None = None) -> dict:
     """TSTR: all synthetic SmartFallMM -> every WEDA-FALL trial; TRTR: leave one WEDA user out.
 
-    With a target calibration ("target", "robust+target") TSTR leaves one WEDA user out too: the
+    With a target calibration (``TARGET_CALIBRATIONS``; the "label" ones keyed by the only labels
+    the two sets share, fall or not, on the other users' labelled clips) TSTR leaves one WEDA user
+    out too: the
     unpaired maps are fitted on the other users' real IMU (no labels), then applied to all the
     synthetic clips (the rotation, if any, comes from all SmartFallMM pairs). ``length_match``
     (per WEDA user as well): the synthetic clips cropped/padded to the other users' clip lengths."""
@@ -548,16 +605,20 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
     yw = np.array([c.fall for c in weda.clips])
     subj = np.array([c.subject for c in weda.clips])
     out = {"test_clips": len(yw)}
-    if calibration in ("target", "robust+target") or length_match:
+    if calibration in TARGET_CALIBRATIONS or length_match:
         mount = (_source_mounting(syn, sfm.clips, {c.subject for c in sfm.clips})
-                 if calibration == "robust+target" else None)
+                 if calibration.startswith("robust+") else None)
         preds = {m: np.empty(len(yw), dtype=bool) for m in CLASSIFIERS}
         for s in np.unique(subj):
             te = subj == s
             reals = [c.real for c, t in zip(weda.clips, te) if not t]
             fold = _length_matched(syn, sfm.clips, reals) if length_match else syn
-            if calibration in ("target", "robust+target"):
-                fold = _target_calibrated(fold, reals, mount)
+            if calibration in TARGET_CALIBRATIONS:
+                labels = {}
+                if calibration.endswith("label"):
+                    labels = dict(syn_labels=[str(sfm.clips[i].fall) for i, _, _, _ in fold],
+                                  real_labels=[str(c.fall) for c, t in zip(weda.clips, te) if not t])
+                fold = _target_calibrated(fold, reals, mount, **labels)
             xs = np.array([tstr.features(imu) for _, _, imu, _ in fold])
             yf = np.array([sfm.clips[i].fall for i, _, _, _ in fold])
             for m, fn in CLASSIFIERS.items():
@@ -934,8 +995,10 @@ def run(args) -> dict:
                     syn = rebalanced(data, syn, n_own, share, BEST_KINDS, v)
                     res["fall_share"] = round(float(np.mean([data.clips[i].fall for i, _, _, _ in syn])), 3)
                 res["extra_negatives"] = {x: len(negatives[x].clips) for x in v.extra_negatives}
+            if v.shuffle_labels and v.calibration not in TARGET_CALIBRATIONS:
+                raise SystemExit(f"{name}: shuffled labels are a control of the target calibrations")
             r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration, folds,
-                                                v.length_match)}
+                                                v.length_match, shuffle_labels=v.shuffle_labels)}
             if v.copies == 0 and not v.extra_negatives:
                 r["agreement"] = agreement(data, syn)
                 r["gyro_p95"] = gyro_p95(syn, data.clips)
@@ -948,7 +1011,7 @@ def run(args) -> dict:
                                "with_fast_frames": sum(x["fast_frames"] > 0 for x in scr)}
                 if name in ("before", "gated", "screened"):
                     peak_plot(args.out / f"peaks_{sname}_{name}.png", f"{sname} ({name})", syn, data.clips)
-            if sname == "smartfallmm" and weda is not None:
+            if sname == "smartfallmm" and weda is not None and not v.shuffle_labels:
                 res["weda-fall"] = {"tstr": tstr_weda(data, syn, weda, v.calibration,
                                                       v.length_match)}
                 if name == "screened":

@@ -154,3 +154,34 @@ def test_twist_priors_per_class_come_back():
     assert all([i for i, _, _, _ in f] == list(range(len(data.clips))) for f in folds.values())
     err = [np.abs(imu - data.clips[i].real)[50:-50].max() for i, _, imu, _ in syn]
     assert max(err) < 0.2
+
+
+def test_label_maps_take_each_class_onto_its_own_real_clips():
+    """The "real" device reads each class's angular rate with its own gain (slow x0.5, fast x3):
+    the per-label maps fitted on the training subjects' real clips give each class its own gain
+    back (the pooled maps cannot: one map for both), TSTR stays perfect; the shuffled control
+    permutes which clip carries which label and nothing else."""
+    fr = _load()
+    data = fr.SourceData("toy", "right_wrist", 8.0)
+    for s in range(3):
+        for k in range(6):
+            label = "slow" if k % 2 else "fast"
+            freq, amp = (0.4, 0.3) if label == "slow" else (1.5, 0.9)
+            data.clips.append(fr.Clip(f"s{s}_{k}", f"s{s}", label, label == "fast",
+                                      _arm(freq, amp, 10 * s + k)))
+    syn = fr.simulate_source(data, data.clips, fr.Variant("gated"))
+    gain = {"slow": 0.5, "fast": 3.0}
+    reals = [np.hstack([imu[:, :3], gain[data.clips[i].label] * imu[:, 3:]]) for i, _, imu, _ in syn]
+    for (i, _, _, _), real in zip(syn, reals):
+        data.clips[i].real = real
+    labels = [data.clips[i].label for i, _, _, _ in syn]
+    fitted = fr._target_calibrated(syn, reals, None, syn_labels=labels, real_labels=labels)
+    for (_, _, got, _), want in zip(fitted, reals):
+        np.testing.assert_allclose(got, want, atol=1e-9)
+    pooled = fr._target_calibrated(syn, reals, None)
+    assert max(np.abs(got - want).max() for (_, _, got, _), want in zip(pooled, reals)) > 0.1
+    assert fr.tstr_loso(data, syn, "label", "label")["RF-TSTR"] == 1.0
+    shuffled = fr._shuffled_labels(syn)
+    assert sorted(i for i, _, _, _ in shuffled) == sorted(i for i, _, _, _ in syn)
+    assert [i for i, _, _, _ in shuffled] != [i for i, _, _, _ in syn]
+    assert all(a[2] is b[2] and a[1] == b[1] for a, b in zip(shuffled, syn))
