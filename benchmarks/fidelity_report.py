@@ -90,6 +90,7 @@ from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration, 
                                               fit_distribution_calibration, fit_label_calibration,
                                               fit_mounting_robust)
 from imu2safety.simulator.impacts import sharpen_impacts  # noqa: E402
+from imu2safety.simulator.realism import fit_realism_weights  # noqa: E402
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
 from imu2safety.simulator.screen import ScreenOptions  # noqa: E402
 from imu2safety.simulator.learned_twist import (LearnedTwist, fit_learned_twist,  # noqa: E402
@@ -266,6 +267,10 @@ class Variant:
     #: trained (motion of one class, maps and label of another), so that what the simulated motion
     #: adds beyond the per-label maps shows; WEDA-FALL is not scored
     shuffle_labels: bool = False
+    #: with a target calibration: after the maps, the synthetic clips are redrawn by their
+    #: realism weights against the same real clips (``simulator/realism.py``; unlabelled real,
+    #: labels of the synthetic clips only keep each class's count); None: off, else the draw's seed
+    realism_seed: int | None = None
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -368,6 +373,19 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("despike+sharp+utd+bal+lcal", sharpen=1.5, calibration="label",
                   extra_negatives=("utd-mhad",), rebalance=True,
                   screen=ScreenOptions(despike_frames=3))]
+    # synthetic clips redrawn by realism weights against the target's real clips (unlabelled)
+    v += [Variant("screened+tcal+real", calibration="target", realism_seed=0),
+          Variant("aug-best+tcal+real", copies=4, kinds=best_kinds, calibration="target",
+                  realism_seed=0),
+          Variant("screened+utd+tcal+real", calibration="target", extra_negatives=("utd-mhad",),
+                  realism_seed=0),
+          Variant("despike+sharp+utd+bal+tcal+real", sharpen=1.5, calibration="target",
+                  extra_negatives=("utd-mhad",), rebalance=True,
+                  screen=ScreenOptions(despike_frames=3), realism_seed=0),
+          Variant("aug-mount+cal+tcal+real", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+target", realism_seed=0),
+          Variant("prior+mount+cal+tcal+real", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+target", twist_prior=True, realism_seed=0)]
     # controls: the same with the synthetic clips' labels permuted (the maps alone)
     v += [Variant("screened+lcal-shuffled", calibration="label", shuffle_labels=True),
           Variant("aug-mount+cal+lcal-shuffled", copies=4, kinds=MOUNT_KINDS + ("scale",),
@@ -519,6 +537,14 @@ def _length_matched(syn: list[tuple], clips: list[Clip], reals: list[np.ndarray]
 _TRTR_CACHE: dict = {}
 
 
+def _realism_drawn(syn: list[tuple], reals: list[np.ndarray], labels: list[str],
+                   seed: int) -> list[tuple]:
+    """``syn`` redrawn by realism weights against ``reals`` (``fit_realism_weights``; each label
+    keeps its count)."""
+    weights = fit_realism_weights([imu for _, _, imu, _ in syn], reals, labels)
+    return [syn[j] for j in weights.resample(seed)]
+
+
 def _shuffled_labels(syn: list[tuple], seed: int = 0) -> list[tuple]:
     """``syn`` with the clip indices (which carry label and fall flag) permuted among the entries."""
     order = np.random.default_rng(seed).permutation(len(syn))
@@ -527,7 +553,8 @@ def _shuffled_labels(syn: list[tuple], seed: int = 0) -> list[tuple]:
 
 def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
               folds: dict[str, list[tuple]] | None = None, length_match: bool = False,
-              predictions: dict | None = None, shuffle_labels: bool = False) -> dict:
+              predictions: dict | None = None, shuffle_labels: bool = False,
+              realism_seed: int | None = None) -> dict:
     """Leave one subject out on ``data``'s real clips; TSTR trains on the other subjects'
     synthetic clips (all copies; ``folds[subject]`` instead of ``syn`` when the simulation itself
     was fitted per fold), TRTR on their real clips (``shuffle_labels``: see ``Variant``; target
@@ -560,6 +587,9 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
                 labels = dict(syn_labels=[clips[i].label for i, _, _, _ in kept],
                               real_labels=[clips[k].label for k in train_real])
             fold_syn = _target_calibrated(kept, reals, mount, **labels)
+            if realism_seed is not None:
+                fold_syn = _realism_drawn(fold_syn, reals, [clips[i].label for i, _, _, _ in fold_syn],
+                                          realism_seed)
         if length_match and calibration not in TARGET_CALIBRATIONS:
             fold_syn = _length_matched([x for x in fold_syn if clips[x[0]].subject != subj],
                                        clips, reals)
@@ -589,7 +619,8 @@ def _f1(y, p) -> float:
 
 
 def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: str,
-              length_match: bool = False, predictions: dict | None = None) -> dict:
+              length_match: bool = False, predictions: dict | None = None,
+              realism_seed: int | None = None) -> dict:
     """TSTR: all synthetic SmartFallMM -> every WEDA-FALL trial; TRTR: leave one WEDA user out.
 
     With a target calibration (``TARGET_CALIBRATIONS``; the "label" ones keyed by the only labels
@@ -619,6 +650,9 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
                     labels = dict(syn_labels=[str(sfm.clips[i].fall) for i, _, _, _ in fold],
                                   real_labels=[str(c.fall) for c, t in zip(weda.clips, te) if not t])
                 fold = _target_calibrated(fold, reals, mount, **labels)
+                if realism_seed is not None:
+                    fold = _realism_drawn(fold, reals, [sfm.clips[i].label for i, _, _, _ in fold],
+                                          realism_seed)
             xs = np.array([tstr.features(imu) for _, _, imu, _ in fold])
             yf = np.array([sfm.clips[i].fall for i, _, _, _ in fold])
             for m, fn in CLASSIFIERS.items():
@@ -998,7 +1032,8 @@ def run(args) -> dict:
             if v.shuffle_labels and v.calibration not in TARGET_CALIBRATIONS:
                 raise SystemExit(f"{name}: shuffled labels are a control of the target calibrations")
             r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration, folds,
-                                                v.length_match, shuffle_labels=v.shuffle_labels)}
+                                                v.length_match, shuffle_labels=v.shuffle_labels,
+                                                realism_seed=v.realism_seed)}
             if v.copies == 0 and not v.extra_negatives:
                 r["agreement"] = agreement(data, syn)
                 r["gyro_p95"] = gyro_p95(syn, data.clips)
@@ -1013,7 +1048,7 @@ def run(args) -> dict:
                     peak_plot(args.out / f"peaks_{sname}_{name}.png", f"{sname} ({name})", syn, data.clips)
             if sname == "smartfallmm" and weda is not None and not v.shuffle_labels:
                 res["weda-fall"] = {"tstr": tstr_weda(data, syn, weda, v.calibration,
-                                                      v.length_match)}
+                                                      v.length_match, realism_seed=v.realism_seed)}
                 if name == "screened":
                     peak_plot(args.out / "peaks_weda_from_smartfallmm.png",
                               "synthetic SmartFallMM vs real WEDA-FALL", syn, data.clips, weda.clips)
