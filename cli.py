@@ -154,7 +154,8 @@ def cmd_calibrate(args) -> int:
     try:
         cal, summary = calibrate_from_builds(args.real, args.synthetic, real_config=args.real_config,
                                              synthetic_config=args.synthetic_config,
-                                             unpaired=args.unpaired)
+                                             unpaired=args.unpaired, per_label=args.per_label,
+                                             min_label_clips=args.min_label_clips)
     except (ValueError, FileNotFoundError) as err:
         return _fail(str(err))
     cal.save(args.output)
@@ -379,6 +380,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--unpaired", action="store_true",
                    help="no shared recordings: fit magnitude and channel quantile maps from the "
                         "two distributions (real train + validation splits only), no rotation")
+    p.add_argument("--per-label", choices=("source_label", "activity"),
+                   help="with --unpaired: also fit maps per label (the rows' source_label, or "
+                        "activity across datasets); a build applies each clip's label's maps")
+    p.add_argument("--min-label-clips", type=int, metavar="N",
+                   help="with --per-label: labels with fewer real clips use the pooled maps "
+                        "(default: simulator.calibration.MIN_LABEL_CLIPS)")
     p.add_argument("-o", "--output", type=Path, required=True, help="calibration JSON")
     p.set_defaults(func=cmd_calibrate)
 

@@ -250,8 +250,13 @@ def _init_worker(options: BuildOptions) -> None:
     _STATE["sim"] = SimulationOptions(placement=options.placement, rate_hz=options.rate_hz,
                                       device=options.device, seed=options.seed, calibration=cal,
                                       cutoff_hz=cutoff, limits=limits)
-    # The provenance JSON of every synthetic row (it hashes the calibration): made once.
+    # The provenance JSON of every synthetic row (it hashes the whole calibration): made once.
     _STATE["sim_json"] = json.dumps(_STATE["sim"].to_dict(), sort_keys=True)
+    # Per-label maps (``Calibration.by_label``): the simulator knows no labels, so it runs with
+    # the mounting rotation only and each clip's label's maps follow (``_label_maps``).
+    _STATE["label_cal"] = None
+    if cal is not None and cal.by_label:
+        _STATE["label_cal"] = (cal, label_key(cal), Calibration(mounting=cal.mounting))
     _STATE.pop("stage1", None)
     if options.source in VIDEO_SOURCES:  # models load on the first video, once per process
         from .sources.video import Stage1Runner
@@ -289,6 +294,41 @@ def _row(clip: Clip, imu: np.ndarray, rate: float, synthetic: bool, notes: list[
     }
 
 
+def label_key(cal) -> str:
+    """The row column a per-label calibration keys its maps on (``metadata["label_key"]``)."""
+    from .calibrate import LABEL_KEYS
+
+    key = cal.metadata.get("label_key", "source_label")
+    if key not in LABEL_KEYS:
+        raise ValueError(f"the calibration's per-label maps are keyed on {key!r}; a build knows "
+                         f"{', '.join(LABEL_KEYS)}: refit it with imu2safety calibrate --per-label")
+    return key
+
+
+def _running(opts: SimulationOptions) -> SimulationOptions:
+    """The options the simulator runs with: without the maps when they are applied per label."""
+    lc = _STATE["label_cal"]
+    return opts if lc is None else replace(opts, calibration=lc[2])
+
+
+def _label_maps(clip: Clip, imu: np.ndarray, info: dict) -> tuple[np.ndarray, dict] | str:
+    """A simulated (N, 6) IMU with the maps of the clip's label applied last (after the device
+    model, as the simulator applies a calibration's maps) and the simulation info saying whose
+    maps they were; or the reason the result is unusable. Unchanged without per-label maps."""
+    lc = _STATE["label_cal"]
+    if lc is None:
+        return imu, info
+    cal, key, _ = lc
+    label = clip.source_label if key == "source_label" else clip.resolved_label().activity
+    a, g = cal.for_label(label).map_quantiles(imu[:, :3], imu[:, 3:])
+    out = np.concatenate([a, g], axis=1)
+    if not np.isfinite(out).all():
+        return (f"clip {clip.id!r}: the calibration's maps for {key} {label!r} produced non-finite "
+                "values")
+    return out, {**info, "calibration_maps": {"label_key": key, "label": label,
+                                              "maps": "own" if label in cal.by_label else "pooled"}}
+
+
 def _read_input(path: Path, data: bytes | None = None) -> list[Clip | Skip]:
     """Clips and Skips of one input; ``data``: its bytes, for sources that parse bytes."""
     opts: BuildOptions = _STATE["options"]
@@ -314,8 +354,8 @@ def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str], dict
     def run(batch: list[Clip]) -> list:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # repairs come back as each recording's notes
-            return simulate_many([c.motion for c in batch], _STATE["sim"], [c.id for c in batch],
-                                 errors="return")
+            return simulate_many([c.motion for c in batch], _running(_STATE["sim"]),
+                                 [c.id for c in batch], errors="return")
 
     try:
         recs = run(clips)
@@ -327,8 +367,15 @@ def _simulate_clips(clips: list[Clip]) -> list[tuple[np.ndarray, list[str], dict
                 recs += run([clip])
             except Exception as err:
                 recs.append(f"{type(err).__name__}: {err}")
-    return [(r.as_array(), r.notes, r.info) if isinstance(r, ImuRecording) else f"unusable motion: {r}"
-            for r in recs]
+    out: list = []
+    for clip, r in zip(clips, recs):
+        if not isinstance(r, ImuRecording):
+            out.append(f"unusable motion: {r}")
+        elif isinstance(mapped := _label_maps(clip, r.as_array(), r.info), str):
+            out.append(f"unusable motion: {mapped}")
+        else:
+            out.append((mapped[0], r.notes, mapped[1]))
+    return out
 
 
 def _augmented_rows(clip: Clip) -> list[dict | Skip]:
@@ -341,12 +388,16 @@ def _augmented_rows(clip: Clip) -> list[dict | Skip]:
         motion, opts, gain_seed, applied = augmented_copy(clip.motion, sim, aug, k, clip.id)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rec = simulate_many([motion], opts, [aug_id], errors="return")[0]
+            rec = simulate_many([motion], _running(opts), [aug_id], errors="return")[0]
         if not isinstance(rec, ImuRecording):
             out.append(Skip(aug_id, f"unusable motion: {rec}"))
             continue
-        imu = apply_output(rec.as_array(), gain_seed, aug)
-        row = _row(replace(clip, id=aug_id), imu, sim.rate_hz, True, rec.notes, rec.info)
+        mapped = _label_maps(clip, rec.as_array(), rec.info)
+        if isinstance(mapped, str):
+            out.append(Skip(aug_id, f"unusable motion: {mapped}"))
+            continue
+        imu = apply_output(mapped[0], gain_seed, aug)
+        row = _row(replace(clip, id=aug_id), imu, sim.rate_hz, True, rec.notes, mapped[1])
         row["options"] = json.dumps(opts.to_dict(), sort_keys=True)
         row["device"] = opts.device
         extra = json.loads(row["extra"])
@@ -522,6 +573,8 @@ def _calibration_sha256(options: BuildOptions, force: bool) -> str | None:
     cal = Calibration.load(options.calibration)
     check_applies(cal, options.calibration, placement=options.placement, rate_hz=options.rate_hz,
                   device=options.device, force=force)
+    if cal.by_label:
+        label_key(cal)  # a key the build can read, checked before any work
     return hashlib.sha256(json.dumps(cal.to_dict(), sort_keys=True).encode()).hexdigest()
 
 

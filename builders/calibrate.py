@@ -10,6 +10,14 @@ any recording with the synthetic one (a target wrist dataset without skeletons, 
 ``simulator.calibration.fit_distribution_calibration`` fits magnitude and per-channel quantile
 maps between all synthetic clips and the real clips of the training and validation splits (never
 the test split, which stays unseen), both at the real clips' rate; no rotation.
+
+``--unpaired --per-label KEY`` (``per_label="source_label"`` or ``"activity"``): the same, and
+besides the pooled maps ``simulator.calibration.fit_label_calibration`` fits maps per label (the
+rows' ``KEY`` column, read from both configs: "source_label" when both configs share the source's
+vocabulary, e.g. UTD-MHAD skeletons and its wrist IMU; "activity", the reviewed vocabulary, across
+datasets) for every label with enough real clips; a build with the file applies to each clip the
+maps of its label (``Calibration.for_label``), the pooled ones to the rest. It learns from
+*labelled* real clips: the training and validation subjects', never the test split's.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ..simulator.calibration import Calibration, fit_calibration, fit_distribution_calibration
+from ..simulator.calibration import (MIN_LABEL_CLIPS, Calibration, fit_calibration,
+                                     fit_distribution_calibration, fit_label_calibration)
 from .dataset.layout import load_info
 from .records import SPLITS
 from .dataset.schema import imu_arrays
@@ -57,6 +66,22 @@ def load_clips(folder: Path, config: str,
             for k, i in enumerate(ids)}
 
 
+#: Row columns a per-label calibration may key its maps on (``--per-label``).
+LABEL_KEYS: tuple[str, ...] = ("source_label", "activity")
+
+
+def load_labels(folder: Path, config: str, key: str,
+                splits: tuple[str, ...] = SPLITS) -> dict[str, str]:
+    """clip id -> its ``key`` column ("source_label" or "activity"), over ``splits`` of one config."""
+    if key not in LABEL_KEYS:
+        raise ValueError(f"per-label key must be one of {', '.join(LABEL_KEYS)}, got {key!r}")
+    labels: dict[str, str] = {}
+    for s in splits:
+        table = read_split(folder, config, s, ["id", key])
+        labels.update(zip(table["id"].to_pylist(), table[key].to_pylist()))
+    return labels
+
+
 def _resample(imu: np.ndarray, rate: float, target: float) -> np.ndarray:
     if abs(rate - target) < 1e-9:
         return imu
@@ -86,30 +111,58 @@ def fitted_for(synthetic_dir: Path, synthetic_config: str, real_dir: Path,
     }
 
 
-def _calibrate_unpaired(real_dir: Path, rc: str, synthetic_dir: Path, sc: str) -> tuple[Calibration, str]:
+def _calibrate_unpaired(real_dir: Path, rc: str, synthetic_dir: Path, sc: str,
+                        per_label: str | None = None,
+                        min_label_clips: int = MIN_LABEL_CLIPS) -> tuple[Calibration, str]:
     real = load_clips(real_dir, rc, UNPAIRED_SPLITS)
     syn = load_clips(synthetic_dir, sc)
     rate = float(np.median([r for _, r in real.values()]))
-    cal = fit_distribution_calibration([_resample(x, r, rate) for x, r in syn.values()],
-                                       [_resample(x, r, rate) for x, r in real.values()])
+    syn_arrays = [_resample(x, r, rate) for x, r in syn.values()]
+    real_arrays = [_resample(x, r, rate) for x, r in real.values()]
+    if per_label is None:
+        cal = fit_distribution_calibration(syn_arrays, real_arrays)
+    else:
+        syn_labels = load_labels(synthetic_dir, sc, per_label)
+        real_labels = load_labels(real_dir, rc, per_label, UNPAIRED_SPLITS)
+        cal = fit_label_calibration(syn_arrays, [syn_labels[i] for i in syn], real_arrays,
+                                    [real_labels[i] for i in real], min_real_clips=min_label_clips,
+                                    label_key=per_label)
     cal.metadata["fitted_for"] = fitted_for(synthetic_dir, sc, real_dir, rc) | {
         "real_splits": list(UNPAIRED_SPLITS)}
     summary = (f"fitted unpaired on {len(syn)} synthetic clips ({sc}) and {len(real)} real clips "
                f"({rc}, splits {' + '.join(UNPAIRED_SPLITS)}) at {rate:g} Hz: magnitude and "
                "per-channel quantile maps, no rotation")
+    if per_label is not None:
+        pooled = cal.metadata["labels_pooled"]
+        summary += (f"; per {per_label}: {len(cal.by_label)} of {len(cal.by_label) + len(pooled)} "
+                    f"labels have their own maps ({', '.join(sorted(cal.by_label)) or 'none'})")
+        if pooled:
+            summary += "; pooled maps for " + ", ".join(f"{k} ({why})" for k, why in sorted(pooled.items()))
     return cal, summary
 
 
 def calibrate_from_builds(real_dir: Path, synthetic_dir: Path, real_config: str | None = None,
                           synthetic_config: str | None = None,
-                          unpaired: bool = False) -> tuple[Calibration, str]:
+                          unpaired: bool = False, per_label: str | None = None,
+                          min_label_clips: int | None = None) -> tuple[Calibration, str]:
     """Fit a Calibration from every clip id present in both configs (``unpaired``: from the two
-    configs' distributions, see the module docstring); returns it and a summary."""
+    configs' distributions; ``per_label``, with ``unpaired`` only: "source_label" or "activity",
+    maps per label for labels with at least ``min_label_clips`` (default ``MIN_LABEL_CLIPS``) real
+    clips; see the module docstring); returns it and a summary."""
+    if min_label_clips is not None and per_label is None:
+        raise ValueError("--min-label-clips applies to per-label maps only: add --per-label")
+    if per_label is not None:
+        if per_label not in LABEL_KEYS:
+            raise ValueError(f"per-label key must be one of {', '.join(LABEL_KEYS)}, got {per_label!r}")
+        if not unpaired:
+            raise ValueError("per-label maps are fitted by the unpaired calibration only: add "
+                             "--unpaired (the paired fit's maps come from the aligned pairs)")
     real_dir, synthetic_dir = Path(real_dir), Path(synthetic_dir)
     rc = _pick(real_dir, real_config, real=True)
     sc = _pick(synthetic_dir, synthetic_config, real=False)
     if unpaired:
-        return _calibrate_unpaired(real_dir, rc, synthetic_dir, sc)
+        return _calibrate_unpaired(real_dir, rc, synthetic_dir, sc, per_label,
+                                   MIN_LABEL_CLIPS if min_label_clips is None else min_label_clips)
     real, syn = load_clips(real_dir, rc), load_clips(synthetic_dir, sc)
     shared = sorted(set(real) & set(syn))
     if not shared:
