@@ -34,6 +34,9 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration", type=Path, help="sim-to-real calibration JSON (imu2safety calibrate)")
     p.add_argument("--force", action="store_true",
                    help="apply a calibration fitted for another placement, rate or device anyway")
+    p.add_argument("--calibration-label", metavar="LABEL",
+                   help="with a per-label calibration (calibrate --per-label): the label whose maps "
+                        "to apply (default: the pooled maps)")
     p.add_argument("--limit", action="append", metavar="KEY=VALUE",
                    help="override a plausibility limit of simulator/limits.py, e.g. max_gap_s=2")
 
@@ -47,6 +50,24 @@ def _key_values(pairs: list[str] | None, what: str) -> dict[str, str]:
             raise ValueError(f"{what} takes KEY=VALUE, got {kv!r}")
         out[key.strip().replace("-", "_")] = value.strip()
     return out
+
+
+def _label_calibration(cal, label: str | None):
+    """``cal`` for one clip of ``label`` (its per-label maps, else the pooled ones; a note on
+    stderr says which when the calibration holds per-label maps)."""
+    if not cal.by_label:
+        if label is not None:
+            raise ValueError("--calibration-label needs a per-label calibration "
+                             "(imu2safety calibrate --unpaired --per-label)")
+        return cal
+    key = cal.metadata.get("label_key", "label")
+    if label is None:
+        print(f"note: the calibration holds maps per {key} ({', '.join(sorted(cal.by_label))}); "
+              "applying its pooled maps: pass --calibration-label to pick one", file=sys.stderr)
+    elif label not in cal.by_label:
+        print(f"note: no maps of their own for {key} {label!r}; applying the pooled maps",
+              file=sys.stderr)
+    return cal.for_label(label)
 
 
 def cmd_simulate(args) -> int:
@@ -64,6 +85,7 @@ def cmd_simulate(args) -> int:
             cal = Calibration.load(args.calibration)
             check_applies(cal, args.calibration, placement=args.placement, rate_hz=args.rate,
                           device=args.device, force=args.force)
+            cal = _label_calibration(cal, args.calibration_label)
         twist = {}
         if args.twist_model:
             from .simulator.learned_twist import LearnedTwist
@@ -118,6 +140,9 @@ def cmd_build(args) -> int:
     if _stage1_options(args) and args.source not in VIDEO_SOURCES:
         return _fail(f"Stage-1 options apply to the video sources ({', '.join(sorted(VIDEO_SOURCES))}), "
                      f"not to {args.source!r}")
+    if args.calibration_label is not None:
+        return _fail("--calibration-label is for one recording (simulate, describe); a build applies "
+                     "each clip's own label's maps")
     try:
         from .builders.sources import coerce_options
 
@@ -236,7 +261,7 @@ def cmd_describe(args) -> int:
         if args.calibration:
             from .simulator.calibration import Calibration
 
-            cal = Calibration.load(args.calibration)
+            cal = _label_calibration(Calibration.load(args.calibration), args.calibration_label)
         sim = SimulationOptions(placement=args.placement, rate_hz=args.rate, device=args.device,
                                 seed=args.seed, calibration=cal)
         imu, rate = load_recording(args.input, sim)

@@ -199,3 +199,33 @@ def test_activity_keyed_calibration_builds_with_the_activity_labels(builds, tmp_
                  "--per-label", "source_label", "-o", str(sl)]) == 0
     np.testing.assert_array_equal(cal.by_label["right arm throw"].real_quantiles,
                                   Calibration.load(sl).by_label["a5"].real_quantiles)
+
+
+def test_simulate_one_recording_with_a_labels_maps(per_label, tmp_path, capsys):
+    """`simulate --calibration-label a1` applies a1's own maps (as SimulationOptions with
+    ``for_label("a1")``); without the option the pooled maps, with a note saying so; a build
+    refuses the option (it picks each clip's label itself)."""
+    from imu2safety.simulator.readers import write_motion_npz
+
+    calib, _, _ = per_label
+    cal = Calibration.load(calib)
+    motion = get_source("utd-mhad")  # one skeleton as a motion file
+    src_dir = tmp_path / "one"
+    src_dir.mkdir()
+    scipy.io.savemat(src_dir / "a1_s1_t1_skeleton.mat", {"d_skel": _skeleton(60, 0)})
+    clip = next(c for c in motion.read(src_dir / "a1_s1_t1_skeleton.mat") if isinstance(c, Clip))
+    src = write_motion_npz(tmp_path / "arm.npz", clip.motion)
+    opts = dict(placement="right_wrist", device="bmi160")
+    for label, want in (("a1", cal.for_label("a1")), (None, cal)):
+        out = tmp_path / f"{label}.npz"
+        extra = ["--calibration-label", label] if label else []
+        assert main(["simulate", str(src), "-o", str(out), *COMMON, "--calibration", str(calib),
+                     "--clip-id", "x", *extra]) == 0
+        ref = simulate_many([clip.motion], SimulationOptions(**opts, calibration=want), ["x"])[0]
+        np.testing.assert_allclose(np.load(out)["gyro"], ref.gyro, atol=1e-5)
+        err = capsys.readouterr().err
+        assert ("pooled maps" in err) == (label is None)
+    assert not np.allclose(cal.for_label("a1").real_magnitudes, cal.real_magnitudes)
+    assert main(["build", "utd-mhad", "--input", str(src_dir), "--output", str(tmp_path / "b"),
+                 *COMMON, "--calibration", str(calib), "--calibration-label", "a1"]) == 2
+    assert "each clip's own label" in capsys.readouterr().err
