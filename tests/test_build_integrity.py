@@ -187,15 +187,17 @@ def test_readme_calibrated_build_example_is_right_as_written(tmp_path, monkeypat
     lines = (_readme_commands("imu2safety build utd-mhad ")[:1] + _readme_commands("imu2safety build utd-mhad-imu")
              + _readme_commands("imu2safety calibrate") + [c for c in _readme_commands("imu2safety build utd-mhad ")
                                                            if "--calibration" in c])
-    assert len(lines) == 4, lines
+    assert len(lines) == 6, lines  # builds, then the paired and the per-label calibrations
     for argv in lines:
         assert main([*argv[1:], "-q"]) == 0, argv
-    cal = Calibration.load("calib.json")
-    fitted = cal.metadata["fitted_for"]
-    built = _info(Path("calibrated"))["configs"]["utd-mhad"]["build_options"]
-    assert fitted["source"] == "utd-mhad" and fitted["real_source"] == "utd-mhad-imu"
-    for key in ("placement", "rate_hz", "device"):
-        assert built[key] == fitted[key], key
+    for calib, folder in (("calib.json", "calibrated"), ("per_label.json", "per-label")):
+        cal = Calibration.load(calib)
+        fitted = cal.metadata["fitted_for"]
+        built = _info(Path(folder))["configs"]["utd-mhad"]["build_options"]
+        assert fitted["source"] == "utd-mhad" and fitted["real_source"] == "utd-mhad-imu"
+        for key in ("placement", "rate_hz", "device"):
+            assert built[key] == fitted[key], key
+    assert Calibration.load("per_label.json").metadata["label_key"] == "source_label"
 
 
 # ---- item 4: real-IMU configs list no simulation option -----------------------------------------
