@@ -386,6 +386,7 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
                   calibration="robust+target", realism_seed=0),
           Variant("prior+mount+cal+tcal+real", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+target", twist_prior=True, realism_seed=0)]
+    v += [Variant(f"screened+tcal+real{k}", calibration="target", realism_seed=k) for k in (1, 2, 3)]
     # controls: the same with the synthetic clips' labels permuted (the maps alone)
     v += [Variant("screened+lcal-shuffled", calibration="label", shuffle_labels=True),
           Variant("aug-mount+cal+lcal-shuffled", copies=4, kinds=MOUNT_KINDS + ("scale",),
@@ -542,7 +543,12 @@ def _realism_drawn(syn: list[tuple], reals: list[np.ndarray], labels: list[str],
     """``syn`` redrawn by realism weights against ``reals`` (``fit_realism_weights``; each label
     keeps its count)."""
     weights = fit_realism_weights([imu for _, _, imu, _ in syn], reals, labels)
+    _REALISM_AUC.append(weights.auc)
     return [syn[j] for j in weights.resample(seed)]
+
+
+#: The domain classifier's out-of-fold AUC of every fit of the variant being measured.
+_REALISM_AUC: list[float] = []
 
 
 def _shuffled_labels(syn: list[tuple], seed: int = 0) -> list[tuple]:
@@ -1052,8 +1058,12 @@ def run(args) -> dict:
                 if name == "screened":
                     peak_plot(args.out / "peaks_weda_from_smartfallmm.png",
                               "synthetic SmartFallMM vs real WEDA-FALL", syn, data.clips, weda.clips)
+        if _REALISM_AUC:  # min, median, max over the folds (and tasks) of this variant
+            res["realism_auc"] = [round(float(f(_REALISM_AUC)), 3) for f in (np.min, np.median, np.max)]
+            _REALISM_AUC.clear()
         print(f"[{name}] {time.perf_counter() - t0:.0f} s: " + json.dumps(
-            {s: r["tstr"] for s, r in res.items() if isinstance(r, dict) and "tstr" in r}), flush=True)
+            {s: r["tstr"] for s, r in res.items() if isinstance(r, dict) and "tstr" in r}
+            | ({"realism_auc": res["realism_auc"]} if "realism_auc" in res else {})), flush=True)
         (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
         write_markdown(args.out / "report.md", results)
     print((args.out / "report.md").read_text())
