@@ -58,6 +58,8 @@ class's synthetic clips onto the same class's real clips of the training subject
 IMU; ``+cal+lcal`` after the paired mounting rotation); WEDA-FALL shares no activity label with
 SmartFallMM, so there the maps are keyed by fall / not fall, fitted on the other WEDA users'
 labelled clips; ``-shuffled`` controls permute the synthetic clips' labels first (the maps alone);
+``+real`` variants redraw the synthetic clips by realism weights against the same unlabelled real
+clips after the maps (``simulator/realism.py``; ``+real1`` .. ``+real3``: other draw seeds);
 ``--rf-seeds N`` adds the mean
 over random-forest seeds 0..N-1; ``--sources`` runs one task only. Prints tables and writes
 ``report.md`` + PNGs to ``--out``. Everything is seeded; reruns give the same numbers.
