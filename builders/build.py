@@ -578,6 +578,19 @@ def _calibration_sha256(options: BuildOptions, force: bool) -> str | None:
     return hashlib.sha256(json.dumps(cal.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
+def _calibration_record(path: Path, sha256: str) -> dict[str, Any]:
+    """What a build's report (and its card) records of the calibration it applied: file, hash,
+    how it was fitted (paired / unpaired / unpaired per label), on which real config and splits."""
+    from ..simulator.calibration import Calibration
+
+    cal = Calibration.load(path)
+    fitted = cal.metadata.get("fitted_for") or {}
+    return {"file": path.name, "sha256": sha256, "pairing": cal.metadata.get("pairing", "paired"),
+            "label_key": cal.metadata.get("label_key") if cal.by_label else None,
+            "labels_with_own_maps": sorted(cal.by_label),
+            "real_config": fitted.get("real_config"), "real_splits": fitted.get("real_splits")}
+
+
 def _check_committed_inputs(writer: DatasetWriter, named: list[tuple[str, Path]]) -> None:
     """Refuse to resume when an input of a committed chunk changed since it was read."""
     from .dataset.writer import BuildMismatch
@@ -680,6 +693,8 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
         checksums = inputs_checksum((name, digest if digest is not None else _sha256(path))
                                     for name, path, digest in _committed_inputs(writer, named))
         writer.extra_report["instructions"] = _finish_instructions(options, progress, pool)
+    if cal_sha is not None:  # the report and the card say what the synthetic rows were fitted to
+        writer.extra_report["calibration"] = _calibration_record(options.calibration, cal_sha)
     writer.finalize(build_options=options.recorded(),
                     source_checksums=checksums,
                     simulator_version="" if options.real_imu else SIMULATOR_VERSION,
@@ -827,6 +842,11 @@ def format_report(report: dict) -> str:
                      + f"; dropped by the checker {sum(ins['dropped_by_checker'].values())}, "
                      f"duplicates {ins['duplicates_dropped']}"
                      + "".join(f", teacher {k} {n}" for k, n in ins["teacher"].items()))
+    cal = report.get("calibration")
+    if cal:
+        lines.append(f"calibration {cal['file']}: {cal['pairing']}"
+                     + (f", own maps for {len(cal['labels_with_own_maps'])} {cal['label_key']} "
+                        "labels (fitted on labelled real clips)" if cal.get("label_key") else ""))
     if report["skip_reasons"]:
         lines.append("skips (clips or inputs) by reason (# and '…' stand for numbers and names; "
                      "every skip is in meta/report_<config>.json):")

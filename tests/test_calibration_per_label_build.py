@@ -229,3 +229,17 @@ def test_simulate_one_recording_with_a_labels_maps(per_label, tmp_path, capsys):
     assert main(["build", "utd-mhad", "--input", str(src_dir), "--output", str(tmp_path / "b"),
                  *COMMON, "--calibration", str(calib), "--calibration-label", "a1"]) == 2
     assert "each clip's own label" in capsys.readouterr().err
+
+
+def test_report_and_card_say_the_rows_were_calibrated_per_label(per_label):
+    """The build report records the calibration (file, hash, per-label key, labels with own maps,
+    real config and splits) and the dataset card says it was fitted on labelled real clips."""
+    calib, _, built = per_label
+    rep = json.loads((built / "meta" / "report_utd-mhad.json").read_text())["calibration"]
+    cal = Calibration.load(calib)
+    assert rep == {"file": "per_label.json", "sha256": _sha(cal), "pairing": "unpaired, per label",
+                   "label_key": "source_label", "labels_with_own_maps": ["a1", "a5"],
+                   "real_config": "utd-mhad-imu", "real_splits": ["train", "validation"]}
+    card = (built / "README.md").read_text()
+    assert "Calibrated with `per_label.json` (unpaired, per label fit on `utd-mhad-imu`" in card
+    assert "*labelled* real recordings" in card and "2 labels with maps of their own" in card

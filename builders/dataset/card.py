@@ -123,6 +123,20 @@ def _config_hazards(info: DatasetInfo, config: str) -> list[str]:
     return [h for h in HAZARD_NAMES if any(counts.get(s, {}).get(h) for s in counts)]
 
 
+def _calibration_note(cal: dict) -> str:
+    """One sentence on the sim-to-real calibration a config's synthetic rows went through."""
+    real = f" on `{cal['real_config']}`" if cal.get("real_config") else ""
+    if cal.get("real_splits"):
+        real += f" ({' + '.join(cal['real_splits'])} splits)"
+    text = f"Calibrated with `{cal['file']}` ({cal['pairing']} fit{real})."
+    if cal.get("label_key"):
+        text += (f" Its maps are per {cal['label_key']} ({len(cal['labels_with_own_maps'])} labels "
+                 "with maps of their own, the pooled maps for the rest), fitted on *labelled* real "
+                 "recordings: these synthetic signals are not independent of real data; each row's "
+                 "`extra.simulation.calibration_maps` says whose maps it got.")
+    return text
+
+
 def _config_section(dataset_dir: Path, info: DatasetInfo, name: str) -> str:
     cfg = info.configs[name]
     parts = [f"## Configuration `{name}`", "",
@@ -132,6 +146,8 @@ def _config_section(dataset_dir: Path, info: DatasetInfo, name: str) -> str:
         rep = json.loads(report_path.read_text(encoding="utf-8"))
         parts.append(f"Inputs: {rep['inputs']} = {rep['inputs_written']} written + "
                      f"{rep['inputs_skipped']} skipped (reasons in `{REPORT_PATH.format(config=name)}`).")
+        if rep.get("calibration"):
+            parts.append(_calibration_note(rep["calibration"]))
     if cfg.build_options:
         opts = json.dumps(cfg.build_options, sort_keys=True)
         parts.append(f"Build options: `{opts}`.")
