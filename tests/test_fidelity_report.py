@@ -33,8 +33,8 @@ def _arm(freq: float, amp: float, seed: int) -> Motion:
     return Motion(pos, ("right_shoulder", "right_elbow", "right_wrist"), t)
 
 
-def test_pipeline_on_a_source_whose_real_twin_is_its_own_simulation(tmp_path):
-    fr = _load()
+def _two_class_source(fr):
+    """Three subjects with six arm clips each: "fast" (a fall) and "slow" (not) swings."""
     data = fr.SourceData("toy", "right_wrist", 8.0)
     for s in range(3):
         for k in range(6):
@@ -42,6 +42,12 @@ def test_pipeline_on_a_source_whose_real_twin_is_its_own_simulation(tmp_path):
             freq, amp = (0.4, 0.3) if label == "slow" else (1.5, 0.9)
             data.clips.append(fr.Clip(f"s{s}_{k}", f"s{s}", label, label == "fast",
                                       _arm(freq, amp, 10 * s + k)))
+    return data
+
+
+def test_pipeline_on_a_source_whose_real_twin_is_its_own_simulation(tmp_path):
+    fr = _load()
+    data = _two_class_source(fr)
     syn = fr.simulate_source(data, data.clips, fr.Variant("gated"))
     for i, _, imu, _ in syn:  # the "real" recording is the simulation itself
         data.clips[i].real = imu.copy()
@@ -162,13 +168,7 @@ def test_label_maps_take_each_class_onto_its_own_real_clips():
     back (the pooled maps cannot: one map for both), TSTR stays perfect; the shuffled control
     permutes which clip carries which label and nothing else."""
     fr = _load()
-    data = fr.SourceData("toy", "right_wrist", 8.0)
-    for s in range(3):
-        for k in range(6):
-            label = "slow" if k % 2 else "fast"
-            freq, amp = (0.4, 0.3) if label == "slow" else (1.5, 0.9)
-            data.clips.append(fr.Clip(f"s{s}_{k}", f"s{s}", label, label == "fast",
-                                      _arm(freq, amp, 10 * s + k)))
+    data = _two_class_source(fr)
     syn = fr.simulate_source(data, data.clips, fr.Variant("gated"))
     gain = {"slow": 0.5, "fast": 3.0}
     reals = [np.hstack([imu[:, :3], gain[data.clips[i].label] * imu[:, 3:]]) for i, _, imu, _ in syn]
