@@ -389,6 +389,15 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("prior+mount+cal+tcal+real", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+target", twist_prior=True, realism_seed=0)]
     v += [Variant(f"screened+tcal+real{k}", calibration="target", realism_seed=k) for k in (1, 2, 3)]
+    # per-label maps with the target's labels predicted (unlabelled real clips): pseudo-labels
+    v += [Variant("screened+pcal", calibration="pseudo"),
+          Variant("aug-best+pcal", copies=4, kinds=best_kinds, calibration="pseudo"),
+          Variant("screened+utd+bal+pcal", calibration="pseudo", extra_negatives=("utd-mhad",),
+                  rebalance=True),
+          Variant("aug-mount+cal+pcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+pseudo"),
+          Variant("prior+mount+cal+pcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+pseudo", twist_prior=True)]
     # controls: the same with the synthetic clips' labels permuted (the maps alone)
     v += [Variant("screened+lcal-shuffled", calibration="label", shuffle_labels=True),
           Variant("aug-mount+cal+lcal-shuffled", copies=4, kinds=MOUNT_KINDS + ("scale",),
@@ -475,9 +484,10 @@ def _with_rf_mean(out: dict) -> dict:
     return out
 
 
-CALIBRATIONS = ("none", "robust", "target", "robust+target", "label", "robust+label")
+CALIBRATIONS = ("none", "robust", "target", "robust+target", "label", "robust+label", "pseudo",
+                "robust+pseudo")
 #: Calibrations fitted on the target's real IMU (unpaired), per fold; "label" ones per class.
-TARGET_CALIBRATIONS = ("target", "robust+target", "label", "robust+label")
+TARGET_CALIBRATIONS = ("target", "robust+target", "label", "robust+label", "pseudo", "robust+pseudo")
 
 
 def _applied(cal, syn: list[tuple]) -> list[tuple]:
@@ -553,6 +563,19 @@ def _realism_drawn(syn: list[tuple], reals: list[np.ndarray], labels: list[str],
 _REALISM_AUC: list[float] = []
 
 
+def _pseudo_calibrated(syn: list[tuple], labels: list[str], reals: list[np.ndarray],
+                       mounting=None) -> list[tuple]:
+    """Per-label maps without real labels: the pooled maps first, then the reference forest
+    trained on the mapped synthetic clips (their ``labels``) labels the *unlabelled* ``reals``,
+    and the per-label maps are fitted with those predicted labels (classes predicted for fewer
+    than 3 real clips keep the pooled maps)."""
+    first = _target_calibrated(syn, reals, mounting)
+    xs = np.array([tstr.features(imu) for _, _, imu, _ in first])
+    guessed = _rf_predict(xs, np.array(labels), np.array([tstr.features(r) for r in reals]))
+    return _target_calibrated(syn, reals, mounting, syn_labels=labels,
+                              real_labels=[str(x) for x in guessed])
+
+
 def _shuffled_labels(syn: list[tuple], seed: int = 0) -> list[tuple]:
     """``syn`` with the clip indices (which carry label and fall flag) permuted among the entries."""
     order = np.random.default_rng(seed).permutation(len(syn))
@@ -594,7 +617,11 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
             if calibration.endswith("label"):
                 labels = dict(syn_labels=[clips[i].label for i, _, _, _ in kept],
                               real_labels=[clips[k].label for k in train_real])
-            fold_syn = _target_calibrated(kept, reals, mount, **labels)
+            if calibration.endswith("pseudo"):
+                fold_syn = _pseudo_calibrated(kept, [clips[i].label for i, _, _, _ in kept], reals,
+                                              mount)
+            else:
+                fold_syn = _target_calibrated(kept, reals, mount, **labels)
             if realism_seed is not None:
                 fold_syn = _realism_drawn(fold_syn, reals, [clips[i].label for i, _, _, _ in fold_syn],
                                           realism_seed)
@@ -657,7 +684,11 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
                 if calibration.endswith("label"):
                     labels = dict(syn_labels=[str(sfm.clips[i].fall) for i, _, _, _ in fold],
                                   real_labels=[str(c.fall) for c, t in zip(weda.clips, te) if not t])
-                fold = _target_calibrated(fold, reals, mount, **labels)
+                if calibration.endswith("pseudo"):
+                    fold = _pseudo_calibrated(fold, [sfm.clips[i].label for i, _, _, _ in fold],
+                                              reals, mount)
+                else:
+                    fold = _target_calibrated(fold, reals, mount, **labels)
                 if realism_seed is not None:
                     fold = _realism_drawn(fold, reals, [sfm.clips[i].label for i, _, _, _ in fold],
                                           realism_seed)
