@@ -180,7 +180,8 @@ def cmd_calibrate(args) -> int:
         cal, summary = calibrate_from_builds(args.real, args.synthetic, real_config=args.real_config,
                                              synthetic_config=args.synthetic_config,
                                              unpaired=args.unpaired, per_label=args.per_label,
-                                             min_label_clips=args.min_label_clips)
+                                             min_label_clips=args.min_label_clips,
+                                             pseudo_labels=args.pseudo_labels)
     except (ValueError, FileNotFoundError) as err:
         return _fail(str(err))
     cal.save(args.output)
@@ -408,6 +409,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-label", choices=("source_label", "activity"),
                    help="with --unpaired: also fit maps per label (the rows' source_label, or "
                         "activity across datasets); a build applies each clip's label's maps")
+    p.add_argument("--pseudo-labels", action="store_true",
+                   help="with --per-label: predict the real clips' labels (in the synthetic config's "
+                        "vocabulary) instead of reading them; no real label is used")
     p.add_argument("--min-label-clips", type=int, metavar="N",
                    help="with --per-label: labels with fewer real clips use the pooled maps "
                         "(default: simulator.calibration.MIN_LABEL_CLIPS)")

@@ -90,7 +90,7 @@ from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_o
                                           augmented_copy)
 from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
                                               fit_distribution_calibration, fit_label_calibration,
-                                              fit_mounting_robust)
+                                              fit_mounting_robust, predict_real_labels)
 from imu2safety.simulator.impacts import sharpen_impacts  # noqa: E402
 from imu2safety.simulator.realism import fit_realism_weights  # noqa: E402
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
@@ -565,15 +565,14 @@ _REALISM_AUC: list[float] = []
 
 def _pseudo_calibrated(syn: list[tuple], labels: list[str], reals: list[np.ndarray],
                        mounting=None) -> list[tuple]:
-    """Per-label maps without real labels: the pooled maps first, then the reference forest
-    trained on the mapped synthetic clips (their ``labels``) labels the *unlabelled* ``reals``,
-    and the per-label maps are fitted with those predicted labels (classes predicted for fewer
-    than 3 real clips keep the pooled maps)."""
-    first = _target_calibrated(syn, reals, mounting)
-    xs = np.array([tstr.features(imu) for _, _, imu, _ in first])
-    guessed = _rf_predict(xs, np.array(labels), np.array([tstr.features(r) for r in reals]))
-    return _target_calibrated(syn, reals, mounting, syn_labels=labels,
-                              real_labels=[str(x) for x in guessed])
+    """Per-label maps without real labels (``predict_real_labels``): the pooled maps first, then
+    a forest trained on the mapped synthetic clips (their ``labels``) labels the *unlabelled*
+    ``reals``, and the per-label maps are fitted with those predicted labels (classes predicted for
+    fewer than 3 real clips keep the pooled maps)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        guessed = predict_real_labels([imu for _, _, imu, _ in syn], labels, reals, mounting)
+    return _target_calibrated(syn, reals, mounting, syn_labels=labels, real_labels=guessed)
 
 
 def _shuffled_labels(syn: list[tuple], seed: int = 0) -> list[tuple]:

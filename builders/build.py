@@ -846,7 +846,7 @@ def format_report(report: dict) -> str:
     if cal:
         lines.append(f"calibration {cal['file']}: {cal['pairing']}"
                      + (f", own maps for {len(cal['labels_with_own_maps'])} {cal['label_key']} "
-                        "labels (fitted on labelled real clips)" if cal.get("label_key") else ""))
+                        "labels" if cal.get("label_key") else ""))
     if report["skip_reasons"]:
         lines.append("skips (clips or inputs) by reason (# and '…' stand for numbers and names; "
                      "every skip is in meta/report_<config>.json):")

@@ -18,6 +18,12 @@ vocabulary, e.g. UTD-MHAD skeletons and its wrist IMU; "activity", the reviewed 
 datasets) for every label with enough real clips; a build with the file applies to each clip the
 maps of its label (``Calibration.for_label``), the pooled ones to the rest. It learns from
 *labelled* real clips: the training and validation subjects', never the test split's.
+
+``--pseudo-labels`` (with ``--per-label``): the real clips' labels are not read but predicted in
+the synthetic config's vocabulary (``simulator.calibration.fit_pseudo_label_calibration``: a
+forest trained on the pooled-mapped synthetic clips labels them), so the real config needs no
+labels, nor the synthetic config's vocabulary (e.g. WEDA-FALL's Fitbit clips as the target of
+SmartFallMM skeletons).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..simulator.calibration import (MIN_LABEL_CLIPS, Calibration, fit_calibration,
-                                     fit_distribution_calibration, fit_label_calibration)
+                                     fit_distribution_calibration, fit_label_calibration,
+                                     fit_pseudo_label_calibration)
 from .dataset.layout import load_info
 from .records import SPLITS
 from .dataset.schema import imu_arrays
@@ -112,8 +119,8 @@ def fitted_for(synthetic_dir: Path, synthetic_config: str, real_dir: Path,
 
 
 def _calibrate_unpaired(real_dir: Path, rc: str, synthetic_dir: Path, sc: str,
-                        per_label: str | None = None,
-                        min_label_clips: int = MIN_LABEL_CLIPS) -> tuple[Calibration, str]:
+                        per_label: str | None = None, min_label_clips: int = MIN_LABEL_CLIPS,
+                        pseudo_labels: bool = False) -> tuple[Calibration, str]:
     real = load_clips(real_dir, rc, UNPAIRED_SPLITS)
     syn = load_clips(synthetic_dir, sc)
     rate = float(np.median([r for _, r in real.values()]))
@@ -121,6 +128,10 @@ def _calibrate_unpaired(real_dir: Path, rc: str, synthetic_dir: Path, sc: str,
     real_arrays = [_resample(x, r, rate) for x, r in real.values()]
     if per_label is None:
         cal = fit_distribution_calibration(syn_arrays, real_arrays)
+    elif pseudo_labels:
+        syn_labels = load_labels(synthetic_dir, sc, per_label)
+        cal = fit_pseudo_label_calibration(syn_arrays, [syn_labels[i] for i in syn], real_arrays,
+                                           min_real_clips=min_label_clips, label_key=per_label)
     else:
         syn_labels = load_labels(synthetic_dir, sc, per_label)
         real_labels = load_labels(real_dir, rc, per_label, UNPAIRED_SPLITS)
@@ -138,17 +149,25 @@ def _calibrate_unpaired(real_dir: Path, rc: str, synthetic_dir: Path, sc: str,
                     f"labels have their own maps ({', '.join(sorted(cal.by_label)) or 'none'})")
         if pooled:
             summary += "; pooled maps for " + ", ".join(f"{k} ({why})" for k, why in sorted(pooled.items()))
+        if pseudo_labels:
+            summary += ("; real labels predicted (no real label read): " + ", ".join(
+                f"{k} {n}" for k, n in cal.metadata["predicted_counts"].items()))
     return cal, summary
 
 
 def calibrate_from_builds(real_dir: Path, synthetic_dir: Path, real_config: str | None = None,
                           synthetic_config: str | None = None,
                           unpaired: bool = False, per_label: str | None = None,
-                          min_label_clips: int | None = None) -> tuple[Calibration, str]:
+                          min_label_clips: int | None = None,
+                          pseudo_labels: bool = False) -> tuple[Calibration, str]:
     """Fit a Calibration from every clip id present in both configs (``unpaired``: from the two
     configs' distributions; ``per_label``, with ``unpaired`` only: "source_label" or "activity",
     maps per label for labels with at least ``min_label_clips`` (default ``MIN_LABEL_CLIPS``) real
-    clips; see the module docstring); returns it and a summary."""
+    clips; ``pseudo_labels``: the real clips' labels predicted, not read; see the module
+    docstring); returns it and a summary."""
+    if pseudo_labels and per_label is None:
+        raise ValueError("--pseudo-labels predicts the real clips' labels for per-label maps: add "
+                         "--unpaired --per-label KEY (the synthetic config's labels)")
     if min_label_clips is not None and per_label is None:
         raise ValueError("--min-label-clips applies to per-label maps only: add --per-label")
     if per_label is not None:
@@ -162,7 +181,8 @@ def calibrate_from_builds(real_dir: Path, synthetic_dir: Path, real_config: str 
     sc = _pick(synthetic_dir, synthetic_config, real=False)
     if unpaired:
         return _calibrate_unpaired(real_dir, rc, synthetic_dir, sc, per_label,
-                                   MIN_LABEL_CLIPS if min_label_clips is None else min_label_clips)
+                                   MIN_LABEL_CLIPS if min_label_clips is None else min_label_clips,
+                                   pseudo_labels)
     real, syn = load_clips(real_dir, rc), load_clips(synthetic_dir, sc)
     shared = sorted(set(real) & set(syn))
     if not shared:

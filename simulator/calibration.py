@@ -748,6 +748,52 @@ def fit_label_calibration(synthetic_arrays, synthetic_labels, real_arrays, real_
     return pooled
 
 
+def predict_real_labels(synthetic_arrays, synthetic_labels, real_arrays,
+                        mounting: Rotation | None = None, n_quantiles: int = 101,
+                        trees: int = 150, seed: int = 0) -> list[str]:
+    """Labels for *unlabelled* real recordings, in the synthetic recordings' vocabulary.
+
+    The pooled unpaired maps (``fit_distribution_calibration``) take the synthetic recordings onto
+    the real ones; a random forest (scikit-learn, ``trees``, ``seed``) trained on the mapped
+    synthetic recordings' statistics (``realism.clip_statistics``) and their labels predicts each
+    real recording's. With ``fit_label_calibration`` this gives per-label maps without any real
+    label (pseudo-labels; ``fit_pseudo_label_calibration``).
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    from .realism import clip_statistics
+
+    syn, real = _as_list(synthetic_arrays), _as_list(real_arrays)
+    labels = [str(x) for x in synthetic_labels]
+    if len(labels) != len(syn):
+        raise ValueError(f"{len(labels)} labels for {len(syn)} synthetic recordings")
+    pooled = fit_distribution_calibration(syn, real, mounting, n_quantiles)
+    mapped = [np.hstack(pooled.map_quantiles(*pooled.rotate(x[:, :3], x[:, 3:]))) for x in syn]
+    forest = RandomForestClassifier(trees, random_state=seed, n_jobs=1)
+    forest.fit(np.array([clip_statistics(x) for x in mapped]), labels)
+    return [str(x) for x in forest.predict(np.array([clip_statistics(x) for x in real]))]
+
+
+def fit_pseudo_label_calibration(synthetic_arrays, synthetic_labels, real_arrays,
+                                 mounting: Rotation | None = None, n_quantiles: int = 101,
+                                 min_real_clips: int = MIN_LABEL_CLIPS,
+                                 label_key: str = "source_label", seed: int = 0) -> Calibration:
+    """``fit_label_calibration`` with the real recordings' labels predicted
+    (``predict_real_labels``) instead of read: per-label maps from an unlabelled target.
+    ``metadata["real_labels"]`` = "predicted" and ``["predicted_counts"]`` (label -> real clips)."""
+    guessed = predict_real_labels(synthetic_arrays, synthetic_labels, real_arrays, mounting,
+                                  n_quantiles, seed=seed)
+    cal = fit_label_calibration(synthetic_arrays, synthetic_labels, real_arrays, guessed, mounting,
+                                n_quantiles, min_real_clips, label_key)
+    counts: dict[str, int] = {}
+    for g in guessed:
+        counts[g] = counts.get(g, 0) + 1
+    cal.metadata.update(fitted_by="imu2safety.simulator.calibration.fit_pseudo_label_calibration",
+                        pairing="unpaired, per label, real labels predicted",
+                        real_labels="predicted", predicted_counts=dict(sorted(counts.items())))
+    return cal
+
+
 # ---- what a calibration was fitted for, and the check when it is applied ----
 
 #: ``metadata["fitted_for"]`` keys a calibration must match when applied (refused otherwise,

@@ -124,3 +124,28 @@ def test_bad_labels_are_refused_with_a_clear_error():
         fit_label_calibration(syn, sl, real, rl, min_real_clips=0)
     with pytest.raises(ValueError, match="by_label maps labels"):
         Calibration(by_label={"calm": "not a calibration"})
+
+
+def test_pseudo_labels_are_predicted_through_the_pooled_maps_and_give_the_labelled_fit():
+    """Real clips of two kinds (calm, brisk) read by a device with 1.8x the angular rate: the
+    forest trained on the pooled-mapped synthetic clips names every real clip's kind, so the
+    per-label maps fitted with the predicted labels are those fitted with the true ones."""
+    from imu2safety.simulator.calibration import fit_pseudo_label_calibration, predict_real_labels
+
+    syn = [_recording(400, s, 0.5, 0.4) for s in range(10)] + [_recording(400, 10 + s, 2.0, 2.5)
+                                                                for s in range(10)]
+    sl = ["calm"] * 10 + ["brisk"] * 10
+    real = [_recording(500, 40 + s, 0.5, 0.4 * 1.8) for s in range(4)] + [
+        _recording(450, 50 + s, 2.0, 2.5 * 1.8) for s in range(4)]
+    truth = ["calm"] * 4 + ["brisk"] * 4
+    assert predict_real_labels(syn, sl, real) == truth
+    cal = fit_pseudo_label_calibration(syn, sl, real)
+    ref = fit_label_calibration(syn, sl, real, truth)
+    assert cal.metadata["real_labels"] == "predicted"
+    assert cal.metadata["predicted_counts"] == {"brisk": 4, "calm": 4}
+    for label in ("calm", "brisk"):
+        assert np.array_equal(cal.by_label[label].real_quantiles, ref.by_label[label].real_quantiles)
+        assert np.array_equal(cal.by_label[label].synthetic_magnitudes,
+                              ref.by_label[label].synthetic_magnitudes)
+    with pytest.raises(ValueError, match="labels for"):
+        predict_real_labels(syn, sl[:-1], real)

@@ -243,3 +243,29 @@ def test_report_and_card_say_the_rows_were_calibrated_per_label(per_label):
     card = (built / "README.md").read_text()
     assert "Calibrated with `per_label.json` (unpaired, per label fit on `utd-mhad-imu`" in card
     assert "*labelled* real recordings" in card and "2 labels with maps of their own" in card
+
+
+def test_calibrate_with_pseudo_labels_reads_no_real_label(builds, tmp_path, capsys, monkeypatch):
+    """`--pseudo-labels`: the real train + validation clips get predicted labels (their counts
+    in the metadata and the summary) and the real config's labels are never read; without
+    --per-label it is a clear error."""
+    import imu2safety.builders.calibrate as calibrate
+
+    _, _, syn, real = builds
+    read = []
+    original = calibrate.load_labels
+    monkeypatch.setattr(calibrate, "load_labels",
+                        lambda folder, *a, **k: read.append(Path(folder)) or original(folder, *a, **k))
+    out = tmp_path / "pseudo.json"
+    assert main(["calibrate", "--real", str(real), "--synthetic", str(syn), "--unpaired",
+                 "--per-label", "source_label", "--pseudo-labels", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    cal = Calibration.load(out)
+    assert cal.metadata["real_labels"] == "predicted" and "real labels predicted" in text
+    counts = cal.metadata["predicted_counts"]
+    assert sum(counts.values()) == 9 and set(counts) <= {"a1", "a5", "a8"}
+    assert set(cal.by_label) == {k for k, n in counts.items() if n >= 3}
+    assert read == [Path(syn)]  # the synthetic config's labels only
+    assert main(["calibrate", "--real", str(real), "--synthetic", str(syn), "--unpaired",
+                 "--pseudo-labels", "-o", str(tmp_path / "x.json")]) == 2
+    assert "--per-label" in capsys.readouterr().err

@@ -131,9 +131,12 @@ def _calibration_note(cal: dict) -> str:
     text = f"Calibrated with `{cal['file']}` ({cal['pairing']} fit{real})."
     if cal.get("label_key"):
         text += (f" Its maps are per {cal['label_key']} ({len(cal['labels_with_own_maps'])} labels "
-                 "with maps of their own, the pooled maps for the rest), fitted on *labelled* real "
-                 "recordings: these synthetic signals are not independent of real data; each row's "
-                 "`extra.simulation.calibration_maps` says whose maps it got.")
+                 "with maps of their own, the pooled maps for the rest), fitted on ")
+        text += ("real recordings whose labels were predicted from the synthetic ones (no real "
+                 "label used)" if "predicted" in cal.get("pairing", "") else
+                 "*labelled* real recordings: these synthetic signals are not independent of real "
+                 "data")
+        text += "; each row's `extra.simulation.calibration_maps` says whose maps it got."
     return text
 
 
