@@ -273,6 +273,8 @@ class Variant:
     #: realism weights against the same real clips (``simulator/realism.py``; unlabelled real,
     #: labels of the synthetic clips only keep each class's count); None: off, else the draw's seed
     realism_seed: int | None = None
+    #: with "pseudo" calibrations: the seed of the forest that predicts the real clips' labels
+    pseudo_seed: int = 0
 
 
 #: The kinds that raised fall TSTR on both SmartFallMM and WEDA-FALL (RF and LR averaged) when
@@ -398,6 +400,10 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
                   calibration="robust+pseudo"),
           Variant("prior+mount+cal+pcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+pseudo", twist_prior=True)]
+    v += [Variant(f"aug-best+pcal{k}", copies=4, kinds=best_kinds, calibration="pseudo",
+                  pseudo_seed=k) for k in (1, 2, 3)]
+    v += [Variant(f"aug-mount+cal+pcal{k}", copies=4, kinds=MOUNT_KINDS + ("scale",),
+                  calibration="robust+pseudo", pseudo_seed=k) for k in (1, 2, 3)]
     # controls: the same with the synthetic clips' labels permuted (the maps alone)
     v += [Variant("screened+lcal-shuffled", calibration="label", shuffle_labels=True),
           Variant("aug-mount+cal+lcal-shuffled", copies=4, kinds=MOUNT_KINDS + ("scale",),
@@ -559,6 +565,8 @@ def _realism_drawn(syn: list[tuple], reals: list[np.ndarray], labels: list[str],
     return [syn[j] for j in weights.resample(seed)]
 
 
+#: The seed of the pseudo-labelling forest of the variant being measured (``Variant.pseudo_seed``).
+_PSEUDO_SEED: list[int] = [0]
 #: The domain classifier's out-of-fold AUC of every fit of the variant being measured.
 _REALISM_AUC: list[float] = []
 
@@ -571,7 +579,8 @@ def _pseudo_calibrated(syn: list[tuple], labels: list[str], reals: list[np.ndarr
     fewer than 3 real clips keep the pooled maps)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        guessed = predict_real_labels([imu for _, _, imu, _ in syn], labels, reals, mounting)
+        guessed = predict_real_labels([imu for _, _, imu, _ in syn], labels, reals, mounting,
+                                      seed=_PSEUDO_SEED[0])
     return _target_calibrated(syn, reals, mounting, syn_labels=labels, real_labels=guessed)
 
 
@@ -1026,6 +1035,7 @@ def run(args) -> dict:
     negatives: dict[str, SourceData] = {}
     for name in names:
         v = variants[name]
+        _PSEUDO_SEED[0] = v.pseudo_seed
         t0 = time.perf_counter()
         res = results[name] = {}
         for sname, data in sources.items():
