@@ -58,6 +58,9 @@ class's synthetic clips onto the same class's real clips of the training subject
 IMU; ``+cal+lcal`` after the paired mounting rotation); WEDA-FALL shares no activity label with
 SmartFallMM, so there the maps are keyed by fall / not fall, fitted on the other WEDA users'
 labelled clips; ``-shuffled`` controls permute the synthetic clips' labels first (the maps alone);
+``+pcal`` variants fit the per-class maps with the real clips' labels *predicted* (no real label:
+``predict_real_labels``, a forest trained on the pooled-mapped synthetic clips; ``+pcal1`` ..
+``+pcal3``: other seeds of that forest);
 ``+real`` variants redraw the synthetic clips by realism weights against the same unlabelled real
 clips after the maps (``simulator/realism.py``; ``+real1`` .. ``+real3``: other draw seeds);
 ``--rf-seeds N`` adds the mean
