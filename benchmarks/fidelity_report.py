@@ -399,12 +399,16 @@ def make_variants(best_kinds: tuple[str, ...] = BEST_KINDS) -> dict[str, Variant
           Variant("aug-best+pcal", copies=4, kinds=best_kinds, calibration="pseudo"),
           Variant("screened+utd+bal+pcal", calibration="pseudo", extra_negatives=("utd-mhad",),
                   rebalance=True),
+          Variant("aug-best+utd+pcal", copies=4, kinds=best_kinds, calibration="pseudo",
+                  extra_negatives=("utd-mhad",)),
           Variant("aug-mount+cal+pcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+pseudo"),
           Variant("prior+mount+cal+pcal", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+pseudo", twist_prior=True)]
     v += [Variant(f"aug-best+pcal{k}", copies=4, kinds=best_kinds, calibration="pseudo",
                   pseudo_seed=k) for k in (1, 2, 3)]
+    v += [Variant(f"aug-best+utd+pcal{k}", copies=4, kinds=best_kinds, calibration="pseudo",
+                  extra_negatives=("utd-mhad",), pseudo_seed=k) for k in (1, 2, 3)]
     v += [Variant(f"aug-mount+cal+pcal{k}", copies=4, kinds=MOUNT_KINDS + ("scale",),
                   calibration="robust+pseudo", pseudo_seed=k) for k in (1, 2, 3)]
     # controls: the same with the synthetic clips' labels permuted (the maps alone)
