@@ -406,7 +406,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--unpaired", action="store_true",
                    help="no shared recordings: fit magnitude and channel quantile maps from the "
                         "two distributions (real train + validation splits only), no rotation")
-    p.add_argument("--per-label", choices=("source_label", "activity"),
+    from .builders.calibrate import LABEL_KEYS
+
+    p.add_argument("--per-label", choices=LABEL_KEYS,
                    help="with --unpaired: also fit maps per label (the rows' source_label, or "
                         "activity across datasets); a build applies each clip's label's maps")
     p.add_argument("--pseudo-labels", action="store_true",

@@ -59,8 +59,8 @@ IMU; ``+cal+lcal`` after the paired mounting rotation); WEDA-FALL shares no acti
 SmartFallMM, so there the maps are keyed by fall / not fall, fitted on the other WEDA users'
 labelled clips; ``-shuffled`` controls permute the synthetic clips' labels first (the maps alone);
 ``+pcal`` variants fit the per-class maps with the real clips' labels *predicted* (no real label:
-``predict_real_labels``, a forest trained on the pooled-mapped synthetic clips; ``+pcal1`` ..
-``+pcal3``: other seeds of that forest);
+``fit_pseudo_label_calibration``, a forest trained on the pooled-mapped synthetic clips;
+``+pcal1`` .. ``+pcal3``: other seeds of that forest);
 ``+real`` variants redraw the synthetic clips by realism weights against the same unlabelled real
 clips after the maps (``simulator/realism.py``; ``+real1`` .. ``+real3``: other draw seeds);
 ``--rf-seeds N`` adds the mean
@@ -93,7 +93,7 @@ from imu2safety.simulator.augment import (AUGMENTATIONS, AugmentOptions, apply_o
                                           augmented_copy)
 from imu2safety.simulator.calibration import (_corr, best_lag, fit_calibration,  # noqa: E402
                                               fit_distribution_calibration, fit_label_calibration,
-                                              fit_mounting_robust, predict_real_labels)
+                                              fit_mounting_robust, fit_pseudo_label_calibration)
 from imu2safety.simulator.impacts import sharpen_impacts  # noqa: E402
 from imu2safety.simulator.realism import fit_realism_weights  # noqa: E402
 from imu2safety.simulator.imu import ImuRecording, SimulationOptions, simulate_many  # noqa: E402
@@ -535,7 +535,12 @@ def _target_calibrated(syn: list[tuple], reals: list[np.ndarray], mounting=None,
                                                          mounting), syn)
         cal = fit_label_calibration([imu for _, _, imu, _ in syn], syn_labels, reals, real_labels,
                                     mounting)
-    return [_applied(cal.for_label(lab), [x])[0] for x, lab in zip(syn, syn_labels)]
+    return _applied_per_label(cal, syn, syn_labels)
+
+
+def _applied_per_label(cal, syn: list[tuple], labels: list[str]) -> list[tuple]:
+    """Each synthetic clip through the maps of its label (``Calibration.for_label``)."""
+    return [_applied(cal.for_label(lab), [x])[0] for x, lab in zip(syn, labels)]
 
 
 def _calibrated(syn: list[tuple], clips: list[Clip], train_subjects: set[str]):
@@ -572,23 +577,35 @@ def _realism_drawn(syn: list[tuple], reals: list[np.ndarray], labels: list[str],
     return [syn[j] for j in weights.resample(seed)]
 
 
-#: The seed of the pseudo-labelling forest of the variant being measured (``Variant.pseudo_seed``).
-_PSEUDO_SEED: list[int] = [0]
 #: The domain classifier's out-of-fold AUC of every fit of the variant being measured.
 _REALISM_AUC: list[float] = []
 
 
-def _pseudo_calibrated(syn: list[tuple], labels: list[str], reals: list[np.ndarray],
-                       mounting=None) -> list[tuple]:
-    """Per-label maps without real labels (``predict_real_labels``): the pooled maps first, then
-    a forest trained on the mapped synthetic clips (their ``labels``) labels the *unlabelled*
-    ``reals``, and the per-label maps are fitted with those predicted labels (classes predicted for
-    fewer than 3 real clips keep the pooled maps)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        guessed = predict_real_labels([imu for _, _, imu, _ in syn], labels, reals, mounting,
-                                      seed=_PSEUDO_SEED[0])
-    return _target_calibrated(syn, reals, mounting, syn_labels=labels, real_labels=guessed)
+def _fold_calibrated(syn: list[tuple], reals: list[np.ndarray], mounting, calibration: str,
+                     class_of, map_labels=None, realism_seed: int | None = None,
+                     pseudo_seed: int = 0) -> list[tuple]:
+    """``syn`` through one fold's target calibration (``TARGET_CALIBRATIONS``), fitted against the
+    fold's unlabelled ``reals`` after ``mounting``: the pooled maps; "label": per-label maps, with
+    ``map_labels`` = (label of synthetic clip i, labels of ``reals``); "pseudo": per-label maps with
+    the labels of ``reals`` predicted in the synthetic clips' classes ``class_of(i)``
+    (``fit_pseudo_label_calibration``, forest seed ``pseudo_seed``). Then, with ``realism_seed``,
+    the realism redraw keeping each class's count."""
+    if calibration.endswith("pseudo"):
+        classes = [class_of(i) for i, _, _, _ in syn]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cal = fit_pseudo_label_calibration([imu for _, _, imu, _ in syn], classes, reals,
+                                               mounting, seed=pseudo_seed)
+        out = _applied_per_label(cal, syn, classes)
+    elif calibration.endswith("label"):
+        label_of, real_labels = map_labels
+        out = _target_calibrated(syn, reals, mounting, [label_of(i) for i, _, _, _ in syn],
+                                 real_labels)
+    else:
+        out = _target_calibrated(syn, reals, mounting)
+    if realism_seed is not None:
+        out = _realism_drawn(out, reals, [class_of(i) for i, _, _, _ in out], realism_seed)
+    return out
 
 
 def _shuffled_labels(syn: list[tuple], seed: int = 0) -> list[tuple]:
@@ -600,7 +617,7 @@ def _shuffled_labels(syn: list[tuple], seed: int = 0) -> list[tuple]:
 def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
               folds: dict[str, list[tuple]] | None = None, length_match: bool = False,
               predictions: dict | None = None, shuffle_labels: bool = False,
-              realism_seed: int | None = None) -> dict:
+              realism_seed: int | None = None, pseudo_seed: int = 0) -> dict:
     """Leave one subject out on ``data``'s real clips; TSTR trains on the other subjects'
     synthetic clips (all copies; ``folds[subject]`` instead of ``syn`` when the simulation itself
     was fitted per fold), TRTR on their real clips (``shuffle_labels``: see ``Variant``; target
@@ -609,6 +626,7 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
     clips = data.clips
     real_idx = [k for k, c in enumerate(clips) if c.real is not None]
     y_of = (lambda c: c.fall) if target == "fall" else (lambda c: c.label)
+    label_of = lambda i: clips[i].label  # noqa: E731  (a synthetic clip's class, by clip index)
     feats_real = {k: tstr.features(clips[k].real) for k in real_idx}
     subjects = sorted({clips[k].subject for k in real_idx})
     truth, preds = [], {f"{m}-{s}": [] for m in CLASSIFIERS for s in ("TSTR", "TRTR")}
@@ -628,18 +646,9 @@ def tstr_loso(data: SourceData, syn: list[tuple], target: str, calibration: str,
                 kept = _shuffled_labels(kept)
             if length_match:
                 kept = _length_matched(kept, clips, reals)
-            labels = {}
-            if calibration.endswith("label"):
-                labels = dict(syn_labels=[clips[i].label for i, _, _, _ in kept],
-                              real_labels=[clips[k].label for k in train_real])
-            if calibration.endswith("pseudo"):
-                fold_syn = _pseudo_calibrated(kept, [clips[i].label for i, _, _, _ in kept], reals,
-                                              mount)
-            else:
-                fold_syn = _target_calibrated(kept, reals, mount, **labels)
-            if realism_seed is not None:
-                fold_syn = _realism_drawn(fold_syn, reals, [clips[i].label for i, _, _, _ in fold_syn],
-                                          realism_seed)
+            fold_syn = _fold_calibrated(kept, reals, mount, calibration, label_of,
+                                        (label_of, [clips[k].label for k in train_real]),
+                                        realism_seed, pseudo_seed)
         if length_match and calibration not in TARGET_CALIBRATIONS:
             fold_syn = _length_matched([x for x in fold_syn if clips[x[0]].subject != subj],
                                        clips, reals)
@@ -670,7 +679,7 @@ def _f1(y, p) -> float:
 
 def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: str,
               length_match: bool = False, predictions: dict | None = None,
-              realism_seed: int | None = None) -> dict:
+              realism_seed: int | None = None, pseudo_seed: int = 0) -> dict:
     """TSTR: all synthetic SmartFallMM -> every WEDA-FALL trial; TRTR: leave one WEDA user out.
 
     With a target calibration (``TARGET_CALIBRATIONS``; the "label" ones keyed by the only labels
@@ -695,18 +704,10 @@ def tstr_weda(sfm: SourceData, syn: list[tuple], weda: SourceData, calibration: 
             reals = [c.real for c, t in zip(weda.clips, te) if not t]
             fold = _length_matched(syn, sfm.clips, reals) if length_match else syn
             if calibration in TARGET_CALIBRATIONS:
-                labels = {}
-                if calibration.endswith("label"):
-                    labels = dict(syn_labels=[str(sfm.clips[i].fall) for i, _, _, _ in fold],
-                                  real_labels=[str(c.fall) for c, t in zip(weda.clips, te) if not t])
-                if calibration.endswith("pseudo"):
-                    fold = _pseudo_calibrated(fold, [sfm.clips[i].label for i, _, _, _ in fold],
-                                              reals, mount)
-                else:
-                    fold = _target_calibrated(fold, reals, mount, **labels)
-                if realism_seed is not None:
-                    fold = _realism_drawn(fold, reals, [sfm.clips[i].label for i, _, _, _ in fold],
-                                          realism_seed)
+                falls = (lambda i: str(sfm.clips[i].fall),
+                         [str(c.fall) for c, t in zip(weda.clips, te) if not t])
+                fold = _fold_calibrated(fold, reals, mount, calibration, lambda i: sfm.clips[i].label,
+                                        falls, realism_seed, pseudo_seed)
             xs = np.array([tstr.features(imu) for _, _, imu, _ in fold])
             yf = np.array([sfm.clips[i].fall for i, _, _, _ in fold])
             for m, fn in CLASSIFIERS.items():
@@ -1042,7 +1043,6 @@ def run(args) -> dict:
     negatives: dict[str, SourceData] = {}
     for name in names:
         v = variants[name]
-        _PSEUDO_SEED[0] = v.pseudo_seed
         t0 = time.perf_counter()
         res = results[name] = {}
         for sname, data in sources.items():
@@ -1088,7 +1088,8 @@ def run(args) -> dict:
                 raise SystemExit(f"{name}: shuffled labels are a control of the target calibrations")
             r = res[sname] = {"tstr": tstr_loso(data, syn, target, v.calibration, folds,
                                                 v.length_match, shuffle_labels=v.shuffle_labels,
-                                                realism_seed=v.realism_seed)}
+                                                realism_seed=v.realism_seed,
+                                                pseudo_seed=v.pseudo_seed)}
             if v.copies == 0 and not v.extra_negatives:
                 r["agreement"] = agreement(data, syn)
                 r["gyro_p95"] = gyro_p95(syn, data.clips)
@@ -1103,7 +1104,8 @@ def run(args) -> dict:
                     peak_plot(args.out / f"peaks_{sname}_{name}.png", f"{sname} ({name})", syn, data.clips)
             if sname == "smartfallmm" and weda is not None and not v.shuffle_labels:
                 res["weda-fall"] = {"tstr": tstr_weda(data, syn, weda, v.calibration,
-                                                      v.length_match, realism_seed=v.realism_seed)}
+                                                      v.length_match, realism_seed=v.realism_seed,
+                                                      pseudo_seed=v.pseudo_seed)}
                 if name == "screened":
                     peak_plot(args.out / "peaks_weda_from_smartfallmm.png",
                               "synthetic SmartFallMM vs real WEDA-FALL", syn, data.clips, weda.clips)

@@ -562,8 +562,10 @@ def _name(input_dir: Path, path: Path) -> str:
         return path.name
 
 
-def _calibration_sha256(options: BuildOptions, force: bool) -> str | None:
-    """sha256 of the calibration JSON, after checking it was fitted for this build's options."""
+def _checked_calibration(options: BuildOptions, force: bool) -> dict[str, Any] | None:
+    """What a build's report (and its card) records of its calibration, after checking it was
+    fitted for this build's options: file, sha256 of its JSON (the rows' key), how it was fitted
+    (paired / unpaired / unpaired per label), on which real config and splits; None without one."""
     if options.calibration is None:
         return None
     from ..simulator.calibration import Calibration, check_applies
@@ -575,17 +577,10 @@ def _calibration_sha256(options: BuildOptions, force: bool) -> str | None:
                   device=options.device, force=force)
     if cal.by_label:
         label_key(cal)  # a key the build can read, checked before any work
-    return hashlib.sha256(json.dumps(cal.to_dict(), sort_keys=True).encode()).hexdigest()
-
-
-def _calibration_record(path: Path, sha256: str) -> dict[str, Any]:
-    """What a build's report (and its card) records of the calibration it applied: file, hash,
-    how it was fitted (paired / unpaired / unpaired per label), on which real config and splits."""
-    from ..simulator.calibration import Calibration
-
-    cal = Calibration.load(path)
+    sha256 = hashlib.sha256(json.dumps(cal.to_dict(), sort_keys=True).encode()).hexdigest()
     fitted = cal.metadata.get("fitted_for") or {}
-    return {"file": path.name, "sha256": sha256, "pairing": cal.metadata.get("pairing", "paired"),
+    return {"file": options.calibration.name, "sha256": sha256,
+            "pairing": cal.metadata.get("pairing", "paired"),
             "label_key": cal.metadata.get("label_key") if cal.by_label else None,
             "labels_with_own_maps": sorted(cal.by_label),
             "real_config": fitted.get("real_config"), "real_splits": fitted.get("real_splits")}
@@ -647,7 +642,8 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
         if unknown:
             raise ValueError(f"unknown Stage-1 option(s) {unknown}; valid: {names}")
         Stage1Options(**options.stage1)
-    cal_sha = _calibration_sha256(options, force)
+    calibration = _checked_calibration(options, force)
+    cal_sha = None if calibration is None else calibration["sha256"]
     # One pool of workers (num_proc > 1, local engine) for the chunks and then the instruction
     # pass, started now: the workers' start-up (imports, compiled kernels), paid once, overlaps
     # the driver's own (listing the inputs, the writer and its imports).
@@ -693,8 +689,8 @@ def _build(options: BuildOptions, repo_id: str | None, progress: bool, overwrite
         checksums = inputs_checksum((name, digest if digest is not None else _sha256(path))
                                     for name, path, digest in _committed_inputs(writer, named))
         writer.extra_report["instructions"] = _finish_instructions(options, progress, pool)
-    if cal_sha is not None:  # the report and the card say what the synthetic rows were fitted to
-        writer.extra_report["calibration"] = _calibration_record(options.calibration, cal_sha)
+    if calibration is not None:  # the report and the card say what the synthetic rows were fitted to
+        writer.extra_report["calibration"] = calibration
     writer.finalize(build_options=options.recorded(),
                     source_checksums=checksums,
                     simulator_version="" if options.real_imu else SIMULATOR_VERSION,

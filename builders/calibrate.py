@@ -128,16 +128,17 @@ def _calibrate_unpaired(real_dir: Path, rc: str, synthetic_dir: Path, sc: str,
     real_arrays = [_resample(x, r, rate) for x, r in real.values()]
     if per_label is None:
         cal = fit_distribution_calibration(syn_arrays, real_arrays)
-    elif pseudo_labels:
-        syn_labels = load_labels(synthetic_dir, sc, per_label)
-        cal = fit_pseudo_label_calibration(syn_arrays, [syn_labels[i] for i in syn], real_arrays,
-                                           min_real_clips=min_label_clips, label_key=per_label)
     else:
-        syn_labels = load_labels(synthetic_dir, sc, per_label)
-        real_labels = load_labels(real_dir, rc, per_label, UNPAIRED_SPLITS)
-        cal = fit_label_calibration(syn_arrays, [syn_labels[i] for i in syn], real_arrays,
-                                    [real_labels[i] for i in real], min_real_clips=min_label_clips,
-                                    label_key=per_label)
+        of_syn = load_labels(synthetic_dir, sc, per_label)
+        syn_labels = [of_syn[i] for i in syn]
+        if pseudo_labels:
+            cal = fit_pseudo_label_calibration(syn_arrays, syn_labels, real_arrays,
+                                               min_real_clips=min_label_clips, label_key=per_label)
+        else:
+            of_real = load_labels(real_dir, rc, per_label, UNPAIRED_SPLITS)
+            cal = fit_label_calibration(syn_arrays, syn_labels, real_arrays,
+                                        [of_real[i] for i in real], min_real_clips=min_label_clips,
+                                        label_key=per_label)
     cal.metadata["fitted_for"] = fitted_for(synthetic_dir, sc, real_dir, rc) | {
         "real_splits": list(UNPAIRED_SPLITS)}
     summary = (f"fitted unpaired on {len(syn)} synthetic clips ({sc}) and {len(real)} real clips "

@@ -51,6 +51,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import Counter
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,8 @@ LABELS_FORMAT_VERSION = 3
 READABLE_FORMAT_VERSIONS = (1, 2, 3)
 #: Labels with fewer real clips than this use the pooled maps (``fit_label_calibration``).
 MIN_LABEL_CLIPS = 3
+#: Trees of the forest that predicts unlabelled real clips' labels (``predict_real_labels``).
+PSEUDO_LABEL_TREES = 150
 #: Magnitude columns of the magnitude maps.
 MAGNITUDES: tuple[str, ...] = ("|a|", "|g|")
 #: Fewer aligned samples than this (all pairs together) cannot pin a rotation down.
@@ -724,10 +727,22 @@ def fit_label_calibration(synthetic_arrays, synthetic_labels, real_arrays, real_
     if len(syn_labels) != len(syn) or len(real_labels) != len(real):
         raise ValueError(f"{len(syn_labels)} labels for {len(syn)} synthetic recordings and "
                          f"{len(real_labels)} for {len(real)} real ones: one label per recording")
+    _check_min_real_clips(min_real_clips)
+    return _with_label_maps(fit_distribution_calibration(syn, real, mounting, n_quantiles), syn,
+                            syn_labels, real, real_labels, n_quantiles, min_real_clips, label_key)
+
+
+def _check_min_real_clips(min_real_clips) -> None:
     if isinstance(min_real_clips, bool) or not isinstance(min_real_clips, (int, np.integer)) \
             or min_real_clips < 1:
         raise ValueError(f"min_real_clips must be an int >= 1, got {min_real_clips!r}")
-    pooled = fit_distribution_calibration(syn, real, mounting, n_quantiles)
+
+
+def _with_label_maps(pooled: Calibration, syn: list, syn_labels: list[str], real: list,
+                     real_labels: list[str], n_quantiles: int, min_real_clips: int,
+                     label_key: str) -> Calibration:
+    """``pooled`` (the unpaired fit on all recordings) with ``fit_label_calibration``'s maps per
+    label added (same mounting and options) and its metadata saying which labels have them."""
     by_label, pooled_why = {}, {}
     for label in sorted(set(syn_labels)):
         r = [x for x, lab in zip(real, real_labels) if lab == label]
@@ -750,7 +765,7 @@ def fit_label_calibration(synthetic_arrays, synthetic_labels, real_arrays, real_
 
 def predict_real_labels(synthetic_arrays, synthetic_labels, real_arrays,
                         mounting: Rotation | None = None, n_quantiles: int = 101,
-                        trees: int = 150, seed: int = 0) -> list[str]:
+                        trees: int = PSEUDO_LABEL_TREES, seed: int = 0) -> list[str]:
     """Labels for *unlabelled* real recordings, in the synthetic recordings' vocabulary.
 
     The pooled unpaired maps (``fit_distribution_calibration``) take the synthetic recordings onto
@@ -759,15 +774,21 @@ def predict_real_labels(synthetic_arrays, synthetic_labels, real_arrays,
     real recording's. With ``fit_label_calibration`` this gives per-label maps without any real
     label (pseudo-labels; ``fit_pseudo_label_calibration``).
     """
-    from sklearn.ensemble import RandomForestClassifier
-
-    from .realism import clip_statistics
-
     syn, real = _as_list(synthetic_arrays), _as_list(real_arrays)
     labels = [str(x) for x in synthetic_labels]
     if len(labels) != len(syn):
         raise ValueError(f"{len(labels)} labels for {len(syn)} synthetic recordings")
     pooled = fit_distribution_calibration(syn, real, mounting, n_quantiles)
+    return _predicted(pooled, syn, labels, real, trees, seed)
+
+
+def _predicted(pooled: Calibration, syn: list, labels: list[str], real: list, trees: int,
+               seed: int) -> list[str]:
+    """``predict_real_labels`` with its pooled maps already fitted."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from .realism import clip_statistics
+
     mapped = [np.hstack(pooled.map_quantiles(*pooled.rotate(x[:, :3], x[:, 3:]))) for x in syn]
     forest = RandomForestClassifier(trees, random_state=seed, n_jobs=1)
     forest.fit(np.array([clip_statistics(x) for x in mapped]), labels)
@@ -780,17 +801,20 @@ def fit_pseudo_label_calibration(synthetic_arrays, synthetic_labels, real_arrays
                                  label_key: str = "source_label", seed: int = 0) -> Calibration:
     """``fit_label_calibration`` with the real recordings' labels predicted
     (``predict_real_labels``) instead of read: per-label maps from an unlabelled target.
-    ``metadata["real_labels"]`` = "predicted" and ``["predicted_counts"]`` (label -> real clips)."""
-    guessed = predict_real_labels(synthetic_arrays, synthetic_labels, real_arrays, mounting,
-                                  n_quantiles, seed=seed)
-    cal = fit_label_calibration(synthetic_arrays, synthetic_labels, real_arrays, guessed, mounting,
-                                n_quantiles, min_real_clips, label_key)
-    counts: dict[str, int] = {}
-    for g in guessed:
-        counts[g] = counts.get(g, 0) + 1
+    ``metadata["real_labels"]`` = "predicted" and ``["predicted_counts"]`` (label -> real clips).
+    The pooled maps are fitted once and serve both the prediction and the result."""
+    syn, real = _as_list(synthetic_arrays), _as_list(real_arrays)
+    labels = [str(x) for x in synthetic_labels]
+    if len(labels) != len(syn):
+        raise ValueError(f"{len(labels)} labels for {len(syn)} synthetic recordings")
+    _check_min_real_clips(min_real_clips)
+    pooled = fit_distribution_calibration(syn, real, mounting, n_quantiles)
+    guessed = _predicted(pooled, syn, labels, real, PSEUDO_LABEL_TREES, seed)
+    cal = _with_label_maps(pooled, syn, labels, real, guessed, n_quantiles, min_real_clips,
+                           label_key)
     cal.metadata.update(fitted_by="imu2safety.simulator.calibration.fit_pseudo_label_calibration",
-                        pairing="unpaired, per label, real labels predicted",
-                        real_labels="predicted", predicted_counts=dict(sorted(counts.items())))
+                        pairing="unpaired, per label, real labels predicted", real_labels="predicted",
+                        predicted_counts=dict(sorted(Counter(guessed).items())))
     return cal
 
 
